@@ -1,0 +1,140 @@
+"""The bus: streams declared in one place, publish with Nats-Msg-Id, one durable pull consumer per service."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import nats
+import structlog
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+
+from libs.events import Envelope
+from libs.settings import Settings
+
+log = structlog.get_logger()
+
+BatchHandler = Callable[[list[Envelope]], Awaitable[None]]
+
+
+@dataclass
+class Bus:
+    nc: NATS
+    js: JetStreamContext
+    prefix: str
+    settings: Settings
+
+    @property
+    def stream(self) -> str:
+        return f"{self.prefix.upper()}_EVENTS"
+
+    @property
+    def dead_letter_stream(self) -> str:
+        return f"{self.prefix.upper()}_DEADLETTER"
+
+    def subject(self, short_type: str, tenant: str = "*") -> str:
+        """`tierline.incident.opened.acme`: type first so consumers filter by kind, tenant last."""
+        return f"{self.prefix}.{short_type}.{tenant}"
+
+    def subject_of(self, envelope: Envelope) -> str:
+        return self.subject(envelope.short_type, envelope.tenant)
+
+    @property
+    def connected(self) -> bool:
+        return self.nc.is_connected
+
+    async def declare_streams(self) -> None:
+        """Create or update every stream Tierline uses; safe to call from every service at start."""
+        s = self.settings
+        streams = [
+            StreamConfig(
+                name=self.stream,
+                subjects=[f"{self.prefix}.>"],
+                storage=StorageType.FILE,
+                max_age=s.stream_max_age_days * 86400,
+                duplicate_window=s.duplicate_window_s,
+            ),
+            StreamConfig(
+                name=self.dead_letter_stream,
+                subjects=[f"{self.prefix}_dlq.>"],
+                storage=StorageType.FILE,
+                max_age=s.stream_max_age_days * 86400,
+            ),
+        ]
+        for cfg in streams:
+            try:
+                await self.js.add_stream(cfg)
+            except nats.js.errors.BadRequestError:
+                await self.js.update_stream(cfg)
+
+    async def publish(self, envelope: Envelope, *, timeout: float = 5.0) -> None:
+        """Publish one event and wait for JetStream to store it."""
+        await self.js.publish(
+            self.subject_of(envelope), envelope.encode(), timeout=timeout, headers={"Nats-Msg-Id": envelope.id}
+        )
+
+    async def publish_many(self, envelopes: Sequence[Envelope], *, timeout: float = 10.0) -> None:
+        """Publish a batch with many acks in flight (far faster than awaiting each), then wait for all."""
+        futures = [
+            await self.js.publish_async(
+                self.subject_of(e), e.encode(), headers={"Nats-Msg-Id": e.id}, wait_stall=timeout
+            )
+            for e in envelopes
+        ]
+        await asyncio.wait_for(asyncio.gather(*futures), timeout)
+
+    async def lag(self, durable: str) -> int:
+        """Messages a consumer has not yet acknowledged (pending + in flight)."""
+        info = await self.js.consumer_info(self.stream, durable)
+        return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+
+    async def close(self) -> None:
+        if not self.nc.is_closed:
+            await self.nc.drain()
+
+
+async def connect_bus(settings: Settings, *, name: str) -> Bus:
+    """Connect to NATS (reconnecting forever) and declare the streams."""
+    assert settings.nats_url, "TIERLINE_NATS_URL must be set by the time a service starts"
+
+    async def on_disconnect() -> None:
+        log.warning("nats.disconnected")
+
+    async def on_reconnect() -> None:
+        log.info("nats.reconnected")
+
+    async def on_error(exc: Exception) -> None:
+        log.warning("nats.error", error=str(exc))
+
+    nc = await nats.connect(
+        settings.nats_url,
+        name=f"tierline-{name}",
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        disconnected_cb=on_disconnect,
+        reconnected_cb=on_reconnect,
+        error_cb=on_error,
+    )
+    bus = Bus(nc=nc, js=nc.jetstream(timeout=10), prefix=settings.bus_prefix, settings=settings)
+    await bus.declare_streams()
+    return bus
+
+
+def consumer_config(bus: Bus, durable: str, subjects: list[str]) -> ConsumerConfig:
+    s = bus.settings
+    return ConsumerConfig(
+        durable_name=durable,
+        name=durable,
+        ack_policy=AckPolicy.EXPLICIT,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_wait=s.ack_wait_s,
+        # Our own loop dead-letters after max_deliveries; the server limit is a backstop for a
+        # message that crashes the process every time it is handled.
+        max_deliver=s.max_deliveries + 2,
+        filter_subjects=subjects,
+        max_ack_pending=s.batch_size * 8,
+    )

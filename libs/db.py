@@ -1,0 +1,81 @@
+"""PostgreSQL: one pool per service schema, forward-only migrations, and the readiness probe."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import asyncpg
+import structlog
+
+log = structlog.get_logger()
+
+# Tables every service owns in its own schema: the inbox and the outbox of "one message, one transaction".
+_LIB_MIGRATION = """
+CREATE TABLE IF NOT EXISTS processed (
+    event_id     text PRIMARY KEY,
+    processed_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq        bigserial PRIMARY KEY,
+    event_id   text NOT NULL,
+    subject    text NOT NULL,
+    payload    bytea NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+"""
+
+
+async def create_pool(dsn: str, *, schema: str, max_size: int = 10) -> asyncpg.Pool:
+    """A pool whose connections see only `schema` (then public) on their search path."""
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=1,
+        max_size=max_size,
+        server_settings={"search_path": schema, "application_name": f"tierline-{schema}"},
+    )
+    assert pool is not None
+    return pool
+
+
+def _lock_key(schema: str) -> int:
+    return int.from_bytes(hashlib.sha256(schema.encode()).digest()[:8], "big", signed=True)
+
+
+async def migrate(pool: asyncpg.Pool, *, schema: str, migrations: Path) -> list[str]:
+    """Apply the service's `NNN_name.sql` files not yet applied, in order, each in its own transaction.
+
+    An advisory lock serialises replicas starting together. Returns the versions applied now.
+    """
+    applied_now: list[str] = []
+    async with pool.acquire() as conn:
+        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        await conn.execute("SELECT pg_advisory_lock($1)", _lock_key(schema))
+        try:
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+            steps = [("000_tierline_lib", _LIB_MIGRATION)] + [
+                (p.stem, p.read_text()) for p in sorted(migrations.glob("*.sql"))
+            ]
+            for version, sql in steps:
+                if version in done:
+                    continue
+                async with conn.transaction():
+                    await conn.execute(sql)
+                    await conn.execute("INSERT INTO schema_migrations(version) VALUES ($1)", version)
+                applied_now.append(version)
+                log.info("db.migrated", schema=schema, version=version)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", _lock_key(schema))
+    return applied_now
+
+
+async def pending_migrations(pool: asyncpg.Pool, *, migrations: Path) -> list[str]:
+    """Versions present on disk but not applied (readiness fails while any remain)."""
+    wanted = ["000_tierline_lib"] + [p.stem for p in sorted(migrations.glob("*.sql"))]
+    rows = await pool.fetch("SELECT version FROM schema_migrations")
+    have = {r["version"] for r in rows}
+    return [v for v in wanted if v not in have]

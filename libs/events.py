@@ -1,0 +1,71 @@
+"""The event envelope (CloudEvents 1.0 attributes plus tenant/correlation/causation) and its registry."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Envelope(BaseModel):
+    """One event on the bus. `id` doubles as the JetStream Nats-Msg-Id, so republishing is harmless."""
+
+    model_config = ConfigDict(frozen=True)
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str = Field(default_factory=new_id)
+    source: str
+    type: str  # e.g. "tierline.incident.opened"
+    time: datetime = Field(default_factory=utcnow)
+    subject: str | None = None  # the incident / change / alert the event is about
+    datacontenttype: Literal["application/json"] = "application/json"
+    tenant: str
+    correlationid: str
+    causationid: str | None = None
+    data: dict[str, Any]
+
+    @property
+    def short_type(self) -> str:
+        """`incident.opened` for `tierline.incident.opened`: the part used in subjects and handler tables."""
+        return self.type.removeprefix("tierline.")
+
+    def encode(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Envelope:
+        return cls.model_validate_json(raw)
+
+
+def raise_event(
+    short_type: str,
+    payload: BaseModel,
+    *,
+    source: str,
+    tenant: str,
+    subject: str | None = None,
+    cause: Envelope | None = None,
+    correlation_id: str | None = None,
+) -> Envelope:
+    """Build the envelope for an event caused by `cause` (it inherits the correlation id)."""
+    eid = new_id()
+    return Envelope(
+        id=eid,
+        source=f"tierline/{source}",
+        type=f"tierline.{short_type}",
+        subject=subject,
+        tenant=tenant,
+        correlationid=cause.correlationid if cause else (correlation_id or eid),
+        causationid=cause.id if cause else None,
+        data=payload.model_dump(mode="json"),
+    )

@@ -1,0 +1,131 @@
+"""Inbox and transactional outbox: state change, "already processed" mark and raised events commit together.
+
+After commit the relay publishes the outbox to JetStream (Nats-Msg-Id = event id) and deletes what was
+stored. A crash before the publish leaves rows the next relay pass sends; a crash after the publish but
+before the delete resends them, and JetStream's duplicate window plus every consumer's inbox drop the copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+
+import asyncpg
+import structlog
+
+from libs.bus import Bus
+from libs.events import Envelope
+
+log = structlog.get_logger()
+
+Apply = Callable[[asyncpg.Connection, list[Envelope]], Awaitable[list[Envelope]]]
+
+
+async def claim(conn: asyncpg.Connection, event_ids: Sequence[str]) -> set[str]:
+    """Mark ids processed; return those that were not already (the ones to apply)."""
+    rows = await conn.fetch(
+        "INSERT INTO processed(event_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING RETURNING event_id",
+        list(event_ids),
+    )
+    return {r["event_id"] for r in rows}
+
+
+async def stage(conn: asyncpg.Connection, bus: Bus, events: Sequence[Envelope]) -> None:
+    """Write raised events to the outbox inside the caller's transaction."""
+    if not events:
+        return
+    await conn.execute(
+        "INSERT INTO outbox(event_id, subject, payload)"
+        " SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])",
+        [e.id for e in events],
+        [bus.subject_of(e) for e in events],
+        [e.encode() for e in events],
+    )
+
+
+class Outbox:
+    """Relays committed outbox rows to JetStream; woken after each commit, and polling as a safety net."""
+
+    def __init__(self, pool: asyncpg.Pool, bus: Bus, *, batch: int = 500, poll_s: float = 1.0) -> None:
+        self.pool, self.bus, self.batch, self.poll_s = pool, bus, batch, poll_s
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def kick(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        with contextlib.suppress(Exception):
+            await self.relay_all()  # flush what committed before shutdown
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+            self._wake.clear()
+            try:
+                await self.relay_all()
+            except Exception as exc:  # NATS down: rows stay, the next pass retries
+                log.warning("outbox.relay_failed", error=repr(exc))
+                await asyncio.sleep(0.5)
+
+    async def relay_all(self) -> int:
+        total = 0
+        while (n := await self._relay_once()) > 0:
+            total += n
+            if n < self.batch:
+                break
+        return total
+
+    async def _relay_once(self) -> int:
+        async with self.pool.acquire() as conn, conn.transaction():
+            # SKIP LOCKED lets replicas relay side by side without sending the same rows together.
+            rows = await conn.fetch(
+                "SELECT seq, event_id, subject, payload FROM outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
+                self.batch,
+            )
+            if not rows:
+                return 0
+            futures = [
+                await self.bus.js.publish_async(r["subject"], r["payload"], headers={"Nats-Msg-Id": r["event_id"]})
+                for r in rows
+            ]
+            await asyncio.wait_for(asyncio.gather(*futures), 10)
+            await conn.execute("DELETE FROM outbox WHERE seq = ANY($1::bigint[])", [r["seq"] for r in rows])
+            return len(rows)
+
+
+async def handle_messages(pool: asyncpg.Pool, outbox: Outbox, envelopes: list[Envelope], apply: Apply) -> None:
+    """One transaction for a batch of consumed messages: skip seen ids, apply the rest, stage raised events."""
+    async with pool.acquire() as conn, conn.transaction():
+        fresh = await claim(conn, [e.id for e in envelopes])
+        seen: set[str] = set()
+        todo = []
+        for e in envelopes:  # a batch may hold a redelivered copy of its own message
+            if e.id in fresh and e.id not in seen:
+                seen.add(e.id)
+                todo.append(e)
+        raised = await apply(conn, todo) if todo else []
+        await stage(conn, outbox.bus, raised)
+    if raised:
+        outbox.kick()
+
+
+async def run_command(
+    pool: asyncpg.Pool, outbox: Outbox, command: Callable[[asyncpg.Connection], Awaitable[tuple[object, list[Envelope]]]]
+) -> object:
+    """An API command: its state change and its events commit in one transaction; returns its result."""
+    async with pool.acquire() as conn, conn.transaction():
+        result, raised = await command(conn)
+        await stage(conn, outbox.bus, raised)
+    if raised:
+        outbox.kick()
+    return result

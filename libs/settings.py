@@ -1,0 +1,41 @@
+"""Process settings from TIERLINE_* environment variables (tenant data lives in tierline.yaml)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TIERLINE_", extra="ignore")
+
+    # Empty means "start our own" (the embedded local stack); a URL means "use that one".
+    nats_url: str | None = None
+    database_url: str | None = None
+    config: Path = Path("tierline.yaml")
+    data_dir: Path = Path(".tierline")
+
+    http_host: str = "127.0.0.1"
+    # Port of the single base URL `tierline up` prints; 0 picks a free one.
+    http_port: int = 7480
+    # Port of one service started with `tierline serve NAME`; 0 picks a free one.
+    service_port: int = 8000
+
+    # Subject prefix and stream-name stem; tests set a fresh one each so they never collide.
+    bus_prefix: str = Field(default="tierline", pattern=r"^[a-z][a-z0-9_]*$")
+    stream_max_age_days: float = 90.0
+    duplicate_window_s: float = 600.0
+
+    batch_size: int = Field(default=256, ge=1, le=2000)
+    max_deliveries: int = Field(default=5, ge=1)
+    redelivery_backoff_s: list[float] = [0.5, 2.0, 5.0, 15.0, 30.0]
+    ack_wait_s: float = 30.0
+
+    # Overload guard: intake answers 503 when triage's consumer lags by more than this many alerts.
+    intake_max_lag: int = Field(default=20_000, ge=1)
+    timer_poll_s: float = Field(default=0.2, gt=0)
+
+    log_level: str = "info"
+    log_format: str = Field(default="auto", pattern="^(auto|json|console)$")

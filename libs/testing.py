@@ -1,0 +1,102 @@
+"""Test support shared by the suite and the benchmark: real servers, fresh namespaces, services in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+from libs.localstack import LocalNats, LocalPostgres, free_port
+from libs.runtime import serve
+from libs.settings import Settings
+
+
+@dataclass
+class Servers:
+    nats_url: str
+    admin_db_url: str  # a database we may CREATE DATABASE from
+
+
+@contextlib.asynccontextmanager
+async def servers(tmp: Path) -> AsyncIterator[Servers]:
+    """The NATS and PostgreSQL named by TIERLINE_NATS_URL / TIERLINE_DATABASE_URL, else our own temporary ones."""
+    nats_url, db_url = os.environ.get("TIERLINE_NATS_URL"), os.environ.get("TIERLINE_DATABASE_URL")
+    async with contextlib.AsyncExitStack() as stack:
+        if not nats_url:
+            nats = LocalNats()
+            nats_url = await nats.start(tmp / "nats")
+            stack.push_async_callback(nats.stop)
+        if not db_url:
+            pg = LocalPostgres()
+            db_url = await pg.start(tmp / "pg", fast=True)
+            stack.push_async_callback(pg.stop)
+        yield Servers(nats_url=nats_url, admin_db_url=db_url)
+
+
+async def fresh_database(admin_url: str) -> tuple[str, str]:
+    """CREATE DATABASE with a unique name; returns (url, name)."""
+    name = "t_" + uuid.uuid4().hex[:12]
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    base, _, _ = admin_url.rpartition("/")
+    return f"{base}/{name}", name
+
+
+async def drop_database(admin_url: str, name: str) -> None:
+    conn = await asyncpg.connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+def fresh_settings(srv: Servers, db_url: str, config: Path, **overrides: object) -> Settings:
+    """Settings with a unique bus prefix, so each test has its own streams and consumers."""
+    values: dict[str, object] = {
+        "nats_url": srv.nats_url,
+        "database_url": db_url,
+        "config": config,
+        "bus_prefix": "t" + uuid.uuid4().hex[:10],
+        "stream_max_age_days": 1,
+        "redelivery_backoff_s": [0.1, 0.2, 0.3],
+        "timer_poll_s": 0.05,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+class RunningService:
+    """One service served in this event loop on a free port (what `tierline up --one-process` does)."""
+
+    def __init__(self, name: str, settings: Settings) -> None:
+        self.name, self.settings = name, settings
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> RunningService:
+        ready = asyncio.Event()
+        self._task = asyncio.create_task(serve(self.name, self.settings, port=self.port, ready=ready))
+        waiter = asyncio.create_task(ready.wait())
+        done, _ = await asyncio.wait({self._task, waiter}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+        if self._task in done:
+            waiter.cancel()
+            self._task.result()  # raises the start-up error
+        if not ready.is_set():
+            raise TimeoutError(f"{self.name} did not start")
+        return self
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

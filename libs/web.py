@@ -1,0 +1,86 @@
+"""Base aiohttp app: /healthz, /readyz, /metrics, request ids, structured access logs and JSON errors."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+
+from libs.errors import ApiError
+from libs.events import new_id
+
+log = structlog.get_logger()
+
+ReadinessCheck = Callable[[], Awaitable[str | None]]  # None when ready, else the reason
+READINESS: web.AppKey[list[tuple[str, ReadinessCheck]]] = web.AppKey("readiness", list)
+
+REQUESTS = Counter("tierline_http_requests_total", "HTTP requests", ["route", "method", "status"])
+LATENCY = Histogram(
+    "tierline_http_request_seconds", "HTTP request latency", ["route"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
+)
+
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+
+
+@web.middleware
+async def request_context(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
+    request_id = request.headers.get("X-Request-Id") or new_id()
+    structlog.contextvars.bind_contextvars(request_id=request_id, correlation_id=request_id)
+    route = request.match_info.route.resource.canonical if request.match_info.route.resource else "unmatched"
+    started = time.perf_counter()
+    try:
+        response = await handler(request)
+    except ApiError as err:
+        response = err.response()
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = _HTTP_CODES.get(exc.status, "http_error")
+        response = ApiError(exc.status, code, exc.reason).response()
+    except Exception:
+        log.exception("http.unhandled", path=request.path)
+        response = ApiError(500, "internal_error", "unexpected error; see the service log", [request_id]).response()
+    finally:
+        structlog.contextvars.unbind_contextvars("request_id", "correlation_id")
+    response.headers["X-Request-Id"] = request_id
+    REQUESTS.labels(route, request.method, str(response.status)).inc()
+    LATENCY.labels(route).observe(time.perf_counter() - started)
+    return response
+
+
+async def healthz(_: web.Request) -> web.Response:
+    return web.json_response({"status": "alive"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    failing = {}
+    for name, check in request.app[READINESS]:
+        try:
+            reason = await check()
+        except Exception as exc:
+            reason = repr(exc)
+        if reason:
+            failing[name] = reason
+    if failing:
+        return web.json_response({"status": "not ready", "failing": failing}, status=503)
+    return web.json_response({"status": "ready", "checks": [n for n, _ in request.app[READINESS]]})
+
+
+async def metrics(_: web.Request) -> web.Response:
+    resp = web.Response(body=generate_latest())
+    resp.content_type = CONTENT_TYPE_LATEST.split(";")[0]
+    return resp
+
+
+def create_app(*, client_max_size: int = 1024**2) -> web.Application:
+    """The base every service extends with its routes, cleanup contexts and readiness checks."""
+    app = web.Application(middlewares=[request_context], client_max_size=client_max_size)
+    app[READINESS] = []
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    return app

@@ -1,0 +1,57 @@
+"""Intake wiring. Intake keeps no tables: an alert is accepted once JetStream has stored it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from contextlib import AsyncExitStack
+
+import structlog
+from aiohttp import web
+
+from libs.bus import connect_bus
+from libs.config import TierlineConfig
+from libs.settings import Settings
+from libs.web import READINESS, create_app
+from services.intake.api import STATE, IntakeState, add_routes
+
+NAME = "intake"
+TRIAGE_CONSUMER = "triage"  # the consumer whose lag bounds what intake accepts
+log = structlog.get_logger()
+
+
+async def watch_lag(state: IntakeState, max_lag: int) -> None:
+    """Poll triage's backlog; above the bound intake answers 503 + Retry-After instead of queueing more."""
+    while True:
+        try:
+            state.lag = await state.bus.lag(TRIAGE_CONSUMER)
+            was, state.overloaded = state.overloaded, state.lag > max_lag
+            if was != state.overloaded:
+                log.warning("intake.overload_changed", overloaded=state.overloaded, lag=state.lag)
+        except Exception:  # consumer not created yet, or NATS reconnecting: keep accepting
+            state.overloaded = False
+        await asyncio.sleep(0.5)
+
+
+async def build(stack: AsyncExitStack, settings: Settings, config: TierlineConfig) -> web.Application:
+    app = create_app(client_max_size=256 * 1024)
+    bus = await connect_bus(settings, name=NAME)
+    stack.push_async_callback(bus.close)
+    state = IntakeState(bus=bus, config=config)
+    app[STATE] = state
+    add_routes(app)
+
+    task = asyncio.create_task(watch_lag(state, settings.intake_max_lag))
+
+    async def stop_watch() -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    stack.push_async_callback(stop_watch)
+
+    async def nats_ready() -> str | None:
+        return None if bus.connected else "not connected to NATS"
+
+    app[READINESS].append(("nats", nats_ready))
+    return app

@@ -1,0 +1,74 @@
+"""Real NATS JetStream and PostgreSQL for every test: started once per session (or taken from
+TIERLINE_NATS_URL / TIERLINE_DATABASE_URL), with a fresh database and fresh stream names per test."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from libs.config import load_config
+from libs.settings import Settings
+from libs.testing import RunningService, Servers, drop_database, fresh_database, fresh_settings, servers
+
+FIXTURES = Path(__file__).parent / "fixtures"
+TEST_CONFIG = FIXTURES / "tierline.yaml"
+
+
+@pytest.fixture(scope="session")
+async def real_servers(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Servers]:
+    async with servers(tmp_path_factory.mktemp("stack")) as srv:
+        yield srv
+
+
+@pytest.fixture
+async def settings(real_servers: Servers) -> AsyncIterator[Settings]:
+    db_url, name = await fresh_database(real_servers.admin_db_url)
+    yield fresh_settings(real_servers, db_url, TEST_CONFIG)
+    await drop_database(real_servers.admin_db_url, name)
+
+
+@pytest.fixture
+def config():
+    return load_config(TEST_CONFIG)
+
+
+@pytest.fixture
+async def start() -> AsyncIterator[Callable[..., Awaitable[RunningService]]]:
+    """start(name, settings) -> a running service; all are stopped at the end of the test."""
+    running: list[RunningService] = []
+
+    async def _start(name: str, settings: Settings) -> RunningService:
+        svc = await RunningService(name, settings).start()
+        running.append(svc)
+        return svc
+
+    yield _start
+    for svc in reversed(running):
+        await svc.stop()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 10.0, interval: float = 0.05) -> Any:
+    """Poll `check` until it returns a truthy value (returned) or raise AssertionError with the last result."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    last: Any = None
+    while asyncio.get_running_loop().time() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s; last result: {last!r}")
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
