@@ -186,6 +186,13 @@ class TierlineConfig(Strict):
         ]
         if len(set(keys)) != len(keys) or len(set(tokens)) != len(tokens):
             raise ValueError("an integration key or API token hash appears twice")
+        # A user name is one person everywhere: CAB membership and approvals go by it.
+        users = [(a.user, None) for a in self.provider.api_tokens] + [
+            (a.user, t.id) for t in self.tenants for a in t.api_tokens
+        ]
+        clash = sorted({u for u, scope in users if any(u == v and scope != w for v, w in users)})
+        if clash:
+            raise ValueError(f"token user names must be unique across provider and tenants: {', '.join(clash)}")
         return self
 
     @cached_property

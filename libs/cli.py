@@ -1,0 +1,86 @@
+"""The `tierline` command: up, serve NAME, config check FILE, config hash SECRET."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from libs.config import load_config, sha256_hex
+from libs.logging import configure_logging
+from libs.runtime import SERVICE_NAMES, run_service
+from libs.settings import Settings
+
+
+def config_check(path: Path) -> int:
+    try:
+        cfg = load_config(path)
+    except FileNotFoundError:
+        print(f"{path}: no such file", file=sys.stderr)
+        return 2
+    except yaml.YAMLError as exc:
+        print(f"{path}: not valid YAML: {exc}", file=sys.stderr)
+        return 1
+    except ValidationError as exc:
+        print(f"{path}: {exc.error_count()} error(s)", file=sys.stderr)
+        for e in exc.errors(include_url=False):
+            where = ".".join(str(p) for p in e["loc"]) or "(top level)"
+            print(f"  {where}: {e['msg']}", file=sys.stderr)
+        return 1
+    keys = sum(len(t.integration_keys) for t in cfg.tenants)
+    print(f"{path}: OK ({len(cfg.tenants)} tenants, {sum(len(t.services) for t in cfg.tenants)} services, {keys} integration keys)")
+    return 0
+
+
+def run_up(settings: Settings, one_process: bool) -> None:
+    from libs.supervisor import up
+
+    configure_logging("tierline", level=settings.log_level, fmt=settings.log_format)
+
+    async def main() -> None:
+        task = asyncio.current_task()
+        assert task
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(sig, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await up(settings, one_process=one_process)
+        print("Tierline stopped.", flush=True)
+
+    asyncio.run(main())
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="tierline", description="Tierline operations backbone")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_up = sub.add_parser("up", help="start the whole stack (own NATS + PostgreSQL unless URLs are set)")
+    p_up.add_argument("--one-process", action="store_true", help="all services in this process (debugging)")
+    p_serve = sub.add_parser("serve", help="run one service (what each container runs)")
+    p_serve.add_argument("service", choices=SERVICE_NAMES)
+    p_cfg = sub.add_parser("config", help="configuration tools")
+    cfg_sub = p_cfg.add_subparsers(dest="action", required=True)
+    cfg_sub.add_parser("check", help="validate a tierline.yaml").add_argument("file", type=Path)
+    cfg_sub.add_parser("hash", help="SHA-256 of a key or token, for tierline.yaml").add_argument("secret")
+    args = parser.parse_args(argv)
+
+    if args.command == "config":
+        if args.action == "hash":
+            print(sha256_hex(args.secret))
+            return
+        sys.exit(config_check(args.file))
+    settings = Settings()
+    if args.command == "up":
+        if (code := config_check(settings.config)) != 0:
+            sys.exit(code)
+        run_up(settings, args.one_process)
+    else:
+        run_service(args.service, settings)
+
+
+if __name__ == "__main__":
+    main()

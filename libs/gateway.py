@@ -1,0 +1,102 @@
+"""The one base URL of `tierline up`: routes each API prefix to the service that owns it.
+
+It is a convenience for a laptop; in containers each service has its own port and a real load
+balancer or ingress does this routing. /readyz here answers for the whole stack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+from aiohttp import web
+
+from libs.errors import ApiError
+
+# API prefix -> owning service. Longest prefix wins.
+ROUTES = {
+    "/v1/webhooks/": "intake",
+    "/v2/enqueue": "intake",
+    "/v2/change/enqueue": "intake",
+    "/v1/incidents": "triage",
+    "/v1/sla/": "escalation",
+    "/v1/changes": "change",
+    "/v1/reports/": "reporting",
+    "/v1/ledger/": "reporting",
+}
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "host"}
+SESSION: web.AppKey[aiohttp.ClientSession] = web.AppKey("session", aiohttp.ClientSession)
+PORTS: web.AppKey[dict[str, int]] = web.AppKey("ports", dict)
+
+
+def service_for(path: str) -> str | None:
+    matches = [p for p in ROUTES if path.startswith(p)]
+    return ROUTES[max(matches, key=len)] if matches else None
+
+
+async def _forward(request: web.Request, service: str, path: str) -> web.Response:
+    port = request.app[PORTS].get(service)
+    if port is None:
+        raise ApiError(404, "not_found", f"no service {service!r}")
+    url = f"http://127.0.0.1:{port}{path}"
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+    try:
+        async with request.app[SESSION].request(
+            request.method, url, params=request.query, headers=headers, data=await request.read()
+        ) as upstream:
+            body = await upstream.read()
+            out = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP}
+            return web.Response(status=upstream.status, body=body, headers=out)
+    except aiohttp.ClientConnectionError:
+        raise ApiError(503, "service_unavailable", f"{service} is not answering (starting or restarting)",
+                       headers={"Retry-After": "2"}) from None  # fmt: skip
+
+
+async def proxy(request: web.Request) -> web.Response:
+    service = service_for(request.path)
+    if service is None:
+        raise ApiError(404, "not_found", f"no API at {request.path}", [{"prefixes": sorted(ROUTES)}])
+    return await _forward(request, service, request.path)
+
+
+async def per_service(request: web.Request) -> web.Response:
+    """/services/{name}/metrics, /services/{name}/readyz...: one service's own endpoints."""
+    return await _forward(request, request.match_info["name"], "/" + request.match_info["tail"])
+
+
+async def readyz(request: web.Request) -> web.Response:
+    async def one(name: str, port: int) -> tuple[str, object]:
+        try:
+            async with request.app[SESSION].get(f"http://127.0.0.1:{port}/readyz", timeout=aiohttp.ClientTimeout(total=2)) as r:
+                return name, (await r.json() if r.status == 200 else {"status": "not ready", **(await r.json())})
+        except Exception:
+            return name, {"status": "not started"}
+
+    ports = request.app[PORTS]
+    results = dict(await asyncio.gather(*(one(n, p) for n, p in ports.items())))
+    ready = bool(ports) and all(isinstance(v, dict) and v.get("status") == "ready" for v in results.values())
+    return web.json_response({"status": "ready" if ready else "not ready", "services": results},
+                             status=200 if ready else 503)  # fmt: skip
+
+
+async def healthz(_: web.Request) -> web.Response:
+    return web.json_response({"status": "alive"})
+
+
+def create_gateway(ports: dict[str, int]) -> web.Application:
+    from libs.web import request_context
+
+    app = web.Application(middlewares=[request_context], client_max_size=1024**2)
+    app[PORTS] = ports
+
+    async def session_ctx(app: web.Application):  # type: ignore[no-untyped-def]
+        app[SESSION] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=512))
+        yield
+        await app[SESSION].close()
+
+    app.cleanup_ctx.append(session_ctx)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_route("*", "/services/{name}/{tail:.*}", per_service)
+    app.router.add_route("*", "/{tail:.*}", proxy)
+    return app

@@ -1,0 +1,149 @@
+"""`tierline up`: the local stack (own NATS + PostgreSQL unless URLs are given), the five services each in
+its own supervised process (or all in one with --one-process), and one base URL in front of them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+from contextlib import AsyncExitStack
+
+import structlog
+from aiohttp import web
+
+from libs.config import TierlineConfig, load_config, sha256_hex
+from libs.gateway import create_gateway
+from libs.localstack import LocalNats, LocalPostgres, _die_with_parent, free_port
+from libs.runtime import SERVICE_NAMES, serve
+from libs.settings import Settings
+
+log = structlog.get_logger()
+DEMO_KEY = "demo-acme-key"  # documented in README; printed only when the running config accepts it
+
+
+async def start_gateway(stack: AsyncExitStack, settings: Settings, ports: dict[str, int]) -> str:
+    runner = web.AppRunner(create_gateway(ports), access_log=None, handle_signals=False)
+    await runner.setup()
+    stack.push_async_callback(runner.cleanup)
+    port = settings.http_port
+    try:
+        await web.TCPSite(runner, settings.http_host, port).start()
+    except OSError:
+        port = free_port()  # the default is taken (another stack?): say so and use a free one
+        log.warning("gateway.port_taken", wanted=settings.http_port, using=port)
+        await web.TCPSite(runner, settings.http_host, port).start()
+    return f"http://{settings.http_host}:{port}"
+
+
+class ServiceProcess:
+    """One service in a child process, restarted with backoff when it dies."""
+
+    def __init__(self, name: str, port: int, env: dict[str, str]) -> None:
+        self.name, self.port, self.env = name, port, env
+        self.proc: asyncio.subprocess.Process | None = None
+        self.stopping = False
+
+    async def supervise(self) -> None:
+        backoff = 1.0
+        while not self.stopping:
+            started = time.monotonic()
+            self.proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "libs.cli", "serve", self.name, env=self.env,
+                preexec_fn=lambda: _die_with_parent(signal.SIGTERM),
+            )  # fmt: skip
+            code = await self.proc.wait()
+            if self.stopping:
+                return
+            backoff = 1.0 if time.monotonic() - started > 60 else min(backoff * 2, 30.0)
+            log.error("service.crashed", name=self.name, exit_code=code, restart_in_s=backoff)
+            await asyncio.sleep(backoff)
+
+    async def stop(self) -> None:
+        self.stopping = True
+        if self.proc and self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.terminate()
+            try:
+                await asyncio.wait_for(self.proc.wait(), 15)
+            except TimeoutError:
+                self.proc.kill()
+
+
+def banner(url: str, settings: Settings, config: TierlineConfig) -> str:
+    lines = [
+        "",
+        f"  Tierline is ready at {url}",
+        f"  health: {url}/readyz   NATS: {settings.nats_url}   PostgreSQL: {settings.database_url}",
+    ]
+    if sha256_hex(DEMO_KEY) in config.integration_keys:
+        lines += [
+            f"  demo integration key (tenant acme): {DEMO_KEY}",
+            f"  try: curl -s -X POST {url}/v1/webhooks/generic -H 'X-Tierline-Key: {DEMO_KEY}' "
+            """-H 'Content-Type: application/json' -d '{"summary":"ERP database down","severity":"critical","service":"erp-db"}'""",
+        ]
+    return "\n".join([*lines, "  Ctrl-C stops everything.", ""])
+
+
+async def up(settings: Settings, *, one_process: bool = False) -> None:
+    config = load_config(settings.config)  # fail before starting anything if the config is wrong
+    ports: dict[str, int] = {}
+    async with AsyncExitStack() as stack:
+        url = await start_gateway(stack, settings, ports)
+        print(f"Tierline starting; its base URL will be {url} (/readyz answers 200 once all is up)", flush=True)
+        settings = await start_servers(stack, settings)
+        ports.update({name: free_port() for name in SERVICE_NAMES})
+        if one_process:
+            tasks = [asyncio.create_task(serve(n, settings, port=p)) for n, p in ports.items()]
+            stack.push_async_callback(_cancel_all, tasks)
+        else:
+            env = {**os.environ, "TIERLINE_NATS_URL": settings.nats_url or "",
+                   "TIERLINE_DATABASE_URL": settings.database_url or "", "TIERLINE_CONFIG": str(settings.config)}  # fmt: skip
+            procs = [ServiceProcess(n, p, env | {"TIERLINE_SERVICE_PORT": str(p)}) for n, p in ports.items()]
+            tasks = [asyncio.create_task(p.supervise()) for p in procs]
+            stack.push_async_callback(_stop_procs, procs, tasks)
+        await _wait_ready(url)
+        print(banner(url, settings, config), flush=True)
+        await asyncio.Event().wait()
+
+
+async def start_servers(stack: AsyncExitStack, settings: Settings) -> Settings:
+    """Start our own NATS / PostgreSQL for whichever URL is not set; data survives restarts in data_dir."""
+    updates: dict[str, str] = {}
+    data = settings.data_dir.resolve()
+    if not settings.nats_url:
+        nats = LocalNats()
+        updates["nats_url"] = await nats.start(data / "nats")
+        stack.push_async_callback(nats.stop)
+    if not settings.database_url:
+        pg = LocalPostgres()
+        updates["database_url"] = await pg.start(data / "postgres")
+        stack.push_async_callback(pg.stop)
+    log.info("stack.servers", **updates)
+    return settings.model_copy(update=updates)
+
+
+async def _wait_ready(url: str) -> None:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session:
+        for _ in range(600):
+            with contextlib.suppress(Exception):
+                async with session.get(f"{url}/readyz") as r:
+                    if r.status == 200:
+                        return
+            await asyncio.sleep(0.2)
+    log.error("stack.not_ready", url=url, hint="see the service logs above")
+
+
+async def _cancel_all(tasks: list[asyncio.Task[None]]) -> None:
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _stop_procs(procs: list[ServiceProcess], tasks: list[asyncio.Task[None]]) -> None:
+    await asyncio.gather(*(p.stop() for p in procs))
+    await _cancel_all(tasks)

@@ -1,0 +1,104 @@
+"""Reporting's pure rules: the report period, and the arithmetic that turns ledger counts into figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from libs.config import PRIORITIES
+
+
+@dataclass(frozen=True)
+class Period:
+    start: datetime  # inclusive
+    end: datetime  # exclusive
+
+
+class InvalidPeriod(ValueError):
+    def __init__(self, details: list[dict[str, str]]) -> None:
+        self.details = details
+        super().__init__("; ".join(f"{d['field']}: {d['message']}" for d in details))
+
+
+def calendar_month(now: datetime) -> Period:
+    """The UTC calendar month containing `now`."""
+    start = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    end = start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
+    return Period(start, end)
+
+
+def parse_instant(raw: str) -> datetime:
+    """An ISO 8601 date (midnight) or datetime; without an offset it is UTC."""
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        # An unencoded '+' in a query string arrives as a space: '...T10:00:00 02:00'.
+        value = datetime.fromisoformat(raw.replace(" ", "+"))
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def resolve_period(raw_from: str | None, raw_to: str | None, *, now: datetime) -> Period:
+    """The period a report query names; a missing bound is that bound of the current UTC month."""
+    default = calendar_month(now)
+    bounds: dict[str, datetime] = {}
+    errors: list[dict[str, str]] = []
+    for field, raw, fallback in (("from", raw_from, default.start), ("to", raw_to, default.end)):
+        if not raw:
+            bounds[field] = fallback
+            continue
+        try:
+            bounds[field] = parse_instant(raw)
+        except ValueError:
+            errors.append({"field": field, "message": "an ISO 8601 date or datetime, e.g. 2024-03-01"})
+    if not errors and bounds["from"] >= bounds["to"]:
+        errors.append({"field": "to", "message": "must be after from"})
+    if errors:
+        raise InvalidPeriod(errors)
+    return Period(bounds["from"], bounds["to"])
+
+
+def mean_seconds(total_s: float, count: int) -> float | None:
+    """A mean duration to the millisecond; None when nothing was measured (not zero: zero is a figure)."""
+    return round(total_s / count, 3) if count else None
+
+
+def compliance(met: int, breached: int) -> dict[str, Any]:
+    """met / (met + breached) as a percentage to 2 decimals; clocks still running count in neither."""
+    decided = met + breached
+    pct = round(met / decided * 100, 2) if decided else None
+    return {"met": met, "breached": breached, "compliance_pct": pct}
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What the ledger queries return for one tenant and period (sums and counts, no arithmetic yet)."""
+
+    incidents: int
+    by_priority: dict[str, int]
+    ack_total_s: float
+    ack_count: int
+    resolve_total_s: float
+    resolve_count: int
+    response_met: int
+    response_breached: int
+    resolution_met: int
+    resolution_breached: int
+    changes_approved: int
+    changes_rejected: int
+    ledger_events: int
+
+
+def summarise(f: Figures) -> dict[str, Any]:
+    """The report's figures; every priority is listed so a chart has the same bars each month."""
+    by_priority = {p: 0 for p in PRIORITIES} | f.by_priority
+    return {
+        "incidents": f.incidents,
+        "by_priority": by_priority,
+        "mtta_seconds": mean_seconds(f.ack_total_s, f.ack_count),
+        "mttr_seconds": mean_seconds(f.resolve_total_s, f.resolve_count),
+        "response_sla": compliance(f.response_met, f.response_breached),
+        "resolution_sla": compliance(f.resolution_met, f.resolution_breached),
+        "changes": {"approved": f.changes_approved, "rejected": f.changes_rejected},
+        "ledger_events": f.ledger_events,
+    }

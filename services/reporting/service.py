@@ -1,0 +1,37 @@
+"""Reporting wiring: one consumer on every subject feeding the SLA event ledger, and the report API."""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+from aiohttp import web
+
+from libs.auth import token_index
+from libs.config import TierlineConfig
+from libs.consumer import Consumer
+from libs.events import Envelope
+from libs.runtime import open_resources
+from libs.settings import Settings
+from libs.web import create_app
+from services.reporting.api import STATE, ReportingState, add_routes
+from services.reporting.handlers import record
+
+NAME = "reporting"
+
+
+async def build(stack: AsyncExitStack, settings: Settings, config: TierlineConfig) -> web.Application:
+    app = create_app()
+    res = await open_resources(stack, app, settings, schema=NAME, migrations=Path(__file__).parent / "migrations")
+    app[STATE] = ReportingState(pool=res.pool, config=config, tokens=token_index(config))
+    add_routes(app)
+
+    async def handle(envs: list[Envelope]) -> None:
+        await record(res.pool, envs)
+
+    # Every subject under the prefix, not a list of types: the ledger must hold every event, alerts
+    # included, and a type added later is recorded without touching reporting.
+    consumer = Consumer(res.bus, NAME, [f"{res.bus.prefix}.>"], handle)
+    await consumer.start()
+    stack.push_async_callback(consumer.stop)
+    return app

@@ -1,0 +1,122 @@
+"""Reporting's only SQL: append to the ledger, and compute a tenant's figures for a period from it.
+
+Event times are read from the payloads (data.opened_at, data.at, data.breached_at), which the handler
+has checked against their contracts, so every cast below is safe.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from services.reporting.domain import Figures
+
+# (event_id, tenant, type, subject, occurred_at, correlation_id, data as JSON text)
+LedgerRow = tuple[str, str, str, str | None, datetime, str | None, str]
+
+
+async def append(conn: asyncpg.Connection, *, rows: Sequence[LedgerRow]) -> int:
+    """Insert rows not yet in the ledger, in the given order; returns how many were new."""
+    if not rows:
+        return 0
+    columns = list(zip(*rows, strict=True))
+    status = await conn.execute(
+        "INSERT INTO ledger(event_id, tenant, type, subject, occurred_at, correlation_id, data)"
+        " SELECT e, t, ty, s, o, c, d::jsonb"
+        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[])"
+        " AS u(e, t, ty, s, o, c, d)"
+        " ON CONFLICT (event_id) DO NOTHING",
+        *[list(c) for c in columns],
+    )
+    return int(status.rsplit(" ", 1)[-1])
+
+
+# Incidents are those whose data.opened_at falls in [$2, $3); what happened to them later counts
+# for them whenever it happened. Each incident and change is counted once, even if its event
+# was recorded under two ids.
+_FIGURES = """
+WITH opened AS (
+    SELECT DISTINCT ON (incident_id) incident_id, priority, opened_at
+    FROM (SELECT data->>'incident_id' AS incident_id, data->>'priority' AS priority,
+                 (data->>'opened_at')::timestamptz AS opened_at, seq
+          FROM ledger WHERE tenant = $1 AND type = 'incident.opened') o
+    WHERE opened_at >= $2 AND opened_at < $3
+    ORDER BY incident_id, seq
+), later AS (
+    SELECT l.type, l.data, o.incident_id, o.opened_at
+    FROM opened o JOIN ledger l ON l.tenant = $1 AND l.data->>'incident_id' = o.incident_id
+    WHERE l.type IN ('incident.acknowledged', 'incident.resolved', 'sla.breached', 'sla.clock_stopped')
+), steps AS (  -- first acknowledgement, last resolution
+    SELECT extract(epoch FROM min((data->>'at')::timestamptz)
+                   FILTER (WHERE type = 'incident.acknowledged') - opened_at) AS ack_s,
+           extract(epoch FROM max((data->>'at')::timestamptz)
+                   FILTER (WHERE type = 'incident.resolved') - opened_at) AS resolve_s
+    FROM later GROUP BY incident_id, opened_at
+), clocks AS (
+    SELECT data->>'clock' AS clock, bool_or(type = 'sla.breached') AS breached,
+           bool_or(type = 'sla.clock_stopped' AND (data->>'met')::boolean) AS met
+    FROM later WHERE type IN ('sla.breached', 'sla.clock_stopped')
+    GROUP BY incident_id, data->>'clock'
+), changes AS (
+    SELECT type, count(DISTINCT data->>'change_id') AS n
+    FROM ledger WHERE tenant = $1 AND type IN ('change.approved', 'change.rejected')
+        AND (data->>'at')::timestamptz >= $2 AND (data->>'at')::timestamptz < $3
+    GROUP BY type
+)
+SELECT
+    (SELECT count(*) FROM opened) AS incidents,
+    (SELECT coalesce(jsonb_object_agg(priority, n), '{}')::text
+     FROM (SELECT priority, count(*) AS n FROM opened GROUP BY priority) p) AS by_priority,
+    (SELECT coalesce(sum(ack_s), 0)::float8 FROM steps) AS ack_total_s,
+    (SELECT count(ack_s) FROM steps) AS ack_count,
+    (SELECT coalesce(sum(resolve_s), 0)::float8 FROM steps) AS resolve_total_s,
+    (SELECT count(resolve_s) FROM steps) AS resolve_count,
+    (SELECT count(*) FROM clocks WHERE clock = 'response' AND met AND NOT breached) AS response_met,
+    (SELECT count(*) FROM clocks WHERE clock = 'response' AND breached) AS response_breached,
+    (SELECT count(*) FROM clocks WHERE clock = 'resolution' AND met AND NOT breached) AS resolution_met,
+    (SELECT count(*) FROM clocks WHERE clock = 'resolution' AND breached) AS resolution_breached,
+    (SELECT coalesce(sum(n) FILTER (WHERE type = 'change.approved'), 0)::int FROM changes) AS changes_approved,
+    (SELECT coalesce(sum(n) FILTER (WHERE type = 'change.rejected'), 0)::int FROM changes) AS changes_rejected,
+    (SELECT count(*) FROM ledger WHERE tenant = $1 AND occurred_at >= $2 AND occurred_at < $3) AS ledger_events
+"""
+
+_BREACHES = """
+SELECT * FROM (
+    SELECT DISTINCT ON (data->>'incident_id', data->>'clock')
+           data->>'incident_id' AS incident_id, data->>'number' AS number, data->>'clock' AS clock,
+           data->>'priority' AS priority, (data->>'due_at')::timestamptz AS due_at,
+           (data->>'breached_at')::timestamptz AS breached_at
+    FROM ledger WHERE tenant = $1 AND type = 'sla.breached'
+        AND (data->>'breached_at')::timestamptz >= $2 AND (data->>'breached_at')::timestamptz < $3
+    ORDER BY data->>'incident_id', data->>'clock', seq
+) b ORDER BY breached_at, incident_id, clock
+"""
+
+
+async def report(
+    conn: asyncpg.Connection, *, tenant: str, start: datetime, end: datetime
+) -> tuple[Figures, list[dict[str, Any]]]:
+    """The figures and the breach list, read from one snapshot so they agree with each other."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        # Payload times without an offset are UTC, whatever the server's default time zone.
+        await conn.execute("SET LOCAL TIME ZONE 'UTC'")
+        row = await conn.fetchrow(_FIGURES, tenant, start, end)
+        breaches = await conn.fetch(_BREACHES, tenant, start, end)
+    assert row is not None
+    figures = Figures(**(dict(row) | {"by_priority": json.loads(row["by_priority"])}))
+    return figures, [dict(r) for r in breaches]
+
+
+async def latest(conn: asyncpg.Connection, *, tenant: str, limit: int) -> list[dict[str, Any]]:
+    """A tenant's most recently recorded ledger rows, newest first."""
+    rows = await conn.fetch(
+        "SELECT event_id, seq, type, subject, occurred_at, correlation_id, data::text AS data, recorded_at"
+        " FROM ledger WHERE tenant = $1 ORDER BY seq DESC LIMIT $2",
+        tenant,
+        limit,
+    )
+    return [dict(r) | {"data": json.loads(r["data"])} for r in rows]

@@ -1,0 +1,105 @@
+"""SLA clocks against real NATS + PostgreSQL: start on open, stop on acknowledge, breach escalates once."""
+
+from __future__ import annotations
+
+from libs.bus import connect_bus
+from libs.contracts import IncidentAcknowledged, IncidentOpened
+from libs.events import raise_event, utcnow
+from tests.conftest import auth, eventually
+
+
+def opened(priority="P1", tenant="acme", number="ACME-1", incident_id="7f1c1c1e-0000-4000-8000-000000000001"):
+    payload = IncidentOpened(
+        incident_id=incident_id, number=number, title="db down", priority=priority, impact="high",
+        urgency="high", category="infrastructure", ci="erp-db", tier=1, dedup_key="k", source="test",
+        opened_at=utcnow(),
+    )  # fmt: skip
+    return raise_event("incident.opened", payload, source="triage", tenant=tenant, subject=incident_id)
+
+
+async def clocks(http, esc, incident_id, token="admin-token"):
+    async with http.get(f"{esc.url}/v1/sla/incidents/{incident_id}", headers=auth(token)) as r:
+        return r.status, await r.json()
+
+
+async def has_clocks(http, esc, incident_id):
+    return (await clocks(http, esc, incident_id))[0] == 200
+
+
+async def events_of(settings, types):
+    """Every event of the given types on this test's stream, via a throwaway consumer."""
+    bus = await connect_bus(settings, name="probe")
+    try:
+        sub = await bus.js.pull_subscribe(f"{settings.bus_prefix}.>", stream=bus.stream)
+        out = []
+        while True:
+            try:
+                msgs = await sub.fetch(500, timeout=0.5)
+            except Exception:
+                break
+            for m in msgs:
+                short = m.subject.removeprefix(settings.bus_prefix + ".").rsplit(".", 1)[0]
+                if short in types:
+                    out.append((short, m))
+                await m.ack()
+        await sub.unsubscribe()
+        return out
+    finally:
+        await bus.close()
+
+
+async def test_breach_fires_once_and_requests_escalation(settings, start, http):
+    esc = await start("escalation", settings)
+    bus = await connect_bus(settings, name="test")
+    env = opened()
+    await bus.publish(env)
+    await bus.publish(env)  # a duplicate delivery must not start a second pair of clocks
+    iid = env.data["incident_id"]
+
+    async def breached():
+        status, body = await clocks(http, esc, iid)
+        return status == 200 and any(c["state"] == "breached" for c in body["clocks"]) and body
+
+    body = await eventually(breached, timeout=10)
+    by_clock = {c["clock"]: c for c in body["clocks"]}
+    assert by_clock["response"]["state"] == "breached"
+    assert by_clock["resolution"]["state"] == "running"  # 1 h target
+    found = await eventually(lambda: events_of(settings, {"sla.breached", "escalation.requested", "sla.clock_started"}))
+    kinds = sorted(k for k, _ in found)
+    assert kinds == ["escalation.requested", "sla.breached", "sla.clock_started", "sla.clock_started"]
+    await bus.close()
+
+
+async def test_acknowledge_stops_response_clock_in_time(settings, start, http):
+    esc = await start("escalation", settings)
+    bus = await connect_bus(settings, name="test")
+    env = opened(priority="P3", incident_id="7f1c1c1e-0000-4000-8000-000000000002")
+    await bus.publish(env)
+    iid = env.data["incident_id"]
+    await eventually(lambda: has_clocks(http, esc, iid), timeout=5)
+    ack = IncidentAcknowledged(incident_id=iid, number="ACME-1", by="eve", at=utcnow())
+    await bus.publish(raise_event("incident.acknowledged", ack, source="triage", tenant="acme", cause=env))
+
+    async def stopped():
+        status, body = await clocks(http, esc, iid)
+        return status == 200 and {c["clock"]: c for c in body["clocks"]}["response"]["state"] == "stopped" and body
+
+    body = await eventually(stopped)
+    response = {c["clock"]: c for c in body["clocks"]}["response"]
+    assert response["met"] is True
+    await bus.close()
+
+
+async def test_clock_api_tenant_wall(settings, start, http):
+    esc = await start("escalation", settings)
+    bus = await connect_bus(settings, name="test")
+    env = opened(priority="P3", incident_id="7f1c1c1e-0000-4000-8000-000000000003")
+    await bus.publish(env)
+    iid = env.data["incident_id"]
+    await eventually(lambda: has_clocks(http, esc, iid))
+    assert (await clocks(http, esc, iid, token="acme-viewer-token"))[0] == 200
+    status, body = await clocks(http, esc, iid, token="globex-viewer-token")
+    assert status == 404 and body["error"]["code"] == "not_found"
+    status, body = await clocks(http, esc, "not-a-uuid")
+    assert status == 400 and body["error"]["code"] == "invalid_incident_id"
+    await bus.close()
