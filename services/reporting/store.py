@@ -27,8 +27,8 @@ async def append(conn: asyncpg.Connection, *, rows: Sequence[LedgerRow]) -> int:
     status = await conn.execute(
         "INSERT INTO ledger(event_id, tenant, type, subject, occurred_at, correlation_id, data)"
         " SELECT e, t, ty, s, o, c, d::jsonb"
-        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[])"
-        " AS u(e, t, ty, s, o, c, d)"
+        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],"
+        " $7::text[]) AS u(e, t, ty, s, o, c, d)"
         " ON CONFLICT (event_id) DO NOTHING",
         *[list(c) for c in columns],
     )
@@ -79,9 +79,10 @@ SELECT
     (SELECT count(*) FROM clocks WHERE clock = 'response' AND breached) AS response_breached,
     (SELECT count(*) FROM clocks WHERE clock = 'resolution' AND met AND NOT breached) AS resolution_met,
     (SELECT count(*) FROM clocks WHERE clock = 'resolution' AND breached) AS resolution_breached,
-    (SELECT coalesce(sum(n) FILTER (WHERE type = 'change.approved'), 0)::int FROM changes) AS changes_approved,
-    (SELECT coalesce(sum(n) FILTER (WHERE type = 'change.rejected'), 0)::int FROM changes) AS changes_rejected,
-    (SELECT count(*) FROM ledger WHERE tenant = $1 AND occurred_at >= $2 AND occurred_at < $3) AS ledger_events
+    (SELECT coalesce(sum(n), 0)::int FROM changes WHERE type = 'change.approved') AS changes_approved,
+    (SELECT coalesce(sum(n), 0)::int FROM changes WHERE type = 'change.rejected') AS changes_rejected,
+    (SELECT count(*) FROM ledger
+     WHERE tenant = $1 AND occurred_at >= $2 AND occurred_at < $3) AS ledger_events
 """
 
 _BREACHES = """

@@ -22,7 +22,9 @@ def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
 
 
-def event(kind: str, payload: BaseModel, at: datetime, tenant: str = "acme", subject: str | None = None) -> Envelope:
+def event(
+    kind: str, payload: BaseModel, at: datetime, tenant: str = "acme", subject: str | None = None
+) -> Envelope:
     env = raise_event(kind, payload, source="test", tenant=tenant, subject=subject)
     return env.model_copy(update={"time": at})
 
@@ -68,8 +70,10 @@ class Incident:
 
 def change(kind: str, at: datetime, tenant: str = "acme", change_id: str = "chg-1") -> Envelope:
     state = kind.removeprefix("change.")
-    payload = ChangeEvent(change_id=change_id, number=change_id.upper(), change_type="normal", ci="erp-db",
-                          title="Patch ERP", state=state, from_state="assessment", by="alice", at=at)  # fmt: skip
+    payload = ChangeEvent(
+        change_id=change_id, number=change_id.upper(), change_type="normal", ci="erp-db", title="Patch ERP",
+        state=state, from_state="assessment", by="alice", at=at,
+    )  # fmt: skip
     return event(kind, payload, at, tenant, subject=change_id)
 
 

@@ -59,5 +59,7 @@ async def test_default_period_is_the_current_utc_month(settings, start, http):
     assert (body["incidents"], body["ledger_events"], body["breaches"]) == (0, 0, [])
     assert body["mtta_seconds"] is None and body["response_sla"]["compliance_pct"] is None
     # `+` in an offset must be percent-encoded in a URL; encoded, it parses.
-    status, body = await call(http, f"{svc.url}/v1/reports/acme", "admin-token", **{"from": "2024-03-01T02:00:00+02:00"})
+    status, body = await call(
+        http, f"{svc.url}/v1/reports/acme", "admin-token", **{"from": "2024-03-01T02:00:00+02:00"}
+    )
     assert (status, body["period"]["from"]) == (200, "2024-03-01T00:00:00+00:00")

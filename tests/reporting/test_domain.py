@@ -83,7 +83,8 @@ def test_compliance():
 
 def test_summarise_lists_every_priority_and_nulls_unmeasured_means():
     figures = Figures(
-        incidents=1, by_priority={"P2": 1}, ack_total_s=0.0, ack_count=0, resolve_total_s=0.0, resolve_count=0,
+        incidents=1, by_priority={"P2": 1}, ack_total_s=0.0, ack_count=0,
+        resolve_total_s=0.0, resolve_count=0,
         response_met=0, response_breached=1, resolution_met=0, resolution_breached=0,
         changes_approved=2, changes_rejected=0, ledger_events=7,
     )  # fmt: skip

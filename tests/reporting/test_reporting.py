@@ -28,7 +28,8 @@ def scenario() -> tuple[list[Envelope], Envelope]:
         e.opened(),
         alert(utc(2024, 3, 10)), change("change.approved", utc(2024, 3, 5)),
         change("change.rejected", utc(2024, 4, 2), change_id="chg-2"),
-        g.opened(), g.breached("response", 1860), change("change.rejected", utc(2024, 3, 20), "globex", "chg-9"),
+        g.opened(), g.breached("response", 1860),
+        change("change.rejected", utc(2024, 3, 20), "globex", "chg-9"),
     ]  # fmt: skip
     return events, a_opened
 
@@ -54,14 +55,21 @@ async def test_report_figures_come_from_the_ledger(settings, start, http):
         for env in events:
             await bus.publish(env)
         # The same event again under another Nats-Msg-Id, so JetStream's duplicate window cannot drop it.
-        await bus.js.publish(bus.subject_of(a_opened), a_opened.encode(), headers={"Nats-Msg-Id": a_opened.id + "-r"})
+        await bus.js.publish(
+            bus.subject_of(a_opened), a_opened.encode(), headers={"Nats-Msg-Id": a_opened.id + "-r"}
+        )
         await eventually(lambda: _lag_is_zero(bus))
     finally:
         await bus.close()
     acme_rows = await ledger_size(http, svc, "acme", 15)
     assert len(acme_rows) == 15
     assert [r["event_id"] for r in acme_rows].count(a_opened.id) == 1
-    assert {r["type"] for r in acme_rows} >= {"incident.opened", "alert.received", "sla.breached", "change.approved"}
+    assert {r["type"] for r in acme_rows} >= {
+        "incident.opened",
+        "alert.received",
+        "sla.breached",
+        "change.approved",
+    }
 
     status, report = await get(http, f"{svc.url}/v1/reports/acme", **MARCH)
     assert status == 200, report
