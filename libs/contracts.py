@@ -54,6 +54,7 @@ class IncidentOpened(IncidentRef):
     source: str
     opened_at: datetime
     detected_at: datetime | None = None
+    alert_id: str | None = None  # the alert that opened it (None when opened by hand)
 
 
 class IncidentAlertAdded(IncidentRef):
@@ -74,6 +75,7 @@ class IncidentResolved(IncidentRef):
     by: str
     at: datetime
     reason: str  # alert_resolved | manual
+    alert_id: str | None = None  # the resolving alert, when a monitoring tool resolved it
 
 
 class IncidentEscalated(IncidentRef):

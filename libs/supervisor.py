@@ -28,7 +28,7 @@ async def start_gateway(stack: AsyncExitStack, settings: Settings, ports: dict[s
     runner = web.AppRunner(create_gateway(ports), access_log=None, handle_signals=False)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
-    port = settings.http_port
+    port = settings.http_port or free_port()
     try:
         await web.TCPSite(runner, settings.http_host, port).start()
     except OSError:

@@ -31,11 +31,11 @@ log = structlog.get_logger()
 SOURCE = "triage"
 
 
-def opened_event(i: Incident, cause: Envelope) -> Envelope:
+def opened_event(i: Incident, cause: Envelope, alert_id: str) -> Envelope:
     payload = IncidentOpened(
         incident_id=i.id, number=i.number, title=i.title, priority=i.priority, impact=i.impact,
         urgency=i.urgency, category=i.category, ci=i.ci, tier=i.tier, dedup_key=i.dedup_key,
-        source=i.source, opened_at=i.opened_at, detected_at=i.detected_at,
+        source=i.source, opened_at=i.opened_at, detected_at=i.detected_at, alert_id=alert_id,
     )  # fmt: skip
     return raise_event("incident.opened", payload, source=SOURCE, tenant=i.tenant, subject=i.id, cause=cause)
 
@@ -81,7 +81,7 @@ async def on_alerts_received(conn: asyncpg.Connection, envs: list[Envelope], con
         actor = f"{alert.source}:{alert.integration}"
         timeline.append((incident.id, alert.received_at, effect, actor, {"alert_id": alert.alert_id}))
         if effect == "opened":
-            raised.append(opened_event(incident, env))
+            raised.append(opened_event(incident, env, alert.alert_id))
         elif effect == "alert_added":
             payload = IncidentAlertAdded(
                 incident_id=incident.id, number=incident.number, alert_id=alert.alert_id,
@@ -91,7 +91,7 @@ async def on_alerts_received(conn: asyncpg.Connection, envs: list[Envelope], con
                                       subject=incident.id, cause=env))  # fmt: skip
         elif effect == "resolved":
             payload2 = IncidentResolved(incident_id=incident.id, number=incident.number, by=actor,
-                                        at=alert.received_at, reason="alert_resolved")  # fmt: skip
+                                        at=alert.received_at, reason="alert_resolved", alert_id=alert.alert_id)  # fmt: skip
             raised.append(raise_event("incident.resolved", payload2, source=SOURCE, tenant=env.tenant,
                                       subject=incident.id, cause=env))  # fmt: skip
     await store.add_alerts(conn, alert_rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 
 import pytest
@@ -58,7 +59,9 @@ async def consumers():
     started: list[Consumer] = []
     yield started
     for c in started:
-        await c.stop()
+        # stop() re-raises whatever ended the loop; a test asserts on behaviour, not on teardown.
+        with contextlib.suppress(Exception):
+            await c.stop()
 
 
 async def test_poison_message_is_dead_lettered_and_its_batch_neighbours_handled_once(bus, consumers):
@@ -120,6 +123,26 @@ async def test_undecodable_payload_is_dead_lettered_at_once(bus, consumers):
     # The handler never saw the undecodable message; the good one was handled exactly once.
     assert recorder.handled == Counter({"evt-1": 1})
 
+
+
+async def test_a_failed_dead_letter_publish_does_not_stop_the_fetch_loop(bus, consumers):
+    """Dead-lettering can fail (here: no stream takes the DLQ subject); the loop must keep consuming."""
+    recorder = Recorder(poison="none")
+    consumer = Consumer(bus, DURABLE, [bus.subject("test.happened")], recorder)
+    await consumer.start()
+    consumers.append(consumer)
+    await bus.js.delete_stream(bus.dead_letter_stream)
+
+    await bus.js.publish(bus.subject("test.happened", "acme"), b"{not an envelope")
+    await eventually(lambda: _fetched_all(bus))  # the undecodable one is delivered; its dead-letter fails
+    await bus.publish(envelope(1))
+
+    await eventually(lambda: _handled(recorder, "evt-1"))
+
+
+async def _fetched_all(bus: Bus) -> bool:
+    info = await bus.js.consumer_info(bus.stream, DURABLE)
+    return info.num_pending == 0 and info.delivered.stream_seq >= 1
 
 async def _lag_is_zero(bus: Bus) -> bool:
     return await bus.lag(DURABLE) == 0

@@ -1,0 +1,170 @@
+"""Pipeline benchmark: webhook -> incident committed, on the local stack, at several offered loads.
+
+Starts its own nats-server and PostgreSQL (durable settings, as `tierline up`), the five services in their
+own processes, and an open-loop load generator in this process. Latency runs from the moment a request
+was due to be sent until its incident event (published by triage's outbox after the commit) is seen on
+NATS. Prints one table row per step, with the CPU share of each process group (100 % = one core).
+
+    make bench                      # full run (~3 minutes)
+    .venv/bin/python -m bench.pipeline --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import tempfile
+import time
+import uuid
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import aiohttp
+import nats
+
+from bench.cpu import CpuMeter
+from libs.localstack import LocalNats, LocalPostgres, free_port
+from libs.supervisor import ServiceProcess
+from libs.runtime import SERVICE_NAMES
+
+CONFIG = Path(__file__).resolve().parent.parent / "tierline.yaml"
+KEY = "demo-acme-key"
+
+
+class Load:
+    """Open-loop generator: requests are due on a fixed schedule whether or not earlier ones finished."""
+
+    def __init__(self, http: aiohttp.ClientSession, url: str, seen: dict[str, float]) -> None:
+        self.http, self.url, self.seen = http, url, seen
+        self.due: dict[str, float] = {}
+        self.status: dict[int, int] = {}
+        self.inflight = asyncio.Semaphore(256)
+
+    async def one(self, body: dict[str, str], due: float) -> None:
+        async with self.inflight:
+            try:
+                async with self.http.post(self.url, json=body, headers={"X-Tierline-Key": KEY}) as r:
+                    self.status[r.status] = self.status.get(r.status, 0) + 1
+                    if r.status == 202:
+                        self.due[(await r.json())["alert_id"]] = due
+            except aiohttp.ClientError:
+                self.status[0] = self.status.get(0, 0) + 1
+
+    async def run(self, rate: float, seconds: float, mix: str, repeat_keys: list[str]) -> float:
+        tasks, start, n, i = [], time.perf_counter(), int(rate * seconds), 0
+        while i < n:
+            now = time.perf_counter()
+            while i < n and start + i / rate <= now:
+                new = mix == "new" or (mix == "mix" and i % 2 == 0)
+                key = uuid.uuid4().hex if new else repeat_keys[i % len(repeat_keys)]
+                body = {"summary": f"bench {key}", "severity": "error", "service": "erp-db", "dedup_key": key}
+                tasks.append(asyncio.create_task(self.one(body, start + i / rate)))
+                i += 1
+            await asyncio.sleep(0.002)
+        await asyncio.gather(*tasks)
+        return time.perf_counter() - start
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(p / 100 * len(s)))]
+
+
+async def step(http, base, seen, cpu, rate, seconds, mix, repeat_keys) -> dict[str, object]:
+    load = Load(http, f"{base}/v1/webhooks/generic", seen)
+    cpu.start()
+    t0 = time.perf_counter()
+    await load.run(rate, seconds, mix, repeat_keys)
+    deadline = time.time() + 30
+    while time.time() < deadline and any(a not in seen for a in load.due):
+        await asyncio.sleep(0.05)
+    elapsed = max(seen.get(a, 0) for a in load.due) - t0 if load.due else 0.0
+    usage = cpu.stop()
+    lat = [(seen[a] - d) * 1000 for a, d in load.due.items() if a in seen]
+    done = len(lat)
+    return {
+        "mix": mix, "offered/s": rate, "accepted": len(load.due), "rejected": sum(v for k, v in load.status.items() if k != 202),
+        "committed/s": round(done / elapsed) if elapsed else 0, "lost": len(load.due) - done,
+        "p50 ms": round(pct(lat, 50), 1), "p99 ms": round(pct(lat, 99), 1), **usage,
+    }  # fmt: skip
+
+
+async def main(quick: bool) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="tierline-bench-"))
+    async with AsyncExitStack() as stack:
+        nats_srv, pg = LocalNats(), LocalPostgres()
+        nats_url = await nats_srv.start(tmp / "nats")
+        stack.push_async_callback(nats_srv.stop)
+        db_url = await pg.start(tmp / "postgres")
+        stack.push_async_callback(pg.stop)
+        env = {**os.environ, "TIERLINE_NATS_URL": nats_url, "TIERLINE_DATABASE_URL": db_url,
+               "TIERLINE_CONFIG": str(CONFIG), "TIERLINE_LOG_LEVEL": "warning"}  # fmt: skip
+        ports = {n: free_port() for n in SERVICE_NAMES}
+        procs = [ServiceProcess(n, p, env | {"TIERLINE_SERVICE_PORT": str(p)}) for n, p in ports.items()]
+        tasks = [asyncio.create_task(p.supervise()) for p in procs]
+
+        async def stop_all() -> None:
+            await asyncio.gather(*(p.stop() for p in procs))
+            for t in tasks:
+                t.cancel()
+
+        stack.push_async_callback(stop_all)
+        http = await stack.enter_async_context(aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256)))
+        for name, port in ports.items():
+            for _ in range(300):
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/readyz") as r:
+                        if r.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+        seen: dict[str, float] = {}
+        nc = await nats.connect(nats_url)
+        stack.push_async_callback(nc.close)
+
+        async def on_incident(msg) -> None:  # type: ignore[no-untyped-def]
+            alert_id = json.loads(msg.data)["data"].get("alert_id")
+            if alert_id:
+                seen.setdefault(alert_id, time.perf_counter())
+
+        await nc.subscribe("tierline.incident.*.*", cb=on_incident)
+        cpu = CpuMeter({"intake": procs[0], "triage": procs[1], "escalation": procs[2], "change": procs[3],
+                        "reporting": procs[4]}, nats_srv, pg)  # fmt: skip
+        base = f"http://127.0.0.1:{ports['intake']}"
+        repeat_keys = [f"open-{i}" for i in range(200)]
+        await step(http, base, seen, cpu, 200, 2, "repeat", repeat_keys)  # warm up, open the repeat keys
+        secs = 4 if quick else 10
+        plan = [("new", 500), ("new", 750), ("new", 1500), ("new", 2000), ("repeat", 750), ("repeat", 1500),
+                ("mix", 750), ("mix", 1500)]  # fmt: skip
+        if quick:
+            plan = [("new", 750), ("new", 1500), ("mix", 1500)]
+        rows = [await step(http, base, seen, cpu, r, secs, m, repeat_keys) for m, r in plan]
+        print_table(rows)
+
+
+def print_table(rows: list[dict[str, object]]) -> None:
+    cols = list(rows[0])
+    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
+    print(f"\nTierline pipeline benchmark ({os.cpu_count()} cores; CPU % of one core over each step)")
+    print("| " + " | ".join(c.ljust(widths[c]) for c in cols) + " |")
+    print("|" + "|".join("-" * (widths[c] + 2) for c in cols) + "|")
+    for r in rows:
+        print("| " + " | ".join(str(r[c]).ljust(widths[c]) for c in cols) + " |")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="three short steps instead of the full table")
+    args = parser.parse_args()
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    asyncio.run(main(args.quick))
