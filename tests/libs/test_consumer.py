@@ -124,7 +124,6 @@ async def test_undecodable_payload_is_dead_lettered_at_once(bus, consumers):
     assert recorder.handled == Counter({"evt-1": 1})
 
 
-
 async def test_a_failed_dead_letter_publish_does_not_stop_the_fetch_loop(bus, consumers):
     """Dead-lettering can fail (here: no stream takes the DLQ subject); the loop must keep consuming."""
     recorder = Recorder(poison="none")
@@ -143,6 +142,7 @@ async def test_a_failed_dead_letter_publish_does_not_stop_the_fetch_loop(bus, co
 async def _fetched_all(bus: Bus) -> bool:
     info = await bus.js.consumer_info(bus.stream, DURABLE)
     return info.num_pending == 0 and info.delivered.stream_seq >= 1
+
 
 async def _lag_is_zero(bus: Bus) -> bool:
     return await bus.lag(DURABLE) == 0

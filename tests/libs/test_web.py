@@ -113,6 +113,13 @@ async def test_wrong_method_is_a_json_405(client):
     assert (await r.json())["error"]["code"] == "method_not_allowed"
 
 
+async def test_405_keeps_the_allow_header(client):
+    # RFC 9110 15.5.6: a 405 response MUST carry Allow; aiohttp's HTTPMethodNotAllowed sets it.
+    r = await client.post("/healthz")
+    assert r.status == 405
+    assert set(r.headers.get("Allow", "").split(",")) == {"GET", "HEAD"}
+
+
 async def test_unexpected_exception_is_a_json_500(client):
     r = await client.get("/boom", headers={"X-Request-Id": "req-500"})
     assert r.status == 500
