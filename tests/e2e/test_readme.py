@@ -1,0 +1,50 @@
+"""The README's "Try it" commands, run as written against `tierline up` with the shipped demo config."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import eventually
+from tests.e2e.test_stack import ready, stop, tierline_up
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def try_it_block() -> str:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Try it", 1)[1]
+    return re.search(r"```sh\n(.*?)```", section, re.S).group(1)
+
+
+async def test_readme_examples_run(tmp_path, http):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIERLINE_")}
+    env |= {"TIERLINE_CONFIG": str(ROOT / "tierline.yaml"), "TIERLINE_DATA_DIR": str(tmp_path / "data"),
+            "TIERLINE_HTTP_PORT": "0", "TIERLINE_LOG_LEVEL": "warning"}  # fmt: skip
+    proc, url = await tierline_up(env)
+    try:
+        await eventually(lambda: ready(http, url), timeout=90, interval=0.2)
+        script = try_it_block().replace("http://127.0.0.1:7480", url)
+        # Run the commands one by one, pausing so each step's events have flowed (as a person typing would).
+        script = script.replace("\n# ", "\nsleep 1\n# ")
+        shell = await asyncio.create_subprocess_exec(
+            "bash", "-euo", "pipefail", "-c", script, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        out, err = await asyncio.wait_for(shell.communicate(), 60)
+        assert shell.returncode == 0, err.decode()
+        outputs = [json.loads(line) for line in out.decode().replace("}{", "}\n{").splitlines() if line.strip()]
+        assert outputs[0]["status"] == "accepted" and outputs[0]["dedup_key"] == "erp-db-down"
+        [incident] = outputs[1]["items"]
+        assert (incident["number"], incident["priority"], incident["tier"]) == ("ACME-1", "P1", 1)
+        assert {c["clock"] for c in outputs[3]["clocks"]} == {"response", "resolution"}
+        assert outputs[4]["state"] == "acknowledged"
+        report = outputs[-1]
+        assert report["tenant"] == "acme" and report["incidents"] == 1
+    finally:
+        await stop(proc)
