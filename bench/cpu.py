@@ -44,6 +44,8 @@ class CpuMeter:
 
     def stop(self) -> dict[str, str]:
         wall = time.perf_counter() - self.t0
-        out = {f"{n} %": f"{(_tree_cpu(pid) - self.before.get(n, 0)) / wall * 100:.0f}" for n, pid in self._pids().items()}
+        out = {
+            f"{n} %": f"{(_tree_cpu(pid) - self.before.get(n, 0)) / wall * 100:.0f}" for n, pid in self._pids().items()
+        }
         out["loadgen %"] = f"{(_own_cpu() - self.bench0) / wall * 100:.0f}"
         return out

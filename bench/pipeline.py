@@ -26,8 +26,8 @@ import nats
 
 from bench.cpu import CpuMeter
 from libs.localstack import LocalNats, LocalPostgres, free_port
-from libs.supervisor import ServiceProcess
 from libs.runtime import SERVICE_NAMES
+from libs.supervisor import ServiceProcess
 
 CONFIG = Path(__file__).resolve().parent.parent / "tierline.yaml"
 KEY = "demo-acme-key"
@@ -87,10 +87,16 @@ async def step(http, base, seen, cpu, rate, seconds, mix, repeat_keys) -> dict[s
     lat = [(seen[a] - d) * 1000 for a, d in load.due.items() if a in seen]
     done = len(lat)
     return {
-        "mix": mix, "offered/s": rate, "accepted": len(load.due), "rejected": sum(v for k, v in load.status.items() if k != 202),
-        "committed/s": round(done / elapsed) if elapsed else 0, "lost": len(load.due) - done,
-        "p50 ms": round(pct(lat, 50), 1), "p99 ms": round(pct(lat, 99), 1), **usage,
-    }  # fmt: skip
+        "mix": mix,
+        "offered/s": rate,
+        "accepted": len(load.due),
+        "rejected": sum(v for k, v in load.status.items() if k != 202),
+        "committed/s": round(done / elapsed) if elapsed else 0,
+        "lost": len(load.due) - done,
+        "p50 ms": round(pct(lat, 50), 1),
+        "p99 ms": round(pct(lat, 99), 1),
+        **usage,
+    }
 
 
 async def main(quick: bool) -> None:
@@ -101,8 +107,13 @@ async def main(quick: bool) -> None:
         stack.push_async_callback(nats_srv.stop)
         db_url = await pg.start(tmp / "postgres")
         stack.push_async_callback(pg.stop)
-        env = {**os.environ, "TIERLINE_NATS_URL": nats_url, "TIERLINE_DATABASE_URL": db_url,
-               "TIERLINE_CONFIG": str(CONFIG), "TIERLINE_LOG_LEVEL": "warning"}  # fmt: skip
+        env = {
+            **os.environ,
+            "TIERLINE_NATS_URL": nats_url,
+            "TIERLINE_DATABASE_URL": db_url,
+            "TIERLINE_CONFIG": str(CONFIG),
+            "TIERLINE_LOG_LEVEL": "warning",
+        }
         ports = {n: free_port() for n in SERVICE_NAMES}
         procs = [ServiceProcess(n, p, env | {"TIERLINE_SERVICE_PORT": str(p)}) for n, p in ports.items()]
         tasks = [asyncio.create_task(p.supervise()) for p in procs]
@@ -114,7 +125,7 @@ async def main(quick: bool) -> None:
 
         stack.push_async_callback(stop_all)
         http = await stack.enter_async_context(aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256)))
-        for name, port in ports.items():
+        for port in ports.values():
             for _ in range(300):
                 try:
                     async with http.get(f"http://127.0.0.1:{port}/readyz") as r:
@@ -133,14 +144,25 @@ async def main(quick: bool) -> None:
                 seen.setdefault(alert_id, time.perf_counter())
 
         await nc.subscribe("tierline.incident.*.*", cb=on_incident)
-        cpu = CpuMeter({"intake": procs[0], "triage": procs[1], "escalation": procs[2], "change": procs[3],
-                        "reporting": procs[4]}, nats_srv, pg)  # fmt: skip
+        cpu = CpuMeter(
+            {"intake": procs[0], "triage": procs[1], "escalation": procs[2], "change": procs[3], "reporting": procs[4]},
+            nats_srv,
+            pg,
+        )
         base = f"http://127.0.0.1:{ports['intake']}"
         repeat_keys = [f"open-{i}" for i in range(200)]
         await step(http, base, seen, cpu, 200, 2, "repeat", repeat_keys)  # warm up, open the repeat keys
         secs = 4 if quick else 10
-        plan = [("new", 500), ("new", 750), ("new", 1500), ("new", 2000), ("repeat", 750), ("repeat", 1500),
-                ("mix", 750), ("mix", 1500)]  # fmt: skip
+        plan = [
+            ("new", 500),
+            ("new", 750),
+            ("new", 1500),
+            ("new", 2000),
+            ("repeat", 750),
+            ("repeat", 1500),
+            ("mix", 750),
+            ("mix", 1500),
+        ]
         if quick:
             plan = [("new", 750), ("new", 1500), ("mix", 1500)]
         rows = [await step(http, base, seen, cpu, r, secs, m, repeat_keys) for m, r in plan]

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import nats
 import structlog
 from nats.aio.client import Client as NATS
-from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 
@@ -74,7 +73,10 @@ class Bus:
     async def publish(self, envelope: Envelope, *, timeout: float = 5.0) -> None:
         """Publish one event and wait for JetStream to store it."""
         await self.js.publish(
-            self.subject_of(envelope), envelope.encode(), timeout=timeout, headers={"Nats-Msg-Id": envelope.id}
+            self.subject_of(envelope),
+            envelope.encode(),
+            timeout=timeout,
+            headers={"Nats-Msg-Id": envelope.id},
         )
 
     async def publish_many(self, envelopes: Sequence[Envelope], *, timeout: float = 10.0) -> None:

@@ -34,7 +34,8 @@ def config_check(path: Path) -> int:
             print(f"  {where}: {e['msg']}", file=sys.stderr)
         return 1
     keys = sum(len(t.integration_keys) for t in cfg.tenants)
-    print(f"{path}: OK ({len(cfg.tenants)} tenants, {sum(len(t.services) for t in cfg.tenants)} services, {keys} integration keys)")
+    cis = sum(len(t.services) for t in cfg.tenants)
+    print(f"{path}: OK ({len(cfg.tenants)} tenants, {cis} services, {keys} integration keys)")
     return 0
 
 

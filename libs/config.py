@@ -28,7 +28,7 @@ def parse_duration(value: object) -> timedelta:
     if isinstance(value, timedelta):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
+        return timedelta(seconds=value)  # a plain number is seconds
     m = _DURATION.match(str(value).strip()) if isinstance(value, str) and value.strip() else None
     if not m:
         raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 15m, 4h, 1h30m, 1d)")
@@ -36,7 +36,14 @@ def parse_duration(value: object) -> timedelta:
     return timedelta(days=int(d or 0), hours=int(h or 0), minutes=int(mi or 0), seconds=float(s or 0))
 
 
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+def parse_positive_duration(value: object) -> timedelta:
+    duration = parse_duration(value)
+    if duration <= timedelta(0):
+        raise ValueError(f"must be a positive duration, got {value!r}")
+    return duration
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_positive_duration)]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="hex SHA-256 of the secret")]
 
 

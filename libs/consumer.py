@@ -57,7 +57,11 @@ class Consumer:
                 log.warning("consumer.fetch_failed", consumer=self.durable, error=repr(exc))
                 await asyncio.sleep(0.5)
                 continue
-            await self._handle(msgs)
+            try:
+                await self._handle(msgs)
+            except Exception as exc:  # an ack or dead-letter publish failed: unacked messages come back
+                log.error("consumer.handle_failed", consumer=self.durable, error=repr(exc))
+                await asyncio.sleep(0.5)
 
     async def _handle(self, msgs: list[Msg]) -> None:
         good: list[tuple[Msg, Envelope]] = []

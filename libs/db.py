@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS outbox (
 
 
 async def create_pool(dsn: str, *, schema: str, max_size: int = 10) -> asyncpg.Pool:
-    """A pool whose connections see only `schema` (then public) on their search path."""
+    """A pool whose connections see only `schema` on their search path: a service cannot read another's tables
+    by accident."""
     pool = await asyncpg.create_pool(
         dsn,
         min_size=1,
@@ -76,6 +77,9 @@ async def migrate(pool: asyncpg.Pool, *, schema: str, migrations: Path) -> list[
 async def pending_migrations(pool: asyncpg.Pool, *, migrations: Path) -> list[str]:
     """Versions present on disk but not applied (readiness fails while any remain)."""
     wanted = ["000_tierline_lib"] + [p.stem for p in sorted(migrations.glob("*.sql"))]
-    rows = await pool.fetch("SELECT version FROM schema_migrations")
+    try:
+        rows = await pool.fetch("SELECT version FROM schema_migrations")
+    except asyncpg.UndefinedTableError:  # never migrated: everything is pending
+        rows = []
     have = {r["version"] for r in rows}
     return [v for v in wanted if v not in have]

@@ -48,8 +48,12 @@ async def _forward(request: web.Request, service: str, path: str) -> web.Respons
             out = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP}
             return web.Response(status=upstream.status, body=body, headers=out)
     except aiohttp.ClientConnectionError:
-        raise ApiError(503, "service_unavailable", f"{service} is not answering (starting or restarting)",
-                       headers={"Retry-After": "2"}) from None  # fmt: skip
+        raise ApiError(
+            503,
+            "service_unavailable",
+            f"{service} is not answering (starting or restarting)",
+            headers={"Retry-After": "2"},
+        ) from None
 
 
 async def proxy(request: web.Request) -> web.Response:
@@ -67,7 +71,9 @@ async def per_service(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     async def one(name: str, port: int) -> tuple[str, object]:
         try:
-            async with request.app[SESSION].get(f"http://127.0.0.1:{port}/readyz", timeout=aiohttp.ClientTimeout(total=2)) as r:
+            async with request.app[SESSION].get(
+                f"http://127.0.0.1:{port}/readyz", timeout=aiohttp.ClientTimeout(total=2)
+            ) as r:
                 return name, (await r.json() if r.status == 200 else {"status": "not ready", **(await r.json())})
         except Exception:
             return name, {"status": "not started"}
@@ -75,8 +81,9 @@ async def readyz(request: web.Request) -> web.Response:
     ports = request.app[PORTS]
     results = dict(await asyncio.gather(*(one(n, p) for n, p in ports.items())))
     ready = bool(ports) and all(isinstance(v, dict) and v.get("status") == "ready" for v in results.values())
-    return web.json_response({"status": "ready" if ready else "not ready", "services": results},
-                             status=200 if ready else 503)  # fmt: skip
+    return web.json_response(
+        {"status": "ready" if ready else "not ready", "services": results}, status=200 if ready else 503
+    )
 
 
 async def healthz(_: web.Request) -> web.Response:

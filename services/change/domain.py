@@ -133,10 +133,19 @@ def open_change(
 ) -> tuple[ChangeRequest, Step]:
     """A new draft; its quorum is fixed now so a later CAB reconfiguration does not move the bar."""
     change = ChangeRequest(
-        id=id, tenant=tenant.id, number=number, change_type=body.change_type, ci=body.ci, title=body.title,
-        description=body.description, state="draft", requested_by=by,
-        quorum=quorum_for(tenant.cab, body.change_type), created_at=at, updated_at=at,
-    )  # fmt: skip
+        id=id,
+        tenant=tenant.id,
+        number=number,
+        change_type=body.change_type,
+        ci=body.ci,
+        title=body.title,
+        description=body.description,
+        state="draft",
+        requested_by=by,
+        quorum=quorum_for(tenant.cab, body.change_type),
+        created_at=at,
+        updated_at=at,
+    )
     return change, Step("created", None, change.state, by, at)
 
 

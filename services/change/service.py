@@ -19,9 +19,7 @@ NAME = "change"
 
 async def build(stack: AsyncExitStack, settings: Settings, config: TierlineConfig) -> web.Application:
     app = create_app()
-    res = await open_resources(
-        stack, app, settings, schema=NAME, migrations=Path(__file__).parent / "migrations"
-    )
+    res = await open_resources(stack, app, settings, schema=NAME, migrations=Path(__file__).parent / "migrations")
     app[STATE] = ChangeState(pool=res.pool, outbox=res.outbox, config=config, tokens=token_index(config))
     add_routes(app)
     return app

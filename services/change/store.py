@@ -11,8 +11,7 @@ import asyncpg
 from services.change.domain import ChangeRequest, Step, Vote
 
 _COLUMNS = (
-    "id, tenant, number, change_type, ci, title, description, state, requested_by, quorum,"
-    " created_at, updated_at"
+    "id, tenant, number, change_type, ci, title, description, state, requested_by, quorum, created_at, updated_at"
 )
 
 
@@ -36,9 +35,19 @@ async def insert_change(conn: asyncpg.Connection, *, change: ChangeRequest) -> N
     c = change
     await conn.execute(
         f"INSERT INTO changes ({_COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12)",
-        c.id, c.tenant, c.number, c.change_type, c.ci, c.title, c.description, c.state, c.requested_by,
-        c.quorum, c.created_at, c.updated_at,
-    )  # fmt: skip
+        c.id,
+        c.tenant,
+        c.number,
+        c.change_type,
+        c.ci,
+        c.title,
+        c.description,
+        c.state,
+        c.requested_by,
+        c.quorum,
+        c.created_at,
+        c.updated_at,
+    )
 
 
 async def save_state(conn: asyncpg.Connection, *, change: ChangeRequest) -> None:
@@ -53,8 +62,12 @@ async def save_state(conn: asyncpg.Connection, *, change: ChangeRequest) -> None
 async def add_vote(conn: asyncpg.Connection, *, change_id: str, vote: Vote) -> None:
     await conn.execute(
         "INSERT INTO change_votes(change_id, voter, vote, comment, at) VALUES ($1,$2,$3,$4,$5)",
-        change_id, vote.voter, vote.vote, vote.comment, vote.at,
-    )  # fmt: skip
+        change_id,
+        vote.voter,
+        vote.vote,
+        vote.comment,
+        vote.at,
+    )
 
 
 async def add_timeline(conn: asyncpg.Connection, *, change_id: str, steps: Sequence[Step]) -> None:
@@ -89,8 +102,7 @@ async def get_change(conn: asyncpg.Connection, *, ref: str, lock: bool = False) 
 
 async def timeline(conn: asyncpg.Connection, *, change_id: str) -> list[dict[str, Any]]:
     rows = await conn.fetch(
-        "SELECT at, from_state, to_state, actor, comment FROM change_timeline"
-        " WHERE change_id = $1 ORDER BY id",
+        "SELECT at, from_state, to_state, actor, comment FROM change_timeline WHERE change_id = $1 ORDER BY id",
         change_id,
     )
     return [dict(r) for r in rows]

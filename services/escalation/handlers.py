@@ -28,20 +28,32 @@ SOURCE = "escalation"
 
 def started_event(row: asyncpg.Record, cause: Envelope) -> Envelope:
     payload = SlaClockStarted(
-        incident_id=str(row["incident_id"]), number=row["number"], clock=row["clock"], priority=row["priority"],
-        target_s=row["target_s"], started_at=row["started_at"], due_at=row["due_at"], calendar=row["calendar"],
-    )  # fmt: skip
-    return raise_event("sla.clock_started", payload, source=SOURCE, tenant=row["tenant"],
-                       subject=payload.incident_id, cause=cause)  # fmt: skip
+        incident_id=str(row["incident_id"]),
+        number=row["number"],
+        clock=row["clock"],
+        priority=row["priority"],
+        target_s=row["target_s"],
+        started_at=row["started_at"],
+        due_at=row["due_at"],
+        calendar=row["calendar"],
+    )
+    return raise_event(
+        "sla.clock_started", payload, source=SOURCE, tenant=row["tenant"], subject=payload.incident_id, cause=cause
+    )
 
 
 def stopped_event(row: asyncpg.Record, at: datetime, cause: Envelope) -> Envelope:
     payload = SlaClockStopped(
-        incident_id=str(row["incident_id"]), number=row["number"], clock=row["clock"], stopped_at=at,
-        elapsed_s=(at - row["started_at"]).total_seconds(), met=row["breached_at"] is None,
-    )  # fmt: skip
-    return raise_event("sla.clock_stopped", payload, source=SOURCE, tenant=row["tenant"],
-                       subject=payload.incident_id, cause=cause)  # fmt: skip
+        incident_id=str(row["incident_id"]),
+        number=row["number"],
+        clock=row["clock"],
+        stopped_at=at,
+        elapsed_s=(at - row["started_at"]).total_seconds(),
+        met=row["breached_at"] is None,
+    )
+    return raise_event(
+        "sla.clock_stopped", payload, source=SOURCE, tenant=row["tenant"], subject=payload.incident_id, cause=cause
+    )
 
 
 async def on_incidents_opened(conn: asyncpg.Connection, envs: list[Envelope], config: TierlineConfig) -> list[Envelope]:
@@ -55,8 +67,20 @@ async def on_incidents_opened(conn: asyncpg.Connection, envs: list[Envelope], co
             continue
         causes[opened.incident_id] = env
         for plan in plan_clocks(tenant, opened.priority, opened.opened_at):
-            rows.append((opened.incident_id, plan.clock, env.tenant, opened.number, opened.priority, opened.tier,
-                         plan.calendar, plan.target.total_seconds(), opened.opened_at, plan.due_at))  # fmt: skip
+            rows.append(
+                (
+                    opened.incident_id,
+                    plan.clock,
+                    env.tenant,
+                    opened.number,
+                    opened.priority,
+                    opened.tier,
+                    plan.calendar,
+                    plan.target.total_seconds(),
+                    opened.opened_at,
+                    plan.due_at,
+                )
+            )
     started = await store.start_clocks(conn, rows)
     return [started_event(r, causes[str(r["incident_id"])]) for r in started]
 
@@ -77,7 +101,9 @@ async def on_incident_escalated(conn: asyncpg.Connection, env: Envelope) -> list
     return []
 
 
-def make_apply(config: TierlineConfig) -> Callable[[asyncpg.Connection, list[Envelope]], Awaitable[list[Envelope]]]:
+def make_apply(
+    config: TierlineConfig,
+) -> Callable[[asyncpg.Connection, list[Envelope]], Awaitable[list[Envelope]]]:
     async def apply(conn: asyncpg.Connection, envs: list[Envelope]) -> list[Envelope]:
         # Openings first in bulk; the rest in order, so an ack later in the batch finds its clock.
         raised = await on_incidents_opened(conn, [e for e in envs if e.short_type == "incident.opened"], config)

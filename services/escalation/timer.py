@@ -29,18 +29,31 @@ FIRE_DELAY = Histogram(
 def breach_events(row: asyncpg.Record) -> list[Envelope]:
     fired_at, tenant, iid = row["fired_at"], row["tenant"], str(row["incident_id"])
     breach = SlaBreached(
-        incident_id=iid, number=row["number"], clock=row["clock"], priority=row["priority"], due_at=row["due_at"],
-        breached_at=fired_at, late=is_late(row["due_at"], fired_at), tier=row["tier"],
-    )  # fmt: skip
+        incident_id=iid,
+        number=row["number"],
+        clock=row["clock"],
+        priority=row["priority"],
+        due_at=row["due_at"],
+        breached_at=fired_at,
+        late=is_late(row["due_at"], fired_at),
+        tier=row["tier"],
+    )
     events = [raise_event("sla.breached", breach, source="escalation", tenant=tenant, subject=iid)]
     to_tier = escalation_after_breach(row["clock"], row["tier"])
     if to_tier is not None:
         request = EscalationRequested(
-            incident_id=iid, number=row["number"], from_tier=row["tier"], to_tier=to_tier,
-            reason=f"{row['clock']} SLA breached", at=fired_at,
-        )  # fmt: skip
-        events.append(raise_event("escalation.requested", request, source="escalation", tenant=tenant,
-                                  subject=iid, cause=events[0]))  # fmt: skip
+            incident_id=iid,
+            number=row["number"],
+            from_tier=row["tier"],
+            to_tier=to_tier,
+            reason=f"{row['clock']} SLA breached",
+            at=fired_at,
+        )
+        events.append(
+            raise_event(
+                "escalation.requested", request, source="escalation", tenant=tenant, subject=iid, cause=events[0]
+            )
+        )
     return events
 
 
@@ -75,13 +88,19 @@ class DeadlineTimer:
                 return 0
             events = [e for r in rows for e in breach_events(r)]
             await store.mark_breached(
-                conn, [(r["incident_id"], r["clock"], r["fired_at"], is_late(r["due_at"], r["fired_at"])) for r in rows]
+                conn,
+                [(r["incident_id"], r["clock"], r["fired_at"], is_late(r["due_at"], r["fired_at"])) for r in rows],
             )
             await stage(conn, self.outbox.bus, events)
         self.outbox.kick()
         for r in rows:
             BREACHES.labels(r["clock"], r["priority"]).inc()
             FIRE_DELAY.observe((r["fired_at"] - r["due_at"]).total_seconds())
-            log.info("sla.breached", tenant=r["tenant"], incident_id=str(r["incident_id"]), clock=r["clock"],
-                     late=is_late(r["due_at"], r["fired_at"]))  # fmt: skip
+            log.info(
+                "sla.breached",
+                tenant=r["tenant"],
+                incident_id=str(r["incident_id"]),
+                clock=r["clock"],
+                late=is_late(r["due_at"], r["fired_at"]),
+            )
         return len(rows)

@@ -48,7 +48,10 @@ async def generic_webhook(request: web.Request) -> web.Response:
     if state.overloaded:
         # Refuse rather than accept what cannot be processed in time; the sender retries.
         raise ApiError(
-            503, "overloaded", f"triage is {state.lag} alerts behind; retry shortly", headers={"Retry-After": "5"}
+            503,
+            "overloaded",
+            f"triage is {state.lag} alerts behind; retry shortly",
+            headers={"Retry-After": "5"},
         )
     try:
         body = GenericAlert.model_validate(await read_json(request))
@@ -56,9 +59,13 @@ async def generic_webhook(request: web.Request) -> web.Response:
         raise validation_error(exc) from None
     alert = normalise(body, integration=key.name, bound_ci=key.ci, received_at=utcnow())
     env = raise_event(
-        "alert.received", alert, source="intake", tenant=tenant.id, subject=alert.alert_id,
+        "alert.received",
+        alert,
+        source="intake",
+        tenant=tenant.id,
+        subject=alert.alert_id,
         correlation_id=request.headers.get("X-Request-Id"),
-    )  # fmt: skip
+    )
     try:
         await state.bus.publish(env)
     except Exception as exc:

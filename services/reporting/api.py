@@ -66,8 +66,12 @@ async def get_ledger(request: web.Request) -> web.Response:
     tenant = _visible_tenant(request, st)
     limit = request.query.get("limit", "50")
     if not limit.isdigit() or not 1 <= int(limit) <= 500:
-        raise ApiError(400, "invalid_query", "invalid query parameters",
-                       [{"field": "limit", "message": "an integer from 1 to 500"}])  # fmt: skip
+        raise ApiError(
+            400,
+            "invalid_query",
+            "invalid query parameters",
+            [{"field": "limit", "message": "an integer from 1 to 500"}],
+        )
     async with st.pool.acquire() as conn:
         items = await store.latest(conn, tenant=tenant, limit=int(limit))
     return web.json_response({"tenant": tenant, "items": items}, dumps=_dumps)

@@ -24,11 +24,7 @@ class InvalidPeriod(ValueError):
 def calendar_month(now: datetime) -> Period:
     """The UTC calendar month containing `now`."""
     start = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    end = (
-        start.replace(year=start.year + 1, month=1)
-        if start.month == 12
-        else start.replace(month=start.month + 1)
-    )
+    end = start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
     return Period(start, end)
 
 

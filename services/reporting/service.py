@@ -22,9 +22,7 @@ NAME = "reporting"
 
 async def build(stack: AsyncExitStack, settings: Settings, config: TierlineConfig) -> web.Application:
     app = create_app()
-    res = await open_resources(
-        stack, app, settings, schema=NAME, migrations=Path(__file__).parent / "migrations"
-    )
+    res = await open_resources(stack, app, settings, schema=NAME, migrations=Path(__file__).parent / "migrations")
     app[STATE] = ReportingState(pool=res.pool, config=config, tokens=token_index(config))
     add_routes(app)
 

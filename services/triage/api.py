@@ -80,9 +80,14 @@ async def list_incidents(request: web.Request) -> web.Response:
     before = _parse_cursor(q["cursor"]) if q.get("cursor") else None
     async with st.pool.acquire() as conn:
         items = await store.list_incidents(
-            conn, tenants=tenants, state=q.get("state"), priority=q.get("priority"),
-            tier=int(q["tier"]) if q.get("tier") else None, before=before, limit=int(limit),
-        )  # fmt: skip
+            conn,
+            tenants=tenants,
+            state=q.get("state"),
+            priority=q.get("priority"),
+            tier=int(q["tier"]) if q.get("tier") else None,
+            before=before,
+            limit=int(limit),
+        )
     body: dict[str, Any] = {"items": [incident_json(i) for i in items]}
     body["next_cursor"] = _cursor(items[-1]) if len(items) == int(limit) else None
     return web.json_response(body)
@@ -129,13 +134,20 @@ async def _act(request: web.Request, action: str) -> web.Response:
             kind = "incident.acknowledged"
         else:
             incident.resolved_at = now
-            payload = IncidentResolved(incident_id=incident.id, number=incident.number, by=who.user, at=now,
-                                       reason="manual")  # fmt: skip
+            payload = IncidentResolved(
+                incident_id=incident.id, number=incident.number, by=who.user, at=now, reason="manual"
+            )
             kind = "incident.resolved"
         await store.save_incidents(conn, [incident])
         await store.add_timeline(conn, [(incident.id, now, action + "d", who.user, {})])
-        env = raise_event(kind, payload, source="triage", tenant=incident.tenant, subject=incident.id,
-                          correlation_id=request.headers.get("X-Request-Id"))  # fmt: skip
+        env = raise_event(
+            kind,
+            payload,
+            source="triage",
+            tenant=incident.tenant,
+            subject=incident.id,
+            correlation_id=request.headers.get("X-Request-Id"),
+        )
         return incident, [env]
 
     incident = await run_command(st.pool, st.outbox, command)

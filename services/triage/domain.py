@@ -18,8 +18,18 @@ PRIORITY_MATRIX: dict[Level, dict[Level, str]] = {
     "medium": {"high": "P2", "medium": "P3", "low": "P4"},
     "low": {"high": "P3", "medium": "P4", "low": "P5"},
 }
-IMPACT_BY_CRITICALITY: dict[str, Level] = {"critical": "high", "high": "high", "medium": "medium", "low": "low"}
-URGENCY_BY_SEVERITY: dict[str, Level] = {"critical": "high", "error": "medium", "warning": "low", "info": "low"}
+IMPACT_BY_CRITICALITY: dict[str, Level] = {
+    "critical": "high",
+    "high": "high",
+    "medium": "medium",
+    "low": "low",
+}
+URGENCY_BY_SEVERITY: dict[str, Level] = {
+    "critical": "high",
+    "error": "medium",
+    "warning": "low",
+    "info": "low",
+}
 
 OPEN_STATES = ("new", "acknowledged")
 # The foundation's lifecycle; on-hold, in-progress, close and reopen arrive with the triage issue.
@@ -111,9 +121,24 @@ def apply_alert(open_incident: Incident | None, alert: AlertReceived, tenant: Te
         return "alert_added", open_incident
     impact, urgency, prio, category = assess(tenant, alert.ci, alert.severity)
     incident = Incident(
-        id=str(uuid.uuid4()), tenant=tenant.id, title=alert.summary, state="new", priority=prio,
-        impact=impact, urgency=urgency, category=category, ci=alert.ci, tier=1, dedup_key=alert.dedup_key,
-        source=alert.source, severity=alert.severity, occurrences=1, opened_at=at, last_seen=at,
-        detected_at=alert.started_at, is_new=True, dirty=True,
-    )  # fmt: skip
+        id=str(uuid.uuid4()),
+        tenant=tenant.id,
+        title=alert.summary,
+        state="new",
+        priority=prio,
+        impact=impact,
+        urgency=urgency,
+        category=category,
+        ci=alert.ci,
+        tier=1,
+        dedup_key=alert.dedup_key,
+        source=alert.source,
+        severity=alert.severity,
+        occurrences=1,
+        opened_at=at,
+        last_seen=at,
+        detected_at=alert.started_at,
+        is_new=True,
+        dirty=True,
+    )
     return "opened", incident

@@ -33,10 +33,21 @@ SOURCE = "triage"
 
 def opened_event(i: Incident, cause: Envelope, alert_id: str) -> Envelope:
     payload = IncidentOpened(
-        incident_id=i.id, number=i.number, title=i.title, priority=i.priority, impact=i.impact,
-        urgency=i.urgency, category=i.category, ci=i.ci, tier=i.tier, dedup_key=i.dedup_key,
-        source=i.source, opened_at=i.opened_at, detected_at=i.detected_at, alert_id=alert_id,
-    )  # fmt: skip
+        incident_id=i.id,
+        number=i.number,
+        title=i.title,
+        priority=i.priority,
+        impact=i.impact,
+        urgency=i.urgency,
+        category=i.category,
+        ci=i.ci,
+        tier=i.tier,
+        dedup_key=i.dedup_key,
+        source=i.source,
+        opened_at=i.opened_at,
+        detected_at=i.detected_at,
+        alert_id=alert_id,
+    )
     return raise_event("incident.opened", payload, source=SOURCE, tenant=i.tenant, subject=i.id, cause=cause)
 
 
@@ -74,8 +85,9 @@ async def on_alerts_received(conn: asyncpg.Connection, envs: list[Envelope], con
     timeline: list[tuple[str, Any, str, str, dict[str, Any]]] = []
     for effect, incident, env, alert in effects:
         iid = incident.id if incident else None
-        alert_rows.append((alert.alert_id, iid, env.tenant, alert.status, alert.severity, alert.summary,
-                           alert.received_at, effect))  # fmt: skip
+        alert_rows.append(
+            (alert.alert_id, iid, env.tenant, alert.status, alert.severity, alert.summary, alert.received_at, effect)
+        )
         if incident is None:
             continue
         actor = f"{alert.source}:{alert.integration}"
@@ -84,16 +96,32 @@ async def on_alerts_received(conn: asyncpg.Connection, envs: list[Envelope], con
             raised.append(opened_event(incident, env, alert.alert_id))
         elif effect == "alert_added":
             payload = IncidentAlertAdded(
-                incident_id=incident.id, number=incident.number, alert_id=alert.alert_id,
-                occurrences=incident.occurrences, severity=alert.severity, last_seen=alert.received_at,
-            )  # fmt: skip
-            raised.append(raise_event("incident.alert_added", payload, source=SOURCE, tenant=env.tenant,
-                                      subject=incident.id, cause=env))  # fmt: skip
+                incident_id=incident.id,
+                number=incident.number,
+                alert_id=alert.alert_id,
+                occurrences=incident.occurrences,
+                severity=alert.severity,
+                last_seen=alert.received_at,
+            )
+            raised.append(
+                raise_event(
+                    "incident.alert_added", payload, source=SOURCE, tenant=env.tenant, subject=incident.id, cause=env
+                )
+            )
         elif effect == "resolved":
-            payload2 = IncidentResolved(incident_id=incident.id, number=incident.number, by=actor,
-                                        at=alert.received_at, reason="alert_resolved", alert_id=alert.alert_id)  # fmt: skip
-            raised.append(raise_event("incident.resolved", payload2, source=SOURCE, tenant=env.tenant,
-                                      subject=incident.id, cause=env))  # fmt: skip
+            payload2 = IncidentResolved(
+                incident_id=incident.id,
+                number=incident.number,
+                by=actor,
+                at=alert.received_at,
+                reason="alert_resolved",
+                alert_id=alert.alert_id,
+            )
+            raised.append(
+                raise_event(
+                    "incident.resolved", payload2, source=SOURCE, tenant=env.tenant, subject=incident.id, cause=env
+                )
+            )
     await store.add_alerts(conn, alert_rows)
     await store.add_timeline(conn, timeline)
     return raised
@@ -110,12 +138,22 @@ async def on_escalation_requested(conn: asyncpg.Connection, env: Envelope) -> li
     await store.save_incidents(conn, [incident])
     detail = {"from_tier": req.from_tier, "to_tier": req.to_tier, "reason": req.reason}
     await store.add_timeline(conn, [(incident.id, req.at, "escalated", "escalation", detail)])
-    payload = IncidentEscalated(incident_id=incident.id, number=incident.number, from_tier=req.from_tier,
-                                to_tier=req.to_tier, reason=req.reason, at=req.at)  # fmt: skip
-    return [raise_event("incident.escalated", payload, source=SOURCE, tenant=env.tenant, subject=incident.id, cause=env)]
+    payload = IncidentEscalated(
+        incident_id=incident.id,
+        number=incident.number,
+        from_tier=req.from_tier,
+        to_tier=req.to_tier,
+        reason=req.reason,
+        at=req.at,
+    )
+    return [
+        raise_event("incident.escalated", payload, source=SOURCE, tenant=env.tenant, subject=incident.id, cause=env)
+    ]
 
 
-def make_apply(config: TierlineConfig) -> Callable[[asyncpg.Connection, list[Envelope]], Awaitable[list[Envelope]]]:
+def make_apply(
+    config: TierlineConfig,
+) -> Callable[[asyncpg.Connection, list[Envelope]], Awaitable[list[Envelope]]]:
     async def apply(conn: asyncpg.Connection, envs: list[Envelope]) -> list[Envelope]:
         raised = await on_alerts_received(conn, [e for e in envs if e.short_type == "alert.received"], config)
         for env in envs:

@@ -10,8 +10,8 @@ from aiohttp import web
 from libs.auth import token_index
 from libs.config import TierlineConfig
 from libs.consumer import Consumer
-from libs.outbox import handle_messages
 from libs.events import Envelope
+from libs.outbox import handle_messages
 from libs.runtime import open_resources
 from libs.settings import Settings
 from libs.web import create_app

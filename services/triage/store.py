@@ -24,7 +24,9 @@ def _incident(row: asyncpg.Record) -> Incident:
     return Incident(**data)
 
 
-async def lock_open_incidents(conn: asyncpg.Connection, *, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Incident]:
+async def lock_open_incidents(
+    conn: asyncpg.Connection, *, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], Incident]:
     """Open incidents for these (tenant, dedup_key) pairs, row-locked; keys sorted so batches never deadlock."""
     if not keys:
         return {}
@@ -65,11 +67,30 @@ async def save_incidents(conn: asyncpg.Connection, incidents: Sequence[Incident]
         " severity = EXCLUDED.severity, occurrences = EXCLUDED.occurrences, last_seen = EXCLUDED.last_seen,"
         " acknowledged_at = EXCLUDED.acknowledged_at, resolved_at = EXCLUDED.resolved_at",
         [
-            (i.id, i.tenant, i.number, i.title, i.state, i.priority, i.impact, i.urgency, i.category, i.ci,
-             i.tier, i.dedup_key, i.source, i.severity, i.occurrences, i.opened_at, i.detected_at, i.last_seen,
-             i.acknowledged_at, i.resolved_at)
+            (
+                i.id,
+                i.tenant,
+                i.number,
+                i.title,
+                i.state,
+                i.priority,
+                i.impact,
+                i.urgency,
+                i.category,
+                i.ci,
+                i.tier,
+                i.dedup_key,
+                i.source,
+                i.severity,
+                i.occurrences,
+                i.opened_at,
+                i.detected_at,
+                i.last_seen,
+                i.acknowledged_at,
+                i.resolved_at,
+            )
             for i in sorted(incidents, key=lambda i: i.id)
-        ],  # fmt: skip
+        ],
     )
 
 
@@ -77,11 +98,14 @@ async def add_alerts(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]) 
     """rows: (alert_id, incident_id|None, tenant, status, severity, summary, received_at, effect)."""
     if rows:
         await conn.executemany(
-            "INSERT INTO incident_alerts VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (alert_id) DO NOTHING", rows
+            "INSERT INTO incident_alerts VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (alert_id) DO NOTHING",
+            rows,
         )
 
 
-async def add_timeline(conn: asyncpg.Connection, rows: Sequence[tuple[str, datetime, str, str, dict[str, Any]]]) -> None:
+async def add_timeline(
+    conn: asyncpg.Connection, rows: Sequence[tuple[str, datetime, str, str, dict[str, Any]]]
+) -> None:
     """rows: (incident_id, at, kind, actor, detail)."""
     if rows:
         await conn.executemany(
@@ -100,7 +124,9 @@ async def get_incident(conn: asyncpg.Connection, *, ref: str, lock: bool = False
     return _incident(row) if row else None
 
 
-async def incident_details(conn: asyncpg.Connection, *, incident_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+async def incident_details(
+    conn: asyncpg.Connection, *, incident_id: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     timeline = await conn.fetch(
         "SELECT at, kind, actor, detail FROM timeline WHERE incident_id = $1 ORDER BY id", incident_id
     )

@@ -78,16 +78,23 @@ async def test_normal_change_approved_by_quorum_and_every_event_reaches_jetstrea
     status, got = await call(http, "GET", f"{svc.url}/v1/changes/acme-chg-1", "admin-token")
     assert status == 200 and got["id"] == change["id"]
     assert [(v["voter"], v["vote"], v["comment"]) for v in got["votes"]] == [
-        ("bob", "approve", None), ("carol", "approve", "window agreed"),
-    ]  # fmt: skip
+        ("bob", "approve", None),
+        ("carol", "approve", "window agreed"),
+    ]
     assert [(t["from_state"], t["to_state"], t["actor"]) for t in got["timeline"]] == [
-        (None, "draft", "alice"), ("draft", "submitted", "alice"), ("submitted", "approved", "carol"),
-    ]  # fmt: skip
+        (None, "draft", "alice"),
+        ("draft", "submitted", "alice"),
+        ("submitted", "approved", "carol"),
+    ]
 
     events = await change_events(settings, 5)
     assert [e.short_type for e in events] == [
-        "change.created", "change.submitted", "change.vote_cast", "change.vote_cast", "change.approved",
-    ]  # fmt: skip
+        "change.created",
+        "change.submitted",
+        "change.vote_cast",
+        "change.vote_cast",
+        "change.approved",
+    ]
     assert {(e.tenant, e.subject, e.source) for e in events} == {("acme", change["id"], "tierline/change")}
     assert [e.data["by"] for e in events] == ["alice", "alice", "bob", "carol", "carol"]
     last = events[-1].data

@@ -27,12 +27,19 @@ CAB = Cab(members=["alice", "bob", "carol"], quorum=2, emergency_quorum=1)
 
 
 def tenant() -> Tenant:
-    return Tenant.model_validate({
-        "id": "acme", "name": "Acme", "code": "ACME", "cab": CAB.model_dump(),
-        "contract": {"tier": "premium", "sla": {p: {"respond": "1h", "resolve": "1d"} for p in
-                                                ("P1", "P2", "P3", "P4", "P5")}},
-        "services": [{"id": "erp-db", "name": "ERP database", "category": "infrastructure"}],
-    })  # fmt: skip
+    return Tenant.model_validate(
+        {
+            "id": "acme",
+            "name": "Acme",
+            "code": "ACME",
+            "cab": CAB.model_dump(),
+            "contract": {
+                "tier": "premium",
+                "sla": {p: {"respond": "1h", "resolve": "1d"} for p in ("P1", "P2", "P3", "P4", "P5")},
+            },
+            "services": [{"id": "erp-db", "name": "ERP database", "category": "infrastructure"}],
+        }
+    )
 
 
 def change(change_type: str = "normal", by: str = "alice") -> ChangeRequest:

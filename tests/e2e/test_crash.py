@@ -20,10 +20,17 @@ pytestmark = pytest.mark.slow
 
 
 async def spawn_triage(settings, port: int) -> asyncio.subprocess.Process:
-    env = {**os.environ, "TIERLINE_NATS_URL": settings.nats_url, "TIERLINE_DATABASE_URL": settings.database_url,
-           "TIERLINE_CONFIG": str(settings.config), "TIERLINE_BUS_PREFIX": settings.bus_prefix,
-           "TIERLINE_SERVICE_PORT": str(port), "TIERLINE_BATCH_SIZE": "50", "TIERLINE_LOG_LEVEL": "warning",
-           "TIERLINE_ACK_WAIT_S": "2"}  # redeliver what the killed process held after 2 s, not 30  # fmt: skip
+    env = {
+        **os.environ,
+        "TIERLINE_NATS_URL": settings.nats_url,
+        "TIERLINE_DATABASE_URL": settings.database_url,
+        "TIERLINE_CONFIG": str(settings.config),
+        "TIERLINE_BUS_PREFIX": settings.bus_prefix,
+        "TIERLINE_SERVICE_PORT": str(port),
+        "TIERLINE_BATCH_SIZE": "50",
+        "TIERLINE_LOG_LEVEL": "warning",
+        "TIERLINE_ACK_WAIT_S": "2",
+    }  # redeliver what the killed process held after 2 s, not 30
     return await asyncio.create_subprocess_exec(sys.executable, "-m", "libs.cli", "serve", "triage", env=env)
 
 
@@ -39,8 +46,9 @@ async def test_kill_triage_mid_stream_loses_and_doubles_nothing(settings, start,
         for _ in range(n):
             key = rng.choice(keys)
             body = {"summary": f"{key} full", "severity": "warning", "dedup_key": key}
-            async with http.post(f"{intake.url}/v1/webhooks/generic", json=body,
-                                 headers={"X-Tierline-Key": "acme-key"}) as r:  # fmt: skip
+            async with http.post(
+                f"{intake.url}/v1/webhooks/generic", json=body, headers={"X-Tierline-Key": "acme-key"}
+            ) as r:
                 if r.status == 202:
                     accepted.append(((await r.json())["alert_id"], key))
 

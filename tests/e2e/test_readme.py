@@ -25,8 +25,12 @@ def try_it_block() -> str:
 
 async def test_readme_examples_run(tmp_path, http):
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIERLINE_")}
-    env |= {"TIERLINE_CONFIG": str(ROOT / "tierline.yaml"), "TIERLINE_DATA_DIR": str(tmp_path / "data"),
-            "TIERLINE_HTTP_PORT": "0", "TIERLINE_LOG_LEVEL": "warning"}  # fmt: skip
+    env |= {
+        "TIERLINE_CONFIG": str(ROOT / "tierline.yaml"),
+        "TIERLINE_DATA_DIR": str(tmp_path / "data"),
+        "TIERLINE_HTTP_PORT": "0",
+        "TIERLINE_LOG_LEVEL": "warning",
+    }
     proc, url = await tierline_up(env)
     try:
         await eventually(lambda: ready(http, url), timeout=90, interval=0.2)
@@ -34,7 +38,13 @@ async def test_readme_examples_run(tmp_path, http):
         # Run the commands one by one, pausing so each step's events have flowed (as a person typing would).
         script = script.replace("\n# ", "\nsleep 1\n# ")
         shell = await asyncio.create_subprocess_exec(
-            "bash", "-euo", "pipefail", "-c", script, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+            "bash",
+            "-euo",
+            "pipefail",
+            "-c",
+            script,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         out, err = await asyncio.wait_for(shell.communicate(), 60)
         assert shell.returncode == 0, err.decode()

@@ -19,9 +19,15 @@ pytestmark = pytest.mark.slow
 
 async def tierline_up(env: dict[str, str]) -> tuple[asyncio.subprocess.Process, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "libs.cli", "up", env=env, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "libs.cli",
+        "up",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+        start_new_session=True,
+    )
     assert proc.stdout
     while True:
         line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
@@ -66,13 +72,23 @@ async def incidents(http, url) -> list[dict]:
 
 async def test_up_serves_one_url_and_keeps_data_across_restarts(tmp_path, http):
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIERLINE_")}
-    env |= {"TIERLINE_CONFIG": str(TEST_CONFIG), "TIERLINE_DATA_DIR": str(tmp_path / "data"),
-            "TIERLINE_HTTP_PORT": "0", "TIERLINE_LOG_LEVEL": "warning"}  # fmt: skip
+    env |= {
+        "TIERLINE_CONFIG": str(TEST_CONFIG),
+        "TIERLINE_DATA_DIR": str(tmp_path / "data"),
+        "TIERLINE_HTTP_PORT": "0",
+        "TIERLINE_LOG_LEVEL": "warning",
+    }
     proc, url = await tierline_up(env)
     try:
         await eventually(lambda: ready(http, url), timeout=90, interval=0.2)
         async with http.get(f"{url}/readyz") as r:
-            assert set((await r.json())["services"]) == {"intake", "triage", "escalation", "change", "reporting"}
+            assert set((await r.json())["services"]) == {
+                "intake",
+                "triage",
+                "escalation",
+                "change",
+                "reporting",
+            }
         body = {"summary": "ERP database down", "severity": "critical", "service": "erp-db"}
         async with http.post(f"{url}/v1/webhooks/generic", json=body, headers={"X-Tierline-Key": "acme-key"}) as r:
             assert r.status == 202

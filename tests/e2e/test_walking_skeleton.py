@@ -20,15 +20,28 @@ async def post(http, url, json=None, headers=ADMIN):
 
 async def test_alert_to_report(settings, start, http):
     svc = {name: await start(name, settings) for name in SERVICE_NAMES}
-    intake, triage, esc, rep = svc["intake"].url, svc["triage"].url, svc["escalation"].url, svc["reporting"].url
+    intake, triage, esc, rep = (
+        svc["intake"].url,
+        svc["triage"].url,
+        svc["escalation"].url,
+        svc["reporting"].url,
+    )
     key = {"X-Tierline-Key": "acme-key"}
 
     # A P1 nobody acknowledges (respond target 2 s in the test contract) and a P3 acknowledged at once.
-    status, a1 = await post(http, f"{intake}/v1/webhooks/generic", {"summary": "ERP DB down", "severity": "critical",
-                            "service": "erp-db", "dedup_key": "erp-down"}, key)  # fmt: skip
+    status, _ = await post(
+        http,
+        f"{intake}/v1/webhooks/generic",
+        {"summary": "ERP DB down", "severity": "critical", "service": "erp-db", "dedup_key": "erp-down"},
+        key,
+    )
     assert status == 202
-    status, _ = await post(http, f"{intake}/v1/webhooks/generic", {"summary": "Wi-Fi slow", "severity": "critical",
-                           "service": "office-wifi", "dedup_key": "wifi"}, key)  # fmt: skip
+    status, _ = await post(
+        http,
+        f"{intake}/v1/webhooks/generic",
+        {"summary": "Wi-Fi slow", "severity": "critical", "service": "office-wifi", "dedup_key": "wifi"},
+        key,
+    )
     assert status == 202
 
     async def both_open():
@@ -48,11 +61,19 @@ async def test_alert_to_report(settings, start, http):
     body = await eventually(escalated, timeout=15)
     assert [t["kind"] for t in body["timeline"]] == ["opened", "escalated"]
     _, clocks = await get(http, f"{esc}/v1/sla/incidents/{p1['id']}")
-    assert {c["clock"]: c["state"] for c in clocks["clocks"]} == {"response": "breached", "resolution": "running"}
+    assert {c["clock"]: c["state"] for c in clocks["clocks"]} == {
+        "response": "breached",
+        "resolution": "running",
+    }
 
     # Resolve both: one from the monitoring tool, one by hand.
-    resolved = {"summary": "ERP DB down", "severity": "critical", "service": "erp-db", "dedup_key": "erp-down",
-                "status": "resolved"}  # fmt: skip
+    resolved = {
+        "summary": "ERP DB down",
+        "severity": "critical",
+        "service": "erp-db",
+        "dedup_key": "erp-down",
+        "status": "resolved",
+    }
     assert (await post(http, f"{intake}/v1/webhooks/generic", resolved, key))[0] == 202
     assert (await post(http, f"{triage}/v1/incidents/{p3['id']}/resolve"))[0] == 200
 
@@ -69,9 +90,17 @@ async def test_alert_to_report(settings, start, http):
 
     _, ledger = await get(http, f"{rep}/v1/ledger/acme?limit=500")
     types = [row["type"] for row in ledger["items"]]
-    for expected in ("alert.received", "incident.opened", "sla.clock_started", "sla.breached",
-                     "escalation.requested", "incident.escalated", "incident.acknowledged", "incident.resolved",
-                     "sla.clock_stopped"):  # fmt: skip
+    for expected in (
+        "alert.received",
+        "incident.opened",
+        "sla.clock_started",
+        "sla.breached",
+        "escalation.requested",
+        "incident.escalated",
+        "incident.acknowledged",
+        "incident.resolved",
+        "sla.clock_stopped",
+    ):
         assert expected in types, expected
     assert len({row["event_id"] for row in ledger["items"]}) == len(ledger["items"])  # none doubled
 
@@ -79,8 +108,12 @@ async def test_alert_to_report(settings, start, http):
 async def test_tenant_wall_across_services(settings, start, http):
     intake = (await start("intake", settings)).url
     triage = (await start("triage", settings)).url
-    status, _ = await post(http, f"{intake}/v1/webhooks/generic", {"summary": "CRM down", "service": "crm"},
-                           {"X-Tierline-Key": "globex-key"})  # fmt: skip
+    status, _ = await post(
+        http,
+        f"{intake}/v1/webhooks/generic",
+        {"summary": "CRM down", "service": "crm"},
+        {"X-Tierline-Key": "globex-key"},
+    )
     assert status == 202
 
     async def one():
@@ -96,6 +129,8 @@ async def test_tenant_wall_across_services(settings, start, http):
     status, _ = await get(http, f"{triage}/v1/incidents?tenant=globex", acme_viewer)
     assert status == 404
     # A client token cannot act, even on its own incidents; the incident is unchanged.
-    status, err = await post(http, f"{triage}/v1/incidents/{incident['id']}/acknowledge", None, auth("globex-viewer-token"))
+    status, err = await post(
+        http, f"{triage}/v1/incidents/{incident['id']}/acknowledge", None, auth("globex-viewer-token")
+    )
     assert status == 403 and err["error"]["code"] == "forbidden"
     assert (await get(http, f"{triage}/v1/incidents/{incident['id']}"))[1]["state"] == "new"

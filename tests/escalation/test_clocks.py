@@ -10,10 +10,19 @@ from tests.conftest import auth, eventually
 
 def opened(priority="P1", tenant="acme", number="ACME-1", incident_id="7f1c1c1e-0000-4000-8000-000000000001"):
     payload = IncidentOpened(
-        incident_id=incident_id, number=number, title="db down", priority=priority, impact="high",
-        urgency="high", category="infrastructure", ci="erp-db", tier=1, dedup_key="k", source="test",
+        incident_id=incident_id,
+        number=number,
+        title="db down",
+        priority=priority,
+        impact="high",
+        urgency="high",
+        category="infrastructure",
+        ci="erp-db",
+        tier=1,
+        dedup_key="k",
+        source="test",
         opened_at=utcnow(),
-    )  # fmt: skip
+    )
     return raise_event("incident.opened", payload, source="triage", tenant=tenant, subject=incident_id)
 
 

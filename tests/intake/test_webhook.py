@@ -7,7 +7,12 @@ import json
 from libs.bus import connect_bus, consumer_config
 from tests.conftest import eventually
 
-GOOD = {"summary": "Disk 95% full on fs01", "severity": "warning", "service": "erp-db", "dedup_key": "fs01-disk"}
+GOOD = {
+    "summary": "Disk 95% full on fs01",
+    "severity": "warning",
+    "service": "erp-db",
+    "dedup_key": "fs01-disk",
+}
 
 
 async def stored(settings) -> list[dict]:
@@ -62,7 +67,13 @@ async def test_rejections_store_nothing(settings, start, http):
         ({"X-Tierline-Key": "wrong"}, GOOD, None, 401, "unknown_integration_key"),
         ({"X-Tierline-Key": "acme-revoked-key"}, GOOD, None, 401, "unknown_integration_key"),
         ({"X-Tierline-Key": "acme-key"}, None, b"{not json", 400, "malformed_json"),
-        ({"X-Tierline-Key": "acme-key"}, {"severity": "loud", "colour": "red"}, None, 422, "validation_failed"),
+        (
+            {"X-Tierline-Key": "acme-key"},
+            {"severity": "loud", "colour": "red"},
+            None,
+            422,
+            "validation_failed",
+        ),
         ({"X-Tierline-Key": "acme-key"}, {"summary": "x" * 2000}, None, 422, "validation_failed"),
     ]
     for headers, body, raw, want_status, want_code in cases:

@@ -22,9 +22,7 @@ def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
 
 
-def event(
-    kind: str, payload: BaseModel, at: datetime, tenant: str = "acme", subject: str | None = None
-) -> Envelope:
+def event(kind: str, payload: BaseModel, at: datetime, tenant: str = "acme", subject: str | None = None) -> Envelope:
     env = raise_event(kind, payload, source="test", tenant=tenant, subject=subject)
     return env.model_copy(update={"time": at})
 
@@ -41,10 +39,18 @@ class Incident:
 
     def opened(self) -> Envelope:
         payload = IncidentOpened(
-            **self.ref, title="ERP DB down", priority=self.priority, impact="high", urgency="high",
-            category="infrastructure", ci="erp-db", tier=1, dedup_key="erp", source="generic",
+            **self.ref,
+            title="ERP DB down",
+            priority=self.priority,
+            impact="high",
+            urgency="high",
+            category="infrastructure",
+            ci="erp-db",
+            tier=1,
+            dedup_key="erp",
+            source="generic",
             opened_at=self.opened_at,
-        )  # fmt: skip
+        )
         return self._event("incident.opened", payload, self.opened_at)
 
     def acknowledged(self, after_s: float) -> Envelope:
@@ -63,22 +69,43 @@ class Incident:
 
     def breached(self, clock: str, after_s: float) -> Envelope:
         at = self.opened_at + timedelta(seconds=after_s)
-        payload = SlaBreached(**self.ref, clock=clock, priority=self.priority, due_at=at, breached_at=at,  # type: ignore[arg-type]
-                              late=False, tier=1)  # fmt: skip
+        payload = SlaBreached(
+            **self.ref,
+            clock=clock,
+            priority=self.priority,
+            due_at=at,
+            breached_at=at,  # type: ignore[arg-type]
+            late=False,
+            tier=1,
+        )
         return self._event("sla.breached", payload, at)
 
 
 def change(kind: str, at: datetime, tenant: str = "acme", change_id: str = "chg-1") -> Envelope:
     state = kind.removeprefix("change.")
     payload = ChangeEvent(
-        change_id=change_id, number=change_id.upper(), change_type="normal", ci="erp-db", title="Patch ERP",
-        state=state, from_state="assessment", by="alice", at=at,
-    )  # fmt: skip
+        change_id=change_id,
+        number=change_id.upper(),
+        change_type="normal",
+        ci="erp-db",
+        title="Patch ERP",
+        state=state,
+        from_state="assessment",
+        by="alice",
+        at=at,
+    )
     return event(kind, payload, at, tenant, subject=change_id)
 
 
 def alert(at: datetime, tenant: str = "acme") -> Envelope:
-    payload = AlertReceived(alert_id=f"al-{at.timestamp()}", source="generic", integration="prometheus",
-                            dedup_key="erp", status="firing", severity="critical", summary="ERP DB down",
-                            received_at=at)  # fmt: skip
+    payload = AlertReceived(
+        alert_id=f"al-{at.timestamp()}",
+        source="generic",
+        integration="prometheus",
+        dedup_key="erp",
+        status="firing",
+        severity="critical",
+        summary="ERP DB down",
+        received_at=at,
+    )
     return event("alert.received", payload, at, tenant)

@@ -83,11 +83,20 @@ def test_compliance():
 
 def test_summarise_lists_every_priority_and_nulls_unmeasured_means():
     figures = Figures(
-        incidents=1, by_priority={"P2": 1}, ack_total_s=0.0, ack_count=0,
-        resolve_total_s=0.0, resolve_count=0,
-        response_met=0, response_breached=1, resolution_met=0, resolution_breached=0,
-        changes_approved=2, changes_rejected=0, ledger_events=7,
-    )  # fmt: skip
+        incidents=1,
+        by_priority={"P2": 1},
+        ack_total_s=0.0,
+        ack_count=0,
+        resolve_total_s=0.0,
+        resolve_count=0,
+        response_met=0,
+        response_breached=1,
+        resolution_met=0,
+        resolution_breached=0,
+        changes_approved=2,
+        changes_rejected=0,
+        ledger_events=7,
+    )
     report = summarise(figures)
     assert report["by_priority"] == {"P1": 0, "P2": 1, "P3": 0, "P4": 0, "P5": 0}
     assert report["mtta_seconds"] is None and report["mttr_seconds"] is None

@@ -21,16 +21,25 @@ def scenario() -> tuple[list[Envelope], Envelope]:
     g = Incident("globex-g", "P1", utc(2024, 3, 15, 9), tenant="globex")
     a_opened = a.opened()
     events = [
-        a_opened, a.acknowledged(60), a.clock_stopped("response", 60, met=True),
-        a.resolved(600), a.clock_stopped("resolution", 600, met=True),
-        b.opened(), b.breached("response", 3), b.clock_stopped("response", 300, met=False),
-        c.opened(), c.acknowledged(5400), c.breached("resolution", 7200),  # acked and breached in March
+        a_opened,
+        a.acknowledged(60),
+        a.clock_stopped("response", 60, met=True),
+        a.resolved(600),
+        a.clock_stopped("resolution", 600, met=True),
+        b.opened(),
+        b.breached("response", 3),
+        b.clock_stopped("response", 300, met=False),
+        c.opened(),
+        c.acknowledged(5400),
+        c.breached("resolution", 7200),  # acked and breached in March
         e.opened(),
-        alert(utc(2024, 3, 10)), change("change.approved", utc(2024, 3, 5)),
+        alert(utc(2024, 3, 10)),
+        change("change.approved", utc(2024, 3, 5)),
         change("change.rejected", utc(2024, 4, 2), change_id="chg-2"),
-        g.opened(), g.breached("response", 1860),
+        g.opened(),
+        g.breached("response", 1860),
         change("change.rejected", utc(2024, 3, 20), "globex", "chg-9"),
-    ]  # fmt: skip
+    ]
     return events, a_opened
 
 
@@ -55,9 +64,7 @@ async def test_report_figures_come_from_the_ledger(settings, start, http):
         for env in events:
             await bus.publish(env)
         # The same event again under another Nats-Msg-Id, so JetStream's duplicate window cannot drop it.
-        await bus.js.publish(
-            bus.subject_of(a_opened), a_opened.encode(), headers={"Nats-Msg-Id": a_opened.id + "-r"}
-        )
+        await bus.js.publish(bus.subject_of(a_opened), a_opened.encode(), headers={"Nats-Msg-Id": a_opened.id + "-r"})
         await eventually(lambda: _lag_is_zero(bus))
     finally:
         await bus.close()
@@ -82,11 +89,23 @@ async def test_report_figures_come_from_the_ledger(settings, start, http):
     assert report["response_sla"] == {"met": 1, "breached": 1, "compliance_pct": 50.0}
     assert report["resolution_sla"] == {"met": 1, "breached": 0, "compliance_pct": 100.0}
     assert report["breaches"] == [
-        {"incident_id": "acme-c", "number": "ACME-C", "clock": "resolution", "priority": "P3",
-         "due_at": "2024-03-01T01:00:00+00:00", "breached_at": "2024-03-01T01:00:00+00:00"},
-        {"incident_id": "acme-b", "number": "ACME-B", "clock": "response", "priority": "P2",
-         "due_at": "2024-03-20T08:00:03+00:00", "breached_at": "2024-03-20T08:00:03+00:00"},
-    ]  # fmt: skip
+        {
+            "incident_id": "acme-c",
+            "number": "ACME-C",
+            "clock": "resolution",
+            "priority": "P3",
+            "due_at": "2024-03-01T01:00:00+00:00",
+            "breached_at": "2024-03-01T01:00:00+00:00",
+        },
+        {
+            "incident_id": "acme-b",
+            "number": "ACME-B",
+            "clock": "response",
+            "priority": "P2",
+            "due_at": "2024-03-20T08:00:03+00:00",
+            "breached_at": "2024-03-20T08:00:03+00:00",
+        },
+    ]
     assert report["changes"] == {"approved": 1, "rejected": 0}
     assert report["ledger_events"] == 12
     assert report["generated_at"]
@@ -119,14 +138,20 @@ async def test_an_event_is_recorded_once_however_often_it_arrives(settings, star
     finally:
         await pool.close()
     assert [(r["event_id"], r["type"]) for r in rows] == [
-        (a_opened.id, "incident.opened"), (events[1].id, "incident.acknowledged"),
-    ]  # fmt: skip
+        (a_opened.id, "incident.opened"),
+        (events[1].id, "incident.acknowledged"),
+    ]
 
 
 async def test_a_payload_breaking_its_contract_is_dead_lettered_not_recorded(settings, start, http):
     svc = await start("reporting", settings)
-    bad = Envelope(source="test", type="tierline.incident.opened", tenant="acme", correlationid="c",
-                   data={"incident_id": "x", "opened_at": "not a time"})  # fmt: skip
+    bad = Envelope(
+        source="test",
+        type="tierline.incident.opened",
+        tenant="acme",
+        correlationid="c",
+        data={"incident_id": "x", "opened_at": "not a time"},
+    )
     good = change("change.approved", utc(2024, 3, 5))
     bus = await connect_bus(settings, name="test")
     try:
