@@ -17,9 +17,11 @@ from aiohttp import web
 
 from libs.bus import Bus, connect_bus
 from libs.config import TierlineConfig, load_config
+from libs.consumer import Consumer
 from libs.db import create_pool, migrate, pending_migrations
+from libs.events import Envelope
 from libs.logging import configure_logging
-from libs.outbox import Outbox
+from libs.outbox import Apply, Outbox, handle_messages
 from libs.settings import Settings
 from libs.web import READINESS
 
@@ -64,6 +66,21 @@ async def open_resources(
 
     app[READINESS].extend([("nats", nats_ready), ("postgres", db_ready)])
     return Resources(bus=bus, pool=pool, outbox=outbox)
+
+
+async def consume(
+    stack: AsyncExitStack, res: Resources, *, durable: str, event_types: list[str], apply: Apply
+) -> Consumer:
+    """Start the service's durable consumer: each fetched batch goes through `apply` in one transaction
+    with its inbox marks and the events it raises (libs.outbox.handle_messages)."""
+
+    async def handle(envs: list[Envelope]) -> None:
+        await handle_messages(res.pool, res.outbox, envs, apply)
+
+    consumer = Consumer(res.bus, durable, [res.bus.subject(t) for t in event_types], handle)
+    await consumer.start()
+    stack.push_async_callback(consumer.stop)
+    return consumer
 
 
 def builder(name: str) -> Build:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Awaitable, Callable
+from datetime import date, datetime
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -54,6 +57,19 @@ async def request_context(request: web.Request, handler: Callable[[web.Request],
     REQUESTS.labels(route, request.method, str(response.status)).inc()
     LATENCY.labels(route).observe(time.perf_counter() - started)
     return response
+
+
+def _json_default(value: object) -> str:
+    return value.isoformat() if isinstance(value, datetime | date) else str(value)
+
+
+def json_dumps(body: Any) -> str:
+    """JSON with times as ISO 8601 and UUIDs/decimals as strings: what every API answers."""
+    return json.dumps(body, default=_json_default)
+
+
+def respond(body: Any, *, status: int = 200) -> web.Response:
+    return web.json_response(body, status=status, dumps=json_dumps)
 
 
 async def healthz(_: web.Request) -> web.Response:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime
-from functools import partial
 from typing import Any
 
 import asyncpg
@@ -20,6 +17,7 @@ from libs.contracts import ChangeEvent
 from libs.errors import ApiError, read_json, validation_error
 from libs.events import Envelope, raise_event, utcnow
 from libs.outbox import Outbox, run_command
+from libs.web import respond
 from services.change import store
 from services.change.domain import (
     STATES,
@@ -52,7 +50,6 @@ class ChangeState:
 
 
 STATE: web.AppKey[ChangeState] = web.AppKey("change", ChangeState)
-_dumps = partial(json.dumps, default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v))
 
 
 def change_json(c: ChangeRequest, timeline: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -116,7 +113,7 @@ async def create_change(request: web.Request) -> web.Response:
         body_out = change_json(change, await store.timeline(conn, change_id=change.id))
         return body_out, [change_event(change, step, request.headers.get("X-Request-Id"))]
 
-    return web.json_response(await run_command(st.pool, st.outbox, command), status=201, dumps=_dumps)
+    return respond(await run_command(st.pool, st.outbox, command), status=201)
 
 
 async def list_changes(request: web.Request) -> web.Response:
@@ -138,7 +135,7 @@ async def list_changes(request: web.Request) -> web.Response:
     tenants = [tenant] if tenant else (None if who.tenant is None else [who.tenant])
     async with st.pool.acquire() as conn:
         items = await store.list_changes(conn, tenants=tenants, state=state, limit=int(limit))
-    return web.json_response({"items": [change_json(c) for c in items]}, dumps=_dumps)
+    return respond({"items": [change_json(c) for c in items]})
 
 
 async def _visible(conn: asyncpg.Connection, ref: str, who: Principal, *, lock: bool = False) -> ChangeRequest:
@@ -154,7 +151,7 @@ async def get_change(request: web.Request) -> web.Response:
     async with st.pool.acquire() as conn:
         change = await _visible(conn, request.match_info["ref"], who)
         timeline = await store.timeline(conn, change_id=change.id)
-    return web.json_response(change_json(change, timeline), dumps=_dumps)
+    return respond(change_json(change, timeline))
 
 
 async def _act(request: web.Request, who: Principal, decide: Decide) -> web.Response:
@@ -180,7 +177,7 @@ async def _act(request: web.Request, who: Principal, decide: Decide) -> web.Resp
             change_event(change, s, cid) for s in steps
         ]
 
-    return web.json_response(await run_command(st.pool, st.outbox, command), dumps=_dumps)
+    return respond(await run_command(st.pool, st.outbox, command))
 
 
 async def submit_change(request: web.Request) -> web.Response:

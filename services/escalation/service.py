@@ -9,10 +9,7 @@ from aiohttp import web
 
 from libs.auth import token_index
 from libs.config import TierlineConfig
-from libs.consumer import Consumer
-from libs.events import Envelope
-from libs.outbox import handle_messages
-from libs.runtime import open_resources
+from libs.runtime import consume, open_resources
 from libs.settings import Settings
 from libs.web import create_app
 from services.escalation.api import STATE, EscalationState, add_routes
@@ -27,14 +24,7 @@ async def build(stack: AsyncExitStack, settings: Settings, config: TierlineConfi
     res = await open_resources(stack, app, settings, schema=NAME, migrations=Path(__file__).parent / "migrations")
     app[STATE] = EscalationState(pool=res.pool, tokens=token_index(config))
     add_routes(app)
-    apply = make_apply(config)
-
-    async def handle(envs: list[Envelope]) -> None:
-        await handle_messages(res.pool, res.outbox, envs, apply)
-
-    consumer = Consumer(res.bus, NAME, [res.bus.subject(t) for t in HANDLERS], handle)
-    await consumer.start()
-    stack.push_async_callback(consumer.stop)
+    await consume(stack, res, durable=NAME, event_types=list(HANDLERS), apply=make_apply(config))
     timer = DeadlineTimer(res.pool, res.outbox, poll_s=settings.timer_poll_s)
     await timer.start()
     stack.push_async_callback(timer.stop)

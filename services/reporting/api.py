@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 import asyncpg
 from aiohttp import web
@@ -14,6 +11,7 @@ from libs.auth import Principal, authenticate
 from libs.config import TierlineConfig
 from libs.errors import ApiError
 from libs.events import utcnow
+from libs.web import respond
 from services.reporting import store
 from services.reporting.domain import InvalidPeriod, resolve_period, summarise
 
@@ -26,10 +24,6 @@ class ReportingState:
 
 
 STATE: web.AppKey[ReportingState] = web.AppKey("reporting", ReportingState)
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v))
 
 
 def _visible_tenant(request: web.Request, st: ReportingState) -> str:
@@ -58,7 +52,7 @@ async def get_report(request: web.Request) -> web.Response:
         **summarise(figures),
         "breaches": breaches,
     }
-    return web.json_response(body, dumps=_dumps)
+    return respond(body)
 
 
 async def get_ledger(request: web.Request) -> web.Response:
@@ -74,7 +68,7 @@ async def get_ledger(request: web.Request) -> web.Response:
         )
     async with st.pool.acquire() as conn:
         items = await store.latest(conn, tenant=tenant, limit=int(limit))
-    return web.json_response({"tenant": tenant, "items": items}, dumps=_dumps)
+    return respond({"tenant": tenant, "items": items})
 
 
 def add_routes(app: web.Application) -> None:

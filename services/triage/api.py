@@ -16,6 +16,7 @@ from libs.contracts import IncidentAcknowledged, IncidentResolved
 from libs.errors import ApiError
 from libs.events import Envelope, raise_event, utcnow
 from libs.outbox import Outbox, run_command
+from libs.web import respond
 from services.triage import store
 from services.triage.domain import IllegalTransition, Incident, transition
 
@@ -107,13 +108,7 @@ async def get_incident(request: web.Request) -> web.Response:
         incident = await _visible(conn, request.match_info["ref"], who)
         timeline, alerts = await store.incident_details(conn, incident_id=incident.id)
     body = incident_json(incident) | {"timeline": timeline, "alerts": alerts}
-    return web.json_response(body, dumps=_dumps)
-
-
-def _dumps(obj: Any) -> str:
-    import json
-
-    return json.dumps(obj, default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v))
+    return respond(body)
 
 
 async def _act(request: web.Request, action: str) -> web.Response:
