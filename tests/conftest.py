@@ -58,7 +58,9 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
         yield session
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 10.0, interval: float = 0.05) -> Any:
+async def eventually(
+    check: Callable[[], Awaitable[Any]], *, timeout: float = 10.0, interval: float = 0.05, why: Path | None = None
+) -> Any:
     """Poll `check` until it returns a truthy value (returned) or raise AssertionError with the last result."""
     deadline = asyncio.get_running_loop().time() + timeout
     last: Any = None
@@ -67,7 +69,8 @@ async def eventually(check: Callable[[], Awaitable[Any]], *, timeout: float = 10
         if last:
             return last
         await asyncio.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s; last result: {last!r}")
+    tail = f"\n--- {why} ---\n{why.read_text()[-4000:]}" if why and why.exists() else ""
+    raise AssertionError(f"condition not met within {timeout}s; last result: {last!r}{tail}")
 
 
 def auth(token: str) -> dict[str, str]:

@@ -31,9 +31,9 @@ async def test_readme_examples_run(tmp_path, http):
         "TIERLINE_HTTP_PORT": "0",
         "TIERLINE_LOG_LEVEL": "warning",
     }
-    proc, url = await tierline_up(env)
+    proc, url = await tierline_up(env, tmp_path / "up.log")
     try:
-        await eventually(lambda: ready(http, url), timeout=90, interval=0.2)
+        await eventually(lambda: ready(http, url), timeout=90, interval=0.2, why=tmp_path / "up.log")
         script = try_it_block().replace("http://127.0.0.1:7480", url)
         # Run the commands one by one, pausing so each step's events have flowed (as a person typing would).
         script = script.replace("\n# ", "\nsleep 1\n# ")

@@ -4,10 +4,12 @@ second start on the same data directory still has the incidents of the first."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
 import sys
+from pathlib import Path
 
 import psutil
 import pytest
@@ -17,7 +19,8 @@ from tests.conftest import TEST_CONFIG, auth, eventually
 pytestmark = pytest.mark.slow
 
 
-async def tierline_up(env: dict[str, str]) -> tuple[asyncio.subprocess.Process, str]:
+async def tierline_up(env: dict[str, str], log: Path) -> tuple[asyncio.subprocess.Process, str]:
+    """Start `tierline up`; its log goes to `log` so a failure can show why."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -25,19 +28,20 @@ async def tierline_up(env: dict[str, str]) -> tuple[asyncio.subprocess.Process, 
         "up",
         env=env,
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
+        stderr=log.open("ab"),
         start_new_session=True,
     )
     assert proc.stdout
     while True:
         line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
-        assert line, "tierline up exited before printing its URL"
+        assert line, f"tierline up exited before printing its URL:\n{log.read_text()[-3000:]}"
         if m := re.search(r"http://127\.0\.0\.1:\d+", line):
             return proc, m.group(0)
 
 
 async def stop(proc: asyncio.subprocess.Process) -> str:
-    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole process group
+    with contextlib.suppress(ProcessLookupError):  # it may have died already; the test says why
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole process group
     out, _ = await asyncio.wait_for(proc.communicate(), 60)
     return out.decode()
 
@@ -78,9 +82,9 @@ async def test_up_serves_one_url_and_keeps_data_across_restarts(tmp_path, http):
         "TIERLINE_HTTP_PORT": "0",
         "TIERLINE_LOG_LEVEL": "warning",
     }
-    proc, url = await tierline_up(env)
+    proc, url = await tierline_up(env, tmp_path / "up.log")
     try:
-        await eventually(lambda: ready(http, url), timeout=90, interval=0.2)
+        await eventually(lambda: ready(http, url), timeout=90, interval=0.2, why=tmp_path / "up.log")
         async with http.get(f"{url}/readyz") as r:
             assert set((await r.json())["services"]) == {
                 "intake",
@@ -107,9 +111,9 @@ async def test_up_serves_one_url_and_keeps_data_across_restarts(tmp_path, http):
         out = await stop(proc)
     assert proc.returncode == 0 and "Tierline stopped." in out
 
-    proc, url = await tierline_up(env)  # same data directory
+    proc, url = await tierline_up(env, tmp_path / "up.log")  # same data directory
     try:
-        await eventually(lambda: ready(http, url), timeout=90, interval=0.2)
+        await eventually(lambda: ready(http, url), timeout=90, interval=0.2, why=tmp_path / "up.log")
         assert [i["number"] for i in await incidents(http, url)] == ["ACME-1"]
     finally:
         await stop(proc)

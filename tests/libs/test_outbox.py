@@ -140,9 +140,7 @@ async def test_migrate_applies_each_file_once_and_pending_reports_new_files(pool
     assert await migrate(pool, schema=SCHEMA, migrations=migrations) == ["002_more"]
     assert await pending_migrations(pool, migrations=migrations) == []
     await pool.execute("INSERT INTO things(id, note) VALUES ('a', 'b')")
-    schema = await pool.fetchval(
-        "SELECT table_schema FROM information_schema.tables WHERE table_name = 'things'"
-    )
+    schema = await pool.fetchval("SELECT table_schema FROM information_schema.tables WHERE table_name = 'things'")
     assert schema == SCHEMA
 
 
