@@ -84,19 +84,18 @@ class Consumer:
         HANDLED.labels(self.durable, "ok").inc(len(good))
 
     async def _handle_alone(self, msg: Msg, env: Envelope) -> None:
+        # Alone, the message's ids go on every log line its handling writes.
+        with structlog.contextvars.bound_contextvars(
+            event_id=env.id, tenant=env.tenant, correlation_id=env.correlationid
+        ):
+            await self._attempt(msg, env)
+
+    async def _attempt(self, msg: Msg, env: Envelope) -> None:
         try:
             await self.handle([env])
         except Exception as exc:
             delivered = msg.metadata.num_delivered or 1
-            log.error(
-                "consumer.message_failed",
-                consumer=self.durable,
-                event_id=env.id,
-                tenant=env.tenant,
-                correlation_id=env.correlationid,
-                delivered=delivered,
-                error=repr(exc),
-            )
+            log.error("consumer.message_failed", consumer=self.durable, delivered=delivered, error=repr(exc))
             if delivered >= self.bus.settings.max_deliveries:
                 await self._dead_letter(msg, repr(exc))
             else:

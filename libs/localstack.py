@@ -172,8 +172,6 @@ class LocalPostgres(LocalProcess):
             str(data_dir),
             "-c",
             "max_connections=200",
-            "-c",
-            "shared_buffers=256MB",
         ]
         if fast:  # tests only: their data is thrown away, so durability buys nothing
             args += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
