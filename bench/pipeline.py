@@ -19,6 +19,7 @@ import tempfile
 import time
 import uuid
 from contextlib import AsyncExitStack
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
@@ -53,9 +54,9 @@ class Load:
                 self.status[0] = self.status.get(0, 0) + 1
 
     async def run(self, rate: float, seconds: float, mix: str, repeat_keys: list[str]) -> float:
-        tasks, start, n, i = [], time.perf_counter(), int(rate * seconds), 0
+        tasks, start, n, i = [], time.time(), int(rate * seconds), 0
         while i < n:
-            now = time.perf_counter()
+            now = time.time()
             while i < n and start + i / rate <= now:
                 new = mix == "new" or (mix == "mix" and i % 2 == 0)
                 key = uuid.uuid4().hex if new else repeat_keys[i % len(repeat_keys)]
@@ -64,7 +65,11 @@ class Load:
                 i += 1
             await asyncio.sleep(0.002)
         await asyncio.gather(*tasks)
-        return time.perf_counter() - start
+        return time.time() - start
+
+
+def _ts(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()
 
 
 def pct(values: list[float], p: float) -> float:
@@ -74,10 +79,10 @@ def pct(values: list[float], p: float) -> float:
     return s[min(len(s) - 1, int(p / 100 * len(s)))]
 
 
-async def step(http, base, seen, cpu, rate, seconds, mix, repeat_keys) -> dict[str, object]:
+async def step(http, base, seen, stamps, cpu, rate, seconds, mix, repeat_keys) -> dict[str, object]:
     load = Load(http, f"{base}/v1/webhooks/generic", seen)
     cpu.start()
-    t0 = time.perf_counter()
+    t0 = time.time()
     await load.run(rate, seconds, mix, repeat_keys)
     deadline = time.time() + 30
     while time.time() < deadline and any(a not in seen for a in load.due):
@@ -86,6 +91,14 @@ async def step(http, base, seen, cpu, rate, seconds, mix, repeat_keys) -> dict[s
     usage = cpu.stop()
     lat = [(seen[a] - d) * 1000 for a, d in load.due.items() if a in seen]
     done = len(lat)
+    # Where the time goes (p50): HTTP to intake's stamp; bus + fetch + handling up to the event's creation;
+    # commit + outbox relay + NATS to the observer.
+    parts = [
+        (stamps[a][0] - d, stamps[a][1] - stamps[a][0], seen[a] - stamps[a][1])
+        for a, d in load.due.items()
+        if a in stamps
+    ]
+    split = "/".join(f"{pct([p[k] * 1000 for p in parts], 50):.0f}" for k in range(3))
     return {
         "mix": mix,
         "offered/s": rate,
@@ -95,6 +108,7 @@ async def step(http, base, seen, cpu, rate, seconds, mix, repeat_keys) -> dict[s
         "lost": len(load.due) - done,
         "p50 ms": round(pct(lat, 50), 1),
         "p99 ms": round(pct(lat, 99), 1),
+        "p50 split ms": split,
         **usage,
     }
 
@@ -135,13 +149,20 @@ async def main(quick: bool) -> None:
                     pass
                 await asyncio.sleep(0.1)
         seen: dict[str, float] = {}
+        stamps: dict[str, tuple[float, float]] = {}
         nc = await nats.connect(nats_url)
         stack.push_async_callback(nc.close)
 
         async def on_incident(msg) -> None:  # type: ignore[no-untyped-def]
-            alert_id = json.loads(msg.data)["data"].get("alert_id")
-            if alert_id:
-                seen.setdefault(alert_id, time.perf_counter())
+            event = json.loads(msg.data)
+            alert_id = event["data"].get("alert_id")
+            if alert_id and alert_id not in seen:
+                seen[alert_id] = time.time()
+                # when intake stamped the alert, and when triage built the incident event (before its commit)
+                stamps[alert_id] = (
+                    _ts(event["data"].get("last_seen") or event["data"]["opened_at"]),
+                    _ts(event["time"]),
+                )
 
         await nc.subscribe("tierline.incident.*.*", cb=on_incident)
         cpu = CpuMeter(
@@ -151,7 +172,7 @@ async def main(quick: bool) -> None:
         )
         base = f"http://127.0.0.1:{ports['intake']}"
         repeat_keys = [f"open-{i}" for i in range(200)]
-        await step(http, base, seen, cpu, 200, 2, "repeat", repeat_keys)  # warm up, open the repeat keys
+        await step(http, base, seen, stamps, cpu, 200, 2, "repeat", repeat_keys)  # warm up, open the repeat keys
         secs = 4 if quick else 10
         plan = [
             ("new", 500),
@@ -165,7 +186,7 @@ async def main(quick: bool) -> None:
         ]
         if quick:
             plan = [("new", 750), ("new", 1500), ("mix", 1500)]
-        rows = [await step(http, base, seen, cpu, r, secs, m, repeat_keys) for m, r in plan]
+        rows = [await step(http, base, seen, stamps, cpu, r, secs, m, repeat_keys) for m, r in plan]
         print_table(rows)
 
 

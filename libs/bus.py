@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import nats
 import structlog
@@ -26,6 +26,7 @@ class Bus:
     js: JetStreamContext
     prefix: str
     settings: Settings
+    closing: dict[str, bool] = field(default_factory=lambda: {"now": False})
 
     @property
     def stream(self) -> str:
@@ -97,6 +98,7 @@ class Bus:
     async def close(self) -> None:
         # close, not drain: drain waits out a pending pull request (up to 30 s); anything we have not
         # acknowledged is redelivered anyway, and the outbox relay has flushed before we get here.
+        self.closing["now"] = True
         if not self.nc.is_closed:
             await self.nc.close()
 
@@ -105,8 +107,11 @@ async def connect_bus(settings: Settings, *, name: str) -> Bus:
     """Connect to NATS (reconnecting forever) and declare the streams."""
     assert settings.nats_url, "TIERLINE_NATS_URL must be set by the time a service starts"
 
+    closing = {"now": False}  # a disconnect we asked for is not worth a warning
+
     async def on_disconnect() -> None:
-        log.warning("nats.disconnected")
+        if not closing["now"]:
+            log.warning("nats.disconnected")
 
     async def on_reconnect() -> None:
         log.info("nats.reconnected")
@@ -123,7 +128,7 @@ async def connect_bus(settings: Settings, *, name: str) -> Bus:
         reconnected_cb=on_reconnect,
         error_cb=on_error,
     )
-    bus = Bus(nc=nc, js=nc.jetstream(timeout=10), prefix=settings.bus_prefix, settings=settings)
+    bus = Bus(nc=nc, js=nc.jetstream(timeout=10), prefix=settings.bus_prefix, settings=settings, closing=closing)
     await bus.declare_streams()
     return bus
 

@@ -90,6 +90,7 @@ def builder(name: str) -> Build:
 
 async def serve(name: str, settings: Settings, *, port: int, ready: asyncio.Event | None = None) -> None:
     """Run one service's HTTP app until cancelled or signalled; resources close through one exit stack."""
+    structlog.contextvars.bind_contextvars(service=name)  # per task: right even with --one-process
     config = load_config(settings.config)
     async with AsyncExitStack() as stack:
         app = await builder(name)(stack, settings, config)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 from libs.bus import connect_bus
 from libs.contracts import IncidentAcknowledged, IncidentOpened
 from libs.events import raise_event, utcnow
+from services.escalation.domain import LATE_AFTER
 from tests.conftest import auth, eventually
 
 
@@ -111,4 +115,51 @@ async def test_clock_api_tenant_wall(settings, start, http):
     assert status == 404 and body["error"]["code"] == "not_found"
     status, body = await clocks(http, esc, "not-a-uuid")
     assert status == 400 and body["error"]["code"] == "invalid_incident_id"
+    await bus.close()
+
+
+async def breaches_on_stream(settings) -> list[str]:
+    return [json.loads(m.data)["data"]["incident_id"] for _, m in await events_of(settings, {"sla.breached"})]
+
+
+async def test_deadline_that_passed_while_down_fires_once_at_start_marked_late(settings, start, http):
+    bus = await connect_bus(settings, name="test")
+    esc = await start("escalation", settings)
+    env = opened(incident_id="7f1c1c1e-0000-4000-8000-000000000004")
+    await bus.publish(env)
+    iid = env.data["incident_id"]
+    await eventually(lambda: has_clocks(http, esc, iid))
+    await esc.stop()  # down before the 2 s response deadline...
+    await asyncio.sleep(LATE_AFTER.total_seconds() + 2.5)  # ...and it passes, by more than the lateness bound
+    esc = await start("escalation", settings)
+
+    async def breached():
+        _, body = await clocks(http, esc, iid)
+        return {c["clock"]: c for c in body["clocks"]}["response"]["state"] == "breached" and body
+
+    body = await eventually(breached)
+    assert {c["clock"]: c for c in body["clocks"]}["response"]["fired_late"] is True
+    await esc.stop()
+    esc = await start("escalation", settings)  # another restart fires nothing again
+    await asyncio.sleep(1)
+    assert await breaches_on_stream(settings) == [iid]
+    await bus.close()
+
+
+async def test_two_replicas_fire_each_deadline_once(settings, start, http):
+    replicas = [await start("escalation", settings), await start("escalation", settings)]
+    bus = await connect_bus(settings, name="test")
+    ids = [f"7f1c1c1e-0000-4000-8000-{n:012d}" for n in range(100, 160)]
+    for iid in ids:
+        await bus.publish(opened(incident_id=iid, number=f"ACME-{iid[-3:]}"))
+
+    async def all_breached():
+        found = await breaches_on_stream(settings)
+        return len(found) >= len(ids) and found
+
+    found = await eventually(all_breached, timeout=20)
+    await asyncio.sleep(1)  # give a double firing the chance to show
+    found = await breaches_on_stream(settings)
+    assert sorted(found) == sorted(ids)  # every deadline fired, none twice
+    assert len(replicas) == 2
     await bus.close()
