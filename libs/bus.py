@@ -124,6 +124,9 @@ async def connect_bus(settings: Settings, *, name: str) -> Bus:
         name=f"tierline-{name}",
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
+        # No buffering while disconnected: a publish then fails at once instead of being sent later,
+        # after intake has already answered 503 (which would make the sender's retry a duplicate).
+        pending_size=0,
         disconnected_cb=on_disconnect,
         reconnected_cb=on_reconnect,
         error_cb=on_error,
