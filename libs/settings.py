@@ -31,7 +31,9 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=256, ge=1, le=2000)
     max_deliveries: int = Field(default=5, ge=1)
     redelivery_backoff_s: list[float] = [0.5, 2.0, 5.0, 15.0, 30.0]
-    ack_wait_s: float = 30.0
+    # A message fetched but not acknowledged (its process died, or NATS restarted) comes back after this;
+    # a batch still being handled when it does is skipped by the inbox, so short is safe.
+    ack_wait_s: float = 10.0
 
     # Overload guard: intake answers 503 when triage's consumer lags by more than this many alerts.
     intake_max_lag: int = Field(default=20_000, ge=1)
