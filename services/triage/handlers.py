@@ -91,7 +91,8 @@ async def on_alerts_received(conn: asyncpg.Connection, envs: list[Envelope], con
         if incident is None:
             continue
         actor = f"{alert.source}:{alert.integration}"
-        timeline.append((incident.id, alert.received_at, effect, actor, {"alert_id": alert.alert_id}))
+        if effect != "alert_added":  # repeats are counted and listed under `alerts`, not on the timeline
+            timeline.append((incident.id, alert.received_at, effect, actor, {"alert_id": alert.alert_id}))
         if effect == "opened":
             raised.append(opened_event(incident, env, alert.alert_id))
         elif effect == "alert_added":

@@ -33,3 +33,63 @@ async def test_alert_opens_incident_and_repeat_updates_it(settings, start, http)
     assert inc["number"] == "ACME-1"
     assert inc["priority"] == "P1"  # critical CI x critical severity
     assert inc["tier"] == 1 and inc["state"] == "new" and inc["category"] == "infrastructure"
+
+
+async def test_incident_detail_lists_every_alert_and_a_timeline_of_changes(settings, start, http):
+    intake = await start("intake", settings)
+    triage = await start("triage", settings)
+    body = {"summary": "Core switch flapping", "severity": "warning", "service": "office-wifi", "dedup_key": "sw"}
+    for status in ("firing", "firing", "resolved"):
+        assert (await post_alert(http, intake, body | {"status": status}))[0] == 202
+
+    async def resolved():
+        items = await incidents(http, triage, state="resolved")
+        return items and items[0]
+
+    incident = await eventually(resolved)
+    assert incident["priority"] == "P5"  # low-criticality CI x warning
+    async with http.get(f"{triage.url}/v1/incidents/{incident['number']}", headers=auth("eng-token")) as r:
+        detail = await r.json()
+    assert [a["effect"] for a in detail["alerts"]] == ["opened", "alert_added", "resolved"]
+    assert [t["kind"] for t in detail["timeline"]] == ["opened", "resolved"]
+    assert detail["occurrences"] == 2
+    # The incident stays resolved: acknowledging it now is refused with the moves that are allowed.
+    async with http.post(f"{triage.url}/v1/incidents/{incident['id']}/acknowledge", headers=auth("eng-token")) as r:
+        assert r.status == 409
+        err = (await r.json())["error"]
+    assert err["code"] == "illegal_transition" and err["details"] == [{"allowed": []}]
+
+
+async def test_list_filters_pagination_and_bad_queries(settings, start, http):
+    intake = await start("intake", settings)
+    triage = await start("triage", settings)
+    for n in range(5):
+        sev = "critical" if n < 2 else "info"
+        assert (await post_alert(http, intake, {"summary": f"a{n}", "severity": sev, "service": "erp-db"}))[0] == 202
+
+    async def five():
+        return len(await incidents(http, triage)) == 5
+
+    await eventually(five)
+    assert len(await incidents(http, triage, priority="P1")) == 2  # critical CI x critical
+    assert len(await incidents(http, triage, priority="P3")) == 3  # critical CI x info
+    assert len(await incidents(http, triage, tier="2")) == 0
+    seen, cursor = [], None
+    while True:
+        params = {"limit": "2"} | ({"cursor": cursor} if cursor else {})
+        async with http.get(f"{triage.url}/v1/incidents", params=params, headers=auth("admin-token")) as r:
+            page = await r.json()
+        seen += [i["number"] for i in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert sorted(seen) == [f"ACME-{n}" for n in range(1, 6)]  # every incident once across pages
+    bad = {"state": "open", "priority": "P9", "tier": "7", "limit": "0", "tenant": "nope"}
+    async with http.get(f"{triage.url}/v1/incidents", params=bad, headers=auth("admin-token")) as r:
+        assert r.status == 400
+        err = (await r.json())["error"]
+    assert err["code"] == "invalid_query" and {d["field"] for d in err["details"]} == set(bad)
+    async with http.get(f"{triage.url}/v1/incidents", params={"cursor": "garbage"}, headers=auth("admin-token")) as r:
+        assert r.status == 400 and (await r.json())["error"]["code"] == "invalid_cursor"
+    async with http.get(f"{triage.url}/v1/incidents") as r:
+        assert r.status == 401
