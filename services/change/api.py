@@ -16,6 +16,7 @@ from libs.config import Cab, TierlineConfig
 from libs.contracts import ChangeEvent
 from libs.errors import ApiError, read_json, validation_error
 from libs.events import Envelope, raise_event, utcnow
+from libs.lifecycle import IllegalTransition
 from libs.outbox import Outbox, run_command
 from libs.web import respond
 from services.change import store
@@ -24,7 +25,6 @@ from services.change.domain import (
     ChangeCreate,
     ChangeRefused,
     ChangeRequest,
-    IllegalTransition,
     Step,
     Vote,
     VoteCast,
@@ -165,7 +165,7 @@ async def _act(request: web.Request, who: Principal, decide: Decide) -> web.Resp
         cab = tenant.cab if tenant else Cab()  # a tenant dropped from config has no CAB left to vote
         try:
             ballot, steps = decide(change, cab)
-        except ChangeRefused as exc:
+        except (ChangeRefused, IllegalTransition) as exc:
             details = [{"allowed": exc.allowed}] if isinstance(exc, IllegalTransition) else []
             raise ApiError(_REFUSAL_STATUS.get(exc.code, 409), exc.code, str(exc), details) from None
         if ballot:

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.config import Cab, Tenant
+from libs.lifecycle import Lifecycle
 
 ChangeType = Literal["standard", "normal", "emergency"]
 VoteKind = Literal["approve", "reject"]
@@ -16,12 +17,16 @@ STATES = ("draft", "submitted", "approved", "rejected")
 
 # state -> {action: next state}. The foundation's subset of the ITIL flow: assessment, scheduling,
 # implementing, review and close add rows here; everything else reads the table.
-TRANSITIONS: dict[str, dict[str, str]] = {
-    "draft": {"submit": "submitted"},
-    "submitted": {"approve": "approved", "reject": "rejected"},
-    "approved": {},
-    "rejected": {},
-}
+LIFECYCLE = Lifecycle(
+    "a change",
+    {
+        "draft": {"submit": "submitted"},
+        "submitted": {"approve": "approved", "reject": "rejected"},
+        "approved": {},
+        "rejected": {},
+    },
+)
+transition = LIFECYCLE.next
 
 
 class ChangeCreate(BaseModel):
@@ -48,15 +53,6 @@ class ChangeRefused(Exception):
     """A rule said no; `code` is the machine-readable reason clients see."""
 
     code = "refused"
-
-
-class IllegalTransition(ChangeRefused):
-    code = "illegal_transition"
-
-    def __init__(self, state: str, action: str) -> None:
-        self.state, self.action = state, action
-        self.allowed = sorted(TRANSITIONS.get(state, {}))
-        super().__init__(f"cannot {action} a change that is {state}")
 
 
 class NotCabMember(ChangeRefused):
@@ -114,13 +110,6 @@ class ChangeRequest:
     @property
     def approvals(self) -> int:
         return sum(1 for v in self.votes if v.vote == "approve")
-
-
-def transition(state: str, action: str) -> str:
-    nxt = TRANSITIONS.get(state, {}).get(action)
-    if nxt is None:
-        raise IllegalTransition(state, action)
-    return nxt
 
 
 def quorum_for(cab: Cab, change_type: ChangeType) -> int:

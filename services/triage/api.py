@@ -15,10 +15,11 @@ from libs.config import PRIORITIES, TierlineConfig
 from libs.contracts import IncidentAcknowledged, IncidentResolved
 from libs.errors import ApiError
 from libs.events import Envelope, raise_event, utcnow
+from libs.lifecycle import IllegalTransition
 from libs.outbox import Outbox, run_command
 from libs.web import respond
 from services.triage import store
-from services.triage.domain import IllegalTransition, Incident, transition
+from services.triage.domain import Incident, transition
 
 RESPONDERS = {"provider_admin", "engineer"}
 STATES = ("new", "acknowledged", "resolved", "closed")

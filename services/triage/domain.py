@@ -9,6 +9,7 @@ from typing import Literal
 
 from libs.config import Tenant
 from libs.contracts import AlertReceived
+from libs.lifecycle import Lifecycle
 
 Level = Literal["high", "medium", "low"]
 
@@ -33,25 +34,15 @@ URGENCY_BY_SEVERITY: dict[str, Level] = {
 
 OPEN_STATES = ("new", "acknowledged")
 # The foundation's lifecycle; on-hold, in-progress, close and reopen arrive with the triage issue.
-TRANSITIONS: dict[str, dict[str, str]] = {
-    "new": {"acknowledge": "acknowledged", "resolve": "resolved"},
-    "acknowledged": {"resolve": "resolved"},
-    "resolved": {},
-}
-
-
-class IllegalTransition(Exception):
-    def __init__(self, state: str, action: str) -> None:
-        self.state, self.action = state, action
-        self.allowed = sorted(TRANSITIONS.get(state, {}))
-        super().__init__(f"cannot {action} an incident that is {state}")
-
-
-def transition(state: str, action: str) -> str:
-    nxt = TRANSITIONS.get(state, {}).get(action)
-    if nxt is None:
-        raise IllegalTransition(state, action)
-    return nxt
+LIFECYCLE = Lifecycle(
+    "an incident",
+    {
+        "new": {"acknowledge": "acknowledged", "resolve": "resolved"},
+        "acknowledged": {"resolve": "resolved"},
+        "resolved": {},
+    },
+)
+transition = LIFECYCLE.next
 
 
 def priority(impact: Level, urgency: Level) -> str:

@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 import pytest
 
 from libs.config import Cab, Tenant
+from libs.lifecycle import IllegalTransition
 from services.change.domain import (
-    TRANSITIONS,
+    LIFECYCLE,
     AlreadyVoted,
     ChangeCreate,
     ChangeRequest,
-    IllegalTransition,
     NotCabMember,
     OwnChange,
     cast_vote,
@@ -69,7 +69,9 @@ def test_illegal_transition_lists_allowed_actions() -> None:
         transition("draft", "approve")
     assert exc.value.allowed == ["submit"]
     assert transition("submitted", "reject") == "rejected"
-    assert all(set(TRANSITIONS[s].values()) <= set(TRANSITIONS) for s in TRANSITIONS)  # table is closed
+    assert all(
+        set(LIFECYCLE.transitions[s].values()) <= set(LIFECYCLE.transitions) for s in LIFECYCLE.transitions
+    )  # table is closed
 
 
 def test_standard_change_is_approved_on_submit() -> None:
@@ -125,7 +127,7 @@ def test_votes_only_count_while_submitted(state: str) -> None:
     c.state = state
     with pytest.raises(IllegalTransition) as exc:
         vote(c, "bob")
-    assert exc.value.allowed == sorted(TRANSITIONS[state]) and c.votes == []
+    assert exc.value.allowed == sorted(LIFECYCLE.transitions[state]) and c.votes == []
 
 
 def test_submit_twice_is_illegal() -> None:

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from libs.contracts import AlertReceived
-from services.triage.domain import IllegalTransition, apply_alert, assess, priority, transition
+from libs.lifecycle import IllegalTransition
+from services.triage.domain import apply_alert, assess, priority, transition
 
 T0 = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
 
