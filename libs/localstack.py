@@ -32,7 +32,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _die_with_parent(sig: int) -> None:
+def die_with_parent(sig: int) -> None:
     """Ask Linux to signal the child when its parent dies, so a killed supervisor leaves no orphans."""
     with contextlib.suppress(Exception):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, sig)  # PR_SET_PDEATHSIG
@@ -48,7 +48,7 @@ def _become(user: str | None, death_signal: int) -> None:
         os.setgroups([])
         os.setgid(entry.pw_gid)
         os.setuid(entry.pw_uid)
-    _die_with_parent(death_signal)
+    die_with_parent(death_signal)
 
 
 def nats_server_binary() -> str:

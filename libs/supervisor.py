@@ -16,7 +16,7 @@ from aiohttp import web
 
 from libs.config import TierlineConfig, load_config, sha256_hex
 from libs.gateway import create_gateway
-from libs.localstack import LocalNats, LocalPostgres, _die_with_parent, free_port
+from libs.localstack import LocalNats, LocalPostgres, die_with_parent, free_port
 from libs.runtime import SERVICE_NAMES, serve
 from libs.settings import Settings
 
@@ -58,7 +58,7 @@ class ServiceProcess:
                 "serve",
                 self.name,
                 env=self.env,
-                preexec_fn=lambda: _die_with_parent(signal.SIGTERM),
+                preexec_fn=lambda: die_with_parent(signal.SIGTERM),
             )
             code = await self.proc.wait()
             if self.stopping:

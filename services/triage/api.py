@@ -92,7 +92,7 @@ async def list_incidents(request: web.Request) -> web.Response:
         )
     body: dict[str, Any] = {"items": [incident_json(i) for i in items]}
     body["next_cursor"] = _cursor(items[-1]) if len(items) == int(limit) else None
-    return web.json_response(body)
+    return respond(body)
 
 
 async def _visible(conn: asyncpg.Connection, ref: str, who: Principal, *, lock: bool = False) -> Incident:
@@ -148,7 +148,7 @@ async def _act(request: web.Request, action: str) -> web.Response:
 
     incident = await run_command(st.pool, st.outbox, command)
     assert isinstance(incident, Incident)
-    return web.json_response(incident_json(incident))
+    return respond(incident_json(incident))
 
 
 async def acknowledge(request: web.Request) -> web.Response:

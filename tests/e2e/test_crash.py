@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 
 from libs.bus import connect_bus
-from libs.localstack import free_port
+from libs.localstack import die_with_parent, free_port
 from tests.conftest import eventually
 
 pytestmark = pytest.mark.slow
@@ -31,7 +31,16 @@ async def spawn_triage(settings, port: int) -> asyncio.subprocess.Process:
         "TIERLINE_LOG_LEVEL": "warning",
         "TIERLINE_ACK_WAIT_S": "2",
     }  # redeliver what the killed process held after 2 s, not 30
-    return await asyncio.create_subprocess_exec(sys.executable, "-m", "libs.cli", "serve", "triage", env=env)
+    # If this test dies, its triage process must not outlive it.
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "libs.cli",
+        "serve",
+        "triage",
+        env=env,
+        preexec_fn=lambda: die_with_parent(signal.SIGKILL),
+    )
 
 
 async def test_kill_triage_mid_stream_loses_and_doubles_nothing(settings, start, http):
