@@ -25,16 +25,14 @@ def ledger_row(env: Envelope) -> LedgerRow:
     """The ledger row of one event; raises if a registered event breaks its contract.
 
     Raising sends the event through the consumer's retry-alone path to the dead-letter stream (with the
-    validation error), so the report queries can cast every payload field they read. Registered payloads
-    are stored in their canonical JSON form (ISO times), keeping only the keys the event carried.
+    validation error), so the report queries can cast every payload field they read. The payload is stored
+    as it came: it is JSON already, with times in ISO 8601 as every publisher writes them.
     """
-    data = env.data
     contract = REGISTRY.get(env.short_type)
     if contract is not None:
-        payload = contract.model_validate(env.data)
-        data = env.data | payload.model_dump(mode="json", exclude_unset=True)
+        contract.model_validate(env.data)  # raises on a broken payload; the payload came as JSON already
     at = env.time if env.time.tzinfo else env.time.replace(tzinfo=UTC)
-    return (env.id, env.tenant, env.short_type, env.subject, at, env.correlationid, json.dumps(data))
+    return (env.id, env.tenant, env.short_type, env.subject, at, env.correlationid, json.dumps(env.data))
 
 
 async def record(pool: asyncpg.Pool, envs: list[Envelope]) -> None:
