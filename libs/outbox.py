@@ -43,6 +43,26 @@ async def stage(conn: asyncpg.Connection, bus: Bus, events: Sequence[Envelope]) 
     )
 
 
+async def prune_inbox(pool: asyncpg.Pool, *, older_than_days: float, batch: int = 10_000) -> int:
+    """Forget processed ids older than the retention; returns how many went.
+
+    JetStream redelivers an unacknowledged message within minutes (ack wait x bounded deliveries), so an id
+    that old can no longer come back; without this the inbox would grow with every event ever handled.
+    """
+    total = 0
+    while True:
+        status = await pool.execute(
+            "DELETE FROM processed WHERE event_id IN (SELECT event_id FROM processed"
+            " WHERE processed_at < now() - make_interval(days => $1) LIMIT $2)",
+            older_than_days,
+            batch,
+        )
+        n = int(status.rsplit(" ", 1)[-1])
+        total += n
+        if n < batch:
+            return total
+
+
 class Outbox:
     """Relays committed outbox rows to JetStream; woken after each commit, and polling as a safety net."""
 

@@ -21,7 +21,7 @@ from libs.consumer import Consumer
 from libs.db import create_pool, migrate, pending_migrations
 from libs.events import Envelope
 from libs.logging import configure_logging
-from libs.outbox import Apply, Outbox, handle_messages
+from libs.outbox import Apply, Outbox, handle_messages, prune_inbox
 from libs.settings import Settings
 from libs.web import READINESS
 
@@ -56,6 +56,9 @@ async def open_resources(
     await outbox.start()
     stack.push_async_callback(outbox.stop)
 
+    pruner = asyncio.create_task(_prune_inbox_hourly(pool, settings.inbox_retention_days))
+    stack.push_async_callback(_cancel, pruner)
+
     async def nats_ready() -> str | None:
         return None if bus.connected else "not connected to NATS"
 
@@ -81,6 +84,22 @@ async def consume(
     await consumer.start()
     stack.push_async_callback(consumer.stop)
     return consumer
+
+
+async def _prune_inbox_hourly(pool: asyncpg.Pool, days: float) -> None:
+    while True:
+        try:
+            if n := await prune_inbox(pool, older_than_days=days):
+                log.info("inbox.pruned", forgotten=n)
+        except Exception as exc:  # the database may be away; try again next hour
+            log.warning("inbox.prune_failed", error=repr(exc))
+        await asyncio.sleep(3600)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def builder(name: str) -> Build:

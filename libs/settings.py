@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     # a batch still being handled when it does is skipped by the inbox, so short is safe.
     ack_wait_s: float = 10.0
 
+    # How long a service remembers the ids of events it has applied (its inbox); redeliveries come within
+    # minutes, so a week is generous.
+    inbox_retention_days: float = Field(default=7.0, gt=0)
+
     # Overload guard: intake answers 503 when triage's consumer lags by more than this many alerts.
     intake_max_lag: int = Field(default=20_000, ge=1)
     timer_poll_s: float = Field(default=0.2, gt=0)

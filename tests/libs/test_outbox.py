@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from libs.bus import connect_bus
 from libs.db import create_pool, migrate, pending_migrations
 from libs.events import Envelope
-from libs.outbox import Outbox, handle_messages, stage
+from libs.outbox import Outbox, handle_messages, prune_inbox, stage
 from tests.conftest import eventually
 
 SCHEMA = "t_outbox"
@@ -146,3 +148,18 @@ async def test_migrate_applies_each_file_once_and_pending_reports_new_files(pool
 
 async def _outbox_empty(pool) -> bool:
     return await outbox_rows(pool) == 0
+
+
+async def test_prune_inbox_forgets_only_old_ids(settings):
+    pool = await create_pool(settings.database_url, schema="t_prune")
+    try:
+        await migrate(pool, schema="t_prune", migrations=Path("/nonexistent"))
+        await pool.execute(
+            "INSERT INTO processed(event_id, processed_at) SELECT 'old-' || g, now() - interval '8 days'"
+            " FROM generate_series(1, 25) g"
+        )
+        await pool.execute("INSERT INTO processed(event_id) VALUES ('recent')")
+        assert await prune_inbox(pool, older_than_days=7, batch=10) == 25
+        assert [r["event_id"] for r in await pool.fetch("SELECT event_id FROM processed")] == ["recent"]
+    finally:
+        await pool.close()
