@@ -134,8 +134,8 @@ async def _act(request: web.Request, action: str) -> web.Response:
                 incident_id=incident.id, number=incident.number, by=who.user, at=now, reason="manual"
             )
             kind = "incident.resolved"
-        await store.save_incidents(conn, [incident])
-        await store.add_timeline(conn, [(incident.id, now, action + "d", who.user, {})])
+        step = (incident.id, now, action + "d", who.user, {})
+        await store.record_batch(conn, incidents=[incident], alerts=[], timeline=[step])
         env = raise_event(
             kind,
             payload,

@@ -78,7 +78,6 @@ async def on_alerts_received(conn: asyncpg.Connection, envs: list[Envelope], con
     for i in sorted(new, key=lambda i: i.opened_at):
         i.number = f"{codes[i.tenant]}-{firsts[i.tenant]}"
         firsts[i.tenant] += 1
-    await store.save_incidents(conn, list(touched.values()))
 
     raised: list[Envelope] = []
     alert_rows: list[tuple[Any, ...]] = []
@@ -123,8 +122,7 @@ async def on_alerts_received(conn: asyncpg.Connection, envs: list[Envelope], con
                     "incident.resolved", payload2, source=SOURCE, tenant=env.tenant, subject=incident.id, cause=env
                 )
             )
-    await store.add_alerts(conn, alert_rows)
-    await store.add_timeline(conn, timeline)
+    await store.record_batch(conn, incidents=list(touched.values()), alerts=alert_rows, timeline=timeline)
     return raised
 
 
@@ -136,9 +134,10 @@ async def on_escalation_requested(conn: asyncpg.Connection, env: Envelope) -> li
     if incident is None or incident.state in ("resolved", "closed") or incident.tier != req.from_tier:
         return []
     incident.tier = req.to_tier
-    await store.save_incidents(conn, [incident])
     detail = {"from_tier": req.from_tier, "to_tier": req.to_tier, "reason": req.reason}
-    await store.add_timeline(conn, [(incident.id, req.at, "escalated", "escalation", detail)])
+    await store.record_batch(
+        conn, incidents=[incident], alerts=[], timeline=[(incident.id, req.at, "escalated", "escalation", detail)]
+    )
     payload = IncidentEscalated(
         incident_id=incident.id,
         number=incident.number,

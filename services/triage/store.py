@@ -56,64 +56,6 @@ async def allocate_numbers(conn: asyncpg.Connection, *, counts: dict[str, int]) 
     return {r["tenant"]: r["last_number"] - counts[r["tenant"]] + 1 for r in rows}
 
 
-async def save_incidents(conn: asyncpg.Connection, incidents: Sequence[Incident]) -> None:
-    """Insert new incidents and update changed ones, in id order, in one pipelined statement."""
-    if not incidents:
-        return
-    await conn.executemany(
-        f"INSERT INTO incidents ({_COLUMNS}) VALUES"
-        " ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)"
-        " ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, tier = EXCLUDED.tier,"
-        " severity = EXCLUDED.severity, occurrences = EXCLUDED.occurrences, last_seen = EXCLUDED.last_seen,"
-        " acknowledged_at = EXCLUDED.acknowledged_at, resolved_at = EXCLUDED.resolved_at",
-        [
-            (
-                i.id,
-                i.tenant,
-                i.number,
-                i.title,
-                i.state,
-                i.priority,
-                i.impact,
-                i.urgency,
-                i.category,
-                i.ci,
-                i.tier,
-                i.dedup_key,
-                i.source,
-                i.severity,
-                i.occurrences,
-                i.opened_at,
-                i.detected_at,
-                i.last_seen,
-                i.acknowledged_at,
-                i.resolved_at,
-            )
-            for i in sorted(incidents, key=lambda i: i.id)
-        ],
-    )
-
-
-async def add_alerts(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-    """rows: (alert_id, incident_id|None, tenant, status, severity, summary, received_at, effect)."""
-    if rows:
-        await conn.executemany(
-            "INSERT INTO incident_alerts VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (alert_id) DO NOTHING",
-            rows,
-        )
-
-
-async def add_timeline(
-    conn: asyncpg.Connection, rows: Sequence[tuple[str, datetime, str, str, dict[str, Any]]]
-) -> None:
-    """rows: (incident_id, at, kind, actor, detail)."""
-    if rows:
-        await conn.executemany(
-            "INSERT INTO timeline(incident_id, at, kind, actor, detail) VALUES ($1,$2,$3,$4,$5::jsonb)",
-            [(i, at, k, a, json.dumps(d, default=str)) for i, at, k, a, d in rows],
-        )
-
-
 async def get_incident(conn: asyncpg.Connection, *, ref: str, lock: bool = False) -> Incident | None:
     """By id (uuid) or per-tenant number (ACME-42)."""
     try:
@@ -170,3 +112,54 @@ async def list_incidents(
         sql += " WHERE " + " AND ".join(where)
     sql += f" ORDER BY opened_at DESC, id DESC LIMIT {arg(limit)}"
     return [_incident(r) for r in await conn.fetch(sql, *args)]
+
+
+_INCIDENT_TYPES = (
+    "uuid text text text text text text text text text smallint text text text int timestamptz timestamptz"
+    " timestamptz timestamptz timestamptz"
+).split()
+
+
+async def record_batch(
+    conn: asyncpg.Connection,
+    *,
+    incidents: Sequence[Incident],
+    alerts: Sequence[tuple[Any, ...]],
+    timeline: Sequence[tuple[str, datetime, str, str, dict[str, Any]]],
+) -> None:
+    """Incidents (upserted, in id order), their alerts and timeline entries in ONE statement: a fetched
+    batch's, or one API command's.
+
+    Three statements cost three round trips inside the transaction that every alert waits on; the
+    foreign keys still hold, since they are checked at the end of the statement.
+    """
+    rows = [_incident_row(i) for i in sorted(incidents, key=lambda i: i.id)]
+    inc_cols = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in _INCIDENT_TYPES]
+    al_cols = [list(c) for c in zip(*alerts, strict=True)] if alerts else [[] for _ in range(8)]
+    tl = [(i, at, k, a, json.dumps(d, default=str)) for i, at, k, a, d in timeline]
+    tl_cols = [list(c) for c in zip(*tl, strict=True)] if tl else [[] for _ in range(5)]
+    n = len(_INCIDENT_TYPES)
+    inc_args = ", ".join(f"${k + 1}::{t}[]" for k, t in enumerate(_INCIDENT_TYPES))
+    al_types = "text uuid text text text text timestamptz text".split()
+    al_args = ", ".join(f"${n + k + 1}::{t}[]" for k, t in enumerate(al_types))
+    tl_args = ", ".join(f"${n + 8 + k + 1}::{t}[]" for k, t in enumerate("uuid timestamptz text text jsonb".split()))
+    await conn.execute(
+        f"WITH inc AS (INSERT INTO incidents ({_COLUMNS}) SELECT * FROM unnest({inc_args})"
+        " ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, tier = EXCLUDED.tier,"
+        " severity = EXCLUDED.severity, occurrences = EXCLUDED.occurrences, last_seen = EXCLUDED.last_seen,"
+        " acknowledged_at = EXCLUDED.acknowledged_at, resolved_at = EXCLUDED.resolved_at RETURNING 1),"
+        f" al AS (INSERT INTO incident_alerts SELECT * FROM unnest({al_args}) ON CONFLICT (alert_id) DO NOTHING"
+        " RETURNING 1)"
+        f" INSERT INTO timeline(incident_id, at, kind, actor, detail) SELECT * FROM unnest({tl_args})",
+        *inc_cols,
+        *al_cols,
+        *tl_cols,
+    )
+
+
+def _incident_row(i: Incident) -> tuple[Any, ...]:
+    return (
+        i.id, i.tenant, i.number, i.title, i.state, i.priority, i.impact, i.urgency, i.category, i.ci, i.tier,
+        i.dedup_key, i.source, i.severity, i.occurrences, i.opened_at, i.detected_at, i.last_seen,
+        i.acknowledged_at, i.resolved_at,
+    )  # fmt: skip
