@@ -18,6 +18,7 @@ from libs.errors import ApiError, read_json, validation_error
 from libs.events import Envelope, raise_event, utcnow
 from libs.lifecycle import IllegalTransition
 from libs.outbox import Outbox, run_command
+from libs.query import check_query, limit_problems, tenant_scope
 from libs.web import respond
 from services.change import store
 from services.change.domain import (
@@ -120,19 +121,11 @@ async def list_changes(request: web.Request) -> web.Response:
     st = request.app[STATE]
     who = authenticate(request, st.tokens)
     q = request.query
-    tenant, state, limit = q.get("tenant"), q.get("state"), q.get("limit", "50")
-    errors = []
-    if tenant and st.config.tenant(tenant) is None:
-        errors.append({"field": "tenant", "message": "unknown tenant"})
+    tenants = tenant_scope(who, st.config, q.get("tenant"))
+    state, problems = q.get("state"), limit_problems(limit := q.get("limit", "50"))
     if state and state not in STATES:
-        errors.append({"field": "state", "message": f"one of {', '.join(STATES)}"})
-    if not limit.isdigit() or not 1 <= int(limit) <= 500:
-        errors.append({"field": "limit", "message": "an integer from 1 to 500"})
-    if errors:
-        raise ApiError(400, "invalid_query", "invalid query parameters", errors)
-    if tenant:
-        who.require_tenant(tenant)
-    tenants = [tenant] if tenant else (None if who.tenant is None else [who.tenant])
+        problems.append({"field": "state", "message": f"one of {', '.join(STATES)}"})
+    check_query(request, {"tenant", "state", "limit"}, problems)
     async with st.pool.acquire() as conn:
         items = await store.list_changes(conn, tenants=tenants, state=state, limit=int(limit))
     return respond({"items": [change_json(c) for c in items]})

@@ -11,6 +11,7 @@ from libs.auth import Principal, authenticate
 from libs.config import TierlineConfig
 from libs.errors import ApiError
 from libs.events import utcnow
+from libs.query import check_query, limit_problems
 from libs.web import respond
 from services.reporting import store
 from services.reporting.domain import InvalidPeriod, resolve_period, summarise
@@ -38,6 +39,7 @@ def _visible_tenant(request: web.Request, st: ReportingState) -> str:
 async def get_report(request: web.Request) -> web.Response:
     st = request.app[STATE]
     tenant = _visible_tenant(request, st)
+    check_query(request, {"from", "to"})
     now = utcnow()
     try:
         period = resolve_period(request.query.get("from"), request.query.get("to"), now=now)
@@ -59,13 +61,7 @@ async def get_ledger(request: web.Request) -> web.Response:
     st = request.app[STATE]
     tenant = _visible_tenant(request, st)
     limit = request.query.get("limit", "50")
-    if not limit.isdigit() or not 1 <= int(limit) <= 500:
-        raise ApiError(
-            400,
-            "invalid_query",
-            "invalid query parameters",
-            [{"field": "limit", "message": "an integer from 1 to 500"}],
-        )
+    check_query(request, {"limit"}, limit_problems(limit))
     async with st.pool.acquire() as conn:
         items = await store.latest(conn, tenant=tenant, limit=int(limit))
     return respond({"tenant": tenant, "items": items})

@@ -17,12 +17,13 @@ from libs.errors import ApiError
 from libs.events import Envelope, raise_event, utcnow
 from libs.lifecycle import IllegalTransition
 from libs.outbox import Outbox, run_command
+from libs.query import check_query, limit_problems, tenant_scope
 from libs.web import respond
 from services.triage import store
 from services.triage.domain import Incident, transition
 
 RESPONDERS = {"provider_admin", "engineer"}
-STATES = ("new", "acknowledged", "resolved", "closed")
+STATES = ("new", "acknowledged", "resolved")
 
 
 @dataclass
@@ -59,26 +60,15 @@ async def list_incidents(request: web.Request) -> web.Response:
     st = request.app[STATE]
     who = authenticate(request, st.tokens)
     q = request.query
-    tenant = q.get("tenant")
-    errors = []
-    if tenant and st.config.tenant(tenant) is None:
-        errors.append({"field": "tenant", "message": "unknown tenant"})
+    tenants = tenant_scope(who, st.config, q.get("tenant"))
+    problems = limit_problems(limit := q.get("limit", "50"))
     if q.get("state") and q["state"] not in STATES:
-        errors.append({"field": "state", "message": f"one of {', '.join(STATES)}"})
+        problems.append({"field": "state", "message": f"one of {', '.join(STATES)}"})
     if q.get("priority") and q["priority"] not in PRIORITIES:
-        errors.append({"field": "priority", "message": "one of P1..P5"})
+        problems.append({"field": "priority", "message": "one of P1..P5"})
     if q.get("tier") and q["tier"] not in ("1", "2", "3"):
-        errors.append({"field": "tier", "message": "1, 2 or 3"})
-    limit = q.get("limit", "50")
-    if not limit.isdigit() or not 1 <= int(limit) <= 500:
-        errors.append({"field": "limit", "message": "an integer from 1 to 500"})
-    if errors:
-        raise ApiError(400, "invalid_query", "invalid query parameters", errors)
-    if tenant:
-        who.require_tenant(tenant)
-        tenants: list[str] | None = [tenant]
-    else:
-        tenants = None if who.tenant is None else [who.tenant]
+        problems.append({"field": "tier", "message": "1, 2 or 3"})
+    check_query(request, {"tenant", "state", "priority", "tier", "limit", "cursor"}, problems)
     before = _parse_cursor(q["cursor"]) if q.get("cursor") else None
     async with st.pool.acquire() as conn:
         items = await store.list_incidents(

@@ -207,7 +207,9 @@ async def test_tenants_are_walls(svc, http):
 
 
 async def test_list_query_is_validated(svc, http):
-    params = {"tenant": "initech", "state": "done", "limit": "0"}
+    params = {"state": "done", "limit": "0", "tennant": "acme"}
     status, body = await call(http, "GET", f"{svc.url}/v1/changes", params=params)
     assert status == 400 and body["error"]["code"] == "invalid_query"
-    assert {d["field"] for d in body["error"]["details"]} == {"tenant", "state", "limit"}
+    assert {d["field"] for d in body["error"]["details"]} == {"tennant", "state", "limit"}
+    status, body = await call(http, "GET", f"{svc.url}/v1/changes", params={"tenant": "initech"})
+    assert status == 400 and [d["field"] for d in body["error"]["details"]] == ["tenant"]

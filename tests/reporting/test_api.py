@@ -40,6 +40,9 @@ async def test_bad_queries_are_400_with_field_details(settings, start, http):
     assert body["error"]["details"] == [{"field": "to", "message": "must be after from"}]
     status, body = await call(http, f"{svc.url}/v1/ledger/acme", "admin-token", limit="0")
     assert (status, body["error"]["details"][0]["field"]) == (400, "limit")
+    # A misspelt parameter is refused, not ignored (it would silently report the whole month).
+    status, body = await call(http, url, "admin-token", form="2024-03-01")
+    assert (status, [d["field"] for d in body["error"]["details"]]) == (400, ["form"])
 
 
 async def test_unauthenticated_is_401(settings, start, http):

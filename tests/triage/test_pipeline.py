@@ -84,11 +84,19 @@ async def test_list_filters_pagination_and_bad_queries(settings, start, http):
         if not cursor:
             break
     assert sorted(seen) == [f"ACME-{n}" for n in range(1, 6)]  # every incident once across pages
-    bad = {"state": "open", "priority": "P9", "tier": "7", "limit": "0", "tenant": "nope"}
+    bad = {"state": "open", "priority": "P9", "tier": "7", "limit": "0", "tennant": "acme"}
     async with http.get(f"{triage.url}/v1/incidents", params=bad, headers=auth("admin-token")) as r:
         assert r.status == 400
         err = (await r.json())["error"]
     assert err["code"] == "invalid_query" and {d["field"] for d in err["details"]} == set(bad)
+    async with http.get(f"{triage.url}/v1/incidents", params={"tenant": "nope"}, headers=auth("admin-token")) as r:
+        assert r.status == 400 and (await r.json())["error"]["details"][0]["field"] == "tenant"
+    # A client token learns nothing about other tenants: unknown and not-yours answer alike.
+    for other in ("nope", "globex"):
+        async with http.get(
+            f"{triage.url}/v1/incidents", params={"tenant": other}, headers=auth("acme-viewer-token")
+        ) as r:
+            assert r.status == 404 and (await r.json())["error"]["code"] == "not_found"
     async with http.get(f"{triage.url}/v1/incidents", params={"cursor": "garbage"}, headers=auth("admin-token")) as r:
         assert r.status == 400 and (await r.json())["error"]["code"] == "invalid_cursor"
     async with http.get(f"{triage.url}/v1/incidents") as r:

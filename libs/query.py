@@ -1,0 +1,42 @@
+"""Query strings, checked the same way everywhere: unknown parameters and bad values are 400s with one
+detail per field, and a client token asking for another tenant learns nothing (404, as if none existed)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from libs.auth import Principal
+from libs.config import TierlineConfig
+from libs.errors import ApiError
+
+Problems = list[dict[str, str]]
+
+
+def check_query(request: web.Request, allowed: set[str], problems: Problems | None = None) -> None:
+    """Raise 400 invalid_query for unknown parameters (a typo must not silently widen a list) and for
+    the value `problems` the caller found."""
+    found = [
+        {"field": name, "message": f"unknown query parameter; known: {', '.join(sorted(allowed))}"}
+        for name in sorted(set(request.query) - allowed)
+    ] + (problems or [])
+    if found:
+        raise ApiError(400, "invalid_query", "invalid query parameters", found)
+
+
+def limit_problems(raw: str, *, most: int = 500) -> Problems:
+    if raw.isdigit() and 1 <= int(raw) <= most:
+        return []
+    return [{"field": "limit", "message": f"an integer from 1 to {most}"}]
+
+
+def tenant_scope(who: Principal, config: TierlineConfig, tenant: str | None) -> list[str] | None:
+    """The tenants a list may show: the one asked for, the client's own, or (provider, none asked) all."""
+    if tenant is None:
+        return None if who.tenant is None else [who.tenant]
+    if not who.can_see(tenant):
+        raise ApiError(404, "not_found", f"no tenant {tenant}")  # the same answer whether it exists or not
+    if config.tenant(tenant) is None:  # only a provider token gets here
+        raise ApiError(
+            400, "invalid_query", "invalid query parameters", [{"field": "tenant", "message": "unknown tenant"}]
+        )
+    return [tenant]
