@@ -45,5 +45,5 @@ def authenticate(request: web.Request, tokens: dict[str, Principal], *, roles: s
     if principal is None:
         raise ApiError(401, "unauthenticated", "unknown API token")
     if roles is not None and principal.role not in roles:
-        raise ApiError(403, "forbidden", f"role {principal.role!r} may not do this", [sorted(roles)])
+        raise ApiError(403, "forbidden", f"role {principal.role!r} may not do this", [{"allowed_roles": sorted(roles)}])
     return principal

@@ -31,7 +31,7 @@ def config_check(path: Path) -> int:
         print(f"{path}: {exc.error_count()} error(s)", file=sys.stderr)
         for e in exc.errors(include_url=False):
             where = ".".join(str(p) for p in e["loc"]) or "(top level)"
-            print(f"  {where}: {e['msg']}", file=sys.stderr)
+            print(f"  {where}: {e['msg'].removeprefix('Value error, ')}", file=sys.stderr)
         return 1
     keys = sum(len(t.integration_keys) for t in cfg.tenants)
     cis = sum(len(t.services) for t in cfg.tenants)
@@ -53,7 +53,11 @@ def run_up(settings: Settings, one_process: bool) -> None:
             await up(settings, one_process=one_process)
         print("Tierline stopped.", flush=True)
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except RuntimeError as exc:  # our own start-up refusals (data dir in use, a server that will not start)
+        print(f"tierline up: {exc}", file=sys.stderr)
+        sys.exit(1)
 
 
 def main(argv: list[str] | None = None) -> None:

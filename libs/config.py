@@ -197,6 +197,10 @@ class TierlineConfig(Strict):
         users = [(a.user, None) for a in self.provider.api_tokens] + [
             (a.user, t.id) for t in self.tenants for a in t.api_tokens
         ]
+        for t in self.tenants:  # a member without a token could never vote: the quorum would be unreachable
+            voters = {a.user for a in self.provider.api_tokens} | {a.user for a in t.api_tokens}
+            if missing := sorted(set(t.cab.members) - voters):
+                raise ValueError(f"tenant {t.id}: CAB members without an API token: {', '.join(missing)}")
         clash = sorted({u for u, scope in users if any(u == v and scope != w for v, w in users)})
         if clash:
             raise ValueError(f"token user names must be unique across provider and tenants: {', '.join(clash)}")

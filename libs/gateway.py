@@ -16,8 +16,6 @@ from libs.errors import ApiError
 # API prefix -> owning service. Longest prefix wins.
 ROUTES = {
     "/v1/webhooks/": "intake",
-    "/v2/enqueue": "intake",
-    "/v2/change/enqueue": "intake",
     "/v1/incidents": "triage",
     "/v1/sla/": "escalation",
     "/v1/changes": "change",
@@ -91,7 +89,7 @@ async def healthz(_: web.Request) -> web.Response:
 
 
 def create_gateway(ports: dict[str, int]) -> web.Application:
-    from libs.web import request_context
+    from libs.web import metrics, request_context
 
     app = web.Application(middlewares=[request_context], client_max_size=1024**2)
     app[PORTS] = ports
@@ -104,6 +102,7 @@ def create_gateway(ports: dict[str, int]) -> web.Application:
     app.cleanup_ctx.append(session_ctx)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)  # the gateway's own; each service's at /services/{name}/metrics
     app.router.add_route("*", "/services/{name}/{tail:.*}", per_service)
     app.router.add_route("*", "/{tail:.*}", proxy)
     return app

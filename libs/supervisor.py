@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import signal
 import sys
 import time
 from contextlib import AsyncExitStack
+from pathlib import Path
 
 import structlog
 from aiohttp import web
@@ -22,7 +24,8 @@ from libs.settings import Settings
 
 log = structlog.get_logger()
 DEMO_KEY = "demo-acme-key"  # documented in README; printed only when the running config accepts it
-EXAMPLE_ALERT = '{"summary":"ERP database down","severity":"critical","service":"erp-db"}'
+# The same alert as the README's first step, so trying one then the other lands on the same incident.
+EXAMPLE_ALERT = '{"summary":"ERP database down","severity":"critical","service":"erp-db","dedup_key":"erp-db-down"}'
 
 
 async def start_gateway(stack: AsyncExitStack, settings: Settings, ports: dict[str, int]) -> str:
@@ -97,9 +100,11 @@ async def up(settings: Settings, *, one_process: bool = False) -> None:
     config = load_config(settings.config)  # fail before starting anything if the config is wrong
     ports: dict[str, int] = {}
     async with AsyncExitStack() as stack:
+        # Servers first: a second `tierline up` on the same data directory stops here, before it
+        # could print a base URL that is not its own.
+        settings = await start_servers(stack, settings)
         url = await start_gateway(stack, settings, ports)
         print(f"Tierline starting; its base URL will be {url} (/readyz answers 200 once all is up)", flush=True)
-        settings = await start_servers(stack, settings)
         ports.update({name: free_port() for name in SERVICE_NAMES})
         if one_process:
             tasks = [asyncio.create_task(serve(n, settings, port=p)) for n, p in ports.items()]
@@ -123,6 +128,8 @@ async def start_servers(stack: AsyncExitStack, settings: Settings) -> Settings:
     """Start our own NATS / PostgreSQL for whichever URL is not set; data survives restarts in data_dir."""
     updates: dict[str, str] = {}
     data = settings.data_dir.resolve()
+    if not (settings.nats_url and settings.database_url):
+        hold_data_dir(stack, data)
     if not settings.nats_url:
         nats = LocalNats()
         updates["nats_url"] = await nats.start(data / "nats")
@@ -133,6 +140,18 @@ async def start_servers(stack: AsyncExitStack, settings: Settings) -> Settings:
         stack.push_async_callback(pg.stop)
     log.info("stack.servers", **updates)
     return settings.model_copy(update=updates)
+
+
+def hold_data_dir(stack: AsyncExitStack, data: Path) -> None:
+    """One `tierline up` per data directory: two NATS or PostgreSQL servers on one store would corrupt it."""
+    data.mkdir(parents=True, exist_ok=True)
+    lock = (data / "tierline-up.lock").open("w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise RuntimeError(f"another `tierline up` is using {data}; stop it, or set TIERLINE_DATA_DIR") from None
+    stack.callback(lock.close)  # closing releases the lock
 
 
 async def _wait_ready(url: str) -> None:

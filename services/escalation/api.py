@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,14 +25,12 @@ STATE: web.AppKey[EscalationState] = web.AppKey("escalation", EscalationState)
 async def incident_clocks(request: web.Request) -> web.Response:
     st = request.app[STATE]
     who = authenticate(request, st.tokens)
-    try:
-        incident_id = str(uuid.UUID(request.match_info["incident_id"]))
-    except ValueError:
-        raise ApiError(400, "invalid_incident_id", "use the incident's id (a UUID)") from None
+    ref = request.match_info["incident_id"]
     async with st.pool.acquire() as conn:
-        rows = await store.clocks_for(conn, incident_id=incident_id)
+        rows = await store.clocks_for(conn, ref=ref)
     if not rows or not who.can_see(rows[0]["tenant"]):
-        raise ApiError(404, "not_found", f"no SLA clocks for incident {incident_id}")
+        raise ApiError(404, "not_found", f"no SLA clocks for incident {ref}")
+    incident_id = str(rows[0]["incident_id"])
     clocks = []
     for r in rows:
         c = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in dict(r).items()}
@@ -45,4 +42,4 @@ async def incident_clocks(request: web.Request) -> web.Response:
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get("/v1/sla/incidents/{incident_id}", incident_clocks)
+    app.router.add_get("/v1/sla/incidents/{incident_id}", incident_clocks)  # id or number

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -62,5 +63,10 @@ async def mark_breached(conn: asyncpg.Connection, rows: Sequence[tuple[str, str,
     )
 
 
-async def clocks_for(conn: asyncpg.Connection, *, incident_id: str) -> list[asyncpg.Record]:
-    return await conn.fetch(f"SELECT {_COLUMNS} FROM sla_clocks WHERE incident_id = $1 ORDER BY clock", incident_id)
+async def clocks_for(conn: asyncpg.Connection, *, ref: str) -> list[asyncpg.Record]:
+    """An incident's clocks, by its id (UUID) or its number (ACME-42)."""
+    try:
+        key, column = uuid.UUID(ref), "incident_id"
+    except ValueError:
+        key, column = ref.upper(), "number"
+    return await conn.fetch(f"SELECT {_COLUMNS} FROM sla_clocks WHERE {column} = $1 ORDER BY clock", key)

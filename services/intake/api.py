@@ -35,7 +35,11 @@ def integration_for(request: web.Request, config: TierlineConfig) -> tuple[Tenan
         scheme, _, cred = request.headers.get("Authorization", "").partition(" ")
         key = cred.strip() if scheme.lower() == "bearer" else None
     if not key:
-        raise ApiError(401, "missing_integration_key", "send the integration key as X-Tierline-Key or in the path")
+        raise ApiError(
+            401,
+            "missing_integration_key",
+            "send the integration key as X-Tierline-Key, as 'Authorization: Bearer <key>', or in the path",
+        )
     found = config.integration_keys.get(sha256_hex(key))
     if found is None:
         raise ApiError(401, "unknown_integration_key", "the integration key is unknown or revoked")

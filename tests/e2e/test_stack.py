@@ -102,6 +102,13 @@ async def test_up_serves_one_url_and_keeps_data_across_restarts(tmp_path, http):
             assert r.status == 200 and "tierline_messages_handled_total" in await r.text()
         async with http.get(f"{url}/v1/nothing-here") as r:
             assert r.status == 404 and (await r.json())["error"]["code"] == "not_found"
+        # A second `tierline up` on the same data directory refuses plainly and starts nothing.
+        second = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "libs.cli", "up", env=env, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        _, err = await asyncio.wait_for(second.communicate(), 30)
+        assert second.returncode == 1 and "another `tierline up` is using" in err.decode()
         # A crashed service is restarted by the supervisor, and the stack is ready again.
         [triage] = service_pids(proc.pid, "triage")
         os.kill(triage, signal.SIGKILL)

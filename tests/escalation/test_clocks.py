@@ -113,8 +113,10 @@ async def test_clock_api_tenant_wall(settings, start, http):
     assert (await clocks(http, esc, iid, token="acme-viewer-token"))[0] == 200
     status, body = await clocks(http, esc, iid, token="globex-viewer-token")
     assert status == 404 and body["error"]["code"] == "not_found"
-    status, body = await clocks(http, esc, "not-a-uuid")
-    assert status == 400 and body["error"]["code"] == "invalid_incident_id"
+    status, body = await clocks(http, esc, "acme-1")  # by number too, in any case
+    assert status == 200 and body["incident_id"] == iid
+    status, body = await clocks(http, esc, "ACME-999")
+    assert status == 404 and body["error"]["code"] == "not_found"
     await bus.close()
 
 

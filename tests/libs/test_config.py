@@ -115,6 +115,14 @@ def test_cab_quorum_larger_than_members():
     assert "CAB quorum 3 exceeds its 2 members" in msg
 
 
+def test_cab_member_without_a_token_could_never_vote():
+    data = raw()
+    data["tenants"][0]["cab"]["members"] = ["alice", "dave"]
+    loc, msg = only_error(data)
+    assert loc == ()
+    assert "tenant acme: CAB members without an API token: dave" in msg
+
+
 def test_token_user_name_in_two_tenants():
     data = raw()
     data["tenants"][1]["api_tokens"][0]["user"] = "acme-viewer"
@@ -156,7 +164,7 @@ def test_cli_config_check_bad_file(tmp_path):
     result = run_cli("config", "check", str(bad))
     assert result.returncode == 1
     assert "1 error(s)" in result.stderr
-    assert "tenants.0.contract.sla.P2.resolve: Value error, not a duration: '5q'" in result.stderr
+    assert "tenants.0.contract.sla.P2.resolve: not a duration: '5q'" in result.stderr
 
 
 def test_cli_config_check_invalid_yaml(tmp_path):
