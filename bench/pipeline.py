@@ -185,7 +185,7 @@ async def main(quick: bool) -> None:
             ("mix", 1500),
         ]
         if quick:
-            plan = [("new", 750), ("new", 1500), ("mix", 1500)]
+            plan = [("new", 750), ("repeat", 750), ("mix", 1500)]
         rows = [await step(http, base, seen, stamps, cpu, r, secs, m, repeat_keys) for m, r in plan]
         print_table(rows)
 
