@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from typing import Any
+from dataclasses import dataclass
 
 import asyncpg
 import structlog
@@ -16,6 +16,7 @@ import structlog
 from libs.config import TierlineConfig
 from libs.contracts import (
     AlertReceived,
+    Contract,
     EscalationRequested,
     IncidentAlertAdded,
     IncidentEscalated,
@@ -25,7 +26,7 @@ from libs.contracts import (
 )
 from libs.events import Envelope, raise_event
 from services.triage import store
-from services.triage.domain import Incident, apply_alert
+from services.triage.domain import Effect, Incident, apply_alert
 
 log = structlog.get_logger()
 SOURCE = "triage"
@@ -51,10 +52,41 @@ def opened_event(i: Incident, cause: Envelope, alert_id: str) -> Envelope:
     return raise_event("incident.opened", payload, source=SOURCE, tenant=i.tenant, subject=i.id, cause=cause)
 
 
+@dataclass
+class Outcome:
+    """What one alert did, captured when it did it (a later alert in the batch may change the incident)."""
+
+    effect: Effect
+    incident: Incident | None
+    env: Envelope
+    alert: AlertReceived
+    occurrences: int
+
+
+def outcome_event(o: Outcome) -> Envelope | None:
+    i, a, env = o.incident, o.alert, o.env
+    if i is None:
+        return None
+    if o.effect == "opened":
+        return opened_event(i, env, a.alert_id)
+    payload: Contract
+    if o.effect == "alert_added":
+        payload = IncidentAlertAdded(
+            incident_id=i.id, number=i.number, alert_id=a.alert_id, occurrences=o.occurrences,
+            severity=a.severity, last_seen=a.received_at,
+        )  # fmt: skip
+    else:
+        payload = IncidentResolved(
+            incident_id=i.id, number=i.number, by=f"{a.source}:{a.integration}", at=a.received_at,
+            reason="alert_resolved", alert_id=a.alert_id,
+        )  # fmt: skip
+    return raise_event(f"incident.{o.effect}", payload, source=SOURCE, tenant=env.tenant, subject=i.id, cause=env)
+
+
 async def on_alerts_received(conn: asyncpg.Connection, envs: list[Envelope], config: TierlineConfig) -> list[Envelope]:
     alerts = [(env, parse(env)) for env in envs]
     cache = await store.lock_open_incidents(conn, keys=[(e.tenant, a.dedup_key) for e, a in alerts])  # type: ignore[attr-defined]
-    effects: list[tuple[str, Incident | None, Envelope, AlertReceived]] = []
+    outcomes: list[Outcome] = []
     touched: dict[str, Incident] = {}
     for env, alert in alerts:
         assert isinstance(alert, AlertReceived)
@@ -70,60 +102,32 @@ async def on_alerts_received(conn: asyncpg.Connection, envs: list[Envelope], con
                 cache.pop(key, None)
             else:
                 cache[key] = incident
-        effects.append((effect, incident, env, alert))
+        outcomes.append(Outcome(effect, incident, env, alert, incident.occurrences if incident else 0))
 
-    new = [i for i in touched.values() if i.is_new]
+    await number_new_incidents(conn, [i for i in touched.values() if i.is_new], config)
+    alert_rows = [
+        (o.alert.alert_id, o.incident.id if o.incident else None, o.env.tenant, o.alert.status, o.alert.severity,
+         o.alert.summary, o.alert.received_at, o.effect)
+        for o in outcomes
+    ]  # fmt: skip
+    # Repeats are counted and listed under the incident's alerts, not on its timeline.
+    timeline = [
+        (o.incident.id, o.alert.received_at, o.effect, f"{o.alert.source}:{o.alert.integration}",
+         {"alert_id": o.alert.alert_id})
+        for o in outcomes
+        if o.incident is not None and o.effect != "alert_added"
+    ]  # fmt: skip
+    await store.record_batch(conn, incidents=list(touched.values()), alerts=alert_rows, timeline=timeline)
+    return [e for o in outcomes if (e := outcome_event(o)) is not None]
+
+
+async def number_new_incidents(conn: asyncpg.Connection, new: list[Incident], config: TierlineConfig) -> None:
+    """Give new incidents their per-tenant numbers (ACME-42) in the order they opened."""
     firsts = await store.allocate_numbers(conn, counts=dict(Counter(i.tenant for i in new)))
     codes = {t.id: t.code for t in config.tenants}
     for i in sorted(new, key=lambda i: i.opened_at):
         i.number = f"{codes[i.tenant]}-{firsts[i.tenant]}"
         firsts[i.tenant] += 1
-
-    raised: list[Envelope] = []
-    alert_rows: list[tuple[Any, ...]] = []
-    timeline: list[tuple[str, Any, str, str, dict[str, Any]]] = []
-    for effect, incident, env, alert in effects:
-        iid = incident.id if incident else None
-        alert_rows.append(
-            (alert.alert_id, iid, env.tenant, alert.status, alert.severity, alert.summary, alert.received_at, effect)
-        )
-        if incident is None:
-            continue
-        actor = f"{alert.source}:{alert.integration}"
-        if effect != "alert_added":  # repeats are counted and listed under `alerts`, not on the timeline
-            timeline.append((incident.id, alert.received_at, effect, actor, {"alert_id": alert.alert_id}))
-        if effect == "opened":
-            raised.append(opened_event(incident, env, alert.alert_id))
-        elif effect == "alert_added":
-            payload = IncidentAlertAdded(
-                incident_id=incident.id,
-                number=incident.number,
-                alert_id=alert.alert_id,
-                occurrences=incident.occurrences,
-                severity=alert.severity,
-                last_seen=alert.received_at,
-            )
-            raised.append(
-                raise_event(
-                    "incident.alert_added", payload, source=SOURCE, tenant=env.tenant, subject=incident.id, cause=env
-                )
-            )
-        elif effect == "resolved":
-            payload2 = IncidentResolved(
-                incident_id=incident.id,
-                number=incident.number,
-                by=actor,
-                at=alert.received_at,
-                reason="alert_resolved",
-                alert_id=alert.alert_id,
-            )
-            raised.append(
-                raise_event(
-                    "incident.resolved", payload2, source=SOURCE, tenant=env.tenant, subject=incident.id, cause=env
-                )
-            )
-    await store.record_batch(conn, incidents=list(touched.values()), alerts=alert_rows, timeline=timeline)
-    return raised
 
 
 async def on_escalation_requested(conn: asyncpg.Connection, env: Envelope) -> list[Envelope]:
