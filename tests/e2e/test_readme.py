@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import eventually
-from tests.e2e.test_stack import ready, stop, tierline_up
+from tests.e2e.test_stack import ready, stop, tierline_up, up_env
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,14 +23,7 @@ def try_it_block() -> str:
 
 
 async def test_readme_examples_run(tmp_path, http):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TIERLINE_")}
-    env |= {
-        "TIERLINE_CONFIG": str(ROOT / "tierline.yaml"),
-        "TIERLINE_DATA_DIR": str(tmp_path / "data"),
-        "TIERLINE_HTTP_PORT": "0",
-        "TIERLINE_LOG_LEVEL": "warning",
-    }
-    proc, url = await tierline_up(env, tmp_path / "up.log")
+    proc, url = await tierline_up(up_env(tmp_path, ROOT / "tierline.yaml"), tmp_path / "up.log")
     try:
         await eventually(lambda: ready(http, url), timeout=90, interval=0.2, why=tmp_path / "up.log")
         script = try_it_block().replace("http://127.0.0.1:7480", url)

@@ -19,6 +19,17 @@ from tests.conftest import TEST_CONFIG, auth, eventually
 pytestmark = pytest.mark.slow
 
 
+def up_env(tmp_path: Path, config: Path) -> dict[str, str]:
+    """A user's environment: no TIERLINE_* from the test run, so `tierline up` starts its own servers."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIERLINE_")}
+    return env | {
+        "TIERLINE_CONFIG": str(config),
+        "TIERLINE_DATA_DIR": str(tmp_path / "data"),
+        "TIERLINE_HTTP_PORT": "0",
+        "TIERLINE_LOG_LEVEL": "warning",
+    }
+
+
 async def tierline_up(env: dict[str, str], log: Path) -> tuple[asyncio.subprocess.Process, str]:
     """Start `tierline up`; its log goes to `log` so a failure can show why."""
     proc = await asyncio.create_subprocess_exec(
@@ -75,13 +86,7 @@ async def incidents(http, url) -> list[dict]:
 
 
 async def test_up_serves_one_url_and_keeps_data_across_restarts(tmp_path, http):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TIERLINE_")}
-    env |= {
-        "TIERLINE_CONFIG": str(TEST_CONFIG),
-        "TIERLINE_DATA_DIR": str(tmp_path / "data"),
-        "TIERLINE_HTTP_PORT": "0",
-        "TIERLINE_LOG_LEVEL": "warning",
-    }
+    env = up_env(tmp_path, TEST_CONFIG)
     proc, url = await tierline_up(env, tmp_path / "up.log")
     try:
         await eventually(lambda: ready(http, url), timeout=90, interval=0.2, why=tmp_path / "up.log")
