@@ -159,14 +159,16 @@ def make_apply(
     config: TierlineConfig,
 ) -> Callable[[asyncpg.Connection, list[Envelope]], Awaitable[list[Envelope]]]:
     async def apply(conn: asyncpg.Connection, envs: list[Envelope]) -> list[Envelope]:
+        # Alerts in bulk (one lock query, one write for the batch); the rest one by one, in order.
         raised = await on_alerts_received(conn, [e for e in envs if e.short_type == "alert.received"], config)
         for env in envs:
-            if env.short_type == "escalation.requested":
-                raised += await on_escalation_requested(conn, env)
+            if handler := SINGLE_HANDLERS.get(env.short_type):
+                raised += await handler(conn, env)
         return raised
 
     return apply
 
 
+SINGLE_HANDLERS = {"escalation.requested": on_escalation_requested}
 # What triage consumes, by event type (the consumer's subject filters are built from these).
-HANDLERS = {"alert.received": on_alerts_received, "escalation.requested": on_escalation_requested}
+HANDLERS = ["alert.received", *SINGLE_HANDLERS]

@@ -6,28 +6,26 @@ import asyncio
 import json
 
 from libs.bus import connect_bus
-from libs.contracts import IncidentAcknowledged, IncidentOpened
+from libs.contracts import IncidentAcknowledged
 from libs.events import raise_event, utcnow
 from services.escalation.domain import LATE_AFTER
 from tests.conftest import auth, eventually
+from tests.events import Incident
 
 
 def opened(priority="P1", tenant="acme", number="ACME-1", incident_id="7f1c1c1e-0000-4000-8000-000000000001"):
-    payload = IncidentOpened(
-        incident_id=incident_id,
-        number=number,
-        title="db down",
-        priority=priority,
-        impact="high",
-        urgency="high",
-        category="infrastructure",
-        ci="erp-db",
-        tier=1,
-        dedup_key="k",
-        source="test",
-        opened_at=utcnow(),
-    )
-    return raise_event("incident.opened", payload, source="triage", tenant=tenant, subject=incident_id)
+    """An incident opened now, so its clocks run from now."""
+    return Incident(incident_id, priority, utcnow(), tenant, number=number).opened()
+
+
+async def opened_with_clocks(settings, start, http, **incident):
+    """A running escalation service that has started the clocks of one freshly opened incident."""
+    esc = await start("escalation", settings)
+    bus = await connect_bus(settings, name="test")
+    env = opened(**incident)
+    await bus.publish(env)
+    await eventually(lambda: has_clocks(http, esc, env.data["incident_id"]))
+    return esc, bus, env
 
 
 async def clocks(http, esc, incident_id, token="admin-token"):
@@ -84,12 +82,10 @@ async def test_breach_fires_once_and_requests_escalation(settings, start, http):
 
 
 async def test_acknowledge_stops_response_clock_in_time(settings, start, http):
-    esc = await start("escalation", settings)
-    bus = await connect_bus(settings, name="test")
-    env = opened(priority="P3", incident_id="7f1c1c1e-0000-4000-8000-000000000002")
-    await bus.publish(env)
+    esc, bus, env = await opened_with_clocks(
+        settings, start, http, priority="P3", incident_id="7f1c1c1e-0000-4000-8000-000000000002"
+    )
     iid = env.data["incident_id"]
-    await eventually(lambda: has_clocks(http, esc, iid), timeout=5)
     ack = IncidentAcknowledged(incident_id=iid, number="ACME-1", by="eve", at=utcnow())
     await bus.publish(raise_event("incident.acknowledged", ack, source="triage", tenant="acme", cause=env))
 
@@ -104,12 +100,10 @@ async def test_acknowledge_stops_response_clock_in_time(settings, start, http):
 
 
 async def test_clock_api_tenant_wall(settings, start, http):
-    esc = await start("escalation", settings)
-    bus = await connect_bus(settings, name="test")
-    env = opened(priority="P3", incident_id="7f1c1c1e-0000-4000-8000-000000000003")
-    await bus.publish(env)
+    esc, bus, env = await opened_with_clocks(
+        settings, start, http, priority="P3", incident_id="7f1c1c1e-0000-4000-8000-000000000003"
+    )
     iid = env.data["incident_id"]
-    await eventually(lambda: has_clocks(http, esc, iid))
     assert (await clocks(http, esc, iid, token="acme-viewer-token"))[0] == 200
     status, body = await clocks(http, esc, iid, token="globex-viewer-token")
     assert status == 404 and body["error"]["code"] == "not_found"
@@ -149,7 +143,8 @@ async def test_deadline_that_passed_while_down_fires_once_at_start_marked_late(s
 
 
 async def test_two_replicas_fire_each_deadline_once(settings, start, http):
-    replicas = [await start("escalation", settings), await start("escalation", settings)]
+    for _ in range(2):  # two replicas sharing one durable consumer and one clocks table
+        await start("escalation", settings)
     bus = await connect_bus(settings, name="test")
     ids = [f"7f1c1c1e-0000-4000-8000-{n:012d}" for n in range(100, 160)]
     for iid in ids:
@@ -163,5 +158,4 @@ async def test_two_replicas_fire_each_deadline_once(settings, start, http):
     await asyncio.sleep(1)  # give a double firing the chance to show
     found = await breaches_on_stream(settings)
     assert sorted(found) == sorted(ids)  # every deadline fired, none twice
-    assert len(replicas) == 2
     await bus.close()

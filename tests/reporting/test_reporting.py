@@ -7,7 +7,7 @@ from libs.db import create_pool
 from libs.events import Envelope
 from services.reporting.handlers import record
 from tests.conftest import auth, eventually
-from tests.reporting.events import Incident, alert, change, utc
+from tests.events import Incident, alert, change, utc
 
 MARCH = {"from": "2024-03-01", "to": "2024-04-01"}
 

@@ -1,4 +1,5 @@
-"""Hand-built envelopes for reporting tests: each event's envelope time equals its payload's time."""
+"""Hand-built envelopes for tests of the services that consume incident events (escalation, reporting):
+each event's envelope time equals its payload's time."""
 
 from __future__ import annotations
 
@@ -30,8 +31,10 @@ def event(kind: str, payload: BaseModel, at: datetime, tenant: str = "acme", sub
 class Incident:
     """The events of one incident, by the names the report definitions use."""
 
-    def __init__(self, iid: str, priority: str, opened_at: datetime, tenant: str = "acme") -> None:
-        self.ref = {"incident_id": iid, "number": iid.upper()}
+    def __init__(
+        self, iid: str, priority: str, opened_at: datetime, tenant: str = "acme", number: str | None = None
+    ) -> None:
+        self.ref = {"incident_id": iid, "number": number or iid.upper()}
         self.priority, self.opened_at, self.tenant = priority, opened_at, tenant
 
     def _event(self, kind: str, payload: BaseModel, at: datetime) -> Envelope:
