@@ -27,7 +27,8 @@ class AlertReceived(Contract):
     source: str  # the tool: generic, alertmanager, grafana, pagerduty
     integration: str  # name of the integration key that authenticated it
     dedup_key: str
-    status: Literal["firing", "resolved"]
+    # `acknowledged` comes from tools that can acknowledge (PagerDuty Events v2 `event_action: acknowledge`).
+    status: Literal["firing", "acknowledged", "resolved"]
     severity: Severity
     summary: str
     description: str | None = None
@@ -76,6 +77,45 @@ class IncidentResolved(IncidentRef):
     at: datetime
     reason: str  # alert_resolved | manual
     alert_id: str | None = None  # the resolving alert, when a monitoring tool resolved it
+
+
+HoldReason = Literal["pending_customer", "pending_vendor"]
+
+
+class IncidentHeld(IncidentRef):
+    """triage -> everyone: the incident went on hold; the resolution clock may pause (escalation decides)."""
+
+    reason: HoldReason
+    by: str
+    at: datetime
+    comment: str | None = None
+
+
+class IncidentResumed(IncidentRef):
+    """triage -> everyone: the incident came off hold (back to in progress)."""
+
+    reason: HoldReason  # the hold that ended
+    by: str
+    at: datetime
+
+
+class IncidentPriorityChanged(IncidentRef):
+    from_priority: str
+    to_priority: str
+    by: str
+    at: datetime
+    reason: str
+
+
+class IncidentReopened(IncidentRef):
+    by: str
+    at: datetime
+    reason: str  # alert_refired | manual
+
+
+class IncidentClosed(IncidentRef):
+    by: str
+    at: datetime
 
 
 class IncidentEscalated(IncidentRef):
@@ -136,6 +176,33 @@ class ChangeEvent(Contract):
     comment: str | None = None
 
 
+class ChangeWindow(Contract):
+    """change -> triage, escalation, reporting: an approved change's planned window began or ended."""
+
+    change_id: str
+    number: str
+    title: str
+    change_type: Literal["standard", "normal", "emergency"]
+    cis: list[str]
+    starts_at: datetime
+    ends_at: datetime
+    at: datetime
+
+
+class ChangeSignalReceived(Contract):
+    """intake -> change: a monitoring/deploy tool reported a change (PagerDuty change events): an unmanaged change."""
+
+    signal_id: str
+    source: str
+    integration: str
+    summary: str
+    ci: str | None = None
+    timestamp: datetime | None = None
+    received_at: datetime
+    custom_details: dict = {}
+    links: list[dict] = []
+
+
 REGISTRY: dict[str, type[Contract]] = {
     "alert.received": AlertReceived,
     "incident.opened": IncidentOpened,
@@ -143,6 +210,11 @@ REGISTRY: dict[str, type[Contract]] = {
     "incident.acknowledged": IncidentAcknowledged,
     "incident.resolved": IncidentResolved,
     "incident.escalated": IncidentEscalated,
+    "incident.held": IncidentHeld,
+    "incident.resumed": IncidentResumed,
+    "incident.priority_changed": IncidentPriorityChanged,
+    "incident.reopened": IncidentReopened,
+    "incident.closed": IncidentClosed,
     "escalation.requested": EscalationRequested,
     "sla.clock_started": SlaClockStarted,
     "sla.clock_stopped": SlaClockStopped,
@@ -152,6 +224,9 @@ REGISTRY: dict[str, type[Contract]] = {
     "change.vote_cast": ChangeEvent,
     "change.approved": ChangeEvent,
     "change.rejected": ChangeEvent,
+    "change.window_started": ChangeWindow,
+    "change.window_ended": ChangeWindow,
+    "intake.change_received": ChangeSignalReceived,
 }
 
 

@@ -86,16 +86,23 @@ class Incident:
     dirty: bool = field(default=False, compare=False)
 
 
-Effect = Literal["opened", "alert_added", "resolved", "resolve_ignored"]
+Effect = Literal["opened", "alert_added", "acknowledged", "resolved", "resolve_ignored", "ack_ignored"]
 
 
 def apply_alert(open_incident: Incident | None, alert: AlertReceived, tenant: Tenant) -> tuple[Effect, Incident | None]:
-    """What one alert does: open an incident, add to the open one with its dedup key, or resolve it.
+    """What one alert does: open an incident, add to the open one with its dedup key, acknowledge or resolve it.
 
     A resolve for a key with no open incident changes nothing (the incident was resolved by hand, or never
     opened); it is still recorded against the alert by the caller.
     """
     at = alert.received_at
+    if alert.status == "acknowledged":  # a tool's acknowledge (PagerDuty Events v2): only a new incident moves
+        if open_incident is None or open_incident.state != "new":
+            return "ack_ignored", open_incident
+        open_incident.state = "acknowledged"
+        open_incident.acknowledged_at = at
+        open_incident.dirty = True
+        return "acknowledged", open_incident
     if alert.status == "resolved":
         if open_incident is None:
             return "resolve_ignored", None

@@ -18,6 +18,7 @@ from libs.contracts import (
     AlertReceived,
     Contract,
     EscalationRequested,
+    IncidentAcknowledged,
     IncidentAlertAdded,
     IncidentEscalated,
     IncidentOpened,
@@ -65,7 +66,7 @@ class Outcome:
 
 def outcome_event(o: Outcome) -> Envelope | None:
     i, a, env = o.incident, o.alert, o.env
-    if i is None:
+    if i is None or o.effect == "ack_ignored":
         return None
     if o.effect == "opened":
         return opened_event(i, env, a.alert_id)
@@ -75,6 +76,10 @@ def outcome_event(o: Outcome) -> Envelope | None:
             incident_id=i.id, number=i.number, alert_id=a.alert_id, occurrences=o.occurrences,
             severity=a.severity, last_seen=a.received_at,
         )  # fmt: skip
+    elif o.effect == "acknowledged":
+        payload = IncidentAcknowledged(
+            incident_id=i.id, number=i.number, by=f"{a.source}:{a.integration}", at=a.received_at
+        )
     else:
         payload = IncidentResolved(
             incident_id=i.id, number=i.number, by=f"{a.source}:{a.integration}", at=a.received_at,
@@ -115,7 +120,7 @@ async def on_alerts_received(conn: asyncpg.Connection, envs: list[Envelope], con
         (o.incident.id, o.alert.received_at, o.effect, f"{o.alert.source}:{o.alert.integration}",
          {"alert_id": o.alert.alert_id})
         for o in outcomes
-        if o.incident is not None and o.effect != "alert_added"
+        if o.incident is not None and o.effect not in ("alert_added", "ack_ignored")
     ]  # fmt: skip
     await store.record_batch(conn, incidents=list(touched.values()), alerts=alert_rows, timeline=timeline)
     return [e for o in outcomes if (e := outcome_event(o)) is not None]

@@ -114,6 +114,19 @@ def test_resolved_alert_resolves_the_open_incident(acme):
     assert inc.dirty
 
 
+def test_tool_acknowledge_acknowledges_a_new_incident_once(acme):
+    _, inc = apply_alert(None, alert(), acme)
+    inc.dirty = False
+    later = T0 + timedelta(minutes=2)
+    assert apply_alert(inc, alert(status="acknowledged", at=later), acme) == ("acknowledged", inc)
+    assert (inc.state, inc.acknowledged_at, inc.dirty) == ("acknowledged", later, True)
+    inc.dirty = False
+    # A second acknowledge (a tool's retry, or after a human acknowledged) changes nothing.
+    assert apply_alert(inc, alert(status="acknowledged", at=later + timedelta(1)), acme) == ("ack_ignored", inc)
+    assert (inc.acknowledged_at, inc.dirty) == (later, False)
+    assert apply_alert(None, alert(status="acknowledged"), acme) == ("ack_ignored", None)
+
+
 def test_resolve_with_nothing_open_is_ignored(acme):
     assert apply_alert(None, alert(status="resolved"), acme) == ("resolve_ignored", None)
 
