@@ -6,9 +6,6 @@ apart. A deadline that passed while the service was down is simply due at start 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
 import asyncpg
 import structlog
 from prometheus_client import Counter, Histogram
@@ -16,6 +13,7 @@ from prometheus_client import Counter, Histogram
 from libs.contracts import EscalationRequested, SlaBreached
 from libs.events import Envelope, raise_event
 from libs.outbox import Outbox, stage
+from libs.timer import Poller
 from services.escalation import store
 from services.escalation.domain import escalation_after_breach, is_late
 
@@ -59,27 +57,14 @@ def breach_events(row: asyncpg.Record) -> list[Envelope]:
 
 class DeadlineTimer:
     def __init__(self, pool: asyncpg.Pool, outbox: Outbox, *, poll_s: float, batch: int = 500) -> None:
-        self.pool, self.outbox, self.poll_s, self.batch = pool, outbox, poll_s, batch
-        self._task: asyncio.Task[None] | None = None
+        self.pool, self.outbox, self.batch = pool, outbox, batch
+        self.poller = Poller("deadline-timer", self.fire_due, poll_s=poll_s, batch=batch)
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="deadline-timer")
+        await self.poller.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                fired = await self.fire_due()
-            except Exception as exc:  # database away: deadlines stay in their rows, retry next tick
-                log.warning("timer.failed", error=repr(exc))
-                fired = 0
-            if fired < self.batch:
-                await asyncio.sleep(self.poll_s)
+        await self.poller.stop()
 
     async def fire_due(self) -> int:
         async with self.pool.acquire() as conn, conn.transaction():

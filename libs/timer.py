@@ -1,0 +1,42 @@
+"""A polling loop for work that falls due in PostgreSQL (SLA deadlines, change windows).
+
+The work itself claims its due rows with `FOR UPDATE SKIP LOCKED` and commits what it fired together
+with the events it raised (see services/escalation/timer.py); this only decides when to look again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+log = structlog.get_logger()
+
+
+class Poller:
+    """Calls `tick()` (returns how many rows it handled) every `poll_s`; at once again while batches are full."""
+
+    def __init__(self, name: str, tick: Callable[[], Awaitable[int]], *, poll_s: float, batch: int) -> None:
+        self.name, self.tick, self.poll_s, self.batch = name, tick, poll_s, batch
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                handled = await self.tick()
+            except Exception as exc:  # database away: the due rows stay where they are, retry next tick
+                log.warning("timer.failed", timer=self.name, error=repr(exc))
+                handled = 0
+            if handled < self.batch:
+                await asyncio.sleep(self.poll_s)
