@@ -23,7 +23,7 @@ from libs.events import Envelope
 from libs.logging import configure_logging
 from libs.outbox import Apply, Outbox, handle_messages, prune_inbox
 from libs.settings import Settings
-from libs.web import READINESS
+from libs.web import READINESS, tls_context
 
 log = structlog.get_logger()
 
@@ -116,7 +116,8 @@ async def serve(name: str, settings: Settings, *, port: int, ready: asyncio.Even
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, settings.http_host, port, reuse_address=True)
+        tls = tls_context(settings.tls_cert_file, settings.tls_key_file)
+        site = web.TCPSite(runner, settings.http_host, port, reuse_address=True, ssl_context=tls)
         await site.start()
         log.info("service.started", port=port)
         if ready:

@@ -22,6 +22,10 @@ class Settings(BaseSettings):
     http_port: int = 7480
     # Port of one service started with `tierline serve NAME`; 0 picks a free one.
     service_port: int = 8000
+    # HTTPS on the public port (the base URL of `tierline up`, or one `tierline serve NAME`) when both are set.
+    # PagerDuty's client libraries refuse plain http, so point them at an https URL (this, or your TLS proxy).
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
 
     # Subject prefix and stream-name stem; tests set a fresh one each so they never collide.
     bus_prefix: str = Field(default="tierline", pattern=r"^[a-z][a-z0-9_]*$")

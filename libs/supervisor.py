@@ -21,6 +21,7 @@ from libs.gateway import create_gateway
 from libs.localstack import LocalNats, LocalPostgres, die_with_parent, free_port
 from libs.runtime import SERVICE_NAMES, serve
 from libs.settings import Settings
+from libs.web import tls_context
 
 log = structlog.get_logger()
 DEMO_KEY = "demo-acme-key"  # documented in README; printed only when the running config accepts it
@@ -33,13 +34,14 @@ async def start_gateway(stack: AsyncExitStack, settings: Settings, ports: dict[s
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
     port = settings.http_port or free_port()
+    tls = tls_context(settings.tls_cert_file, settings.tls_key_file)
     try:
-        await web.TCPSite(runner, settings.http_host, port).start()
+        await web.TCPSite(runner, settings.http_host, port, ssl_context=tls).start()
     except OSError:
         port = free_port()  # the default is taken (another stack?): say so and use a free one
         log.warning("gateway.port_taken", wanted=settings.http_port, using=port)
-        await web.TCPSite(runner, settings.http_host, port).start()
-    return f"http://{settings.http_host}:{port}"
+        await web.TCPSite(runner, settings.http_host, port, ssl_context=tls).start()
+    return f"{'https' if tls else 'http'}://{settings.http_host}:{port}"
 
 
 class ServiceProcess:
@@ -106,12 +108,14 @@ async def up(settings: Settings, *, one_process: bool = False) -> None:
         url = await start_gateway(stack, settings, ports)
         print(f"Tierline starting; its base URL will be {url} (/readyz answers 200 once all is up)", flush=True)
         ports.update({name: free_port() for name in SERVICE_NAMES})
+        # TLS is for the public base URL only; the gateway reaches the services over loopback HTTP.
+        internal = settings.model_copy(update={"tls_cert_file": None, "tls_key_file": None})
         if one_process:
-            tasks = [asyncio.create_task(serve(n, settings, port=p)) for n, p in ports.items()]
+            tasks = [asyncio.create_task(serve(n, internal, port=p)) for n, p in ports.items()]
             stack.push_async_callback(_cancel_all, tasks)
         else:
             env = {
-                **os.environ,
+                **{k: v for k, v in os.environ.items() if not k.startswith("TIERLINE_TLS_")},
                 "TIERLINE_NATS_URL": settings.nats_url or "",
                 "TIERLINE_DATABASE_URL": settings.database_url or "",
                 "TIERLINE_CONFIG": str(settings.config),
@@ -157,7 +161,8 @@ def hold_data_dir(stack: AsyncExitStack, data: Path) -> None:
 async def _wait_ready(url: str) -> None:
     import aiohttp
 
-    async with aiohttp.ClientSession() as session:
+    # Our own gateway on loopback: its certificate may be one the local trust store does not know.
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=False)) as session:
         for _ in range(600):
             with contextlib.suppress(Exception):
                 async with session.get(f"{url}/readyz") as r:

@@ -80,7 +80,8 @@ class RunningService:
     def __init__(self, name: str, settings: Settings) -> None:
         self.name, self.settings = name, settings
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        scheme = "https" if settings.tls_cert_file and settings.tls_key_file else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> RunningService:

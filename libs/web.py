@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
@@ -94,6 +95,15 @@ async def metrics(_: web.Request) -> web.Response:
     resp = web.Response(body=generate_latest())
     resp.content_type = CONTENT_TYPE_LATEST.split(";")[0]
     return resp
+
+
+def tls_context(cert_file: object, key_file: object) -> ssl.SSLContext | None:
+    """A server TLS context when a certificate and key are configured, else None (plain HTTP)."""
+    if not (cert_file and key_file):
+        return None
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(str(cert_file), str(key_file))
+    return ctx
 
 
 def create_app(*, client_max_size: int = 1024**2) -> web.Application:
