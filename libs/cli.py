@@ -33,7 +33,7 @@ def config_check(path: Path) -> int:
             where = ".".join(str(p) for p in e["loc"]) or "(top level)"
             print(f"  {where}: {e['msg'].removeprefix('Value error, ')}", file=sys.stderr)
         return 1
-    keys = sum(len(t.integration_keys) for t in cfg.tenants)
+    keys = sum(len(t.integration_keys) for t in cfg.tenants) + len(cfg.provider.integration_keys)
     cis = sum(len(t.services) for t in cfg.tenants)
     print(f"{path}: OK ({len(cfg.tenants)} tenants, {cis} services, {keys} integration keys)")
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from datetime import time, timedelta
 from functools import cached_property
@@ -115,11 +116,53 @@ class ConfigurationItem(Strict):
     criticality: Criticality = "medium"
 
 
+class Signature(Strict):
+    """Optional HMAC-SHA256 signing of webhook requests for one integration.
+
+    The secret cannot be stored hashed like the key (verifying a signature needs the secret itself), so it
+    is read from an environment variable (`secret_env`, for production) or given inline (`secret`, demo/tests).
+    """
+
+    style: Literal["tierline", "grafana"] = "tierline"
+    secret: str | None = Field(default=None, min_length=16, repr=False)
+    secret_env: str | None = None
+    # Defaults: tierline -> X-Tierline-Signature / X-Tierline-Timestamp;
+    # grafana -> X-Grafana-Alert-Signature and no timestamp unless the contact point sets `timestamp_header`.
+    header: str | None = None
+    timestamp_header: str | None = None
+    max_age: Duration = timedelta(minutes=5)  # replay window, either side of now
+
+    @model_validator(mode="after")
+    def _one_secret(self) -> Signature:
+        if (self.secret is None) == (self.secret_env is None):
+            raise ValueError("give exactly one of `secret` or `secret_env`")
+        if self.secret_env is not None and len(os.environ.get(self.secret_env, "")) < 16:
+            raise ValueError(f"environment variable {self.secret_env} must hold the signing secret (16+ characters)")
+        return self
+
+    @property
+    def key(self) -> bytes:
+        return (self.secret if self.secret is not None else os.environ[self.secret_env or ""]).encode()
+
+
+class RateLimit(Strict):
+    """Per integration key, per intake process: a token bucket (requests, not alerts)."""
+
+    per_second: Annotated[float, Field(gt=0)] = 50.0
+    burst: Annotated[int, Field(ge=1)] = 500
+
+
 class IntegrationKey(Strict):
     name: str
     key_sha256: Sha256
     ci: str | None = None  # a key bound to one CI fills in `ci` when the alert omits it
     revoked: bool = False
+    signature: Signature | None = None
+    rate_limit: RateLimit = RateLimit()
+    # Which alert label names the CI (Alertmanager/Grafana labels, generic labels, PagerDuty custom_details);
+    # and, for a provider-wide key only, which names the tenant.
+    ci_label: str = "service"
+    tenant_label: str = "tenant"
 
 
 class EscalationStep(Strict):
@@ -174,6 +217,9 @@ class Tenant(Strict):
 class Provider(Strict):
     name: str = "Managed service provider"
     api_tokens: list[ApiToken] = []
+    # Keys not bound to a tenant: each alert names its tenant in the key's `tenant_label` (one Alertmanager
+    # for many clients). A tenant-bound key can never write to another tenant.
+    integration_keys: list[IntegrationKey] = []
 
 
 class TierlineConfig(Strict):
@@ -187,7 +233,9 @@ class TierlineConfig(Strict):
             dupes = sorted({v for v in values if values.count(v) > 1})
             if dupes:
                 raise ValueError(f"tenant {attr}s must be unique: {', '.join(dupes)}")
-        keys = [k.key_sha256 for t in self.tenants for k in t.integration_keys]
+        keys = [k.key_sha256 for t in self.tenants for k in t.integration_keys] + [
+            k.key_sha256 for k in self.provider.integration_keys
+        ]
         tokens = [a.token_sha256 for t in self.tenants for a in t.api_tokens] + [
             a.token_sha256 for a in self.provider.api_tokens
         ]
@@ -211,8 +259,13 @@ class TierlineConfig(Strict):
         return {t.id: t for t in self.tenants}
 
     @cached_property
-    def integration_keys(self) -> dict[str, tuple[Tenant, IntegrationKey]]:
-        return {k.key_sha256: (t, k) for t in self.tenants for k in t.integration_keys if not k.revoked}
+    def integration_keys(self) -> dict[str, tuple[Tenant | None, IntegrationKey]]:
+        """Live keys by hash: (its tenant, or None for a provider-wide key, and the key)."""
+        keys: dict[str, tuple[Tenant | None, IntegrationKey]] = {
+            k.key_sha256: (t, k) for t in self.tenants for k in t.integration_keys if not k.revoked
+        }
+        keys.update({k.key_sha256: (None, k) for k in self.provider.integration_keys if not k.revoked})
+        return keys
 
     def tenant(self, tenant_id: str) -> Tenant | None:
         return self.tenants_by_id.get(tenant_id)
