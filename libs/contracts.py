@@ -34,8 +34,10 @@ class AlertReceived(Contract):
     description: str | None = None
     ci: str | None = None
     labels: dict[str, str] = {}
-    started_at: datetime | None = None
+    started_at: datetime | None = None  # when the source says the problem began
     received_at: datetime
+    # received_at - started_at (>= 0), kept so reporting can compute mean time to detect.
+    detection_delay_s: float | None = None
 
 
 class IncidentRef(Contract):

@@ -60,9 +60,14 @@ def raise_event(
     subject: str | None = None,
     cause: Envelope | None = None,
     correlation_id: str | None = None,
+    event_id: str | None = None,
 ) -> Envelope:
-    """Build the envelope for an event caused by `cause` (it inherits the correlation id)."""
-    eid = new_id()
+    """Build the envelope for an event caused by `cause` (it inherits the correlation id).
+
+    `event_id` is for events whose identity comes from their content (intake: a sender's retry of the
+    same alert gets the same id, so JetStream's duplicate window stores it once); otherwise a fresh id.
+    """
+    eid = event_id or new_id()
     # Every field here is already valid (ids we made, a validated payload): skip re-validation on the hot path.
     return Envelope.model_construct(
         specversion="1.0",

@@ -16,6 +16,8 @@ from libs.errors import ApiError
 # API prefix -> owning service. Longest prefix wins.
 ROUTES = {
     "/v1/webhooks/": "intake",
+    "/v2/": "intake",  # PagerDuty Events API v2 paths, so a PagerDuty client needs only the base URL changed
+    "/openapi.json": "intake",
     "/v1/incidents": "triage",
     "/v1/sla/": "escalation",
     "/v1/changes": "change",

@@ -13,7 +13,7 @@ from libs.bus import connect_bus
 from libs.config import TierlineConfig
 from libs.settings import Settings
 from libs.web import READINESS, create_app
-from services.intake.api import STATE, IntakeState, add_routes
+from services.intake.api import MAX_BODY, STATE, IntakeState, add_routes
 
 NAME = "intake"
 TRIAGE_CONSUMER = "triage"  # the consumer whose lag bounds what intake accepts
@@ -34,7 +34,7 @@ async def watch_lag(state: IntakeState, max_lag: int) -> None:
 
 
 async def build(stack: AsyncExitStack, settings: Settings, config: TierlineConfig) -> web.Application:
-    app = create_app(client_max_size=256 * 1024)
+    app = create_app(client_max_size=MAX_BODY)
     bus = await connect_bus(settings, name=NAME)
     stack.push_async_callback(bus.close)
     state = IntakeState(bus=bus, config=config)

@@ -11,8 +11,9 @@ from tests.conftest import eventually
 pytestmark = pytest.mark.slow
 
 
-async def send(http, intake, key: str) -> tuple[int, str | None]:
-    body = {"summary": f"{key} unreachable", "severity": "error", "dedup_key": key}
+async def send(http, intake, key: str, seq: int = 0) -> tuple[int, str | None]:
+    # `seq` makes each send a new delivery: the same content twice is a retry, stored once.
+    body = {"summary": f"{key} unreachable", "severity": "error", "dedup_key": key, "labels": {"seq": str(seq)}}
     try:
         async with http.post(
             f"{intake.url}/v1/webhooks/generic", json=body, headers={"X-Tierline-Key": "acme-key"}
@@ -31,7 +32,7 @@ async def test_nats_restart_loses_and_doubles_nothing(tmp_path, settings, start,
     triage = await start("triage", settings)
     accepted = []
     for i in range(30):
-        status, alert_id = await send(http, intake, f"host-{i % 10}")
+        status, alert_id = await send(http, intake, f"host-{i % 10}", i)
         assert status == 202
         accepted.append((alert_id, f"host-{i % 10}"))
 
@@ -48,7 +49,7 @@ async def test_nats_restart_loses_and_doubles_nothing(tmp_path, settings, start,
 
         accepted.append((await eventually(accepted_again, timeout=30, interval=0.3), "host-99"))
         for i in range(30):
-            status, alert_id = await send(http, intake, f"host-{i % 10}")
+            status, alert_id = await send(http, intake, f"host-{i % 10}", 100 + i)
             assert status == 202
             accepted.append((alert_id, f"host-{i % 10}"))
 

@@ -50,11 +50,14 @@ async def test_kill_triage_mid_stream_loses_and_doubles_nothing(settings, start,
     rng = random.Random(7)
     keys = [f"disk-{i}" for i in range(40)]
     accepted: list[tuple[str, str]] = []  # (alert_id, dedup_key)
+    sent: list[str] = []
 
     async def send(n: int) -> None:
         for _ in range(n):
             key = rng.choice(keys)
-            body = {"summary": f"{key} full", "severity": "warning", "dedup_key": key}
+            # A fresh label per send: each is a new delivery (the same content twice is one stored event).
+            body = {"summary": f"{key} full", "severity": "warning", "dedup_key": key, "labels": {"n": str(len(sent))}}
+            sent.append(key)
             async with http.post(
                 f"{intake.url}/v1/webhooks/generic", json=body, headers={"X-Tierline-Key": "acme-key"}
             ) as r:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from libs.bus import connect_bus, consumer_config
 from tests.conftest import eventually
+from tests.intake.wire import post, stored
 
 GOOD = {
     "summary": "Disk 95% full on fs01",
@@ -13,25 +12,6 @@ GOOD = {
     "service": "erp-db",
     "dedup_key": "fs01-disk",
 }
-
-
-async def stored(settings) -> list[dict]:
-    """Every alert event on this test's stream."""
-    bus = await connect_bus(settings, name="probe")
-    try:
-        info = await bus.js.stream_info(bus.stream)
-        out = []
-        for seq in range(1, info.state.last_seq + 1):
-            msg = await bus.js.get_msg(bus.stream, seq)
-            out.append(json.loads(msg.data))
-        return out
-    finally:
-        await bus.close()
-
-
-async def post(http, url, body=None, headers=None, raw=None):
-    async with http.post(url, json=body, data=raw, headers=headers or {}) as r:
-        return r.status, await r.json(), r.headers
 
 
 async def test_accepted_alert_is_on_the_stream(settings, start, http):
@@ -93,8 +73,8 @@ async def test_overload_answers_503_with_retry_after(settings, start, http):
     await bus.js.add_consumer(bus.stream, config=consumer_config(bus, "triage", [bus.subject("alert.received")]))
     intake = await start("intake", settings)
     url = f"{intake.url}/v1/webhooks/generic"
-    for _ in range(4):
-        assert (await post(http, url, GOOD, {"X-Tierline-Key": "acme-key"}))[0] == 202
+    for i in range(4):  # four different alerts (the same one four times would be one event: a retry)
+        assert (await post(http, url, {**GOOD, "dedup_key": f"k{i}"}, {"X-Tierline-Key": "acme-key"}))[0] == 202
 
     async def refused():
         status, err, headers = await post(http, url, GOOD, {"X-Tierline-Key": "acme-key"})

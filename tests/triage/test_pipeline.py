@@ -21,7 +21,7 @@ async def test_alert_opens_incident_and_repeat_updates_it(settings, start, http)
     triage = await start("triage", settings)
     body = {"summary": "ERP DB down", "severity": "critical", "service": "erp-db", "dedup_key": "erp-1"}
     assert (await post_alert(http, intake, body))[0] == 202
-    assert (await post_alert(http, intake, body))[0] == 202
+    assert (await post_alert(http, intake, body | {"labels": {"check": "2"}}))[0] == 202  # a repeat, not a retry
 
     async def two_occurrences():
         items = await incidents(http, triage)
@@ -39,8 +39,8 @@ async def test_incident_detail_lists_every_alert_and_a_timeline_of_changes(setti
     intake = await start("intake", settings)
     triage = await start("triage", settings)
     body = {"summary": "Core switch flapping", "severity": "warning", "service": "office-wifi", "dedup_key": "sw"}
-    for status in ("firing", "firing", "resolved"):
-        assert (await post_alert(http, intake, body | {"status": status}))[0] == 202
+    for n, status in enumerate(("firing", "firing", "resolved")):
+        assert (await post_alert(http, intake, body | {"status": status, "labels": {"n": str(n)}}))[0] == 202
 
     async def resolved():
         items = await incidents(http, triage, state="resolved")
