@@ -19,7 +19,7 @@ import tempfile
 import time
 import uuid
 from contextlib import AsyncExitStack
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -43,29 +43,56 @@ class Load:
         self.status: dict[int, int] = {}
         self.inflight = asyncio.Semaphore(256)
 
-    async def one(self, body: dict[str, str], due: float) -> None:
+    async def one(self, path: str, body: dict, due: float) -> None:
         async with self.inflight:
             try:
-                async with self.http.post(self.url, json=body, headers={"X-Tierline-Key": KEY}) as r:
+                async with self.http.post(f"{self.url}{path}", json=body, headers={"X-Tierline-Key": KEY}) as r:
                     self.status[r.status] = self.status.get(r.status, 0) + 1
                     if r.status == 202:
-                        self.due[(await r.json())["alert_id"]] = due
+                        answer = await r.json()
+                        for alert in answer.get("alerts", [answer]):
+                            self.due[alert["alert_id"]] = due
             except aiohttp.ClientError:
                 self.status[0] = self.status.get(0, 0) + 1
 
     async def run(self, rate: float, seconds: float, mix: str, repeat_keys: list[str]) -> float:
-        tasks, start, n, i = [], time.time(), int(rate * seconds), 0
+        """`rate` is alerts per second; an Alertmanager step (am1, am10, am100) sends that many per request."""
+        per = int(mix[2:]) if mix.startswith("am") else 1
+        tasks, start, n, i = [], time.time(), int(rate * seconds / per), 0
         while i < n:
             now = time.time()
-            while i < n and start + i / rate <= now:
-                new = mix == "new" or (mix == "mix" and i % 2 == 0)
-                key = uuid.uuid4().hex if new else repeat_keys[i % len(repeat_keys)]
-                body = {"summary": f"bench {key}", "severity": "error", "service": "erp-db", "dedup_key": key}
-                tasks.append(asyncio.create_task(self.one(body, start + i / rate)))
+            while i < n and start + i * per / rate <= now:
+                due = start + i * per / rate
+                if per > 1 or mix.startswith("am"):
+                    tasks.append(asyncio.create_task(self.one("/v1/webhooks/alertmanager", notification(per), due)))
+                else:
+                    new = mix == "new" or (mix == "mix" and i % 2 == 0)
+                    key = uuid.uuid4().hex if new else repeat_keys[i % len(repeat_keys)]
+                    # `seq` makes every request a new delivery (identical content would be a retry, stored once)
+                    body = {"summary": f"bench {key}", "severity": "error", "service": "erp-db", "dedup_key": key,
+                            "labels": {"seq": str(i)}}  # fmt: skip
+                    tasks.append(asyncio.create_task(self.one("/v1/webhooks/generic", body, due)))
                 i += 1
             await asyncio.sleep(0.002)
         await asyncio.gather(*tasks)
         return time.time() - start
+
+
+def notification(alerts: int) -> dict:
+    """An Alertmanager v4 notification with `alerts` new firing alerts (each opens an incident)."""
+    now = datetime.now(UTC).isoformat()
+    return {
+        "version": "4", "groupKey": "{}:{alertname=\"BenchDown\"}", "truncatedAlerts": 0, "status": "firing",
+        "receiver": "tierline", "groupLabels": {"alertname": "BenchDown"}, "commonLabels": {"service": "erp-db"},
+        "commonAnnotations": {}, "externalURL": "http://alertmanager:9093",
+        "alerts": [
+            {"status": "firing", "labels": {"alertname": "BenchDown", "instance": f"host-{k}", "severity": "error",
+                                            "service": "erp-db"},
+             "annotations": {"summary": "bench"}, "startsAt": now, "endsAt": "0001-01-01T00:00:00Z",
+             "generatorURL": "", "fingerprint": uuid.uuid4().hex[:16]}
+            for k in range(alerts)
+        ],
+    }  # fmt: skip
 
 
 def _ts(iso: str) -> float:
@@ -80,7 +107,7 @@ def pct(values: list[float], p: float) -> float:
 
 
 async def step(http, base, seen, stamps, cpu, rate, seconds, mix, repeat_keys) -> dict[str, object]:
-    load = Load(http, f"{base}/v1/webhooks/generic", seen)
+    load = Load(http, base, seen)
     cpu.start()
     t0 = time.time()
     await load.run(rate, seconds, mix, repeat_keys)
@@ -101,7 +128,8 @@ async def step(http, base, seen, stamps, cpu, rate, seconds, mix, repeat_keys) -
     split = "/".join(f"{pct([p[k] * 1000 for p in parts], 50):.0f}" for k in range(3))
     return {
         "mix": mix,
-        "offered/s": rate,
+        "offered/s": rate,  # alerts
+        "requests/s": round(rate / (int(mix[2:]) if mix.startswith("am") else 1), 1),
         "accepted": len(load.due),
         "rejected": sum(v for k, v in load.status.items() if k != 202),
         "committed/s": round(done / elapsed) if elapsed else 0,
@@ -183,9 +211,14 @@ async def main(quick: bool) -> None:
             ("repeat", 1500),
             ("mix", 750),
             ("mix", 1500),
+            ("am1", 750),
+            ("am10", 750),
+            ("am100", 750),
+            ("am10", 1500),
+            ("am100", 1500),
         ]
         if quick:
-            plan = [("new", 750), ("repeat", 750), ("mix", 1500)]
+            plan = [("new", 750), ("repeat", 750), ("mix", 1500), ("am10", 750), ("am100", 1500)]
         rows = [await step(http, base, seen, stamps, cpu, r, secs, m, repeat_keys) for m, r in plan]
         print_table(rows)
 
