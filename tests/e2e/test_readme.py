@@ -14,33 +14,32 @@ from tests.e2e.test_stack import ready, stop, tierline_up, up_env
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "Bearer demo-engineer-token"
 
 
-def try_it_block() -> str:
+def sh_block(heading: str) -> str:
+    """The first ```sh block under a README heading."""
     readme = (ROOT / "README.md").read_text()
-    section = readme.split("## Try it", 1)[1]
+    section = readme.split(f"## {heading}", 1)[1]
     return re.search(r"```sh\n(.*?)```", section, re.S).group(1)
+
+
+async def run(script: str, url: str) -> list[dict]:
+    """Run the commands one by one, pausing so each step's events have flowed (as a person typing would)."""
+    script = script.replace("http://127.0.0.1:7480", url).replace("\n# ", "\nsleep 1\n# ")
+    shell = await asyncio.create_subprocess_exec(
+        "bash", "-euo", "pipefail", "-c", script, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    out, err = await asyncio.wait_for(shell.communicate(), 60)
+    assert shell.returncode == 0, err.decode()
+    return [json.loads(line) for line in out.decode().replace("}{", "}\n{").splitlines() if line.strip()]
 
 
 async def test_readme_examples_run(tmp_path, http):
     proc, url = await tierline_up(up_env(tmp_path, ROOT / "tierline.yaml"), tmp_path / "up.log")
     try:
         await eventually(lambda: ready(http, url), timeout=90, interval=0.2, why=tmp_path / "up.log")
-        script = try_it_block().replace("http://127.0.0.1:7480", url)
-        # Run the commands one by one, pausing so each step's events have flowed (as a person typing would).
-        script = script.replace("\n# ", "\nsleep 1\n# ")
-        shell = await asyncio.create_subprocess_exec(
-            "bash",
-            "-euo",
-            "pipefail",
-            "-c",
-            script,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(shell.communicate(), 60)
-        assert shell.returncode == 0, err.decode()
-        outputs = [json.loads(line) for line in out.decode().replace("}{", "}\n{").splitlines() if line.strip()]
+        outputs = await run(sh_block("Try it"), url)
         assert outputs[0]["status"] == "accepted" and outputs[0]["dedup_key"] == "erp-db-down"
         [incident] = outputs[1]["items"]
         assert (incident["number"], incident["priority"], incident["tier"]) == ("ACME-1", "P1", 1)
@@ -48,5 +47,19 @@ async def test_readme_examples_run(tmp_path, http):
         assert outputs[4]["state"] == "acknowledged"
         report = outputs[-1]
         assert report["tenant"] == "acme" and report["incidents"] == 1
+
+        trigger, ack, notification = await run(sh_block("Connect your monitoring tools"), url)
+        assert trigger == {"status": "success", "message": "Event processed", "dedup_key": "erp-db-lag"}
+        assert ack["status"] == "success" and notification["status"] == "accepted"
+
+        async def incidents():
+            async with http.get(f"{url}/v1/incidents?tenant=acme", headers={"Authorization": TOKEN}) as r:
+                found = {i["dedup_key"]: i["state"] for i in (await r.json())["items"]}
+            return len(found) == 4 and found
+
+        found = await eventually(incidents, timeout=15)
+        assert (found["erp-db-lag"], found["c0ffee0000000001"], found["c0ffee0000000002"]) == (
+            "acknowledged", "new", "new",
+        )  # fmt: skip
     finally:
         await stop(proc)
