@@ -1,4 +1,4 @@
-"""The `tierline` command: up, serve NAME, config check FILE, config hash SECRET."""
+"""The `tierline` command: up, serve NAME, config check FILE, config hash SECRET, reporting rebuild."""
 
 from __future__ import annotations
 
@@ -39,6 +39,24 @@ def config_check(path: Path) -> int:
     return 0
 
 
+def reporting_rebuild(settings: Settings) -> int:
+    from libs.supervisor import running_stack
+    from services.reporting.rebuild import run
+
+    configure_logging("tierline", level="warning", fmt=settings.log_format)
+    try:
+        result = run(running_stack(settings))
+    except RuntimeError as exc:
+        print(f"tierline reporting rebuild: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"ledger rebuilt from the stream in {result.seconds} s: {result.replayed} events replayed"
+        f" ({result.rejected} rejected as breaking their contract), {result.carried_over} rows carried over"
+        f" (older than the stream, or recorded meanwhile); {result.ledger_rows} ledger rows"
+    )
+    return 0
+
+
 def run_up(settings: Settings, one_process: bool) -> None:
     from libs.supervisor import up
 
@@ -71,6 +89,9 @@ def main(argv: list[str] | None = None) -> None:
     cfg_sub = p_cfg.add_subparsers(dest="action", required=True)
     cfg_sub.add_parser("check", help="validate a tierline.yaml").add_argument("file", type=Path)
     cfg_sub.add_parser("hash", help="SHA-256 of a key or token, for tierline.yaml").add_argument("secret")
+    p_rep = sub.add_parser("reporting", help="reporting tools")
+    rep_sub = p_rep.add_subparsers(dest="action", required=True)
+    rep_sub.add_parser("rebuild", help="replay the event stream from its start into a fresh SLA ledger")
     args = parser.parse_args(argv)
 
     if args.command == "config":
@@ -79,6 +100,8 @@ def main(argv: list[str] | None = None) -> None:
             return
         sys.exit(config_check(args.file))
     settings = Settings()
+    if args.command == "reporting":
+        sys.exit(reporting_rebuild(settings))
     if args.command == "up":
         if (code := config_check(settings.config)) != 0:
             sys.exit(code)

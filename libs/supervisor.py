@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import json
 import os
 import signal
 import sys
@@ -124,8 +125,41 @@ async def up(settings: Settings, *, one_process: bool = False) -> None:
             tasks = [asyncio.create_task(p.supervise()) for p in procs]
             stack.push_async_callback(_stop_procs, procs, tasks)
         await _wait_ready(url)
+        record_stack(stack, settings, url)
         print(banner(url, settings, config), flush=True)
         await asyncio.Event().wait()
+
+
+STACK_FILE = "stack.json"
+
+
+def record_stack(stack: AsyncExitStack, settings: Settings, url: str) -> None:
+    """Where this running stack is, for commands run beside it (`tierline reporting rebuild`)."""
+    path = settings.data_dir.resolve() / STACK_FILE
+    info = {"base_url": url, "nats_url": settings.nats_url, "database_url": settings.database_url, "pid": os.getpid()}
+    path.write_text(json.dumps(info, indent=2) + "\n")
+    stack.callback(path.unlink, missing_ok=True)
+
+
+def running_stack(settings: Settings) -> Settings:
+    """Settings with the NATS and PostgreSQL URLs: from the environment, else from a running `tierline up`."""
+    if settings.nats_url and settings.database_url:
+        return settings
+    path = settings.data_dir.resolve() / STACK_FILE
+    try:
+        info = json.loads(path.read_text())
+        os.kill(info["pid"], 0)  # still running?
+    except (OSError, ValueError, KeyError):
+        raise RuntimeError(
+            f"no running stack at {settings.data_dir} (start one with `make run`) and no "
+            "TIERLINE_NATS_URL / TIERLINE_DATABASE_URL set"
+        ) from None
+    return settings.model_copy(
+        update={
+            "nats_url": settings.nats_url or info["nats_url"],
+            "database_url": settings.database_url or info["database_url"],
+        }
+    )
 
 
 async def start_servers(stack: AsyncExitStack, settings: Settings) -> Settings:

@@ -19,13 +19,19 @@ from services.reporting.domain import Figures
 LedgerRow = tuple[str, str, str, str | None, datetime, str | None, str]
 
 
-async def append(conn: asyncpg.Connection, *, rows: Sequence[LedgerRow]) -> int:
+LEDGER_TABLES = ("ledger", "ledger_rebuild")
+COLUMNS = "event_id, tenant, type, subject, occurred_at, correlation_id, data, recorded_at"
+REBUILD_LOCK = 0x7265_6275_696C_64  # advisory lock key: one rebuild at a time
+
+
+async def append(conn: asyncpg.Connection, *, rows: Sequence[LedgerRow], table: str = "ledger") -> int:
     """Insert rows not yet in the ledger, in the given order; returns how many were new."""
+    assert table in LEDGER_TABLES
     if not rows:
         return 0
     columns = list(zip(*rows, strict=True))
     status = await conn.execute(
-        "INSERT INTO ledger(event_id, tenant, type, subject, occurred_at, correlation_id, data)"
+        f"INSERT INTO {table}(event_id, tenant, type, subject, occurred_at, correlation_id, data)"
         " SELECT e, t, ty, s, o, c, d::jsonb"
         " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],"
         " $7::text[]) AS u(e, t, ty, s, o, c, d)"
@@ -33,6 +39,43 @@ async def append(conn: asyncpg.Connection, *, rows: Sequence[LedgerRow]) -> int:
         *[list(c) for c in columns],
     )
     return int(status.rsplit(" ", 1)[-1])
+
+
+class RebuildRunning(RuntimeError):
+    pass
+
+
+async def start_rebuild(conn: asyncpg.Connection) -> None:
+    """An empty ledger_rebuild shaped like the ledger; refuses while another rebuild holds the lock."""
+    if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", REBUILD_LOCK):
+        raise RebuildRunning("another ledger rebuild is running")
+    await conn.execute(
+        "DROP TABLE IF EXISTS ledger_rebuild;"
+        " CREATE TABLE ledger_rebuild (LIKE ledger INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES)"
+    )
+
+
+async def finish_rebuild(conn: asyncpg.Connection) -> tuple[int, int]:
+    """Swap the replayed rows in, in one transaction; returns (rows carried over, ledger rows).
+
+    The ledger keeps its identity (indexes, sequence, grants): it is emptied and refilled in time order.
+    """
+    try:
+        async with conn.transaction():
+            await conn.execute("LOCK TABLE ledger IN SHARE ROW EXCLUSIVE MODE")  # live inserts wait; reads go on
+            status = await conn.execute(
+                f"INSERT INTO ledger_rebuild ({COLUMNS}) SELECT {COLUMNS} FROM ledger ON CONFLICT (event_id) DO NOTHING"
+            )
+            carried = int(status.rsplit(" ", 1)[-1])
+            await conn.execute("TRUNCATE ledger")
+            await conn.execute(
+                f"INSERT INTO ledger ({COLUMNS}) SELECT {COLUMNS} FROM ledger_rebuild ORDER BY occurred_at, event_id"
+            )
+            await conn.execute("DROP TABLE ledger_rebuild")
+            total = await conn.fetchval("SELECT count(*) FROM ledger")
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", REBUILD_LOCK)
+    return carried, int(total)
 
 
 # Incidents are those whose data.opened_at falls in [$2, $3); what happened to them later counts

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,8 @@ async def run(script: str, url: str) -> list[dict]:
 
 
 async def test_readme_examples_run(tmp_path, http):
-    proc, url = await tierline_up(up_env(tmp_path, ROOT / "tierline.yaml"), tmp_path / "up.log")
+    env = up_env(tmp_path, ROOT / "tierline.yaml")
+    proc, url = await tierline_up(env, tmp_path / "up.log")
     try:
         await eventually(lambda: ready(http, url), timeout=90, interval=0.2, why=tmp_path / "up.log")
         outputs = await run(sh_block("Try it"), url)
@@ -61,5 +63,20 @@ async def test_readme_examples_run(tmp_path, http):
         assert (found["erp-db-lag"], found["c0ffee0000000001"], found["c0ffee0000000002"]) == (
             "acknowledged", "new", "new",
         )  # fmt: skip
+
+        # `tierline reporting rebuild` beside the running stack finds it (its data dir) and changes no figure.
+        async def report():
+            async with http.get(f"{url}/v1/reports/acme", headers={"Authorization": TOKEN}) as r:
+                body = await r.json()
+            return {k: v for k, v in body.items() if k != "generated_at"}
+
+        before = await report()
+        rebuilt = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "libs.cli", "reporting", "rebuild", env=env, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await rebuilt.communicate()
+        assert rebuilt.returncode == 0 and b"events replayed" in out, err.decode()
+        assert await report() == before
     finally:
         await stop(proc)
