@@ -1,4 +1,4 @@
-"""Triage wiring: its consumer (alerts, escalation requests), its tables, its incident API."""
+"""Triage wiring: its consumer (alerts, change windows, escalation requests, SLA news), its tables, its API."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from libs.config import TierlineConfig
 from libs.runtime import consume, open_resources
 from libs.settings import Settings
 from libs.web import create_app
-from services.triage.api import STATE, TriageState, add_routes
+from services.triage.api import add_routes
 from services.triage.handlers import HANDLERS, make_apply
+from services.triage.state import STATE, TriageState
 
 NAME = "triage"
 
