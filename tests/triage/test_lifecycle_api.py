@@ -7,6 +7,10 @@ import itertools
 
 import pytest
 
+from libs.bus import connect_bus
+from libs.contracts import SlaBreached
+from libs.events import raise_event, utcnow
+from tests.conftest import eventually
 from tests.triage.stack import act, call, detail, events, incidents
 from tests.triage.test_domain import ACTIONS, LEGAL
 
@@ -181,3 +185,35 @@ async def test_list_filters(triage, http, tsettings):
     assert await numbers(breached="true") == [] and await numbers(at_risk="false") == [b, a]
     status, body = await call(http, "GET", f"{triage.url}/v1/incidents", breached="maybe", category="fun")
     assert status == 400 and {d["field"] for d in body["error"]["details"]} == {"breached", "category"}
+
+
+async def test_sla_warning_and_breach_from_escalation_feed_the_filters(triage, http, tsettings):
+    a = await create(http, triage)
+    b = await create(http, triage)
+    now = utcnow()
+    bus = await connect_bus(tsettings, name="escalation-probe")
+    try:
+        ref = {"incident_id": a["id"], "number": a["number"]}
+        breach = SlaBreached(**ref, clock="response", priority="P3", due_at=now, breached_at=now, late=False, tier=1)
+        await bus.publish(raise_event("sla.breached", breach, source="escalation", tenant="acme"))
+        warning = {"incident_id": b["id"], "number": b["number"], "clock": "resolution", "at": now.isoformat()}
+        await bus.publish(raise_event("sla.warning", _Raw(warning), source="escalation", tenant="acme"))
+    finally:
+        await bus.close()
+
+    async def flagged():
+        return [i["number"] for i in await incidents(http, triage, breached="true")] == [a["number"]] and [
+            i["number"] for i in await incidents(http, triage, at_risk="true")
+        ] == [b["number"]]
+
+    await eventually(flagged)
+
+
+class _Raw:
+    """A payload for an event type this branch has no contract for (escalation's sla.warning)."""
+
+    def __init__(self, data: dict) -> None:
+        self.data = data
+
+    def model_dump(self, mode: str = "json") -> dict:
+        return self.data
