@@ -67,7 +67,7 @@ async def lock_batch(
     }  # fmt: skip
     ci_list = sorted(set(cis))
     rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM incidents WHERE id = ANY($1::uuid[]) OR id IN (SELECT i.id FROM incidents i"
+        f"SELECT {_COLUMNS} FROM incidents WHERE id IN (SELECT unnest($1::uuid[]) UNION SELECT i.id FROM incidents i"
         " JOIN unnest($2::text[], $3::text[], $4::timestamptz[]) AS c(tenant, ci, since)"
         f" ON i.tenant = c.tenant AND i.ci = c.ci AND i.opened_at > c.since WHERE i.{_OPEN})"
         " ORDER BY id FOR UPDATE",

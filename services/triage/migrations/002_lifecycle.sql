@@ -54,6 +54,7 @@ CREATE TABLE change_windows (
     ended_at  timestamptz,
     PRIMARY KEY (tenant, change_id)
 );
+CREATE INDEX change_windows_until ON change_windows (tenant, (coalesce(ended_at, ends_at)));
 
 -- One upstream fault seen by several tenants: the parent of one child incident per tenant.
 CREATE TABLE provider_incidents (
