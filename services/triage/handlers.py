@@ -42,8 +42,13 @@ async def on_alerts_received(conn: asyncpg.Connection, envs: list[Envelope], con
         for e, a in alerts
         if a.ci and (rules := config.tenants_by_id[e.tenant].triage).correlation_window
     ]
-    keys, incidents, by_ci = await store.lock_batch(conn, keys=[(e.tenant, a.dedup_key) for e, a in alerts], cis=cis)
-    windows = await store.windows(conn, tenants=sorted(tenants), since=min(a.received_at for _, a in alerts))
+    keys, incidents, by_ci, windows = await store.lock_batch(
+        conn,
+        keys=[(e.tenant, a.dedup_key) for e, a in alerts],
+        cis=cis,
+        tenants=sorted(tenants),
+        since=min(a.received_at for _, a in alerts),
+    )
     for t in tenants:
         windows.setdefault(t, []).extend(maintenance_windows(config.tenants_by_id[t]))
     grouping = Grouping(keys, incidents, by_ci, windows)

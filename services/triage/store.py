@@ -28,12 +28,13 @@ _WRITTEN = [
 ]  # fmt: skip
 _NAMES = [c for c, _ in _WRITTEN]
 _FIXED = {"id", "tenant", "number", "opened_at", "source", "dedup_key"}
-_COLUMNS = ", ".join(_NAMES) + ", at_risk, breached"
+_READ = [*_NAMES, "at_risk", "breached"]
+_COLUMNS = ", ".join(_READ)
 _OPEN = "state NOT IN ('resolved', 'closed')"
 
 
 def _incident(row: asyncpg.Record) -> Incident:
-    data = dict(row)
+    data = {c: row[c] for c in _READ}
     data["id"] = str(data["id"])
     data["parent_id"] = str(data["parent_id"]) if data["parent_id"] else None
     data["changes"] = json.loads(data["changes"])
@@ -45,58 +46,59 @@ def _incident_row(i: Incident) -> tuple[Any, ...]:
 
 
 async def lock_batch(
-    conn: asyncpg.Connection, *, keys: Sequence[tuple[str, str]], cis: Sequence[tuple[str, str, datetime]]
-) -> tuple[dict[tuple[str, str], AlertKey], dict[str, Incident], dict[tuple[str, str], Incident]]:
-    """The batch's alert keys and their incidents, and the open incidents on its CIs opened since each given
-    time (correlation), all row-locked: keys first, then incidents, each in sorted order, so batches and API
-    commands never deadlock."""
-    ordered = sorted(set(keys))
-    key_rows = await conn.fetch(
-        "SELECT tenant, dedup_key, incident_id, status, changes, flapping FROM alert_keys"
+    conn: asyncpg.Connection,
+    *,
+    keys: Sequence[tuple[str, str]],
+    cis: Sequence[tuple[str, str, datetime]],
+    tenants: Sequence[str],
+    since: datetime,
+) -> tuple[
+    dict[tuple[str, str], AlertKey], dict[str, Incident], dict[tuple[str, str], Incident], dict[str, list[Window]]
+]:
+    """Everything a batch of alerts decides on, in ONE round trip (every alert waits on this transaction):
+    its alert keys and their incidents, the open incidents on its CIs opened since each given time
+    (correlation), all row-locked (keys first, then incidents, each in sorted order, so batches and API
+    commands never deadlock), and its tenants' change windows that had not ended by `since` (suppression)."""
+    ordered, ci_list = sorted(set(keys)), sorted(set(cis))
+    rows = await conn.fetch(
+        "WITH k AS (SELECT tenant, dedup_key, incident_id, status, changes, flapping FROM alert_keys"
         " JOIN unnest($1::text[], $2::text[]) AS b(tenant, dedup_key) USING (tenant, dedup_key)"
-        " ORDER BY tenant, dedup_key FOR UPDATE OF alert_keys",
+        " ORDER BY tenant, dedup_key FOR UPDATE OF alert_keys),"
+        " head AS (SELECT (SELECT coalesce(json_agg(k), '[]') FROM k)::text AS keys,"
+        " (SELECT coalesce(json_agg(w), '[]') FROM (SELECT tenant, number, title, cis, starts_at,"
+        " coalesce(ended_at, ends_at) AS until FROM change_windows WHERE tenant = ANY($6::text[])"
+        " AND coalesce(ended_at, ends_at) > $7) w)::text AS windows)"
+        f" SELECT head.keys, head.windows, i.* FROM head LEFT JOIN LATERAL (SELECT {_COLUMNS} FROM incidents"
+        " WHERE id IN (SELECT incident_id FROM k UNION SELECT i.id FROM incidents i"
+        " JOIN unnest($3::text[], $4::text[], $5::timestamptz[]) AS c(tenant, ci, since)"
+        f" ON i.tenant = c.tenant AND i.ci = c.ci AND i.opened_at > c.since WHERE i.{_OPEN})"
+        " ORDER BY id FOR UPDATE) i ON true",
         [t for t, _ in ordered],
         [k for _, k in ordered],
-    )
-    found = {
-        (r["tenant"], r["dedup_key"]): AlertKey(
-            r["tenant"], r["dedup_key"], str(r["incident_id"]), r["status"],
-            [datetime.fromisoformat(t) for t in json.loads(r["changes"])], r["flapping"],
-        )
-        for r in key_rows
-    }  # fmt: skip
-    ci_list = sorted(set(cis))
-    rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM incidents WHERE id IN (SELECT unnest($1::uuid[]) UNION SELECT i.id FROM incidents i"
-        " JOIN unnest($2::text[], $3::text[], $4::timestamptz[]) AS c(tenant, ci, since)"
-        f" ON i.tenant = c.tenant AND i.ci = c.ci AND i.opened_at > c.since WHERE i.{_OPEN})"
-        " ORDER BY id FOR UPDATE",
-        [k.incident_id for k in found.values()],
         [c[0] for c in ci_list],
         [c[1] for c in ci_list],
         [c[2] for c in ci_list],
+        list(tenants),
+        since,
     )
-    incidents = {str(r["id"]): _incident(r) for r in rows}
+    found = {
+        (k["tenant"], k["dedup_key"]): AlertKey(
+            k["tenant"], k["dedup_key"], k["incident_id"], k["status"],
+            [datetime.fromisoformat(t) for t in k["changes"]], k["flapping"],
+        )
+        for k in json.loads(rows[0]["keys"])
+    }  # fmt: skip
+    windows: dict[str, list[Window]] = {}
+    for w in json.loads(rows[0]["windows"]):
+        window = Window("change", w["number"], w["title"], tuple(w["cis"]), datetime.fromisoformat(w["starts_at"]),
+                        datetime.fromisoformat(w["until"]))  # fmt: skip
+        windows.setdefault(w["tenant"], []).append(window)
+    incidents = {str(r["id"]): _incident(r) for r in rows if r["id"] is not None}
     by_ci: dict[tuple[str, str], Incident] = {}
     for i in sorted(incidents.values(), key=lambda i: i.opened_at):
         if i.ci and i.is_open:
             by_ci[(i.tenant, i.ci)] = i  # the latest opened wins
-    return found, incidents, by_ci
-
-
-async def windows(conn: asyncpg.Connection, *, tenants: Sequence[str], since: datetime) -> dict[str, list[Window]]:
-    """Change windows (triage's copy) that had not ended by `since`, per tenant."""
-    rows = await conn.fetch(
-        "SELECT tenant, number, title, cis, starts_at, coalesce(ended_at, ends_at) AS until FROM change_windows"
-        " WHERE tenant = ANY($1::text[]) AND coalesce(ended_at, ends_at) > $2",
-        list(tenants),
-        since,
-    )
-    found: dict[str, list[Window]] = {}
-    for r in rows:
-        w = Window("change", r["number"], r["title"], tuple(r["cis"]), r["starts_at"], r["until"])
-        found.setdefault(r["tenant"], []).append(w)
-    return found
+    return found, incidents, by_ci, windows
 
 
 async def window_started(conn: asyncpg.Connection, *, tenant: str, w: Any) -> None:
