@@ -236,6 +236,7 @@ class TriageRules(Strict):
     maintenance: list[MaintenanceWindow] = []
     category_rules: list[CategoryRule] = []
     routing: list[RoutingRule] = DEFAULT_ROUTING
+    close_after: OptionalDuration = timedelta(days=7)  # a resolved incident closes itself after this; 0: never
 
 
 class Tenant(Strict):

@@ -239,6 +239,27 @@ async def list_incidents(
     return [_incident(r) for r in await conn.fetch(sql, *args)]
 
 
+async def close_resolved(
+    conn: asyncpg.Connection, *, after_s: dict[str, float], at: datetime, limit: int
+) -> list[Incident]:
+    """Close incidents resolved longer ago than their tenant's close_after, oldest first; rows another
+    replica is closing are skipped (SKIP LOCKED), so each closes once."""
+    tenants = sorted(after_s)
+    rows = await conn.fetch(
+        "WITH due AS (SELECT i.id FROM incidents i JOIN unnest($1::text[], $2::float8[]) AS c(tenant, secs)"
+        " ON i.tenant = c.tenant WHERE i.state = 'resolved'"
+        " AND i.resolved_at < $3::timestamptz - make_interval(secs => c.secs)"
+        " ORDER BY i.resolved_at LIMIT $4 FOR UPDATE OF i SKIP LOCKED)"
+        " UPDATE incidents SET state = 'closed', closed_at = $3 FROM due WHERE incidents.id = due.id"
+        f" RETURNING {', '.join('incidents.' + c for c in _READ)}",
+        tenants,
+        [after_s[t] for t in tenants],
+        at,
+        limit,
+    )
+    return [_incident(r) for r in rows]
+
+
 async def mark_sla(conn: asyncpg.Connection, *, incident_id: str, breached: bool) -> None:
     """What escalation told us: a warning puts the incident at risk; a breach marks it breached."""
     column = "breached" if breached else "at_risk"

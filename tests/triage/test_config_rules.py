@@ -34,6 +34,7 @@ def test_defaults_when_a_tenant_sets_no_triage_rules():
     assert (rules.auto_resolve, rules.resolve_on, rules.maintenance, rules.category_rules) == (True, "all_alerts", [],
                                                                                               [])  # fmt: skip
     assert [r.name for r in rules.routing] == ["security-major"]
+    assert rules.close_after == timedelta(days=7)
 
 
 def test_roles_new_names_map_onto_old_ones_and_tokens_carry_tier_and_scope():

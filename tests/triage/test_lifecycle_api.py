@@ -217,3 +217,21 @@ class _Raw:
 
     def model_dump(self, mode: str = "json") -> dict:
         return self.data
+
+
+async def test_resolved_incidents_close_themselves_after_close_after(triage, http, tsettings):
+    kept = await create(http, triage, tenant="acme")  # acme: the 7-day default
+    umb = await create(http, triage, tenant="umbrella")  # umbrella: close_after 1s
+    for incident in (kept, umb):
+        assert (await act(http, triage, incident["number"], "resolve"))[0] == 200
+
+    async def closed():
+        return (await detail(http, triage, umb["number"]))["state"] == "closed"
+
+    await eventually(closed)
+    d = await detail(http, triage, umb["number"])
+    assert d["timeline"][-1]["kind"] == "closed" and d["timeline"][-1]["actor"] == "triage:auto-close"
+    assert (await detail(http, triage, kept["number"]))["state"] == "resolved"
+    closes = [e.data for e in await events(tsettings) if e.short_type == "incident.closed"]
+    assert [(c["number"], c["by"]) for c in closes] == [(umb["number"], "triage:auto-close")]
+    assert (await act(http, triage, umb["number"], "reopen", {"reason": "x"}))[0] == 409  # closed is final

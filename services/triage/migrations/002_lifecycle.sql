@@ -21,6 +21,7 @@ ALTER TABLE incidents
 UPDATE incidents SET open_alerts = 1 WHERE state NOT IN ('resolved', 'closed');
 CREATE INDEX incidents_open_ci ON incidents (tenant, ci, opened_at) WHERE state NOT IN ('resolved', 'closed');
 CREATE INDEX incidents_parent ON incidents (parent_id) WHERE parent_id IS NOT NULL;
+CREATE INDEX incidents_resolved ON incidents (resolved_at) WHERE state = 'resolved';  -- auto-close
 
 ALTER TABLE incident_alerts
     ADD COLUMN dedup_key text,
