@@ -5,12 +5,34 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import eventually
 from tests.triage.stack import act, alert, call, events, incidents, processed
 
 
 @pytest.fixture
 async def stack(tsettings, start):
     return await start("intake", tsettings), await start("triage", tsettings)
+
+
+async def test_each_child_runs_its_own_tenants_sla_clocks(stack, start, http, tsettings):
+    intake, _ = stack
+    esc = await start("escalation", tsettings)
+    outage = {"source": "upstream-isp", "dedup_key": "isp-ams", "summary": "Upstream ISP outage Amsterdam"}
+    await alert(http, intake, "acme", severity="critical", **outage)
+    await alert(http, intake, "globex", severity="critical", service="crm", **outage)
+
+    async def clocks(number: str, token: str):
+        status, body = await call(http, "GET", f"{esc.url}/v1/sla/incidents/{number}", token)
+        return body if status == 200 and len(body["clocks"]) == 2 else None
+
+    # Each child's clocks belong to its own tenant, at its own priority (no CI at acme; globex's critical CRM).
+    acme = await eventually(lambda: clocks("ACME-1", "acme-viewer-token"))
+    globex = await eventually(lambda: clocks("GLOBEX-1", "globex-viewer-token"))
+    assert {(c["tenant"], c["priority"]) for c in acme["clocks"]} == {("acme", "P2")}
+    assert {(c["tenant"], c["priority"]) for c in globex["clocks"]} == {("globex", "P1")}
+    # Each tenant's client sees its own child's clocks only.
+    status, _ = await call(http, "GET", f"{esc.url}/v1/sla/incidents/GLOBEX-1", "acme-viewer-token")
+    assert status == 404
 
 
 async def test_provider_incident_links_a_child_per_tenant(stack, http, tsettings):
