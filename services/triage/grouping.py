@@ -132,7 +132,8 @@ class Grouping:
             key.status = "firing"
             timeline += self._changed(key, incident, tenant, at)
         if incident is not None and incident.state == "resolved" and incident.resolved_at is not None:
-            if at - incident.resolved_at <= rules.reopen_window or key.flapping:
+            # Only within the window: later, a newer incident may hold the same dedup key (one open per key).
+            if at - incident.resolved_at <= rules.reopen_window:
                 return self._reopen(incident, alert, timeline)
         if rules.correlation_window and alert.ci:
             near = self.by_ci.get((tenant.id, alert.ci))

@@ -106,3 +106,11 @@ def test_resolves_and_acks_that_change_nothing(g):
     assert effects(g, ACME, alert(status="resolved", minutes=3), alert(status="resolved", minutes=4)) == [
         "resolved", "resolve_ignored",
     ]  # fmt: skip
+
+
+def test_flapping_without_a_reopen_window_opens_few_incidents_then_holds_one(g):
+    seq = ["firing", "resolved"] * 5  # globex: no reopen window, flapping past 4 changes in 10 minutes
+    out = [g.apply(alert("f", status=s, minutes=n, ci=None), GLOBEX) for n, s in enumerate(seq)]
+    assert [o.effect for o in out] == ["opened", "resolved", "opened", "resolved", "opened", "alert_resolved",
+                                       "alert_added", "alert_resolved", "alert_added", "alert_resolved"]  # fmt: skip
+    assert out[-1].incident.flapping and out[-1].incident.is_open
