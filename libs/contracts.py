@@ -58,6 +58,10 @@ class IncidentOpened(IncidentRef):
     opened_at: datetime
     detected_at: datetime | None = None
     alert_id: str | None = None  # the alert that opened it (None when opened by hand)
+    type: str = "incident"  # incident | request (a service request, opened by hand)
+    queue: str | None = None  # where routing put it, e.g. tier-1, security
+    routing_rule: str | None = None  # the routing rule that matched (default: none did)
+    parent_id: str | None = None  # the provider incident it is a child of
 
 
 class IncidentAlertAdded(IncidentRef):
@@ -67,6 +71,8 @@ class IncidentAlertAdded(IncidentRef):
     occurrences: int
     severity: Severity
     last_seen: datetime
+    dedup_key: str | None = None
+    correlated: bool = False  # another dedup key on the same CI, grouped into this incident
 
 
 class IncidentAcknowledged(IncidentRef):
@@ -79,6 +85,8 @@ class IncidentResolved(IncidentRef):
     at: datetime
     reason: str  # alert_resolved | manual
     alert_id: str | None = None  # the resolving alert, when a monitoring tool resolved it
+    resolution_code: str | None = None  # set when a person resolves
+    first_contact: bool | None = None  # fixed at first contact (first-contact resolution rate)
 
 
 HoldReason = Literal["pending_customer", "pending_vendor"]
@@ -125,6 +133,7 @@ class IncidentEscalated(IncidentRef):
     to_tier: int
     reason: str
     at: datetime
+    by: str | None = None  # a person who escalated by hand; None when the escalation service asked
 
 
 class EscalationRequested(IncidentRef):
@@ -235,3 +244,33 @@ REGISTRY: dict[str, type[Contract]] = {
 def parse(envelope: Envelope) -> Contract:
     """Validate an envelope's data against the contract registered for its type."""
     return REGISTRY[envelope.short_type].model_validate(envelope.data)
+
+
+class IncidentInProgress(IncidentRef):
+    """triage -> everyone: someone started work on the incident (it left new/acknowledged, or came back)."""
+
+    by: str
+    at: datetime
+
+
+class IncidentAssigned(IncidentRef):
+    assignee: str | None  # None: unassigned
+    previous: str | None
+    by: str
+    at: datetime
+
+
+class IncidentNoteAdded(IncidentRef):
+    by: str
+    at: datetime
+    text: str
+    internal: bool  # a work note, hidden from client tokens
+
+
+REGISTRY.update(
+    {
+        "incident.in_progress": IncidentInProgress,
+        "incident.assigned": IncidentAssigned,
+        "incident.note_added": IncidentNoteAdded,
+    }
+)
