@@ -113,6 +113,11 @@ def _cached(spec_json: str) -> Calendar:
     return Calendar(Coverage.model_validate_json(spec_json))
 
 
+def calendar_from_json(spec_json: str) -> Calendar:
+    """A cached Calendar for a stored coverage definition (a JSON text, as PostgreSQL returns jsonb)."""
+    return _cached(spec_json)
+
+
 def calendar_for(coverage: Coverage | dict[str, Any]) -> Calendar:
     """A (shared, cached) Calendar for a coverage definition or its `spec()`; holiday tables load once."""
     spec = coverage.model_dump(mode="json") if isinstance(coverage, Coverage) else coverage
