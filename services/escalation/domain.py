@@ -98,10 +98,10 @@ def next_step(step: int, round_: int, n_steps: int, repeat: int) -> tuple[int, i
     return None
 
 
-def step_for_tier(steps: list[dict[str, Any]], tier: int, current: int) -> int:
-    """Where the policy continues once the incident reached `tier`: the first step at that tier or above
-    (never back before `current`); the last step when none is that high."""
+def step_for_tier(steps: list[dict[str, Any]], tier: int, current: int) -> int | None:
+    """Where the policy continues once the incident reached `tier`: the first step from `current` on at that
+    tier or above; None when no later step is that high (the policy carries on where it is)."""
     for i, s in enumerate(steps):
         if i >= current and s["tier"] >= tier:
             return i
-    return len(steps) - 1
+    return None

@@ -29,7 +29,7 @@ from libs.contracts import (
 from libs.events import Envelope, raise_event
 from services.escalation import store
 from services.escalation.domain import due_at, next_fire, pauses, plan_clocks, step_for_tier, steps_snapshot
-from services.escalation.outgoing import incident_of, notify, start_step
+from services.escalation.outgoing import escalation_request, incident_of, notify, reach_tier, start_step
 
 log = structlog.get_logger()
 SOURCE = "escalation"
@@ -112,10 +112,27 @@ async def on_incidents_opened(conn: asyncpg.Connection, envs: list[Envelope], co
     for found in await store.start_runs(conn, run_rows):
         env, opened = causes[str(found["incident_id"])]
         run = dict(found)
-        first = step_for_tier(json.loads(run["steps"]), opened.tier, 0)
+        steps = json.loads(run["steps"])
+        first = step_for_tier(steps, opened.tier, 0)
+        first = len(steps) - 1 if first is None else first
+        request = None
+        if steps[first]["tier"] > opened.tier:  # the policy starts above the incident's tier: ask for it
+            reason = f"escalation policy {run['policy']} starts at Tier {steps[first]['tier']}"
+            request = escalation_request(
+                run, from_tier=opened.tier, to_tier=steps[first]["tier"], reason=reason, at=opened.opened_at, cause=env
+            )
+            run["tier"] = steps[first]["tier"]
+            raised.append(request)
         raised.append(
             await start_step(
-                conn, config, run, step=first, round_=0, at=opened.opened_at, reason="incident opened", cause=env
+                conn,
+                config,
+                run,
+                step=first,
+                round_=0,
+                at=opened.opened_at,
+                reason="incident opened",
+                cause=request or env,
             )
         )
         await notify(conn, config, tenant=env.tenant, trigger="opened", incident=incident_of(run), cause=env)
@@ -257,23 +274,9 @@ async def on_incident_escalated(conn: asyncpg.Connection, env: Envelope, config:
     raised = []
     for found in await store.runs(conn, incident_ids=[event.incident_id], lock=True):
         run = dict(found)
-        run["tier"] = max(run["tier"], event.to_tier)
-        if event.to_tier > found["tier"] and run["state"] == "running":  # not our own request coming back
-            step = step_for_tier(json.loads(run["steps"]), event.to_tier, run["step"])
-            raised.append(
-                await start_step(
-                    conn,
-                    config,
-                    run,
-                    step=step,
-                    round_=run["round"],
-                    at=event.at,
-                    reason=f"escalated by hand: {event.reason}",
-                    cause=env,
-                )
-            )
-        elif event.to_tier > found["tier"]:
-            await store.update_run(conn, incident_id=run["incident_id"], tier=run["tier"])
+        if event.to_tier > found["tier"]:  # not our own request coming back
+            reason = f"escalated by hand: {event.reason}"
+            raised += await reach_tier(conn, config, run, tier=event.to_tier, at=event.at, reason=reason, cause=env)
         await notify(conn, config, tenant=env.tenant, trigger="escalated", incident=incident_of(run), cause=env)
     return raised
 

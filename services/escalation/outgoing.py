@@ -15,6 +15,7 @@ from libs.config import NotificationTarget, TierlineConfig, Trigger
 from libs.contracts import EscalationRequested, EscalationStepStarted
 from libs.events import Envelope, raise_event
 from services.escalation import store
+from services.escalation.domain import step_for_tier
 from services.escalation.notify import Incident, body_for, step_targets, targets_for
 
 SOURCE = "escalation"
@@ -104,6 +105,26 @@ async def start_step(
             conn, config, tenant=run["tenant"], trigger="step", incident=incident_of(run), cause=env, targets=targets
         )
     return env
+
+
+async def reach_tier(
+    conn: asyncpg.Connection,
+    config: TierlineConfig,
+    run: dict[str, Any],
+    *,
+    tier: int,
+    at: datetime,
+    reason: str,
+    cause: Envelope | None,
+) -> list[Envelope]:
+    """The incident reached (or was asked up to) `tier`: a running policy jumps to the first step at that tier
+    and pages it; with no such step, or once acknowledged, only the tier is remembered."""
+    run["tier"] = max(run["tier"], tier)
+    step = step_for_tier(json.loads(run["steps"]), tier, run["step"])
+    if step is None or run["state"] != "running":
+        await store.update_run(conn, incident_id=run["incident_id"], tier=run["tier"])
+        return []
+    return [await start_step(conn, config, run, step=step, round_=run["round"], at=at, reason=reason, cause=cause)]
 
 
 def escalation_request(

@@ -7,7 +7,6 @@ simply due at start and fires then, marked late.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import asyncpg
@@ -21,9 +20,9 @@ from libs.events import Envelope, raise_event
 from libs.outbox import Outbox, stage
 from libs.timer import Poller
 from services.escalation import store
-from services.escalation.domain import BREACH, escalation_after_breach, fire_points, is_late, step_for_tier
+from services.escalation.domain import BREACH, escalation_after_breach, fire_points, is_late
 from services.escalation.notify import Incident
-from services.escalation.outgoing import escalation_request, incident_of, notify, start_step
+from services.escalation.outgoing import escalation_request, incident_of, notify, reach_tier
 
 log = structlog.get_logger()
 BREACHES = Counter("tierline_sla_breaches_total", "SLA breaches fired", ["clock", "priority"])
@@ -152,23 +151,10 @@ class DeadlineTimer:
                     target, from_tier=row["tier"], to_tier=to_tier, reason=reason, at=row["fired_at"], cause=breach
                 )
             )
-            if run is not None and run["state"] == "running":
-                run["tier"] = to_tier
-                step = step_for_tier(json.loads(run["steps"]), to_tier, run["step"])
-                raised.append(
-                    await start_step(
-                        conn,
-                        self.config,
-                        run,
-                        step=step,
-                        round_=run["round"],
-                        at=row["fired_at"],
-                        reason=reason,
-                        cause=breach,
-                    )
+            if run is not None:
+                raised += await reach_tier(
+                    conn, self.config, run, tier=to_tier, at=row["fired_at"], reason=reason, cause=breach
                 )
-            elif run is not None:
-                await store.update_run(conn, incident_id=run["incident_id"], tier=to_tier)
         return raised
 
     def _observe(self, rows: list[asyncpg.Record], breaches: list[Any]) -> None:

@@ -98,10 +98,12 @@ def test_next_step(step, round_, n, repeat, after):
     assert next_step(step, round_, n, repeat) == after
 
 
-STEPS = [{"tier": 1}, {"tier": 1}, {"tier": 2}, {"tier": 3}]
+STEPS = [{"tier": 1}, {"tier": 1}, {"tier": 2}, {"tier": 3}, {"tier": 3}]
 
 
-@pytest.mark.parametrize(("tier", "current", "step"), [(1, 0, 0), (1, 1, 1), (2, 0, 2), (3, 1, 3), (3, 3, 3)])
+@pytest.mark.parametrize(
+    ("tier", "current", "step"), [(1, 0, 0), (1, 1, 1), (2, 0, 2), (3, 1, 3), (3, 3, 3), (3, 4, 4), (2, 5, None)]
+)
 def test_step_for_tier(tier, current, step):
     assert step_for_tier(STEPS, tier, current) == step
 
