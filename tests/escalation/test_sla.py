@@ -58,7 +58,7 @@ async def stack(settings, start, tmp_path, **acme_extra):
 
 
 async def test_warning_then_breach_then_escalation_in_order_with_notifications(settings, start, http, tmp_path):
-    settings, esc, receiver = await stack(settings, start, tmp_path)
+    settings, _esc, receiver = await stack(settings, start, tmp_path)
     inc = await Bus.open(settings, "P1")
     await inc.opened()
 
@@ -193,7 +193,7 @@ async def _warned(http, esc, ref):
 
 
 async def test_two_replicas_fire_each_point_and_send_each_notification_once(settings, start, http, tmp_path):
-    settings, esc, receiver = await stack(settings, start, tmp_path)
+    settings, _esc, receiver = await stack(settings, start, tmp_path)
     await start("escalation", settings)  # a second replica: same consumer, same tables
     bus = await connect_bus(settings, name="test")
     now = utcnow()
