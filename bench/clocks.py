@@ -33,7 +33,10 @@ from libs.localstack import LocalNats, LocalPostgres, free_port
 from libs.supervisor import ServiceProcess
 
 CONFIG = Path(__file__).resolve().parent.parent / "tierline.yaml"
-ROW = "(incident_id, clock, tenant, number, priority, tier, calendar, target_s, started_at, due_at, coverage, next_fire_at)"
+ROW = (
+    "(incident_id, clock, tenant, number, priority, tier, calendar, target_s, started_at, due_at, coverage,"
+    " next_fire_at)"
+)
 
 
 async def load_clocks(db: asyncpg.Connection, *, n: int, first_due: datetime, spread_s: float) -> list[str]:
@@ -106,8 +109,14 @@ async def main(quick: bool) -> None:
         db_url = await pg.start(tmp / "postgres")
         stack.push_async_callback(pg.stop)
         port = free_port()
-        env = {**os.environ, "TIERLINE_NATS_URL": nats_url, "TIERLINE_DATABASE_URL": db_url,
-               "TIERLINE_CONFIG": str(CONFIG), "TIERLINE_LOG_LEVEL": "warning", "TIERLINE_SERVICE_PORT": str(port)}  # fmt: skip
+        env = {
+            **os.environ,
+            "TIERLINE_NATS_URL": nats_url,
+            "TIERLINE_DATABASE_URL": db_url,
+            "TIERLINE_CONFIG": str(CONFIG),
+            "TIERLINE_LOG_LEVEL": "warning",
+            "TIERLINE_SERVICE_PORT": str(port),
+        }
         proc = ServiceProcess("escalation", port, env)
         task = asyncio.create_task(proc.supervise())
 
