@@ -201,6 +201,19 @@ class SlaClockResumed(IncidentRef):
     calendar: str
 
 
+class SlaClockRetargeted(IncidentRef):
+    """escalation -> reporting: the incident's priority changed; the clock now runs to that priority's target
+    (from the contract it opened under), counted from its original start."""
+
+    clock: Clock
+    from_priority: str
+    priority: str
+    target_s: float
+    due_at: datetime
+    at: datetime
+    calendar: str
+
+
 class SlaWarning(IncidentRef):
     """escalation -> everyone: a clock reached a warning fraction of its target."""
 
@@ -291,6 +304,7 @@ REGISTRY: dict[str, type[Contract]] = {
     "sla.breached": SlaBreached,
     "sla.clock_paused": SlaClockPaused,
     "sla.clock_resumed": SlaClockResumed,
+    "sla.clock_retargeted": SlaClockRetargeted,
     "sla.warning": SlaWarning,
     "notification.delivered": NotificationOutcome,
     "notification.dead_lettered": NotificationOutcome,

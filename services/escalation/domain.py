@@ -45,6 +45,14 @@ def plan_clocks(tenant: Tenant, priority: str, opened_at: datetime) -> list[Cloc
     return plans
 
 
+def sla_snapshot(tenant: Tenant) -> dict[str, dict[str, float]]:
+    """The contract's targets for every priority, in seconds, kept with an incident for priority changes."""
+    return {
+        p: {"response": t.respond.total_seconds(), "resolution": t.resolve.total_seconds()}
+        for p, t in tenant.contract.sla.items()
+    }
+
+
 def fire_points(
     cal: Calendar, started: datetime, target_s: float, paused_s: float, warn_at: tuple[float, ...], warned: int
 ) -> list[tuple[float, datetime]]:

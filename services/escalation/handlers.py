@@ -5,21 +5,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 
 import asyncpg
 import structlog
 
-from libs.calendar import calendar_from_json
 from libs.config import TierlineConfig
 from libs.contracts import (
     IncidentAcknowledged,
     IncidentClosed,
     IncidentEscalated,
-    IncidentHeld,
     IncidentOpened,
     IncidentResolved,
-    IncidentResumed,
     SlaClockPaused,
     SlaClockResumed,
     SlaClockStarted,
@@ -28,7 +24,14 @@ from libs.contracts import (
 )
 from libs.events import Envelope, raise_event
 from services.escalation import store
-from services.escalation.domain import due_at, next_fire, pauses, plan_clocks, step_for_tier, steps_snapshot
+from services.escalation.clocks import (
+    on_incident_held,
+    on_incident_priority_changed,
+    on_incident_reopened,
+    on_incident_resumed,
+    stop_clocks,
+)
+from services.escalation.domain import plan_clocks, sla_snapshot, step_for_tier, steps_snapshot
 from services.escalation.outgoing import escalation_request, incident_of, notify, reach_tier, start_step
 
 log = structlog.get_logger()
@@ -105,6 +108,7 @@ async def on_incidents_opened(conn: asyncpg.Connection, envs: list[Envelope], co
                 opened.tier,
                 opened.opened_at,
                 None,
+                json.dumps(sla_snapshot(tenant)),
             )
         )
     started = await store.start_clocks(conn, clock_rows)
@@ -139,35 +143,6 @@ async def on_incidents_opened(conn: asyncpg.Connection, envs: list[Envelope], co
     return raised
 
 
-async def stop_clocks(conn: asyncpg.Connection, env: Envelope, clocks: list[str], at: datetime) -> list[Envelope]:
-    out = []
-    for row in await store.running_clocks(conn, incident_id=env.data["incident_id"], clocks=clocks):
-        cal = calendar_from_json(row["coverage"])
-        paused_s = row["paused_s"] + (cal.between(row["paused_at"], at) if row["paused_at"] else 0.0)
-        await store.update_clock(
-            conn,
-            incident_id=row["incident_id"],
-            clock=row["clock"],
-            stopped_at=at,
-            paused_at=None,
-            paused_s=paused_s,
-            next_fire_at=None,
-        )
-        payload = SlaClockStopped(
-            incident_id=str(row["incident_id"]),
-            number=row["number"],
-            clock=row["clock"],
-            stopped_at=at,
-            elapsed_s=(at - row["started_at"]).total_seconds(),
-            met=row["breached_at"] is None,
-            calendar=row["calendar"],
-            coverage_s=max(0.0, cal.between(row["started_at"], at) - paused_s),
-            paused_s=paused_s,
-        )
-        out.append(_sla("sla.clock_stopped", payload, row["tenant"], env))
-    return out
-
-
 async def end_run(conn: asyncpg.Connection, incident_id: str, state: str) -> list[asyncpg.Record]:
     found = await store.runs(conn, incident_ids=[incident_id], lock=True)
     for run in found:
@@ -192,77 +167,6 @@ async def on_incident_resolved(conn: asyncpg.Connection, env: Envelope, config: 
     if found and isinstance(event, IncidentResolved):
         await notify(conn, config, tenant=env.tenant, trigger="resolved", incident=incident_of(found[0]), cause=env)
     return stopped
-
-
-async def on_incident_held(conn: asyncpg.Connection, env: Envelope, config: TierlineConfig) -> list[Envelope]:
-    event = parse(env)
-    assert isinstance(event, IncidentHeld)
-    tenant = config.tenant(env.tenant)
-    if tenant is None or not pauses(event.reason, pause_on_vendor=tenant.contract.pause_on_vendor):
-        return []
-    out = []
-    for row in await store.running_clocks(conn, incident_id=event.incident_id, clocks=["resolution"]):
-        if row["paused_at"] is not None or row["breached_at"] is not None:
-            continue  # already paused, or already breached: nothing left to protect
-        cal = calendar_from_json(row["coverage"])
-        await store.update_clock(
-            conn,
-            incident_id=row["incident_id"],
-            clock=row["clock"],
-            paused_at=event.at,
-            pause_reason=event.reason,
-            next_fire_at=None,
-        )
-        counted = max(0.0, cal.between(row["started_at"], event.at) - row["paused_s"])
-        payload = SlaClockPaused(
-            incident_id=event.incident_id,
-            number=event.number,
-            clock=row["clock"],
-            reason=event.reason,
-            paused_at=event.at,
-            counted_s=counted,
-            calendar=row["calendar"],
-        )
-        out.append(_sla("sla.clock_paused", payload, row["tenant"], env))
-    return out
-
-
-async def on_incident_resumed(conn: asyncpg.Connection, env: Envelope, config: TierlineConfig) -> list[Envelope]:
-    event = parse(env)
-    assert isinstance(event, IncidentResumed)
-    out = []
-    for row in await store.running_clocks(conn, incident_id=event.incident_id, clocks=["resolution"]):
-        if row["paused_at"] is None:
-            continue
-        cal = calendar_from_json(row["coverage"])
-        at = max(event.at, row["paused_at"])
-        paused = cal.between(row["paused_at"], at)
-        total = row["paused_s"] + paused
-        warn = tuple(row["warn_at"])
-        due = due_at(cal, row["started_at"], row["target_s"], total)
-        nxt = next_fire(cal, row["started_at"], row["target_s"], total, warn, row["warned"])
-        await store.update_clock(
-            conn,
-            incident_id=row["incident_id"],
-            clock=row["clock"],
-            paused_at=None,
-            pause_reason=None,
-            paused_s=total,
-            due_at=due,
-            next_fire_at=nxt,
-        )
-        payload = SlaClockResumed(
-            incident_id=event.incident_id,
-            number=event.number,
-            clock=row["clock"],
-            reason=row["pause_reason"] or event.reason,
-            resumed_at=at,
-            paused_s=paused,
-            due_at=due,
-            calendar=row["calendar"],
-        )
-        out.append(_sla("sla.clock_resumed", payload, row["tenant"], env))
-    return out
 
 
 async def on_incident_escalated(conn: asyncpg.Connection, env: Envelope, config: TierlineConfig) -> list[Envelope]:
@@ -301,6 +205,8 @@ SINGLE_HANDLERS: dict[str, Handler] = {
     "incident.closed": on_incident_resolved,
     "incident.held": on_incident_held,
     "incident.resumed": on_incident_resumed,
+    "incident.priority_changed": on_incident_priority_changed,
+    "incident.reopened": on_incident_reopened,
     "incident.escalated": on_incident_escalated,
 }
 HANDLERS = ["incident.opened", *SINGLE_HANDLERS]

@@ -13,19 +13,11 @@ _COLUMNS = (
     "incident_id, clock, tenant, number, priority, tier, calendar, target_s, started_at, due_at,"
     " stopped_at, breached_at, fired_late, coverage, warn_at, warned, paused_at, pause_reason, paused_s, next_fire_at"
 )
-_CLOCK_FIELDS = {
-    "stopped_at",
-    "breached_at",
-    "fired_late",
-    "warned",
-    "paused_at",
-    "pause_reason",
-    "paused_s",
-    "due_at",
-    "next_fire_at",
-    "tier",
-}
-_RUN_FIELDS = {"step", "round", "tier", "step_started_at", "step_due_at", "state"}
+_CLOCK_FIELDS = set(
+    "stopped_at breached_at fired_late warned paused_at pause_reason paused_s due_at next_fire_at tier priority"
+    " target_s".split()
+)
+_RUN_FIELDS = {"step", "round", "tier", "step_started_at", "step_due_at", "state", "priority"}
 
 
 def _set_clause(fields: dict[str, Any], allowed: set[str], first: int) -> str:
@@ -65,6 +57,16 @@ async def running_clocks(conn: asyncpg.Connection, *, incident_id: str, clocks: 
     return await conn.fetch(
         f"SELECT {_COLUMNS} FROM sla_clocks WHERE incident_id = $1 AND clock = ANY($2::text[])"
         " AND stopped_at IS NULL ORDER BY clock FOR UPDATE",
+        incident_id,
+        list(clocks),
+    )
+
+
+async def stopped_clocks(conn: asyncpg.Connection, *, incident_id: str, clocks: Sequence[str]) -> list[asyncpg.Record]:
+    """The incident's named clocks that have stopped, locked for update (a reopen restarts them)."""
+    return await conn.fetch(
+        f"SELECT {_COLUMNS} FROM sla_clocks WHERE incident_id = $1 AND clock = ANY($2::text[])"
+        " AND stopped_at IS NOT NULL ORDER BY clock FOR UPDATE",
         incident_id,
         list(clocks),
     )
@@ -113,14 +115,14 @@ async def clocks_for(conn: asyncpg.Connection, *, ref: str) -> list[asyncpg.Reco
 
 async def start_runs(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]) -> list[asyncpg.Record]:
     """rows: (incident_id, tenant, number, title, priority, category, policy, steps JSON, repeat, coverage JSON,
-    tier, step_started_at, step_due_at). Returns the runs started now (a replay starts none)."""
+    tier, step_started_at, step_due_at, sla JSON). Returns the runs started now (a replay starts none)."""
     if not rows:
         return []
     return await conn.fetch(
         "INSERT INTO escalation_runs (incident_id, tenant, number, title, priority, category, policy, steps,"
-        " repeat, coverage, tier, step_started_at, step_due_at) SELECT * FROM unnest($1::uuid[], $2::text[],"
+        " repeat, coverage, tier, step_started_at, step_due_at, sla) SELECT * FROM unnest($1::uuid[], $2::text[],"
         " $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[], $9::smallint[], $10::jsonb[],"
-        " $11::smallint[], $12::timestamptz[], $13::timestamptz[]) ON CONFLICT DO NOTHING RETURNING *",
+        " $11::smallint[], $12::timestamptz[], $13::timestamptz[], $14::jsonb[]) ON CONFLICT DO NOTHING RETURNING *",
         *[list(c) for c in zip(*rows, strict=True)],
     )
 

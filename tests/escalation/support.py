@@ -16,7 +16,7 @@ import yaml
 from aiohttp import web
 
 from libs.bus import connect_bus
-from libs.contracts import IncidentEscalated, IncidentHeld, IncidentResumed
+from libs.contracts import IncidentEscalated, IncidentHeld, IncidentPriorityChanged, IncidentReopened, IncidentResumed
 from libs.events import raise_event, utcnow
 from libs.localstack import free_port
 from tests.conftest import TEST_CONFIG
@@ -119,6 +119,21 @@ class Bus:
             **self.incident.ref, from_tier=from_tier, to_tier=to_tier, reason=reason, at=utcnow()
         )
         await self.bus.publish(raise_event("incident.escalated", payload, source="test", tenant="acme"))
+
+    async def priority_changed(self, from_priority: str, to_priority: str, after_s: float) -> None:
+        payload = IncidentPriorityChanged(
+            **self.incident.ref,
+            from_priority=from_priority,
+            to_priority=to_priority,
+            by="eve",
+            at=self._at(after_s),
+            reason="impact reassessed",
+        )  # type: ignore[arg-type]
+        await self.bus.publish(raise_event("incident.priority_changed", payload, source="test", tenant="acme"))
+
+    async def reopened(self, after_s: float) -> None:
+        payload = IncidentReopened(**self.incident.ref, by="eve", at=self._at(after_s), reason="manual")  # type: ignore[arg-type]
+        await self.bus.publish(raise_event("incident.reopened", payload, source="test", tenant="acme"))
 
     async def close(self) -> None:
         await self.bus.close()

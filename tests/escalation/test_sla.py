@@ -214,3 +214,38 @@ async def test_two_replicas_fire_each_point_and_send_each_notification_once(sett
     assert len(deliveries) == len(set(deliveries)) == 4 * len(incidents)  # opened, 2 warnings, breach each
     await bus.close()
     await receiver.stop()
+
+
+async def test_priority_change_retargets_from_the_opening_contract_and_reopen_restarts_resolution(
+    settings, start, http, tmp_path
+):
+    settings, esc, receiver = await stack(settings, start, tmp_path)
+    opened_at = utcnow() - timedelta(seconds=100)
+    inc = await Bus.open(settings, "P3", opened_at=opened_at)  # respond 1 h, resolve 8 h
+    await inc.opened()
+    await eventually(lambda: clock(http, esc, inc.iid, "resolution"))
+    await inc.priority_changed("P3", "P5", after_s=20)
+
+    async def retargeted():
+        c = await clock(http, esc, inc.iid, "resolution")
+        return c["priority"] == "P5" and c
+
+    resolution = await eventually(retargeted)
+    assert datetime.fromisoformat(resolution["due_at"]) == opened_at + timedelta(days=5)  # from the same start
+    await inc.resolved(50)
+    await eventually(lambda: _state(http, esc, inc.iid, "resolution", "stopped"))
+    await inc.reopened(80)
+    running = await eventually(lambda: _state(http, esc, inc.iid, "resolution", "running"))
+    assert running["paused_s"] == 30  # the 30 s it spent resolved do not count
+    assert datetime.fromisoformat(running["due_at"]) == opened_at + timedelta(days=5, seconds=30)
+    found = await stream_events(settings, {"sla.clock_retargeted", "sla.clock_stopped", "sla.clock_resumed"}, inc.iid)
+    assert [(k, d["clock"]) for k, d in found] == [
+        ("sla.clock_retargeted", "resolution"),
+        ("sla.clock_retargeted", "response"),
+        ("sla.clock_stopped", "resolution"),
+        ("sla.clock_stopped", "response"),
+        ("sla.clock_resumed", "resolution"),
+    ]
+    assert found[0][1]["from_priority"] == "P3" and found[-1][1]["reason"] == "reopened"
+    await inc.close()
+    await receiver.stop()

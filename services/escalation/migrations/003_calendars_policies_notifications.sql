@@ -31,7 +31,8 @@ CREATE TABLE escalation_runs (
     tier            smallint NOT NULL,       -- the highest tier applied or requested
     step_started_at timestamptz NOT NULL,
     step_due_at     timestamptz,
-    state           text NOT NULL DEFAULT 'running' CHECK (state IN ('running', 'acknowledged', 'exhausted', 'closed'))
+    state           text NOT NULL DEFAULT 'running' CHECK (state IN ('running', 'acknowledged', 'exhausted', 'closed')),
+    sla             jsonb NOT NULL           -- every priority's targets at opening, for priority changes
 );
 CREATE INDEX escalation_runs_due ON escalation_runs (step_due_at) WHERE step_due_at IS NOT NULL;
 
