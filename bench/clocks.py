@@ -54,14 +54,24 @@ async def load_clocks(db: asyncpg.Connection, *, n: int, first_due: datetime, sp
             started[chunk],
             due[chunk],
         )
+        # Each incident's escalation policy run (the timer claims a clock together with it).
+        await db.execute(
+            "INSERT INTO escalation.escalation_runs (incident_id, tenant, number, title, priority, policy, steps,"
+            " repeat, coverage, tier, step_started_at, state, sla) SELECT i, 'acme', 'ACME-' || left(i::text, 8),"
+            " 'bench', 'P1', 'default', '[{\"tier\": 3, \"after_s\": 900, \"group\": null, \"notify\": []}]',"
+            " 0, '{\"hours\": \"24x7\"}', 3, s, 'acknowledged', '{}' FROM unnest($1::uuid[], $2::timestamptz[])"
+            " AS u(i, s)",
+            ids[chunk],
+            started[chunk],
+        )
     return ids
 
 
 async def step(db, seen: dict[str, float], open_clocks: int, due: int, spread_s: float) -> dict[str, object]:
-    await db.execute("TRUNCATE escalation.sla_clocks")
+    await db.execute("TRUNCATE escalation.sla_clocks, escalation.escalation_runs")
     now = datetime.now(UTC)
     await load_clocks(db, n=open_clocks, first_due=now + timedelta(days=1), spread_s=3600)
-    await db.execute("ANALYZE escalation.sla_clocks")
+    await db.execute("ANALYZE escalation.sla_clocks; ANALYZE escalation.escalation_runs")
     first = datetime.now(UTC) + timedelta(seconds=3)
     ids = set(await load_clocks(db, n=due, first_due=first, spread_s=spread_s))
     deadline = time.time() + spread_s + 30

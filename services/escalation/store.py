@@ -84,12 +84,23 @@ async def set_tier(conn: asyncpg.Connection, *, incident_id: str, tier: int) -> 
 
 
 async def claim_due(conn: asyncpg.Connection, *, limit: int) -> list[asyncpg.Record]:
-    """Clocks with a warning or breach due, locked; SKIP LOCKED so two replicas never claim the same one."""
-    return await conn.fetch(
-        f"SELECT {_COLUMNS}, now() AS fired_at FROM sla_clocks WHERE next_fire_at <= now()"
-        " ORDER BY next_fire_at LIMIT $1 FOR UPDATE SKIP LOCKED",
+    """Clocks with a warning or breach due, locked together with their incident's policy run; SKIP LOCKED so
+    two replicas never claim the same clock, and so the timer never waits for a lock a handler holds (it
+    skips that clock until the next tick instead), which rules out deadlocks between them."""
+    cols = ", ".join(f"c.{c.strip()}" for c in _COLUMNS.split(","))
+    rows = await conn.fetch(
+        f"SELECT {cols}, now() AS fired_at FROM sla_clocks c JOIN escalation_runs r ON r.incident_id = c.incident_id"
+        " WHERE c.next_fire_at <= now() ORDER BY c.next_fire_at LIMIT $1 FOR UPDATE OF c, r SKIP LOCKED",
         limit,
     )
+    if len(rows) < limit:  # clocks started before policy runs existed (migration 003) have none
+        rows += await conn.fetch(
+            f"SELECT {cols}, now() AS fired_at FROM sla_clocks c WHERE c.next_fire_at <= now()"
+            " AND NOT EXISTS (SELECT 1 FROM escalation_runs r WHERE r.incident_id = c.incident_id)"
+            " ORDER BY c.next_fire_at LIMIT $1 FOR UPDATE SKIP LOCKED",
+            limit - len(rows),
+        )
+    return rows
 
 
 async def save_fired(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
