@@ -3,11 +3,11 @@ record after the last try, Slack-compatible payloads, e-mail over SMTP, and the 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import itertools
 import json
+import re
 from datetime import datetime
+from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
@@ -15,14 +15,20 @@ from libs.localstack import free_port
 from tests.conftest import auth, eventually
 from tests.escalation.support import SECRET, Bus, Receiver, stream_events, write_config
 
+ROOT = Path(__file__).resolve().parents[2]
 SLA = {p: {"respond": "1h", "resolve": "8h"} for p in ("P1", "P2", "P3", "P4", "P5")}
 
 
-def verify(secret: str, headers: dict[str, str], body: bytes) -> bool:
-    """What a receiver does (docs/sla.md): recompute HMAC-SHA256 over `<timestamp>.<body>`, compare in constant time."""
-    ts = headers["Tierline-Timestamp"]
-    expected = "v1=" + hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, headers["Tierline-Signature"])
+def documented_verify():
+    """The receiver-side check exactly as docs/sla.md shows it, so the documentation cannot rot."""
+    doc = (ROOT / "docs" / "sla.md").read_text()
+    snippet = re.search(r"### Verifying a webhook.*?```python\n(.*?)```", doc, re.S).group(1)
+    scope: dict = {}
+    exec(snippet, scope)
+    return scope["verify"]
+
+
+verify = documented_verify()
 
 
 async def start_with(settings, start, tmp_path, targets, **extra):

@@ -183,6 +183,11 @@ async def test_restart_between_warning_and_breach_misses_and_doubles_nothing(set
         ("escalation.requested", None),
     ]
     assert found[2][1]["late"] is True
+    # The notifications queued before and after the restart went out once each: opened, 2 warnings, breach.
+    await eventually(lambda: _count(receiver, "/hook", 4))
+    await asyncio.sleep(0.5)
+    deliveries = [h["Tierline-Delivery"] for h, _ in receiver.on("/hook")]
+    assert len(deliveries) == len(set(deliveries)) == 4
     await inc.close()
     await receiver.stop()
 
