@@ -254,3 +254,31 @@ async def test_priority_change_retargets_from_the_opening_contract_and_reopen_re
     assert found[0][1]["from_priority"] == "P3" and found[-1][1]["reason"] == "reopened"
     await inc.close()
     await receiver.stop()
+
+
+async def test_a_contract_change_applies_to_new_incidents_only(settings, start, http, tmp_path):
+    settings, esc, receiver = await stack(settings, start, tmp_path)
+    before = await Bus.open(settings, "P3")  # resolve 8 h under the first contract
+    await before.opened()
+    old = await eventually(lambda: clock(http, esc, before.iid, "resolution"))
+    await esc.stop()
+    longer = {**SLA, "P3": {"respond": "2h", "resolve": "1d"}}
+    path = write_config(tmp_path, acme(receiver, contract={"sla": longer, "warn_at": [0.5]}), name="changed.yaml")
+    esc = await start("escalation", settings.model_copy(update={"config": path}))
+    after = await Bus.open(settings, "P3")
+    await after.opened()
+    new = await eventually(lambda: clock(http, esc, after.iid, "resolution"))
+    assert new["target_s"] == 86_400 and new["warn_at"] == [0.5]
+    kept = await clock(http, esc, before.iid, "resolution")
+    assert (kept["target_s"], kept["due_at"], kept["warn_at"]) == (28_800, old["due_at"], [0.75, 0.9])
+    await before.priority_changed("P3", "P3", after_s=1)  # re-targeting too uses the contract it opened under
+
+    async def retargeted():
+        return await stream_events(settings, {"sla.clock_retargeted"}, before.iid)
+
+    found = await eventually(retargeted)
+    assert {d["clock"]: d["target_s"] for _, d in found} == {"response": 3600, "resolution": 28_800}
+    assert (await clock(http, esc, before.iid, "resolution"))["target_s"] == 28_800
+    for inc in (before, after):
+        await inc.close()
+    await receiver.stop()
