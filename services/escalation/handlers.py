@@ -16,10 +16,7 @@ from libs.contracts import (
     IncidentEscalated,
     IncidentOpened,
     IncidentResolved,
-    SlaClockPaused,
-    SlaClockResumed,
     SlaClockStarted,
-    SlaClockStopped,
     parse,
 )
 from libs.events import Envelope, raise_event
@@ -39,15 +36,6 @@ SOURCE = "escalation"
 Handler = Callable[[asyncpg.Connection, Envelope, TierlineConfig], Awaitable[list[Envelope]]]
 
 
-def _sla(
-    kind: str,
-    payload: SlaClockStarted | SlaClockStopped | SlaClockPaused | SlaClockResumed,
-    tenant: str,
-    cause: Envelope,
-) -> Envelope:
-    return raise_event(kind, payload, source=SOURCE, tenant=tenant, subject=payload.incident_id, cause=cause)
-
-
 def started_event(row: asyncpg.Record, cause: Envelope) -> Envelope:
     payload = SlaClockStarted(
         incident_id=str(row["incident_id"]),
@@ -61,7 +49,9 @@ def started_event(row: asyncpg.Record, cause: Envelope) -> Envelope:
         coverage=json.loads(row["coverage"]),
         warn_at=list(row["warn_at"]),
     )
-    return _sla("sla.clock_started", payload, row["tenant"], cause)
+    return raise_event(
+        "sla.clock_started", payload, source=SOURCE, tenant=row["tenant"], subject=payload.incident_id, cause=cause
+    )
 
 
 async def on_incidents_opened(conn: asyncpg.Connection, envs: list[Envelope], config: TierlineConfig) -> list[Envelope]:
@@ -154,7 +144,7 @@ async def end_run(conn: asyncpg.Connection, incident_id: str, state: str) -> lis
 async def on_incident_acknowledged(conn: asyncpg.Connection, env: Envelope, config: TierlineConfig) -> list[Envelope]:
     event = parse(env)
     assert isinstance(event, IncidentAcknowledged)
-    stopped = await stop_clocks(conn, env, ["response"], event.at)  # clocks before runs: the timers' lock order
+    stopped = await stop_clocks(conn, env, ["response"], event.at)  # clocks before runs, everywhere
     await end_run(conn, event.incident_id, "acknowledged")
     return stopped
 
