@@ -117,6 +117,18 @@ class Contract(Strict):
     tier: str
     coverage: Coverage = Coverage()
     sla: dict[Priority, SlaTarget]
+    # Fractions of a target at which an SLA warning fires (the breach is 1.0).
+    warn_at: list[Annotated[float, Field(gt=0, lt=1)]] = [0.75, 0.9]
+    # Pending customer always pauses the resolution clock; pending vendor only if the contract says so.
+    pause_on_vendor: bool = False
+
+    @field_validator("warn_at")
+    @classmethod
+    def _ascending(cls, v: list[float]) -> list[float]:
+        if v != sorted(set(v)):
+            raise ValueError("warning fractions must be distinct and ascending, e.g. [0.75, 0.9]")
+        return v
+
     # impact (rows) x urgency (columns) -> priority; None: the ITIL default (services/triage/domain.py)
     priority_matrix: dict[Level, dict[Level, Priority]] | None = None
     # CI criticality -> impact, so a contract's tier can weigh CIs higher; None: the ITIL default
@@ -204,10 +216,74 @@ class IntegrationKey(Strict):
 class EscalationStep(Strict):
     tier: Annotated[int, Field(ge=1, le=3)]
     after: Duration
+    group: str | None = None  # who at that tier, e.g. "dba-oncall" (shown in notifications)
+    notify: list[str] = []  # names of the tenant's notification targets paged when the step starts
+
+
+class CategoryPolicy(Strict):
+    """A category's own escalation steps (e.g. security incidents page the SOC first)."""
+
+    steps: Annotated[list[EscalationStep], Field(min_length=1)]
+    repeat: Annotated[int, Field(ge=0, le=10)] = 0
 
 
 class EscalationPolicy(Strict):
     steps: list[EscalationStep] = [EscalationStep(tier=1, after=timedelta(minutes=15))]
+    # After the last step, run the steps again this many times (re-paging) while still unacknowledged.
+    repeat: Annotated[int, Field(ge=0, le=10)] = 0
+    categories: dict[Category, CategoryPolicy] = {}
+
+    def for_category(self, category: str | None) -> tuple[str, list[EscalationStep], int]:
+        """(policy name, steps, repeat) for an incident of this category."""
+        own = self.categories.get(category) if category else None  # type: ignore[call-overload]
+        if own is not None:
+            return f"category:{category}", own.steps, own.repeat
+        return "default", self.steps, self.repeat
+
+
+Trigger = Literal["opened", "escalated", "sla_warning", "sla_breached", "resolved"]
+TRIGGERS: tuple[Trigger, ...] = ("opened", "escalated", "sla_warning", "sla_breached", "resolved")
+
+
+class NotificationTarget(Strict):
+    """Where a tenant's notifications go: a signed webhook, a Slack-compatible incoming webhook, or e-mail."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")]
+    kind: Literal["webhook", "slack", "email"]
+    url: Annotated[str, Field(pattern=r"^https?://")] | None = None
+    # The HMAC key of a signed webhook: from an environment variable (preferred) or inline.
+    secret_env: str | None = None
+    secret: str | None = None
+    to: list[str] = []  # e-mail recipients
+    triggers: list[Trigger] | None = None  # None: the tenant's notifications.triggers
+
+    @model_validator(mode="after")
+    def _complete(self) -> NotificationTarget:
+        if self.kind in ("webhook", "slack") and not self.url:
+            raise ValueError(f"target {self.name!r}: a {self.kind} target needs a url")
+        if self.kind == "webhook" and not (self.secret_env or self.secret):
+            raise ValueError(f"target {self.name!r}: a webhook target needs secret_env (or secret) to sign with")
+        if self.kind == "email" and not self.to:
+            raise ValueError(f"target {self.name!r}: an email target needs `to` addresses")
+        return self
+
+
+class Notifications(Strict):
+    triggers: list[Trigger] = list(TRIGGERS)
+    opened_priorities: list[Priority] = ["P1", "P2"]  # `opened` notifies only at these priorities
+    targets: list[NotificationTarget] = []
+
+
+class Smtp(Strict):
+    """The provider's mail relay for e-mail targets."""
+
+    host: str
+    port: Annotated[int, Field(ge=1, le=65535)] = 25
+    sender: str
+    username: str | None = None
+    password_env: str | None = None
+    starttls: bool = False
+    use_tls: bool = False
 
 
 class ApiToken(Strict):
@@ -293,6 +369,18 @@ class Tenant(Strict):
     cab: Cab = Cab()
     api_tokens: list[ApiToken] = []
     triage: TriageRules = TriageRules()
+    notifications: Notifications = Notifications()
+
+    @model_validator(mode="after")
+    def _notification_references(self) -> Tenant:
+        names = [t.name for t in self.notifications.targets]
+        if len(set(names)) != len(names):
+            raise ValueError("notification target names must be unique within a tenant")
+        policies = [self.escalation.steps] + [p.steps for p in self.escalation.categories.values()]
+        for step in (s for steps in policies for s in steps):
+            if missing := sorted(set(step.notify) - set(names)):
+                raise ValueError(f"escalation step names unknown notification targets: {', '.join(missing)}")
+        return self
 
     @model_validator(mode="after")
     def _references(self) -> Tenant:
@@ -332,6 +420,7 @@ class Provider(Strict):
     # for many clients). A tenant-bound key can never write to another tenant.
     integration_keys: list[IntegrationKey] = []
     integrations: list[ProviderIntegration] = []
+    smtp: Smtp | None = None
 
 
 class TierlineConfig(Strict):
@@ -370,6 +459,13 @@ class TierlineConfig(Strict):
         clash = sorted({u for u, scope in users if any(u == v and scope != w for v, w in users)})
         if clash:
             raise ValueError(f"token user names must be unique across provider and tenants: {', '.join(clash)}")
+        return self
+
+    @model_validator(mode="after")
+    def _mail_relay(self) -> TierlineConfig:
+        emails = [t.id for t in self.tenants for n in t.notifications.targets if n.kind == "email"]
+        if emails and self.provider.smtp is None:
+            raise ValueError(f"e-mail notification targets need provider.smtp (tenants: {', '.join(sorted(emails))})")
         return self
 
     @cached_property
