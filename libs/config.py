@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -108,11 +108,27 @@ class Contract(Strict):
         return v
 
 
+class MaintenanceWindow(Strict):
+    """A weekly slot in which changes to a CI may run; `end` at or before `start` ends the next day."""
+
+    days: list[Weekday] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    start: time
+    end: time
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        return Coverage._known_zone(v)
+
+
 class ConfigurationItem(Strict):
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")]
     name: str
     category: Category
     criticality: Criticality = "medium"
+    # Changes to this CI must fit in one of these (a conflict otherwise); none: any time.
+    maintenance_windows: list[MaintenanceWindow] = []
 
 
 class IntegrationKey(Strict):
@@ -137,10 +153,66 @@ class ApiToken(Strict):
     token_sha256: Sha256
 
 
+Risk = Literal["low", "medium", "high"]
+
+
+class CabRule(Strict):
+    """A board for changes on CIs of `category` and/or assessed at `risk` (unset matches any)."""
+
+    category: Category | None = None
+    risk: Risk | None = None
+    members: list[str] | None = None  # None: the tenant's CAB members
+    quorum: Annotated[int, Field(ge=1)]
+    emergency_quorum: Annotated[int, Field(ge=1)] | None = None  # None: the tenant's emergency_quorum
+
+
 class Cab(Strict):
     members: list[str] = []
     quorum: Annotated[int, Field(ge=1)] = 1
     emergency_quorum: Annotated[int, Field(ge=1)] = 1
+    rules: list[CabRule] = []
+    # A normal change also needs an approval from one of the tenant's own `client_approver` users.
+    client_approval: bool = False
+    # Rejections that reject a change (1: any rejection rejects).
+    rejections: Annotated[int, Field(ge=1)] = 1
+
+
+class ChangeTemplate(Strict):
+    """A pre-approved standard change: created from here, scheduled on submit without a CAB vote."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")]
+    title: Annotated[str, Field(min_length=1, max_length=255)]
+    cis: list[str] = Field(min_length=1)  # the CIs it may be applied to
+    description: str | None = None
+    max_duration: Duration | None = None
+
+
+class FreezeWindow(Strict):
+    """A blackout (e.g. year-end): normal and standard changes may not be scheduled into it."""
+
+    name: str
+    start: datetime
+    end: datetime
+    cis: list[str] = []  # empty: every CI of the tenant
+
+    @model_validator(mode="after")
+    def _order(self) -> FreezeWindow:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("freeze start and end need a UTC offset, e.g. 2026-12-20T00:00:00Z")
+        if self.start >= self.end:
+            raise ValueError("freeze start must be before end")
+        return self
+
+
+class ChangePolicy(Strict):
+    templates: list[ChangeTemplate] = []
+    freezes: list[FreezeWindow] = []
+    # An incident opened on a changed CI this long after the change's implementation ended is linked to it.
+    incident_link_window: Duration = timedelta(hours=24)
+
+    @cached_property
+    def template_index(self) -> dict[str, ChangeTemplate]:
+        return {t.id: t for t in self.templates}
 
 
 class Tenant(Strict):
@@ -153,6 +225,7 @@ class Tenant(Strict):
     escalation: EscalationPolicy = EscalationPolicy()
     cab: Cab = Cab()
     api_tokens: list[ApiToken] = []
+    changes: ChangePolicy = ChangePolicy()
 
     @model_validator(mode="after")
     def _references(self) -> Tenant:
@@ -164,7 +237,21 @@ class Tenant(Strict):
                 raise ValueError(f"integration key {k.name!r} names unknown service {k.ci!r}")
         if self.cab.members and self.cab.quorum > len(self.cab.members):
             raise ValueError(f"CAB quorum {self.cab.quorum} exceeds its {len(self.cab.members)} members")
+        self._check_changes(cis)
         return self
+
+    def _check_changes(self, cis: set[str]) -> None:
+        for i, rule in enumerate(self.cab.rules):
+            members = self.cab.members if rule.members is None else rule.members
+            if members and rule.quorum > len(members):
+                raise ValueError(f"cab.rules.{i}: quorum {rule.quorum} exceeds its {len(members)} members")
+        owners = [(f"change template {t.id!r}", t.cis) for t in self.changes.templates]
+        owners += [(f"freeze {f.name!r}", f.cis) for f in self.changes.freezes]
+        for owner, named in owners:
+            if unknown := sorted(set(named) - cis):
+                raise ValueError(f"{owner} names unknown services: {', '.join(unknown)}")
+        if len(self.changes.template_index) != len(self.changes.templates):
+            raise ValueError("change template ids must be unique within a tenant")
 
     @cached_property
     def ci_index(self) -> dict[str, ConfigurationItem]:
@@ -199,7 +286,8 @@ class TierlineConfig(Strict):
         ]
         for t in self.tenants:  # a member without a token could never vote: the quorum would be unreachable
             voters = {a.user for a in self.provider.api_tokens} | {a.user for a in t.api_tokens}
-            if missing := sorted(set(t.cab.members) - voters):
+            members = set(t.cab.members).union(*[r.members or [] for r in t.cab.rules])
+            if missing := sorted(members - voters):
                 raise ValueError(f"tenant {t.id}: CAB members without an API token: {', '.join(missing)}")
         clash = sorted({u for u, scope in users if any(u == v and scope != w for v, w in users)})
         if clash:
