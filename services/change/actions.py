@@ -46,13 +46,11 @@ class Ctx:
 Decide = Callable[[Ctx, Any], Awaitable[list[Step]]]
 
 
-async def act(
-    request: web.Request, roles: set[str], model: type[BaseModel], decide: Decide, *, optional: bool = True
-) -> web.Response:
-    """Authenticate, read the body (`optional`: it may be absent), then decide under the change's row lock."""
+async def act(request: web.Request, roles: set[str], model: type[BaseModel], decide: Decide) -> web.Response:
+    """Authenticate, read the body (absent reads as {}), then decide under the change's row lock."""
     st = request.app[STATE]
     who = authenticate(request, st.tokens, roles=roles)
-    body = await body_of(request, model, optional=optional)
+    body = await body_of(request, model)
     ref = request.match_info["ref"]
 
     async def command(conn: asyncpg.Connection) -> tuple[dict[str, Any], list[Envelope]]:
@@ -154,27 +152,27 @@ async def _clear(ctx: Ctx, body: Clear) -> list[Step]:
     return []
 
 
-# action -> (roles, body, decide, body optional)
-ACTIONS: dict[str, tuple[set[str], type[BaseModel], Decide, bool]] = {
-    "submit": (REQUESTERS, Submit, _submit, True),
-    "assess": (MANAGERS, Assess, _assess, False),
-    "approve": (VOTERS, Comment, _vote("approve"), True),
-    "reject": (VOTERS, Comment, _vote("reject"), True),
-    "schedule": (MANAGERS, Schedule, _schedule_action, True),
-    "start": (REQUESTERS, Comment, _start, True),
-    "complete": (REQUESTERS, Comment, _finish(failed=False), True),
-    "fail": (REQUESTERS, Fail, _finish(failed=True), False),
-    "review": (MANAGERS, Comment, _move("review"), True),
-    "close": (MANAGERS, Comment, _move("close"), True),
-    "cancel": (REQUESTERS, Comment, _move("cancel"), True),
+# action -> (roles, body, decide)
+ACTIONS: dict[str, tuple[set[str], type[BaseModel], Decide]] = {
+    "submit": (REQUESTERS, Submit, _submit),
+    "assess": (MANAGERS, Assess, _assess),
+    "approve": (VOTERS, Comment, _vote("approve")),
+    "reject": (VOTERS, Comment, _vote("reject")),
+    "schedule": (MANAGERS, Schedule, _schedule_action),
+    "start": (REQUESTERS, Comment, _start),
+    "complete": (REQUESTERS, Comment, _finish(failed=False)),
+    "fail": (REQUESTERS, Fail, _finish(failed=True)),
+    "review": (MANAGERS, Comment, _move("review")),
+    "close": (MANAGERS, Comment, _move("close")),
+    "cancel": (REQUESTERS, Comment, _move("cancel")),
 }
 
 
 def _handler(
-    roles: set[str], model: type[BaseModel], decide: Decide, optional: bool
+    roles: set[str], model: type[BaseModel], decide: Decide
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def handler(request: web.Request) -> web.Response:
-        return await act(request, roles, model, decide, optional=optional)
+        return await act(request, roles, model, decide)
 
     return handler
 
@@ -182,5 +180,5 @@ def _handler(
 def add_routes(app: web.Application) -> None:
     for name, spec in ACTIONS.items():
         app.router.add_post(f"/v1/changes/{{ref}}/{name}", _handler(*spec))
-    clear = _handler(MANAGERS, Clear, _clear, False)
+    clear = _handler(MANAGERS, Clear, _clear)
     app.router.add_post("/v1/changes/{ref}/incidents/{incident}/clear", clear)

@@ -68,8 +68,8 @@ async def detail_json(conn: asyncpg.Connection, c: ChangeRequest, tenant: Tenant
     return data
 
 
-async def body_of(request: web.Request, model: type[BaseModel], *, optional: bool = False) -> Any:
-    raw = await read_json(request) if request.body_exists or not optional else {}
+async def body_of(request: web.Request, model: type[BaseModel]) -> Any:
+    raw = await read_json(request) if request.body_exists else {}  # no body: 422 lists what is required
     try:
         return model.model_validate(raw)
     except ValidationError as exc:

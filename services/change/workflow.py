@@ -25,7 +25,7 @@ def _invalid(field: str, message: str) -> InvalidChange:
     return InvalidChange(message, [{"field": field, "message": message}])
 
 
-def _from_template(tenant: Tenant, body: ChangeCreate, cis: list[str]) -> tuple[str, str | None, list[str]]:
+def _from_template(tenant: Tenant, body: ChangeCreate, cis: list[str], field: str) -> tuple[str, str | None, list[str]]:
     """A standard change's title, description and CIs, from its pre-approved template."""
     if not body.template:
         known = ", ".join(tenant.changes.template_index) or "none configured"
@@ -35,7 +35,7 @@ def _from_template(tenant: Tenant, body: ChangeCreate, cis: list[str]) -> tuple[
         known = ", ".join(tenant.changes.template_index) or "none configured"
         raise _invalid("template", f"unknown template {body.template!r} (known: {known})")
     if outside := [c for c in cis if c not in template.cis]:
-        raise _invalid("cis", f"template {template.id} does not cover {', '.join(outside)}")
+        raise _invalid(field, f"template {template.id} does not cover {', '.join(outside)}")
     return body.title or template.title, body.description or template.description, cis or list(template.cis)
 
 
@@ -47,14 +47,14 @@ def open_change(
     if body.ci and body.cis:
         raise _invalid("cis", "send either ci or cis, not both")
     cis = list(dict.fromkeys(body.cis or ([body.ci] if body.ci else [])))
-    title, description = body.title, body.description
+    title, description, field = body.title, body.description, "ci" if body.ci else "cis"
     if body.change_type == "standard":
-        title, description, cis = _from_template(tenant, body, cis)
+        title, description, cis = _from_template(tenant, body, cis, field)
     elif body.template:
         raise _invalid("template", "only standard changes come from a template")
     if not title:
         raise _invalid("title", "a title is required")
-    check_cis(tenant, cis, "ci" if body.ci else "cis")
+    check_cis(tenant, cis, field)
     check_window(body.planned_start, body.planned_end, now=at)
     change = ChangeRequest(
         id=id,

@@ -161,7 +161,7 @@ def test_bad_drafts_are_refused() -> None:
         change("standard")  # a standard change comes from a template
     with pytest.raises(InvalidChange) as exc:
         change("standard", template="wifi-firmware", ci="erp-db")
-    assert exc.value.details[0]["field"] == "cis"
+    assert exc.value.details[0]["field"] == "ci"
     with pytest.raises(InvalidChange):
         change(ci="crm")  # globex's
     with pytest.raises(InvalidChange):
