@@ -138,7 +138,7 @@ async def booked_overlapping(
 
 async def calendar(
     conn: asyncpg.Connection, *, tenants: Sequence[str] | None, start: datetime, end: datetime, limit: int
-) -> tuple[list[ChangeRequest], list[asyncpg.Record]]:
+) -> tuple[list[ChangeRequest], list[dict[str, Any]]]:
     """Changes whose planned window overlaps [start, end), and unmanaged changes reported in it."""
     scope = "AND tenant = ANY($3::text[])" if tenants is not None else "AND $3::text[] IS NULL"
     args = [start, end, list(tenants) if tenants is not None else None, limit]
@@ -152,7 +152,11 @@ async def calendar(
         f" FROM unmanaged_changes WHERE at >= $1 AND at < $2 {scope} ORDER BY at, signal_id LIMIT $4",
         *args,
     )
-    return [_change(r) for r in managed], list(unmanaged)
+    others = [
+        dict(r) | {"custom_details": json.loads(r["custom_details"]), "links": json.loads(r["links"])}
+        for r in unmanaged
+    ]
+    return [_change(r) for r in managed], others
 
 
 async def links(conn: asyncpg.Connection, *, change_id: str) -> list[IncidentLink]:
