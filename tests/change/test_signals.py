@@ -130,7 +130,7 @@ async def test_tool_reported_changes_land_on_the_calendar_once(settings, svc, bu
     await bus.publish(event("intake.change_received", signal, at, tenant="globex"))
 
     async def on_calendar() -> list:
-        status, cal = await call(http, "GET", f"{svc.url}/v1/changes/calendar", "acme-viewer-token")
+        _, cal = await call(http, "GET", f"{svc.url}/v1/changes/calendar", "acme-viewer-token")
         return [i for i in cal["items"] if i["kind"] == "unmanaged"]
 
     [item] = await eventually(on_calendar)
