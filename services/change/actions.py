@@ -27,6 +27,12 @@ from services.change.schedule import BOOKED_STATES
 from services.change.schemas import Assess, Clear, Comment, Fail, Schedule, Submit
 
 MANAGERS = {"provider_admin", "change_manager"}
+
+
+class WindowOpen(ChangeRefused):
+    code = "window_open"
+
+
 # CAB membership is the real gate for votes; a client_viewer token is read-only whatever its user name.
 VOTERS = {"provider_admin", "engineer", "change_manager", "cab_member", "client_approver"}
 
@@ -73,6 +79,8 @@ async def act(request: web.Request, roles: set[str], model: type[BaseModel], dec
 
 async def _schedule(ctx: Ctx, body: Schedule) -> Step:
     c = ctx.change
+    if c.state == "scheduled" and (await store.window_edges(ctx.conn, change_id=c.id)).get("start"):
+        raise WindowOpen(f"the window of {c.number} has opened: start it, or cancel it and raise a new change")
     start, end = body.planned_start or c.planned_start, body.planned_end or c.planned_end
     others = []
     if start and end and start < end:

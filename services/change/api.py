@@ -89,14 +89,11 @@ async def create_change(request: web.Request) -> web.Response:
         raise ApiError(422, "validation_failed", "unknown tenant", [{"field": "tenant", "message": "unknown tenant"}])
 
     async def command(conn: asyncpg.Connection) -> tuple[dict[str, Any], list[Envelope]]:
-        try:  # checked before a number is taken, so a refused request uses none
-            open_change(tenant, body, id="-", number="-", by=who.user, at=utcnow())
+        try:  # the rules run before a number is taken, so a refused request uses none
+            change, step = open_change(tenant, body, id=str(uuid.uuid4()), number="", by=who.user, at=utcnow())
         except ChangeRefused as exc:
             raise refusal(exc) from None
-        n = await store.allocate_number(conn, tenant=tenant.id)
-        change, step = open_change(
-            tenant, body, id=str(uuid.uuid4()), number=f"{tenant.code}-CHG-{n}", by=who.user, at=utcnow()
-        )
+        change.number = f"{tenant.code}-CHG-{await store.allocate_number(conn, tenant=tenant.id)}"
         await store.insert_change(conn, change=change)
         await store.add_timeline(conn, change_id=change.id, steps=[step])
         event = change_event(change, step, correlation_id=request.headers.get("X-Request-Id"))

@@ -33,7 +33,7 @@ STATES = (
 _AFTER_APPROVAL: dict[str, dict[str, str]] = {
     "approved": {"schedule": "scheduled", "cancel": "cancelled"},
     "rejected": {},
-    "scheduled": {"start": "implementing", "cancel": "cancelled"},
+    "scheduled": {"start": "implementing", "cancel": "cancelled", "schedule": "scheduled"},  # reschedule
     "implementing": {"complete": "completed", "fail": "failed"},
     "completed": {"review": "review", "close": "closed"},
     "failed": {"review": "review"},  # a failed change is always reviewed
@@ -114,8 +114,9 @@ class Step:
     comment: str | None = None
 
     @property
-    def moved(self) -> bool:
-        return self.from_state != self.to_state
+    def on_timeline(self) -> bool:
+        """Every move is, a reschedule (scheduled -> scheduled) too; votes are listed apart."""
+        return self.kind != "vote_cast"
 
 
 @dataclass

@@ -65,8 +65,8 @@ async def add_vote(conn: asyncpg.Connection, *, change_id: str, vote: Vote) -> N
 
 
 async def add_timeline(conn: asyncpg.Connection, *, change_id: str, steps: Sequence[Step]) -> None:
-    """Only steps that moved the state; votes live in change_votes."""
-    rows = [(change_id, s.at, s.from_state, s.to_state, s.by, s.comment) for s in steps if s.moved]
+    """Every move (a reschedule too); votes live in change_votes."""
+    rows = [(change_id, s.at, s.from_state, s.to_state, s.by, s.comment) for s in steps if s.on_timeline]
     if rows:
         await conn.executemany(
             "INSERT INTO change_timeline(change_id, at, from_state, to_state, actor, comment)"
@@ -208,8 +208,10 @@ async def clear_link(conn: asyncpg.Connection, *, change_id: str, link: Incident
 
 
 async def book_window(conn: asyncpg.Connection, *, change: ChangeRequest) -> None:
+    """The window's edges as due rows; a reschedule (before the window opened) moves them."""
     await conn.executemany(
-        "INSERT INTO change_windows (change_id, edge, due_at) VALUES ($1, $2, $3)",
+        "INSERT INTO change_windows (change_id, edge, due_at) VALUES ($1, $2, $3)"
+        " ON CONFLICT (change_id, edge) DO UPDATE SET due_at = EXCLUDED.due_at, fired_at = NULL",
         [(change.id, "start", change.planned_start), (change.id, "end", change.planned_end)],
     )
 

@@ -7,7 +7,7 @@ import asyncio
 from datetime import timedelta
 
 from libs.events import utcnow
-from tests.change.client import change_events, create, iso, ok
+from tests.change.client import act, change_events, create, iso, ok
 
 WIFI = {"change_type": "standard", "template": "wifi-firmware", "ci": None, "title": None}
 
@@ -65,3 +65,20 @@ async def test_cancelling_a_scheduled_change_ends_its_open_window_at_once(settin
         ("change.window_ended", open_now["id"]),
         ("change.cancelled", future["id"]),
     ]
+
+
+async def test_rescheduling_moves_the_window_until_it_has_opened(settings, start, http):
+    svc = await start("change", settings)
+    change = await soon(http, svc, starts_in=7200)
+    start_at = utcnow() + timedelta(seconds=0.3)
+    body = {"planned_start": iso(start_at), "planned_end": iso(start_at + timedelta(hours=1)), "comment": "earlier"}
+    change = await ok(http, svc, change, "schedule", json=body)
+    assert change["planned_start"] == iso(start_at)
+    last = change["timeline"][-1]
+    assert (last["from_state"], last["to_state"], last["comment"]) == ("scheduled", "scheduled", "earlier")
+    events = await change_events(settings, 5)  # created, submitted, scheduled, rescheduled, window started
+    assert [e.short_type for e in events[3:]] == ["change.scheduled", "change.window_started"]
+    later = utcnow() + timedelta(hours=3)
+    body = {"planned_start": iso(later), "planned_end": iso(later + timedelta(hours=1))}
+    status, refused = await act(http, svc, change, "schedule", json=body)
+    assert status == 409 and refused["error"]["code"] == "window_open"

@@ -70,7 +70,7 @@ async def test_normal_change_walks_to_closed_with_every_transition_on_its_timeli
     status, body = await act(http, svc, change, "schedule", "eng-token")  # engineers do not schedule
     assert status == 403
     change = await ok(http, svc, change, "schedule", json={"comment": "agreed with Acme"})
-    assert change["allowed_actions"] == ["cancel", "start"]
+    assert change["allowed_actions"] == ["cancel", "schedule", "start"]  # schedule again: reschedule
     change = await ok(http, svc, change, "start", "eng-token")
     status, body = await act(http, svc, change, "cancel")
     assert status == 409 and body["error"]["details"] == [{"allowed": ["complete", "fail"]}]
