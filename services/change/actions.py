@@ -23,16 +23,10 @@ from services.change.api import REQUESTERS, STATE, body_of, detail_json, refusal
 from services.change.approvals import board_for, cast_vote
 from services.change.domain import ChangeRefused, ChangeRequest, Step, move, outcome_of
 from services.change.events import change_event, link_event
-from services.change.schedule import BOOKED_STATES
+from services.change.schedule import BOOKED_STATES, WindowOpen
 from services.change.schemas import Assess, Clear, Comment, Fail, Schedule, Submit
 
 MANAGERS = {"provider_admin", "change_manager"}
-
-
-class WindowOpen(ChangeRefused):
-    code = "window_open"
-
-
 # CAB membership is the real gate for votes; a client_viewer token is read-only whatever its user name.
 VOTERS = {"provider_admin", "engineer", "change_manager", "cab_member", "client_approver"}
 

@@ -23,6 +23,12 @@ class ScheduleConflict(ChangeRefused):
     code = "schedule_conflict"
 
 
+class WindowOpen(ChangeRefused):
+    """A change whose window has opened cannot be rescheduled: it is started, or cancelled and raised anew."""
+
+    code = "window_open"
+
+
 @dataclass(frozen=True)
 class Conflict:
     kind: str  # ci_overlap | outside_maintenance_window | implementer_double_booked

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from libs.config import Tenant
 from services.change.approvals import board_for
@@ -136,14 +135,3 @@ def finish(
     change.result, change.rollback, change.ended_at = ("failed" if failed else "successful"), rollback, at
     change.outcome = outcome_of(change, links)
     return step
-
-
-def summary(change: ChangeRequest) -> dict[str, Any]:
-    """The fields every change event carries beyond the foundation's."""
-    return {
-        "cis": change.cis,
-        "risk": change.risk,
-        "planned_start": change.planned_start,
-        "planned_end": change.planned_end,
-        "outcome": change.outcome,
-    }
