@@ -78,6 +78,7 @@ async def _schedule(ctx: Ctx, body: Schedule) -> Step:
     start, end = body.planned_start or c.planned_start, body.planned_end or c.planned_end
     others = []
     if start and end and start < end:
+        await store.lock_schedule(ctx.conn, tenant=c.tenant)
         others = await store.booked_overlapping(ctx.conn, tenant=c.tenant, start=start, end=end, states=BOOKED_STATES)
     step = workflow.schedule(c, ctx.tenant, others, body, by=ctx.who.user, at=ctx.at)
     await store.book_window(ctx.conn, change=c)

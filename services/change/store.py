@@ -121,6 +121,12 @@ async def list_changes(
     return [_change(r) for r in await conn.fetch(sql, *args)]
 
 
+async def lock_schedule(conn: asyncpg.Connection, *, tenant: str) -> None:
+    """Serialise scheduling within a tenant until commit, so two changes booked at the same moment still see
+    each other in the conflict check."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('tierline-change-schedule:' || $1))", tenant)
+
+
 async def booked_overlapping(
     conn: asyncpg.Connection, *, tenant: str, start: datetime, end: datetime, states: Sequence[str]
 ) -> list[ChangeRequest]:

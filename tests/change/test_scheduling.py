@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -147,3 +148,12 @@ async def test_calendar_lists_the_tenants_changes_and_freezes_in_a_range(svc, ht
     assert status == 400 and {d["field"] for d in body["error"]["details"]} == {"from", "colour"}
     status, body = await call(http, "GET", url, params={"from": "2030-02-01", "to": "2030-01-01"})
     assert status == 400 and body["error"]["details"][0]["field"] == "to"
+
+
+async def test_two_conflicting_changes_scheduled_at_once_do_not_both_get_the_slot(svc, http):
+    first, second = await approved(http, svc, **window(SAT)), await approved(http, svc, **window(SAT + 5 * H))
+    moved = {"json": window(SAT + 10 * H)}  # both move into the same new slot at the same moment
+    results = await asyncio.gather(
+        act(http, svc, first, "schedule", **moved), act(http, svc, second, "schedule", **moved)
+    )
+    assert sorted(status for status, _ in results) == [200, 409]
