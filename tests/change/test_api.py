@@ -168,3 +168,21 @@ async def test_list_query_is_validated(svc, http):
     assert {d["field"] for d in body["error"]["details"]} == {"tennant", "state", "limit"}
     status, body = await call(http, "GET", f"{svc.url}/v1/changes", params={"tenant": "initech"})
     assert status == 400 and [d["field"] for d in body["error"]["details"]] == ["tenant"]
+
+
+async def test_bad_action_bodies_are_refused_and_change_nothing(settings, svc, http):
+    change = await submitted(http, svc, "eng-token")
+    for body, fields in [
+        ({"risk": "extreme", "impact": "high"}, {"risk"}),
+        ({"impact": "high", "colour": "red"}, {"risk", "colour"}),
+        (None, {"risk", "impact"}),  # no body at all: what is required is listed
+    ]:
+        status, refused = await act(http, svc, change, "assess", json=body)
+        assert status == 422 and {d["field"] for d in refused["error"]["details"]} == fields, refused
+    status, refused = await act(http, svc, change, "assess", data=b"{", headers={"Content-Type": "application/json"})
+    assert status == 400 and refused["error"]["code"] == "malformed_json"
+    status, refused = await act(http, svc, change, "assess", "acme-viewer-token", json={"risk": "low", "impact": "low"})
+    assert status == 403
+    status, body = await call(http, "GET", f"{svc.url}/v1/changes/{change['id']}")
+    assert body["state"] == "submitted" and body["risk"] is None
+    assert len(await change_events(settings, 2)) == 2  # created and submitted, nothing since
