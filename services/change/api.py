@@ -168,6 +168,7 @@ async def visible(conn: asyncpg.Connection, ref: str, who: Principal, *, lock: b
 async def get_change(request: web.Request) -> web.Response:
     st = request.app[STATE]
     who = authenticate(request, st.tokens)
-    async with st.pool.acquire() as conn:
+    # One snapshot: the change, its votes, timeline and links as of the same commit.
+    async with st.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         change = await visible(conn, request.match_info["ref"], who)
         return respond(await detail_json(conn, change, st.config.tenant(change.tenant)))

@@ -176,12 +176,11 @@ async def links(conn: asyncpg.Connection, *, change_id: str) -> list[IncidentLin
 async def suspects(
     conn: asyncpg.Connection, *, tenant: str, ci: str, opened_at: datetime, window: timedelta
 ) -> list[ChangeRequest]:
-    """Changes on `ci` being implemented when the incident opened, or whose implementation ended within
-    `window` before it."""
+    """Changes on `ci` whose implementation had started when the incident opened and had not ended more than
+    `window` before it (still running, ended since, or ended within the window)."""
     rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM changes WHERE tenant = $1 AND $2 = ANY(cis) AND ("
-        " (ended_at <= $3 AND ended_at >= $3 - $4::interval)"
-        " OR (state = 'implementing' AND started_at <= $3)) ORDER BY number FOR UPDATE",
+        f"SELECT {_COLUMNS} FROM changes WHERE tenant = $1 AND $2 = ANY(cis) AND started_at <= $3"
+        " AND (ended_at IS NULL OR ended_at >= $3 - $4::interval) ORDER BY number FOR UPDATE",
         tenant,
         ci,
         opened_at,

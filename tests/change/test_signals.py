@@ -4,7 +4,7 @@ changes on the calendar."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -41,8 +41,9 @@ async def implemented(http, svc, *, finish: str | None = "complete", ci: str = "
     return await ok(http, svc, change, finish, "eng-token") if finish else change
 
 
-def incident(n: int, priority: str, *, ci: str = "erp-db", after: timedelta = timedelta(0)):
-    env = Incident(f"00000000-0000-4000-8000-{n:012d}", priority, utcnow() + after, number=f"ACME-{n}").opened()
+def incident(n: int, priority: str, *, ci: str = "erp-db", after: timedelta = timedelta(0), at=None):
+    opened_at = at or utcnow() + after
+    env = Incident(f"00000000-0000-4000-8000-{n:012d}", priority, opened_at, number=f"ACME-{n}").opened()
     return env.model_copy(update={"data": env.data | {"ci": ci}})
 
 
@@ -109,6 +110,15 @@ async def test_incidents_during_implementation_are_linked_and_count_once_it_ends
     assert change["outcome"] == "failed"  # completed, but with an uncleared P2 against it
     events = await published(settings, "change.completed.acme", 1)
     assert events[0].data["outcome"] == "failed"
+
+
+async def test_an_incident_opened_during_implementation_is_linked_even_when_it_arrives_later(svc, bus, http):
+    change = await implemented(http, svc)
+    started, ended = datetime.fromisoformat(change["started_at"]), datetime.fromisoformat(change["ended_at"])
+    await bus.publish(incident(6, "P1", at=started - timedelta(minutes=5)))  # before the change: not its doing
+    await bus.publish(incident(7, "P2", at=started + (ended - started) / 2))
+    change = await linked(http, svc, change, 1)
+    assert [i["incident_number"] for i in change["incidents"]] == ["ACME-7"] and change["outcome"] == "failed"
 
 
 async def test_tool_reported_changes_land_on_the_calendar_once(settings, svc, bus, http):
