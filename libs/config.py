@@ -157,11 +157,27 @@ class Contract(Strict):
         return v
 
 
+class WeeklyMaintenance(Strict):
+    """A weekly slot in which changes to a CI may run; `end` at or before `start` ends the next day."""
+
+    days: list[Weekday] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    start: time
+    end: time
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        return Coverage._known_zone(v)
+
+
 class ConfigurationItem(Strict):
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")]
     name: str
     category: Category
     criticality: Criticality = "medium"
+    # Changes to this CI must fit in one of these (a conflict otherwise); none: any time.
+    maintenance_windows: list[WeeklyMaintenance] = []
 
 
 class Signature(Strict):
@@ -294,10 +310,66 @@ class ApiToken(Strict):
     tenants: list[str] | None = None  # provider staff limited to these tenants (None: all)
 
 
+Risk = Literal["low", "medium", "high"]
+
+
+class CabRule(Strict):
+    """A board for changes on CIs of `category` and/or assessed at `risk` (unset matches any)."""
+
+    category: Category | None = None
+    risk: Risk | None = None
+    members: list[str] | None = None  # None: the tenant's CAB members
+    quorum: Annotated[int, Field(ge=1)]
+    emergency_quorum: Annotated[int, Field(ge=1)] | None = None  # None: the tenant's emergency_quorum
+
+
 class Cab(Strict):
     members: list[str] = []
     quorum: Annotated[int, Field(ge=1)] = 1
     emergency_quorum: Annotated[int, Field(ge=1)] = 1
+    rules: list[CabRule] = []
+    # A normal change also needs an approval from one of the tenant's own `client_approver` users.
+    client_approval: bool = False
+    # Rejections that reject a change (1: any rejection rejects).
+    rejections: Annotated[int, Field(ge=1)] = 1
+
+
+class ChangeTemplate(Strict):
+    """A pre-approved standard change: created from here, scheduled on submit without a CAB vote."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")]
+    title: Annotated[str, Field(min_length=1, max_length=255)]
+    cis: list[str] = Field(min_length=1)  # the CIs it may be applied to
+    description: str | None = None
+    max_duration: Duration | None = None
+
+
+class FreezeWindow(Strict):
+    """A blackout (e.g. year-end): normal and standard changes may not be scheduled into it."""
+
+    name: str
+    start: datetime
+    end: datetime
+    cis: list[str] = []  # empty: every CI of the tenant
+
+    @model_validator(mode="after")
+    def _order(self) -> FreezeWindow:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("freeze start and end need a UTC offset, e.g. 2026-12-20T00:00:00Z")
+        if self.start >= self.end:
+            raise ValueError("freeze start must be before end")
+        return self
+
+
+class ChangePolicy(Strict):
+    templates: list[ChangeTemplate] = []
+    freezes: list[FreezeWindow] = []
+    # An incident opened on a changed CI this long after the change's implementation ended is linked to it.
+    incident_link_window: Duration = timedelta(hours=24)
+
+    @cached_property
+    def template_index(self) -> dict[str, ChangeTemplate]:
+        return {t.id: t for t in self.templates}
 
 
 class MaintenanceWindow(Strict):
@@ -370,6 +442,7 @@ class Tenant(Strict):
     api_tokens: list[ApiToken] = []
     triage: TriageRules = TriageRules()
     notifications: Notifications = Notifications()
+    changes: ChangePolicy = ChangePolicy()
 
     @model_validator(mode="after")
     def _notification_references(self) -> Tenant:
@@ -398,7 +471,21 @@ class Tenant(Strict):
         for t in self.api_tokens:
             if t.tenants is not None or t.role in ("admin", "manager", "agent"):
                 raise ValueError(f"token {t.user!r}: a tenant's token is a client token (client, client_viewer, ...)")
+        self._check_changes(cis)
         return self
+
+    def _check_changes(self, cis: set[str]) -> None:
+        for i, rule in enumerate(self.cab.rules):
+            members = self.cab.members if rule.members is None else rule.members
+            if members and rule.quorum > len(members):
+                raise ValueError(f"cab.rules.{i}: quorum {rule.quorum} exceeds its {len(members)} members")
+        owners = [(f"change template {t.id!r}", t.cis) for t in self.changes.templates]
+        owners += [(f"freeze {f.name!r}", f.cis) for f in self.changes.freezes]
+        for owner, named in owners:
+            if unknown := sorted(set(named) - cis):
+                raise ValueError(f"{owner} names unknown services: {', '.join(unknown)}")
+        if len(self.changes.template_index) != len(self.changes.templates):
+            raise ValueError("change template ids must be unique within a tenant")
 
     @cached_property
     def ci_index(self) -> dict[str, ConfigurationItem]:
@@ -448,7 +535,8 @@ class TierlineConfig(Strict):
         ]
         for t in self.tenants:  # a member without a token could never vote: the quorum would be unreachable
             voters = {a.user for a in self.provider.api_tokens} | {a.user for a in t.api_tokens}
-            if missing := sorted(set(t.cab.members) - voters):
+            members = set(t.cab.members).union(*[r.members or [] for r in t.cab.rules])
+            if missing := sorted(members - voters):
                 raise ValueError(f"tenant {t.id}: CAB members without an API token: {', '.join(missing)}")
         known = {t.id for t in self.tenants}
         for a in self.provider.api_tokens:

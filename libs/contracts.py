@@ -267,6 +267,12 @@ class ChangeEvent(Contract):
     approvals: int = 0
     quorum: int = 0
     comment: str | None = None
+    cis: list[str] = []  # every affected CI (`ci` is the first)
+    risk: Literal["low", "medium", "high"] | None = None
+    planned_start: datetime | None = None
+    planned_end: datetime | None = None
+    # successful | failed once implemented; a completed change with a linked P1/P2 incident reads failed.
+    outcome: Literal["successful", "failed"] | None = None
 
 
 class ChangeWindow(Contract):
@@ -294,6 +300,38 @@ class ChangeSignalReceived(Contract):
     received_at: datetime
     custom_details: dict = {}
     links: list[dict] = []
+
+
+class ChangeIncidentLinked(Contract):
+    """change -> reporting: an incident opened on a changed CI soon after the change is a suspected cause.
+
+    A P1/P2 link makes the change count as failed (`outcome`) until a reviewer clears it
+    (`change.incident_cleared`, same payload with `by` and `reason`)."""
+
+    change_id: str
+    number: str
+    change_type: Literal["standard", "normal", "emergency"]
+    incident_id: str
+    incident_number: str
+    priority: str
+    ci: str | None
+    opened_at: datetime
+    counts_as_failed: bool
+    outcome: Literal["successful", "failed"] | None
+    at: datetime
+    by: str | None = None
+    reason: str | None = None
+
+
+class UnmanagedChangeRecorded(Contract):
+    """change -> reporting: a change a tool reported (intake.change_received) went on the change calendar."""
+
+    signal_id: str
+    source: str
+    integration: str
+    summary: str
+    ci: str | None
+    at: datetime
 
 
 REGISTRY: dict[str, type[Contract]] = {
@@ -327,6 +365,17 @@ REGISTRY: dict[str, type[Contract]] = {
     "change.window_started": ChangeWindow,
     "change.window_ended": ChangeWindow,
     "intake.change_received": ChangeSignalReceived,
+    "change.assessment": ChangeEvent,
+    "change.scheduled": ChangeEvent,
+    "change.implementing": ChangeEvent,
+    "change.completed": ChangeEvent,
+    "change.failed": ChangeEvent,
+    "change.review": ChangeEvent,
+    "change.closed": ChangeEvent,
+    "change.cancelled": ChangeEvent,
+    "change.incident_linked": ChangeIncidentLinked,
+    "change.incident_cleared": ChangeIncidentLinked,
+    "change.unmanaged_recorded": UnmanagedChangeRecorded,
 }
 
 

@@ -1,16 +1,10 @@
-"""The change API against the running service (real NATS JetStream, real PostgreSQL)."""
+"""The change API against the running service (real NATS JetStream, real PostgreSQL): create, read, vote."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import nats
 import pytest
 
-from libs.events import Envelope
-from tests.conftest import auth, eventually
-
-ERP = {"tenant": "acme", "change_type": "normal", "ci": "erp-db", "title": "Patch ERP database"}
+from tests.change.client import ERP, act, call, change_events, create, in_vote, ok, submitted
 
 
 @pytest.fixture
@@ -18,60 +12,19 @@ async def svc(settings, start):
     return await start("change", settings)
 
 
-async def call(http, method: str, url: str, token: str | None = "alice-token", **kw: Any) -> tuple[int, Any]:
-    headers = (auth(token) if token else {}) | kw.pop("headers", {})
-    async with http.request(method, url, headers=headers, **kw) as r:
-        return r.status, await r.json()
-
-
-async def create(http, svc, token: str = "alice-token", **fields: Any) -> dict[str, Any]:
-    status, body = await call(http, "POST", f"{svc.url}/v1/changes", token, json=ERP | fields)
-    assert status == 201, body
-    return body
-
-
-async def act(http, svc, change: dict[str, Any], action: str, token: str, **kw: Any) -> tuple[int, Any]:
-    return await call(http, "POST", f"{svc.url}/v1/changes/{change['id']}/{action}", token, **kw)
-
-
-async def submitted(http, svc, token: str = "alice-token", **fields: Any) -> dict[str, Any]:
-    change = await create(http, svc, token, **fields)
-    status, body = await act(http, svc, change, "submit", token)
-    assert status == 200, body
-    return body
-
-
-async def change_events(settings, count: int) -> list[Envelope]:
-    """The change.* events in this test's stream, read by an ephemeral pull consumer."""
-    nc = await nats.connect(settings.nats_url)
-    try:
-        js = nc.jetstream()
-        stream = f"{settings.bus_prefix.upper()}_EVENTS"  # see libs/bus.py
-        sub = await js.pull_subscribe(f"{settings.bus_prefix}.change.>", stream=stream)
-        got: list[Envelope] = []
-
-        async def fetched() -> bool:
-            try:
-                got.extend(Envelope.decode(m.data) for m in await sub.fetch(count - len(got), timeout=0.5))
-            except nats.errors.TimeoutError:
-                pass
-            return len(got) >= count
-
-        await eventually(fetched)
-        with pytest.raises(nats.errors.TimeoutError):  # and nothing more than expected
-            await sub.fetch(1, timeout=0.3)
-        return got
-    finally:
-        await nc.close()
-
-
 async def test_normal_change_approved_by_quorum_and_every_event_reaches_jetstream(settings, svc, http):
     change = await create(http, svc, description="apply Q1 patches")
     assert change["state"] == "draft" and change["number"] == "ACME-CHG-1" and change["quorum"] == 2
     assert change["requested_by"] == "alice" and change["timeline"][0]["to_state"] == "draft"
     assert (await act(http, svc, change, "submit", "alice-token"))[1]["state"] == "submitted"
+    status, body = await act(http, svc, change, "approve", "bob-token")  # not assessed yet
+    assert status == 409 and body["error"]["details"] == [{"allowed": ["assess", "cancel"]}]
+    assess = {"risk": "medium", "impact": "high", "comment": "CAB next Tuesday"}
+    body = await ok(http, svc, change, "assess", json=assess)
+    assert (body["state"], body["risk"], body["impact"]) == ("assessment", "medium", "high")
+    assert body["awaiting"] == {"cab_approvals": 2, "client_approval": False}
     status, body = await act(http, svc, change, "approve", "bob-token")
-    assert status == 200 and body["state"] == "submitted" and body["approvals"] == 1
+    assert status == 200 and body["state"] == "assessment" and body["approvals"] == 1
     status, body = await act(http, svc, change, "approve", "carol-token", json={"comment": "window agreed"})
     assert status == 200 and body["state"] == "approved" and body["approvals"] == 2
 
@@ -84,53 +37,62 @@ async def test_normal_change_approved_by_quorum_and_every_event_reaches_jetstrea
     assert [(t["from_state"], t["to_state"], t["actor"]) for t in got["timeline"]] == [
         (None, "draft", "alice"),
         ("draft", "submitted", "alice"),
-        ("submitted", "approved", "carol"),
+        ("submitted", "assessment", "alice"),
+        ("assessment", "approved", "carol"),
     ]
+    assert got["timeline"][2]["comment"] == "risk medium, impact high: CAB next Tuesday"
 
-    events = await change_events(settings, 5)
+    events = await change_events(settings, 6)
     assert [e.short_type for e in events] == [
         "change.created",
         "change.submitted",
+        "change.assessment",
         "change.vote_cast",
         "change.vote_cast",
         "change.approved",
     ]
     assert {(e.tenant, e.subject, e.source) for e in events} == {("acme", change["id"], "tierline/change")}
-    assert [e.data["by"] for e in events] == ["alice", "alice", "bob", "carol", "carol"]
+    assert [e.data["by"] for e in events] == ["alice", "alice", "alice", "bob", "carol", "carol"]
     last = events[-1].data
-    assert (last["from_state"], last["state"]) == ("submitted", "approved")
+    assert (last["from_state"], last["state"], last["risk"], last["cis"]) == (
+        "assessment",
+        "approved",
+        "medium",
+        ["erp-db"],
+    )
     assert (last["approvals"], last["quorum"]) == (2, 2)
     assert last["comment"] == "window agreed" and last["number"] == "ACME-CHG-1"
 
 
 async def test_one_rejection_rejects(settings, svc, http):
-    change = await submitted(http, svc, "eng-token")
+    change = await in_vote(http, svc, "eng-token")
     assert (await act(http, svc, change, "approve", "bob-token"))[0] == 200
     status, body = await act(http, svc, change, "reject", "carol-token", json={"comment": "no rollback plan"})
     assert status == 200 and body["state"] == "rejected"
     last = body["timeline"][-1]
-    assert (last["from_state"], last["to_state"], last["actor"]) == ("submitted", "rejected", "carol")
+    assert (last["from_state"], last["to_state"], last["actor"]) == ("assessment", "rejected", "carol")
     assert last["comment"] == "no rollback plan"
-    events = await change_events(settings, 5)
+    assert body["allowed_actions"] == []
+    events = await change_events(settings, 6)
     assert events[-1].short_type == "change.rejected" and events[-1].data["by"] == "carol"
 
 
 async def test_requester_cannot_approve_own_change(svc, http):
-    change = await submitted(http, svc, "alice-token")  # alice is on acme's CAB, but it is her change
+    change = await in_vote(http, svc, "alice-token")  # alice is on acme's CAB, but it is her change
     status, body = await act(http, svc, change, "approve", "alice-token")
     assert status == 403 and body["error"]["code"] == "own_change"
     status, body = await call(http, "GET", f"{svc.url}/v1/changes/{change['id']}")
-    assert body["state"] == "submitted" and body["votes"] == []
+    assert body["state"] == "assessment" and body["votes"] == []
 
 
 async def test_each_member_votes_once(svc, http):
-    change = await submitted(http, svc, "eng-token")
+    change = await in_vote(http, svc, "eng-token")
     assert (await act(http, svc, change, "approve", "bob-token"))[0] == 200
     for action in ("approve", "reject"):
         status, body = await act(http, svc, change, action, "bob-token")
         assert status == 409 and body["error"]["code"] == "already_voted"
     status, body = await call(http, "GET", f"{svc.url}/v1/changes/{change['id']}")
-    assert body["state"] == "submitted" and len(body["votes"]) == 1
+    assert body["state"] == "assessment" and len(body["votes"]) == 1
 
 
 async def test_emergency_needs_one_vote_and_later_votes_are_refused(settings, svc, http):
@@ -141,8 +103,8 @@ async def test_emergency_needs_one_vote_and_later_votes_are_refused(settings, sv
     status, body = await act(http, svc, change, "reject", "carol-token")
     assert status == 409 and body["error"] == {
         "code": "illegal_transition",
-        "message": "cannot reject a change that is approved",
-        "details": [{"allowed": []}],
+        "message": "cannot reject an emergency change that is approved",
+        "details": [{"allowed": ["cancel", "schedule"]}],
     }
     assert len(await change_events(settings, 4)) == 4  # the refused vote raised nothing
 
@@ -150,22 +112,15 @@ async def test_emergency_needs_one_vote_and_later_votes_are_refused(settings, sv
 async def test_votes_on_a_draft_and_from_outside_the_cab_are_refused(svc, http):
     change = await create(http, svc)
     status, body = await act(http, svc, change, "approve", "bob-token")
-    assert status == 409 and body["error"]["details"] == [{"allowed": ["submit"]}]
+    assert status == 409 and body["error"]["details"] == [{"allowed": ["cancel", "submit"]}]
     await act(http, svc, change, "submit", "alice-token")
+    await ok(http, svc, change, "assess", json={"risk": "low", "impact": "low"})
     status, body = await act(http, svc, change, "approve", "eng-token")  # eve is an engineer, not on the CAB
     assert status == 403 and body["error"]["code"] == "not_cab_member"
     status, body = await act(http, svc, change, "approve", "acme-viewer-token")  # client viewers only read
     assert status == 403 and body["error"]["code"] == "forbidden"
     status, body = await act(http, svc, change, "submit", "bob-token")  # CAB members vote, they do not submit
     assert status == 403 and body["error"]["code"] == "forbidden"
-
-
-async def test_standard_change_is_approved_on_submit(settings, svc, http):
-    change = await submitted(http, svc, "eng-token", change_type="standard", ci="office-wifi")
-    assert change["state"] == "approved" and change["votes"] == [] and change["quorum"] == 0
-    assert [t["to_state"] for t in change["timeline"]] == ["draft", "submitted", "approved"]
-    events = await change_events(settings, 3)
-    assert [e.short_type for e in events] == ["change.created", "change.submitted", "change.approved"]
 
 
 async def test_bad_input_is_refused_and_creates_nothing(settings, svc, http):
@@ -213,3 +168,21 @@ async def test_list_query_is_validated(svc, http):
     assert {d["field"] for d in body["error"]["details"]} == {"tennant", "state", "limit"}
     status, body = await call(http, "GET", f"{svc.url}/v1/changes", params={"tenant": "initech"})
     assert status == 400 and [d["field"] for d in body["error"]["details"]] == ["tenant"]
+
+
+async def test_bad_action_bodies_are_refused_and_change_nothing(settings, svc, http):
+    change = await submitted(http, svc, "eng-token")
+    for body, fields in [
+        ({"risk": "extreme", "impact": "high"}, {"risk"}),
+        ({"impact": "high", "colour": "red"}, {"risk", "colour"}),
+        (None, {"risk", "impact"}),  # no body at all: what is required is listed
+    ]:
+        status, refused = await act(http, svc, change, "assess", json=body)
+        assert status == 422 and {d["field"] for d in refused["error"]["details"]} == fields, refused
+    status, refused = await act(http, svc, change, "assess", data=b"{", headers={"Content-Type": "application/json"})
+    assert status == 400 and refused["error"]["code"] == "malformed_json"
+    status, refused = await act(http, svc, change, "assess", "acme-viewer-token", json={"risk": "low", "impact": "low"})
+    assert status == 403
+    status, body = await call(http, "GET", f"{svc.url}/v1/changes/{change['id']}")
+    assert body["state"] == "submitted" and body["risk"] is None
+    assert len(await change_events(settings, 2)) == 2  # created and submitted, nothing since

@@ -1,136 +1,190 @@
-"""Change's pure rules: lifecycle table, quorum, and who may vote (no I/O)."""
+"""Change's pure rules: lifecycle tables per type, boards and quorum, votes, outcome (no I/O)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from libs.config import Cab, Tenant
+from libs.config import load_config
 from libs.lifecycle import IllegalTransition
+from services.change.approvals import AlreadyVoted, NotCabMember, OwnChange, awaiting, board_for, cast_vote
 from services.change.domain import (
-    LIFECYCLE,
-    AlreadyVoted,
-    ChangeCreate,
+    LIFECYCLES,
+    STATES,
     ChangeRequest,
-    NotCabMember,
-    OwnChange,
-    cast_vote,
-    open_change,
-    quorum_for,
-    submit,
+    IncidentLink,
+    InvalidChange,
+    move,
+    outcome_of,
     transition,
 )
+from services.change.schemas import ChangeCreate
+from services.change.workflow import assess, finish, open_change
+from tests.conftest import TEST_CONFIG
 
-AT = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
-CAB = Cab(members=["alice", "bob", "carol"], quorum=2, emergency_quorum=1)
+AT = datetime(2030, 1, 6, 9, 0, tzinfo=UTC)
+CONFIG = load_config(TEST_CONFIG)
+ACME, GLOBEX = CONFIG.tenant("acme"), CONFIG.tenant("globex")
+assert ACME and GLOBEX
 
 
-def tenant() -> Tenant:
-    return Tenant.model_validate(
-        {
-            "id": "acme",
-            "name": "Acme",
-            "code": "ACME",
-            "cab": CAB.model_dump(),
-            "contract": {
-                "tier": "premium",
-                "sla": {p: {"respond": "1h", "resolve": "1d"} for p in ("P1", "P2", "P3", "P4", "P5")},
-            },
-            "services": [{"id": "erp-db", "name": "ERP database", "category": "infrastructure"}],
-        }
+def change(change_type: str = "normal", by: str = "alice", tenant=ACME, **fields) -> ChangeRequest:  # type: ignore[no-untyped-def]
+    body = ChangeCreate.model_validate(
+        {"tenant": tenant.id, "change_type": change_type, "ci": "erp-db", "title": "Patch ERP"} | fields
     )
-
-
-def change(change_type: str = "normal", by: str = "alice") -> ChangeRequest:
-    body = ChangeCreate(tenant="acme", change_type=change_type, ci="erp-db", title="Patch ERP")  # type: ignore[arg-type]
-    c, step = open_change(tenant(), body, id="c1", number="ACME-CHG-1", by=by, at=AT)
+    c, step = open_change(tenant, body, id="c1", number="ACME-CHG-1", by=by, at=AT)
     assert (step.kind, step.from_state, step.to_state) == ("created", None, "draft")
     return c
 
 
-def submitted(change_type: str = "normal", by: str = "alice") -> ChangeRequest:
-    c = change(change_type, by)
-    submit(c, by=by, at=AT)
+def in_vote(change_type: str = "normal", by: str = "alice", tenant=ACME, risk: str = "low", **fields) -> ChangeRequest:  # type: ignore[no-untyped-def]
+    c = change(change_type, by, tenant, **fields)
+    move(c, "submit", by=by, at=AT)
+    if change_type == "normal":
+        assess(c, tenant, risk=risk, impact="medium", by="alice", at=AT, comment=None)
     return c
 
 
-def vote(c: ChangeRequest, voter: str, kind: str = "approve", cab: Cab = CAB):  # type: ignore[no-untyped-def]
-    return cast_vote(c, voter=voter, vote=kind, comment=None, cab=cab, at=AT)  # type: ignore[arg-type]
+def vote(c: ChangeRequest, voter: str, kind: str = "approve", tenant=ACME):  # type: ignore[no-untyped-def]
+    return cast_vote(c, voter=voter, vote=kind, comment=None, board=board_for(tenant, c), at=AT)  # type: ignore[arg-type]
 
 
-def test_quorum_by_change_type() -> None:
-    assert [quorum_for(CAB, t) for t in ("standard", "normal", "emergency")] == [0, 2, 1]  # type: ignore[arg-type]
-    assert change("emergency").quorum == 1
+def test_every_lifecycle_is_closed_and_uses_known_states() -> None:
+    for lifecycle in LIFECYCLES.values():
+        for state, moves in lifecycle.transitions.items():
+            assert state in STATES and set(moves.values()) <= set(lifecycle.transitions)
 
 
-def test_illegal_transition_lists_allowed_actions() -> None:
+@pytest.mark.parametrize("change_type", ["normal", "emergency", "standard"])
+def test_cancel_is_allowed_only_before_implementing(change_type: str) -> None:
+    table = LIFECYCLES[change_type].transitions
+    cancellable = {s for s, moves in table.items() if "cancel" in moves}
+    assert "implementing" not in cancellable and not cancellable & {"completed", "failed", "review", "closed"}
+    assert {"draft", "submitted", "scheduled"} <= cancellable
+
+
+def test_normal_goes_through_assessment_emergency_skips_it_standard_needs_no_vote() -> None:
+    assert transition("submitted", "assess") == "assessment"
     with pytest.raises(IllegalTransition) as exc:
-        transition("draft", "approve")
-    assert exc.value.allowed == ["submit"]
-    assert transition("submitted", "reject") == "rejected"
-    assert all(
-        set(LIFECYCLE.transitions[s].values()) <= set(LIFECYCLE.transitions) for s in LIFECYCLE.transitions
-    )  # table is closed
+        transition("submitted", "approve")
+    assert exc.value.allowed == ["assess", "cancel"]
+    assert transition("submitted", "approve", "emergency") == "approved"
+    assert transition("submitted", "schedule", "standard") == "scheduled"
+    assert "approve" not in LIFECYCLES["standard"].allowed("submitted")
 
 
-def test_standard_change_is_approved_on_submit() -> None:
-    c = change("standard")
-    steps = submit(c, by="alice", at=AT)
-    assert [s.kind for s in steps] == ["submitted", "approved"]
-    assert c.state == "approved" and c.votes == []
+def test_review_is_mandatory_for_emergencies_and_failures() -> None:
+    assert LIFECYCLES["normal"].allowed("completed") == ["close", "review"]
+    assert LIFECYCLES["emergency"].allowed("completed") == ["review"]
+    for t in LIFECYCLES:
+        assert LIFECYCLES[t].allowed("failed") == ["review"]
+
+
+def test_quorum_by_change_type_and_by_risk_rule() -> None:
+    assert change().quorum == 2 and change("emergency").quorum == 1
+    assert change("standard", template="wifi-firmware", ci=None).quorum == 0
+    # acme: high-risk network changes need all three members
+    router = in_vote(ci="core-router", risk="high")
+    assert router.quorum == 3
+    assert in_vote(ci="core-router", risk="low").quorum == 2
+    assert in_vote(risk="high").quorum == 2  # erp-db is infrastructure
 
 
 def test_normal_change_needs_quorum_of_approvals() -> None:
-    c = submitted()
+    c = in_vote()
     ballot, steps = vote(c, "bob")
-    assert ballot.voter == "bob" and [s.kind for s in steps] == ["vote_cast"] and c.state == "submitted"
-    assert not steps[0].moved
+    assert ballot.voter == "bob" and [s.kind for s in steps] == ["vote_cast"] and c.state == "assessment"
+    assert awaiting(c, board_for(ACME, c)) == {"cab_approvals": 1, "client_approval": False}
     _, steps = vote(c, "carol")
     assert [s.kind for s in steps] == ["vote_cast", "approved"] and c.state == "approved" and c.approvals == 2
 
 
-def test_emergency_change_needs_one_approval() -> None:
-    c = submitted("emergency")
-    _, steps = vote(c, "bob")
-    assert [s.kind for s in steps] == ["vote_cast", "approved"]
+def test_client_approval_is_required_when_configured() -> None:
+    c = in_vote(tenant=GLOBEX, ci="crm")
+    _, steps = vote(c, "bob", tenant=GLOBEX)
+    assert c.state == "assessment" and awaiting(c, board_for(GLOBEX, c)) == {
+        "cab_approvals": 0,
+        "client_approval": True,
+    }
+    _, steps = vote(c, "globex-approver", tenant=GLOBEX)
+    assert steps[-1].kind == "approved"
+
+
+def test_client_approver_votes_only_where_client_approval_is_required() -> None:
+    with pytest.raises(NotCabMember):
+        vote(in_vote(), "globex-approver")  # acme does not ask for client approval
+    c = in_vote("emergency", tenant=GLOBEX, ci="crm")  # nor does any emergency
+    with pytest.raises(NotCabMember):
+        vote(c, "globex-approver", tenant=GLOBEX)
 
 
 def test_any_rejection_rejects() -> None:
-    c = submitted()
+    c = in_vote()
     vote(c, "bob")
     _, steps = vote(c, "carol", "reject")
-    assert steps[-1].kind == "rejected" and steps[-1].from_state == "submitted" and c.state == "rejected"
+    assert steps[-1].kind == "rejected" and steps[-1].from_state == "assessment" and c.state == "rejected"
 
 
-def test_voter_must_be_on_the_cab() -> None:
+def test_rejection_rule_from_config() -> None:
+    tenant = ACME.model_copy(update={"cab": ACME.cab.model_copy(update={"rejections": 2})})
+    c = in_vote(tenant=tenant)
+    vote(c, "bob", "reject", tenant=tenant)
+    assert c.state == "assessment"
+    vote(c, "carol", "reject", tenant=tenant)
+    assert c.state == "rejected"
+
+
+def test_voter_rules() -> None:
     with pytest.raises(NotCabMember):
-        vote(submitted(), "eve")
-
-
-def test_requester_cannot_vote_on_own_change() -> None:
+        vote(in_vote(), "eve")
     with pytest.raises(OwnChange):
-        vote(submitted(by="alice"), "alice")
-
-
-def test_each_member_votes_once() -> None:
-    c = submitted()
+        vote(in_vote(by="alice"), "alice")
+    c = in_vote()
     vote(c, "bob")
     with pytest.raises(AlreadyVoted):
         vote(c, "bob", "reject")
-    assert c.state == "submitted" and len(c.votes) == 1
+    assert c.state == "assessment" and len(c.votes) == 1
 
 
-@pytest.mark.parametrize("state", ["draft", "approved", "rejected"])
-def test_votes_only_count_while_submitted(state: str) -> None:
+@pytest.mark.parametrize("state", ["draft", "submitted", "approved", "rejected", "scheduled"])
+def test_votes_only_count_in_assessment(state: str) -> None:
     c = change()
     c.state = state
     with pytest.raises(IllegalTransition) as exc:
         vote(c, "bob")
-    assert exc.value.allowed == sorted(LIFECYCLE.transitions[state]) and c.votes == []
+    assert exc.value.allowed == LIFECYCLES["normal"].allowed(state) and c.votes == []
 
 
-def test_submit_twice_is_illegal() -> None:
-    with pytest.raises(IllegalTransition) as exc:
-        submit(submitted(), by="alice", at=AT)
-    assert exc.value.allowed == ["approve", "reject"]
+def test_bad_drafts_are_refused() -> None:
+    with pytest.raises(InvalidChange, match="template"):
+        change("standard")  # a standard change comes from a template
+    with pytest.raises(InvalidChange) as exc:
+        change("standard", template="wifi-firmware", ci="erp-db")
+    assert exc.value.details[0]["field"] == "ci"
+    with pytest.raises(InvalidChange):
+        change(ci="crm")  # globex's
+    with pytest.raises(InvalidChange):
+        change(planned_start=AT + timedelta(hours=2), planned_end=AT + timedelta(hours=1))
+    with pytest.raises(InvalidChange):
+        change(template="wifi-firmware")  # templates are for standard changes
+
+
+def test_standard_change_takes_title_and_cis_from_its_template() -> None:
+    c = change("standard", template="wifi-firmware", ci=None, title=None)
+    assert (c.title, c.cis, c.ci) == ("Office Wi-Fi firmware update", ["office-wifi"], "office-wifi")
+
+
+def test_outcome_counts_p1_p2_links_until_cleared() -> None:
+    c = in_vote("emergency")
+    for action in ("approve", "schedule", "start"):
+        move(c, action, by="alice", at=AT)
+    p3 = IncidentLink("i3", "ACME-3", "P3", "erp-db", AT, AT)
+    assert finish(c, [p3], failed=False, by="eve", at=AT, comment=None).to_state == "completed"
+    assert c.outcome == "successful"
+    p1 = IncidentLink("i1", "ACME-1", "P1", "erp-db", AT, AT)
+    assert outcome_of(c, [p3, p1]) == "failed"
+    p1.cleared_at = AT
+    assert outcome_of(c, [p3, p1]) == "successful"
+    c.result = "failed"
+    assert outcome_of(c, []) == "failed"

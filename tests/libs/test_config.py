@@ -153,7 +153,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_cli_config_check_good_file():
     result = run_cli("config", "check", str(TEST_CONFIG))
     assert result.returncode == 0, result.stderr
-    assert "OK (2 tenants, 3 services, 8 integration keys)" in result.stdout
+    assert "OK (2 tenants, 4 services, 8 integration keys)" in result.stdout
 
 
 def test_cli_config_check_bad_file(tmp_path):

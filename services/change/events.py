@@ -1,0 +1,85 @@
+"""The events change raises, built from its domain objects (contracts in libs/contracts.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from libs.contracts import ChangeEvent, ChangeIncidentLinked, ChangeWindow
+from libs.events import Envelope, raise_event
+from services.change.domain import ChangeRequest, IncidentLink, Step
+
+SOURCE = "change"
+
+
+def change_event(
+    c: ChangeRequest, step: Step, *, correlation_id: str | None = None, cause: Envelope | None = None
+) -> Envelope:
+    """`change.<state>` for a move (`change.vote_cast` for a vote that did not decide)."""
+    payload = ChangeEvent(
+        change_id=c.id,
+        number=c.number,
+        change_type=c.change_type,
+        ci=c.ci,
+        title=c.title,
+        state=step.to_state,
+        from_state=step.from_state,
+        by=step.by,
+        at=step.at,
+        approvals=c.approvals,
+        quorum=c.quorum,
+        comment=step.comment,
+        cis=c.cis,
+        risk=c.risk,
+        planned_start=c.planned_start,
+        planned_end=c.planned_end,
+        outcome=c.outcome,
+    )
+    return raise_event(
+        f"change.{step.kind}",
+        payload,
+        source=SOURCE,
+        tenant=c.tenant,
+        subject=c.id,
+        cause=cause,
+        correlation_id=correlation_id,
+    )
+
+
+def window_event(c: ChangeRequest, edge: str, at: datetime, *, correlation_id: str | None = None) -> Envelope:
+    """`change.window_started` / `change.window_ended`: triage treats alerts on `cis` as expected between."""
+    assert c.planned_start and c.planned_end
+    payload = ChangeWindow(
+        change_id=c.id,
+        number=c.number,
+        title=c.title,
+        change_type=c.change_type,
+        cis=c.cis,
+        starts_at=c.planned_start,
+        ends_at=c.planned_end,
+        at=at,
+    )
+    kind = "change.window_started" if edge == "start" else "change.window_ended"
+    return raise_event(kind, payload, source=SOURCE, tenant=c.tenant, subject=c.id, correlation_id=correlation_id)
+
+
+def link_event(
+    c: ChangeRequest, link: IncidentLink, *, at: datetime, cause: Envelope | None = None, cid: str | None = None
+) -> Envelope:
+    """`change.incident_linked`, or `change.incident_cleared` once a reviewer has cleared the link."""
+    payload = ChangeIncidentLinked(
+        change_id=c.id,
+        number=c.number,
+        change_type=c.change_type,
+        incident_id=link.incident_id,
+        incident_number=link.incident_number,
+        priority=link.priority,
+        ci=link.ci,
+        opened_at=link.opened_at,
+        counts_as_failed=link.counts_as_failed,
+        outcome=c.outcome,
+        at=at,
+        by=link.cleared_by,
+        reason=link.clear_reason,
+    )
+    kind = "change.incident_cleared" if link.cleared_at else "change.incident_linked"
+    return raise_event(kind, payload, source=SOURCE, tenant=c.tenant, subject=c.id, cause=cause, correlation_id=cid)
