@@ -95,10 +95,33 @@ class SlaTarget(Strict):
     resolve: Duration
 
 
+class ServiceCredits(Strict):
+    """What the provider owes below target: `percent_per_step` % of the monthly fee for each started
+    `step_pct` % of availability under the target, capped at `cap_pct` % (summed over services)."""
+
+    monthly_fee: Annotated[float, Field(gt=0)]
+    currency: str = "EUR"
+    percent_per_step: Annotated[float, Field(gt=0, le=100)] = 5.0
+    step_pct: Annotated[float, Field(gt=0)] = 0.1
+    cap_pct: Annotated[float, Field(gt=0, le=100)] = 50.0
+
+
+class Availability(Strict):
+    """How reporting measures each service's availability against the contract."""
+
+    target_pct: Annotated[float, Field(gt=0, le=100)] = 99.9
+    per_service: dict[str, Annotated[float, Field(gt=0, le=100)]] = {}  # CI id -> its own target
+    downtime_priorities: list[Priority] = ["P1"]  # an open incident of these priorities on a CI is downtime
+    exclude_change_windows: bool = True  # approved change windows do not count as downtime
+    credits: ServiceCredits | None = None
+
+
 class Contract(Strict):
     tier: str
     coverage: Coverage = Coverage()
     sla: dict[Priority, SlaTarget]
+    availability: Availability = Availability()
+    sla_compliance_target_pct: Annotated[float, Field(gt=0, le=100)] = 95.0  # drawn on the report's chart
 
     @field_validator("sla")
     @classmethod
@@ -202,6 +225,8 @@ class Tenant(Strict):
         cis = {c.id for c in self.services}
         if len(cis) != len(self.services):
             raise ValueError("service ids must be unique within a tenant")
+        if unknown := sorted(set(self.contract.availability.per_service) - cis):
+            raise ValueError(f"contract.availability.per_service names unknown services: {', '.join(unknown)}")
         for k in self.integration_keys:
             if k.ci and k.ci not in cis:
                 raise ValueError(f"integration key {k.name!r} names unknown service {k.ci!r}")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from libs.config import PRIORITIES
@@ -26,6 +28,43 @@ def calendar_month(now: datetime) -> Period:
     start = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     end = start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
     return Period(start, end)
+
+
+def month_period(year: int, month: int) -> Period:
+    start = datetime(year, month, 1, tzinfo=UTC)
+    return calendar_month(start)
+
+
+def previous_periods(period: Period, n: int) -> list[Period]:
+    """The n periods before this one, oldest first: calendar months for a month, else equal lengths."""
+    out, current = [], period
+    for _ in range(n):
+        if current == calendar_month(current.start):
+            prev_end = current.start
+            current = calendar_month(prev_end - timedelta(days=1))
+        else:
+            length = current.end - current.start
+            current = Period(current.start - length, current.start)
+        out.append(current)
+    return out[::-1]
+
+
+def flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested figures as (dotted.name, value) rows: what a spreadsheet takes."""
+    if isinstance(value, dict):
+        return [row for k, v in value.items() for row in flatten(v, f"{prefix}.{k}" if prefix else str(k))]
+    if isinstance(value, list):
+        return [row for i, v in enumerate(value) for row in flatten(v, f"{prefix}.{i}")]
+    return [(prefix, value)]
+
+
+def to_csv(body: dict[str, Any]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["figure", "value"])
+    for name, value in flatten(body):
+        writer.writerow([name, value.isoformat() if isinstance(value, datetime) else "" if value is None else value])
+    return out.getvalue()
 
 
 def parse_instant(raw: str) -> datetime:

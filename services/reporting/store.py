@@ -14,6 +14,8 @@ from typing import Any
 import asyncpg
 
 from services.reporting.domain import Figures
+from services.reporting.report import LedgerSlice
+from services.reporting.stories import Event
 
 # (event_id, tenant, type, subject, occurred_at, correlation_id, data as JSON text)
 LedgerRow = tuple[str, str, str, str | None, datetime, str | None, str]
@@ -153,6 +155,71 @@ async def report(
     assert row is not None
     figures = Figures(**(dict(row) | {"by_priority": json.loads(row["by_priority"])}))
     return figures, [dict(r) for r in breaches]
+
+
+# The incidents a period's report needs: opened in it, breached in it, or (for availability) of a downtime
+# priority, opened before its end and not resolved before its start.
+_INCIDENT_EVENTS = """
+WITH ids AS (
+    SELECT data->>'incident_id' AS id FROM ledger
+    WHERE tenant = $1 AND type = 'incident.opened'
+        AND (data->>'opened_at')::timestamptz >= $2 AND (data->>'opened_at')::timestamptz < $3
+    UNION
+    SELECT data->>'incident_id' FROM ledger
+    WHERE tenant = $1 AND type = 'sla.breached'
+        AND (data->>'breached_at')::timestamptz >= $2 AND (data->>'breached_at')::timestamptz < $3
+    UNION
+    SELECT o.data->>'incident_id' FROM ledger o
+    WHERE o.tenant = $1 AND o.type = 'incident.opened' AND o.data->>'priority' = ANY($4::text[])
+        AND (o.data->>'opened_at')::timestamptz < $3
+        AND coalesce((SELECT max((r.data->>'at')::timestamptz) FROM ledger r
+                      WHERE r.tenant = $1 AND r.type = 'incident.resolved'
+                          AND r.data->>'incident_id' = o.data->>'incident_id'), 'infinity') >= $2
+)
+SELECT event_id, type, data::text AS data, occurred_at FROM ledger
+WHERE tenant = $1 AND data->>'incident_id' IN (SELECT id FROM ids)
+ORDER BY seq
+"""
+# Every change event of the tenant (a change's story may start months before the period it is implemented in);
+# a range on type, so the (tenant, type, occurred_at) index serves it.
+_CHANGE_EVENTS = """
+SELECT event_id, type, data::text AS data, occurred_at FROM ledger
+WHERE tenant = $1 AND type >= 'change.' AND type < 'change/' ORDER BY seq
+"""
+
+
+def _events(rows: list[asyncpg.Record]) -> list[Event]:
+    return [Event(r["type"], json.loads(r["data"]), r["occurred_at"], r["event_id"]) for r in rows]
+
+
+async def ledger_slice(
+    conn: asyncpg.Connection, *, tenant: str, start: datetime, end: datetime, downtime: list[str]
+) -> LedgerSlice:
+    """What a report needs, read from one snapshot so its figures agree with each other."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        await conn.execute("SET LOCAL TIME ZONE 'UTC'")  # payload times without an offset are UTC
+        incidents = await conn.fetch(_INCIDENT_EVENTS, tenant, start, end, downtime)
+        changes = await conn.fetch(_CHANGE_EVENTS, tenant)
+        count = await conn.fetchval(
+            "SELECT count(*) FROM ledger WHERE tenant = $1 AND occurred_at >= $2 AND occurred_at < $3",
+            tenant,
+            start,
+            end,
+        )
+    return LedgerSlice(_events(incidents), _events(changes), int(count))
+
+
+async def incident_events(conn: asyncpg.Connection, *, tenant: str, ref: str) -> list[Event]:
+    """Every ledger event of one incident (by id or number), in recording order."""
+    rows = await conn.fetch(
+        "WITH i AS (SELECT data->>'incident_id' AS id FROM ledger WHERE tenant = $1 AND type = 'incident.opened'"
+        " AND (data->>'incident_id' = $2 OR data->>'number' = $2) LIMIT 1)"
+        " SELECT event_id, type, data::text AS data, occurred_at FROM ledger"
+        " WHERE tenant = $1 AND data->>'incident_id' = (SELECT id FROM i) ORDER BY seq",
+        tenant,
+        ref,
+    )
+    return _events(list(rows))
 
 
 async def latest(conn: asyncpg.Connection, *, tenant: str, limit: int) -> list[dict[str, Any]]:
