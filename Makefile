@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench check-config clean
+.PHONY: run test lint bench bench-clocks check-config clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.pipeline
+
+bench-clocks: $(STAMP)
+	$(BIN)/python -m bench.clocks
 
 check-config: $(STAMP)
 	$(BIN)/tierline config check tierline.yaml

@@ -9,17 +9,35 @@ from aiohttp import web
 from libs.config import TierlineConfig, sha256_hex
 from libs.errors import ApiError
 
-PROVIDER_ROLES = {"provider_admin", "engineer", "change_manager", "cab_member"}
+PROVIDER_ROLES = {"provider_admin", "engineer", "change_manager", "cab_member", "agent", "manager", "admin"}
+# The incident desk's role names and the older ones they stand for, so a check written with either holds:
+# an `admin` may do what a `provider_admin` may, an `agent` what an `engineer` may, and so on.
+EQUIVALENT: dict[str, set[str]] = {
+    "admin": {"provider_admin"},
+    "provider_admin": {"admin"},
+    "manager": {"engineer", "change_manager"},
+    "agent": {"engineer"},
+    "engineer": {"agent"},
+    "client": {"client_viewer"},
+    "client_viewer": {"client"},
+}
 
 
 @dataclass(frozen=True)
 class Principal:
     user: str
     role: str
-    tenant: str | None  # None: a provider token, which may act on every tenant
+    tenant: str | None  # None: a provider token, which may act on every tenant (or those in `scope`)
+    scope: frozenset[str] | None = None  # a provider token limited to these tenants
+    tier: int | None = None  # an agent's support tier
 
     def can_see(self, tenant: str) -> bool:
-        return self.tenant is None or self.tenant == tenant
+        if self.tenant is not None:
+            return self.tenant == tenant
+        return self.scope is None or tenant in self.scope
+
+    def has_role(self, roles: set[str]) -> bool:
+        return bool(({self.role} | EQUIVALENT.get(self.role, set())) & roles)
 
     def require_tenant(self, tenant: str) -> None:
         # A client token must not learn whether another tenant's object exists: answer 404, not 403.
@@ -28,7 +46,10 @@ class Principal:
 
 
 def token_index(config: TierlineConfig) -> dict[str, Principal]:
-    index = {t.token_sha256: Principal(t.user, t.role, None) for t in config.provider.api_tokens}
+    index = {
+        t.token_sha256: Principal(t.user, t.role, None, frozenset(t.tenants) if t.tenants is not None else None, t.tier)
+        for t in config.provider.api_tokens
+    }
     for tenant in config.tenants:
         for t in tenant.api_tokens:
             index[t.token_sha256] = Principal(t.user, t.role, tenant.id)
@@ -44,6 +65,6 @@ def authenticate(request: web.Request, tokens: dict[str, Principal], *, roles: s
     principal = tokens.get(sha256_hex(token.strip()))
     if principal is None:
         raise ApiError(401, "unauthenticated", "unknown API token")
-    if roles is not None and principal.role not in roles:
+    if roles is not None and not principal.has_role(roles):
         raise ApiError(403, "forbidden", f"role {principal.role!r} may not do this", [{"allowed_roles": sorted(roles)}])
     return principal

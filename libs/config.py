@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -18,7 +18,11 @@ Priority = Literal["P1", "P2", "P3", "P4", "P5"]
 PRIORITIES: tuple[Priority, ...] = ("P1", "P2", "P3", "P4", "P5")
 Category = Literal["infrastructure", "network", "security", "cloud", "end-user", "data", "compliance"]
 Criticality = Literal["critical", "high", "medium", "low"]
-Role = Literal["provider_admin", "engineer", "change_manager", "cab_member", "client_viewer", "client_approver"]
+# agent/manager/admin/client are the incident-desk names; the older names stay valid (see libs/auth.py EQUIVALENT).
+Role = Literal[
+    "provider_admin", "engineer", "change_manager", "cab_member", "client_viewer", "client_approver",
+    "agent", "manager", "admin", "client",
+]  # fmt: skip
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$")
@@ -45,6 +49,16 @@ def parse_positive_duration(value: object) -> timedelta:
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_positive_duration)]
+
+
+def parse_nonnegative_duration(value: object) -> timedelta:
+    duration = parse_duration(value)
+    if duration < timedelta(0):
+        raise ValueError(f"must not be negative, got {value!r}")
+    return duration
+
+
+OptionalDuration = Annotated[timedelta, BeforeValidator(parse_nonnegative_duration)]  # 0 switches a rule off
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$", description="hex SHA-256 of the secret")]
 
 
@@ -116,12 +130,46 @@ class Availability(Strict):
     credits: ServiceCredits | None = None
 
 
+Level = Literal["high", "medium", "low"]
+LEVELS: tuple[Level, ...] = ("high", "medium", "low")
+
+
 class Contract(Strict):
     tier: str
     coverage: Coverage = Coverage()
     sla: dict[Priority, SlaTarget]
     availability: Availability = Availability()
     sla_compliance_target_pct: Annotated[float, Field(gt=0, le=100)] = 95.0  # drawn on the report's chart
+    # Fractions of a target at which an SLA warning fires (the breach is 1.0).
+    warn_at: list[Annotated[float, Field(gt=0, lt=1)]] = [0.75, 0.9]
+    # Pending customer always pauses the resolution clock; pending vendor only if the contract says so.
+    pause_on_vendor: bool = False
+
+    @field_validator("warn_at")
+    @classmethod
+    def _ascending(cls, v: list[float]) -> list[float]:
+        if v != sorted(set(v)):
+            raise ValueError("warning fractions must be distinct and ascending, e.g. [0.75, 0.9]")
+        return v
+
+    # impact (rows) x urgency (columns) -> priority; None: the ITIL default (services/triage/domain.py)
+    priority_matrix: dict[Level, dict[Level, Priority]] | None = None
+    # CI criticality -> impact, so a contract's tier can weigh CIs higher; None: the ITIL default
+    impact_by_criticality: dict[Criticality, Level] | None = None
+
+    @field_validator("priority_matrix")
+    @classmethod
+    def _all_cells(cls, v: dict[str, dict[str, str]] | None) -> dict[str, dict[str, str]] | None:
+        if v is not None and any(set(v.get(i, {})) != set(LEVELS) for i in LEVELS):
+            raise ValueError("priority_matrix needs all nine cells: high/medium/low impact x high/medium/low urgency")
+        return v
+
+    @field_validator("impact_by_criticality")
+    @classmethod
+    def _all_criticalities(cls, v: dict[str, str] | None) -> dict[str, str] | None:
+        if v is not None and set(v) != {"critical", "high", "medium", "low"}:
+            raise ValueError("impact_by_criticality needs critical, high, medium and low")
+        return v
 
     @field_validator("sla")
     @classmethod
@@ -191,22 +239,146 @@ class IntegrationKey(Strict):
 class EscalationStep(Strict):
     tier: Annotated[int, Field(ge=1, le=3)]
     after: Duration
+    group: str | None = None  # who at that tier, e.g. "dba-oncall" (shown in notifications)
+    notify: list[str] = []  # names of the tenant's notification targets paged when the step starts
+
+
+class CategoryPolicy(Strict):
+    """A category's own escalation steps (e.g. security incidents page the SOC first)."""
+
+    steps: Annotated[list[EscalationStep], Field(min_length=1)]
+    repeat: Annotated[int, Field(ge=0, le=10)] = 0
 
 
 class EscalationPolicy(Strict):
     steps: list[EscalationStep] = [EscalationStep(tier=1, after=timedelta(minutes=15))]
+    # After the last step, run the steps again this many times (re-paging) while still unacknowledged.
+    repeat: Annotated[int, Field(ge=0, le=10)] = 0
+    categories: dict[Category, CategoryPolicy] = {}
+
+    def for_category(self, category: str | None) -> tuple[str, list[EscalationStep], int]:
+        """(policy name, steps, repeat) for an incident of this category."""
+        own = self.categories.get(category) if category else None  # type: ignore[call-overload]
+        if own is not None:
+            return f"category:{category}", own.steps, own.repeat
+        return "default", self.steps, self.repeat
+
+
+Trigger = Literal["opened", "escalated", "sla_warning", "sla_breached", "resolved"]
+TRIGGERS: tuple[Trigger, ...] = ("opened", "escalated", "sla_warning", "sla_breached", "resolved")
+
+
+class NotificationTarget(Strict):
+    """Where a tenant's notifications go: a signed webhook, a Slack-compatible incoming webhook, or e-mail."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")]
+    kind: Literal["webhook", "slack", "email"]
+    url: Annotated[str, Field(pattern=r"^https?://")] | None = None
+    # The HMAC key of a signed webhook: from an environment variable (preferred) or inline.
+    secret_env: str | None = None
+    secret: str | None = None
+    to: list[str] = []  # e-mail recipients
+    triggers: list[Trigger] | None = None  # None: the tenant's notifications.triggers
+
+    @model_validator(mode="after")
+    def _complete(self) -> NotificationTarget:
+        if self.kind in ("webhook", "slack") and not self.url:
+            raise ValueError(f"target {self.name!r}: a {self.kind} target needs a url")
+        if self.kind == "webhook" and not (self.secret_env or self.secret):
+            raise ValueError(f"target {self.name!r}: a webhook target needs secret_env (or secret) to sign with")
+        if self.kind == "email" and not self.to:
+            raise ValueError(f"target {self.name!r}: an email target needs `to` addresses")
+        return self
+
+
+class Notifications(Strict):
+    triggers: list[Trigger] = list(TRIGGERS)
+    opened_priorities: list[Priority] = ["P1", "P2"]  # `opened` notifies only at these priorities
+    targets: list[NotificationTarget] = []
+
+
+class Smtp(Strict):
+    """The provider's mail relay for e-mail targets."""
+
+    host: str
+    port: Annotated[int, Field(ge=1, le=65535)] = 25
+    sender: str
+    username: str | None = None
+    password_env: str | None = None
+    starttls: bool = False
+    use_tls: bool = False
 
 
 class ApiToken(Strict):
     user: str
     role: Role
     token_sha256: Sha256
+    tier: Annotated[int, Field(ge=1, le=3)] | None = None  # an agent's support tier
+    tenants: list[str] | None = None  # provider staff limited to these tenants (None: all)
 
 
 class Cab(Strict):
     members: list[str] = []
     quorum: Annotated[int, Field(ge=1)] = 1
     emergency_quorum: Annotated[int, Field(ge=1)] = 1
+
+
+class MaintenanceWindow(Strict):
+    """A declared window in which alerts on these CIs are expected: recorded, never paging."""
+
+    name: str
+    starts_at: datetime
+    ends_at: datetime
+    cis: list[str] = []  # empty: every CI of the tenant (and alerts naming no CI)
+
+    @model_validator(mode="after")
+    def _order(self) -> MaintenanceWindow:
+        if self.starts_at.tzinfo is None or self.ends_at.tzinfo is None:
+            raise ValueError("maintenance window times need a time zone (e.g. 2026-01-10T22:00:00Z)")
+        if self.starts_at >= self.ends_at:
+            raise ValueError("maintenance window must start before it ends")
+        return self
+
+
+class CategoryRule(Strict):
+    """Alerts matching every given condition get this category (before the CI's own)."""
+
+    category: Category
+    source: list[str] = []
+    labels: dict[str, str] = {}
+
+
+class RoutingRule(Strict):
+    """First match wins: an incident matching every given condition starts at `tier` in `queue`."""
+
+    name: str
+    category: list[Category] = []
+    priority: list[Priority] = []
+    ci: list[str] = []
+    labels: dict[str, str] = {}
+    tier: Annotated[int, Field(ge=1, le=3)] = 1
+    queue: str | None = None  # default: tier-<n>
+
+
+class Flapping(Strict):
+    changes: Annotated[int, Field(ge=1)] = 4  # more than this many state changes ...
+    within: Duration = timedelta(minutes=10)  # ... in this long marks an alert flapping
+
+
+DEFAULT_ROUTING = [RoutingRule(name="security-major", category=["security"], priority=["P1", "P2"], tier=2,
+                               queue="security")]  # fmt: skip
+
+
+class TriageRules(Strict):
+    reopen_window: OptionalDuration = timedelta(minutes=10)  # a repeat this soon after resolve reopens
+    correlation_window: OptionalDuration = timedelta(0)  # alerts on one CI within it share an incident; 0: off
+    flapping: Flapping = Flapping()
+    auto_resolve: bool = True  # a monitoring tool's resolve resolves the incident
+    resolve_on: Literal["all_alerts", "first_alert"] = "all_alerts"
+    maintenance: list[MaintenanceWindow] = []
+    category_rules: list[CategoryRule] = []
+    routing: list[RoutingRule] = DEFAULT_ROUTING
+    close_after: OptionalDuration = timedelta(days=7)  # a resolved incident closes itself after this; 0: never
 
 
 class Tenant(Strict):
@@ -219,6 +391,19 @@ class Tenant(Strict):
     escalation: EscalationPolicy = EscalationPolicy()
     cab: Cab = Cab()
     api_tokens: list[ApiToken] = []
+    triage: TriageRules = TriageRules()
+    notifications: Notifications = Notifications()
+
+    @model_validator(mode="after")
+    def _notification_references(self) -> Tenant:
+        names = [t.name for t in self.notifications.targets]
+        if len(set(names)) != len(names):
+            raise ValueError("notification target names must be unique within a tenant")
+        policies = [self.escalation.steps] + [p.steps for p in self.escalation.categories.values()]
+        for step in (s for steps in policies for s in steps):
+            if missing := sorted(set(step.notify) - set(names)):
+                raise ValueError(f"escalation step names unknown notification targets: {', '.join(missing)}")
+        return self
 
     @model_validator(mode="after")
     def _references(self) -> Tenant:
@@ -232,11 +417,25 @@ class Tenant(Strict):
                 raise ValueError(f"integration key {k.name!r} names unknown service {k.ci!r}")
         if self.cab.members and self.cab.quorum > len(self.cab.members):
             raise ValueError(f"CAB quorum {self.cab.quorum} exceeds its {len(self.cab.members)} members")
+        named = [c for w in self.triage.maintenance for c in w.cis] + [c for r in self.triage.routing for c in r.ci]
+        if unknown := sorted(set(named) - cis):
+            raise ValueError(f"triage rules name unknown services: {', '.join(unknown)}")
+        for t in self.api_tokens:
+            if t.tenants is not None or t.role in ("admin", "manager", "agent"):
+                raise ValueError(f"token {t.user!r}: a tenant's token is a client token (client, client_viewer, ...)")
         return self
 
     @cached_property
     def ci_index(self) -> dict[str, ConfigurationItem]:
         return {c.id: c for c in self.services}
+
+
+class ProviderIntegration(Strict):
+    """A monitoring source shared by many tenants (an upstream ISP, a cloud status feed): the same dedup key
+    from it in several tenants is one provider incident with a child incident per tenant."""
+
+    source: str
+    name: str | None = None
 
 
 class Provider(Strict):
@@ -245,6 +444,8 @@ class Provider(Strict):
     # Keys not bound to a tenant: each alert names its tenant in the key's `tenant_label` (one Alertmanager
     # for many clients). A tenant-bound key can never write to another tenant.
     integration_keys: list[IntegrationKey] = []
+    integrations: list[ProviderIntegration] = []
+    smtp: Smtp | None = None
 
 
 class TierlineConfig(Strict):
@@ -274,9 +475,22 @@ class TierlineConfig(Strict):
             voters = {a.user for a in self.provider.api_tokens} | {a.user for a in t.api_tokens}
             if missing := sorted(set(t.cab.members) - voters):
                 raise ValueError(f"tenant {t.id}: CAB members without an API token: {', '.join(missing)}")
+        known = {t.id for t in self.tenants}
+        for a in self.provider.api_tokens:
+            if a.role in ("client", "client_viewer", "client_approver"):
+                raise ValueError(f"token {a.user!r}: a client token belongs under its tenant's api_tokens")
+            if unknown := sorted(set(a.tenants or []) - known):
+                raise ValueError(f"token {a.user!r} names unknown tenants: {', '.join(unknown)}")
         clash = sorted({u for u, scope in users if any(u == v and scope != w for v, w in users)})
         if clash:
             raise ValueError(f"token user names must be unique across provider and tenants: {', '.join(clash)}")
+        return self
+
+    @model_validator(mode="after")
+    def _mail_relay(self) -> TierlineConfig:
+        emails = [t.id for t in self.tenants for n in t.notifications.targets if n.kind == "email"]
+        if emails and self.provider.smtp is None:
+            raise ValueError(f"e-mail notification targets need provider.smtp (tenants: {', '.join(sorted(emails))})")
         return self
 
     @cached_property

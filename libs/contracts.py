@@ -58,6 +58,10 @@ class IncidentOpened(IncidentRef):
     opened_at: datetime
     detected_at: datetime | None = None
     alert_id: str | None = None  # the alert that opened it (None when opened by hand)
+    type: str = "incident"  # incident | request (a service request, opened by hand)
+    queue: str | None = None  # where routing put it, e.g. tier-1, security
+    routing_rule: str | None = None  # the routing rule that matched (default: none did)
+    parent_id: str | None = None  # the provider incident it is a child of
 
 
 class IncidentAlertAdded(IncidentRef):
@@ -67,6 +71,8 @@ class IncidentAlertAdded(IncidentRef):
     occurrences: int
     severity: Severity
     last_seen: datetime
+    dedup_key: str | None = None
+    correlated: bool = False  # another dedup key on the same CI, grouped into this incident
 
 
 class IncidentAcknowledged(IncidentRef):
@@ -79,6 +85,8 @@ class IncidentResolved(IncidentRef):
     at: datetime
     reason: str  # alert_resolved | manual
     alert_id: str | None = None  # the resolving alert, when a monitoring tool resolved it
+    resolution_code: str | None = None  # set when a person resolves
+    first_contact: bool | None = None  # fixed at first contact (first-contact resolution rate)
 
 
 HoldReason = Literal["pending_customer", "pending_vendor"]
@@ -125,6 +133,7 @@ class IncidentEscalated(IncidentRef):
     to_tier: int
     reason: str
     at: datetime
+    by: str | None = None  # a person who escalated by hand; None when the escalation service asked
 
 
 class EscalationRequested(IncidentRef):
@@ -136,6 +145,20 @@ class EscalationRequested(IncidentRef):
     at: datetime
 
 
+class EscalationStepStarted(IncidentRef):
+    """escalation -> everyone: the incident's escalation policy reached a step (its targets are paged)."""
+
+    policy: str  # "default" or "category:<name>"
+    step: int  # 0-based
+    round: int  # 0 on the first pass, 1.. on repeats
+    tier: int
+    group: str | None = None
+    notify: list[str] = []
+    at: datetime
+    due_at: datetime | None  # when the step runs out unacknowledged
+    reason: str
+
+
 class SlaClockStarted(IncidentRef):
     clock: Clock
     priority: str
@@ -143,6 +166,8 @@ class SlaClockStarted(IncidentRef):
     started_at: datetime
     due_at: datetime
     calendar: str = "24x7"
+    coverage: dict = {}  # the full calendar (libs.calendar.calendar_for(coverage) rebuilds it)
+    warn_at: list[float] = []  # warning fractions of the target this clock keeps
 
 
 class SlaClockStopped(IncidentRef):
@@ -150,6 +175,9 @@ class SlaClockStopped(IncidentRef):
     stopped_at: datetime
     elapsed_s: float
     met: bool
+    calendar: str = "24x7"
+    coverage_s: float | None = None  # coverage time counted against the target (pauses excluded)
+    paused_s: float = 0.0  # coverage time spent paused
 
 
 class SlaBreached(IncidentRef):
@@ -159,6 +187,69 @@ class SlaBreached(IncidentRef):
     breached_at: datetime
     late: bool  # fired after its time, e.g. the service was down when it fell due
     tier: int
+    calendar: str = "24x7"
+    target_s: float | None = None
+
+
+class SlaClockPaused(IncidentRef):
+    """escalation -> reporting: the resolution clock stopped counting (on hold pending customer/vendor)."""
+
+    clock: Clock
+    reason: str
+    paused_at: datetime
+    counted_s: float  # coverage time counted so far
+    calendar: str
+
+
+class SlaClockResumed(IncidentRef):
+    """escalation -> reporting: the clock counts again; its deadline moved by the coverage time paused."""
+
+    clock: Clock
+    reason: str
+    resumed_at: datetime
+    paused_s: float  # coverage time of this pause
+    due_at: datetime  # the new deadline
+    calendar: str
+
+
+class SlaClockRetargeted(IncidentRef):
+    """escalation -> reporting: the incident's priority changed; the clock now runs to that priority's target
+    (from the contract it opened under), counted from its original start."""
+
+    clock: Clock
+    from_priority: str
+    priority: str
+    target_s: float
+    due_at: datetime
+    at: datetime
+    calendar: str
+
+
+class SlaWarning(IncidentRef):
+    """escalation -> everyone: a clock reached a warning fraction of its target."""
+
+    clock: Clock
+    priority: str
+    fraction: float
+    warn_at: datetime
+    due_at: datetime
+    fired_at: datetime
+    late: bool
+    tier: int
+    calendar: str
+
+
+class NotificationOutcome(IncidentRef):
+    """escalation -> reporting: a notification was delivered, or dead-lettered after its last attempt."""
+
+    notification_id: str
+    target: str
+    kind: str  # webhook | slack | email
+    trigger: str
+    attempts: int
+    status: Literal["delivered", "dead"]
+    last_error: str | None = None
+    at: datetime
 
 
 class ChangeEvent(Contract):
@@ -218,9 +309,16 @@ REGISTRY: dict[str, type[Contract]] = {
     "incident.reopened": IncidentReopened,
     "incident.closed": IncidentClosed,
     "escalation.requested": EscalationRequested,
+    "escalation.step_started": EscalationStepStarted,
     "sla.clock_started": SlaClockStarted,
     "sla.clock_stopped": SlaClockStopped,
     "sla.breached": SlaBreached,
+    "sla.clock_paused": SlaClockPaused,
+    "sla.clock_resumed": SlaClockResumed,
+    "sla.clock_retargeted": SlaClockRetargeted,
+    "sla.warning": SlaWarning,
+    "notification.delivered": NotificationOutcome,
+    "notification.dead_lettered": NotificationOutcome,
     "change.created": ChangeEvent,
     "change.submitted": ChangeEvent,
     "change.vote_cast": ChangeEvent,
@@ -235,3 +333,33 @@ REGISTRY: dict[str, type[Contract]] = {
 def parse(envelope: Envelope) -> Contract:
     """Validate an envelope's data against the contract registered for its type."""
     return REGISTRY[envelope.short_type].model_validate(envelope.data)
+
+
+class IncidentInProgress(IncidentRef):
+    """triage -> everyone: someone started work on the incident (it left new/acknowledged, or came back)."""
+
+    by: str
+    at: datetime
+
+
+class IncidentAssigned(IncidentRef):
+    assignee: str | None  # None: unassigned
+    previous: str | None
+    by: str
+    at: datetime
+
+
+class IncidentNoteAdded(IncidentRef):
+    by: str
+    at: datetime
+    text: str
+    internal: bool  # a work note, hidden from client tokens
+
+
+REGISTRY.update(
+    {
+        "incident.in_progress": IncidentInProgress,
+        "incident.assigned": IncidentAssigned,
+        "incident.note_added": IncidentNoteAdded,
+    }
+)

@@ -19,6 +19,8 @@ ROUTES = {
     "/v2/": "intake",  # PagerDuty Events API v2 paths, so a PagerDuty client needs only the base URL changed
     "/openapi.json": "intake",
     "/v1/incidents": "triage",
+    "/v1/alerts/": "triage",
+    "/v1/provider-incidents": "triage",
     "/v1/sla/": "escalation",
     "/v1/changes": "change",
     "/v1/reports": "reporting",

@@ -32,7 +32,9 @@ def limit_problems(raw: str, *, most: int = 500) -> Problems:
 def tenant_scope(who: Principal, config: TierlineConfig, tenant: str | None) -> list[str] | None:
     """The tenants a list may show: the one asked for, the client's own, or (provider, none asked) all."""
     if tenant is None:
-        return None if who.tenant is None else [who.tenant]
+        if who.tenant is not None:
+            return [who.tenant]
+        return None if who.scope is None else sorted(who.scope)
     if not who.can_see(tenant):
         raise ApiError(404, "not_found", f"no tenant {tenant}")  # the same answer whether it exists or not
     if config.tenant(tenant) is None:  # only a provider token gets here

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     # Overload guard: intake answers 503 when triage's consumer lags by more than this many alerts.
     intake_max_lag: int = Field(default=20_000, ge=1)
     timer_poll_s: float = Field(default=0.2, gt=0)
+    # Outbound notifications: attempts before the dead-letter record, first retry delay (doubling), timeout.
+    notify_max_attempts: int = Field(default=8, ge=1, le=30)
+    notify_backoff_s: float = Field(default=2.0, gt=0)
+    notify_timeout_s: float = Field(default=10.0, gt=0)
 
     log_level: str = "info"
     log_format: str = Field(default="auto", pattern="^(auto|json|console)$")

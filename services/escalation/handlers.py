@@ -1,9 +1,10 @@
-"""Escalation's event handlers: incidents start and stop SLA clocks."""
+"""Escalation's event handlers: incident events start, pause, resume and stop SLA clocks, move the escalation
+policy, and queue the notifications a tenant asked for."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 
 import asyncpg
 import structlog
@@ -11,19 +12,28 @@ import structlog
 from libs.config import TierlineConfig
 from libs.contracts import (
     IncidentAcknowledged,
+    IncidentClosed,
     IncidentEscalated,
     IncidentOpened,
     IncidentResolved,
     SlaClockStarted,
-    SlaClockStopped,
     parse,
 )
 from libs.events import Envelope, raise_event
 from services.escalation import store
-from services.escalation.domain import plan_clocks
+from services.escalation.clocks import (
+    on_incident_held,
+    on_incident_priority_changed,
+    on_incident_reopened,
+    on_incident_resumed,
+    stop_clocks,
+)
+from services.escalation.domain import plan_clocks, sla_snapshot, step_for_tier, steps_snapshot
+from services.escalation.outgoing import escalation_request, incident_of, notify, reach_tier, start_step
 
 log = structlog.get_logger()
 SOURCE = "escalation"
+Handler = Callable[[asyncpg.Connection, Envelope, TierlineConfig], Awaitable[list[Envelope]]]
 
 
 def started_event(row: asyncpg.Record, cause: Envelope) -> Envelope:
@@ -36,28 +46,16 @@ def started_event(row: asyncpg.Record, cause: Envelope) -> Envelope:
         started_at=row["started_at"],
         due_at=row["due_at"],
         calendar=row["calendar"],
+        coverage=json.loads(row["coverage"]),
+        warn_at=list(row["warn_at"]),
     )
     return raise_event(
         "sla.clock_started", payload, source=SOURCE, tenant=row["tenant"], subject=payload.incident_id, cause=cause
     )
 
 
-def stopped_event(row: asyncpg.Record, at: datetime, cause: Envelope) -> Envelope:
-    payload = SlaClockStopped(
-        incident_id=str(row["incident_id"]),
-        number=row["number"],
-        clock=row["clock"],
-        stopped_at=at,
-        elapsed_s=(at - row["started_at"]).total_seconds(),
-        met=row["breached_at"] is None,
-    )
-    return raise_event(
-        "sla.clock_stopped", payload, source=SOURCE, tenant=row["tenant"], subject=payload.incident_id, cause=cause
-    )
-
-
 async def on_incidents_opened(conn: asyncpg.Connection, envs: list[Envelope], config: TierlineConfig) -> list[Envelope]:
-    rows, causes = [], {}
+    clock_rows, run_rows, causes = [], [], {}
     for env in envs:
         opened = parse(env)
         assert isinstance(opened, IncidentOpened)
@@ -65,40 +63,116 @@ async def on_incidents_opened(conn: asyncpg.Connection, envs: list[Envelope], co
         if tenant is None:
             log.warning("escalation.unknown_tenant", tenant=env.tenant, event_id=env.id)
             continue
-        causes[opened.incident_id] = env
-        for plan in plan_clocks(tenant, opened.priority, opened.opened_at):
-            rows.append(
+        causes[opened.incident_id] = (env, opened)
+        for p in plan_clocks(tenant, opened.priority, opened.opened_at):
+            clock_rows.append(
                 (
                     opened.incident_id,
-                    plan.clock,
+                    p.clock,
                     env.tenant,
                     opened.number,
                     opened.priority,
                     opened.tier,
-                    plan.calendar,
-                    plan.target.total_seconds(),
+                    p.calendar,
+                    p.target.total_seconds(),
                     opened.opened_at,
-                    plan.due_at,
+                    p.due_at,
+                    json.dumps(p.coverage),
+                    list(p.warn_at),
+                    p.next_fire_at,
                 )
             )
-    started = await store.start_clocks(conn, rows)
-    return [started_event(r, causes[str(r["incident_id"])]) for r in started]
+        policy, steps, repeat = tenant.escalation.for_category(opened.category)
+        run_rows.append(
+            (
+                opened.incident_id,
+                env.tenant,
+                opened.number,
+                opened.title,
+                opened.priority,
+                opened.category,
+                policy,
+                json.dumps(steps_snapshot(steps)),
+                repeat,
+                json.dumps(tenant.contract.coverage.model_dump(mode="json")),
+                opened.tier,
+                opened.opened_at,
+                None,
+                json.dumps(sla_snapshot(tenant)),
+            )
+        )
+    started = await store.start_clocks(conn, clock_rows)
+    raised = [started_event(r, causes[str(r["incident_id"])][0]) for r in started]
+    for found in await store.start_runs(conn, run_rows):
+        env, opened = causes[str(found["incident_id"])]
+        run = dict(found)
+        steps = json.loads(run["steps"])
+        first = step_for_tier(steps, opened.tier, 0)
+        first = len(steps) - 1 if first is None else first
+        request = None
+        if steps[first]["tier"] > opened.tier:  # the policy starts above the incident's tier: ask for it
+            reason = f"escalation policy {run['policy']} starts at Tier {steps[first]['tier']}"
+            request = escalation_request(
+                run, from_tier=opened.tier, to_tier=steps[first]["tier"], reason=reason, at=opened.opened_at, cause=env
+            )
+            run["tier"] = steps[first]["tier"]
+            raised.append(request)
+        raised.append(
+            await start_step(
+                conn,
+                config,
+                run,
+                step=first,
+                round_=0,
+                at=opened.opened_at,
+                reason="incident opened",
+                cause=request or env,
+            )
+        )
+        await notify(conn, config, tenant=env.tenant, trigger="opened", incident=incident_of(run), cause=env)
+    return raised
 
 
-async def on_incident_stopped(conn: asyncpg.Connection, env: Envelope) -> list[Envelope]:
-    """Acknowledge stops the response clock; resolve stops whatever still runs."""
+async def end_run(conn: asyncpg.Connection, incident_id: str, state: str) -> list[asyncpg.Record]:
+    found = await store.runs(conn, incident_ids=[incident_id], lock=True)
+    for run in found:
+        if run["state"] == "running" or state == "closed":
+            await store.update_run(conn, incident_id=run["incident_id"], state=state, step_due_at=None)
+    return found
+
+
+async def on_incident_acknowledged(conn: asyncpg.Connection, env: Envelope, config: TierlineConfig) -> list[Envelope]:
     event = parse(env)
-    assert isinstance(event, IncidentAcknowledged | IncidentResolved)
-    clocks = ["response"] if isinstance(event, IncidentAcknowledged) else ["response", "resolution"]
-    stopped = await store.stop_clocks(conn, incident_id=event.incident_id, clocks=clocks, at=event.at)
-    return [stopped_event(r, event.at, env) for r in stopped]
+    assert isinstance(event, IncidentAcknowledged)
+    stopped = await stop_clocks(conn, env, ["response"], event.at)  # clocks before runs, everywhere
+    await end_run(conn, event.incident_id, "acknowledged")
+    return stopped
 
 
-async def on_incident_escalated(conn: asyncpg.Connection, env: Envelope) -> list[Envelope]:
+async def on_incident_resolved(conn: asyncpg.Connection, env: Envelope, config: TierlineConfig) -> list[Envelope]:
+    event = parse(env)
+    assert isinstance(event, IncidentResolved | IncidentClosed)
+    stopped = await stop_clocks(conn, env, ["response", "resolution"], event.at)
+    found = await end_run(conn, event.incident_id, "closed")
+    if found and isinstance(event, IncidentResolved):
+        await notify(conn, config, tenant=env.tenant, trigger="resolved", incident=incident_of(found[0]), cause=env)
+    return stopped
+
+
+async def on_incident_escalated(conn: asyncpg.Connection, env: Envelope, config: TierlineConfig) -> list[Envelope]:
+    """Triage applied an escalation (ours, or a person's): clocks report the new tier, and a manual jump
+    moves the policy to the step for that tier and pages it, as an automatic escalation would."""
     event = parse(env)
     assert isinstance(event, IncidentEscalated)
     await store.set_tier(conn, incident_id=event.incident_id, tier=event.to_tier)
-    return []
+    raised = []
+    for found in await store.runs(conn, incident_ids=[event.incident_id], lock=True):
+        run = dict(found)
+        if event.to_tier > found["tier"]:  # not our own request coming back
+            reason = f"escalated by hand: {event.reason}"
+            raised += await reach_tier(conn, config, run, tier=event.to_tier, at=event.at, reason=reason, cause=env)
+        await notify(conn, config, tenant=env.tenant, trigger="escalated", incident=incident_of(run), cause=env)
+    return raised
 
 
 def make_apply(
@@ -108,17 +182,21 @@ def make_apply(
         # Openings first in bulk; the rest in order, so an ack later in the batch finds its clock.
         raised = await on_incidents_opened(conn, [e for e in envs if e.short_type == "incident.opened"], config)
         for env in envs:
-            handler = SINGLE_HANDLERS.get(env.short_type)
-            if handler:
-                raised += await handler(conn, env)
+            if handler := SINGLE_HANDLERS.get(env.short_type):
+                raised += await handler(conn, env, config)
         return raised
 
     return apply
 
 
-SINGLE_HANDLERS = {
-    "incident.acknowledged": on_incident_stopped,
-    "incident.resolved": on_incident_stopped,
+SINGLE_HANDLERS: dict[str, Handler] = {
+    "incident.acknowledged": on_incident_acknowledged,
+    "incident.resolved": on_incident_resolved,
+    "incident.closed": on_incident_resolved,
+    "incident.held": on_incident_held,
+    "incident.resumed": on_incident_resumed,
+    "incident.priority_changed": on_incident_priority_changed,
+    "incident.reopened": on_incident_reopened,
     "incident.escalated": on_incident_escalated,
 }
 HANDLERS = ["incident.opened", *SINGLE_HANDLERS]

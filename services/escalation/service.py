@@ -1,4 +1,4 @@
-"""Escalation wiring: consumer of incident events, the deadline timer, the SLA clock API."""
+"""Escalation wiring: consumer of incident events, the deadline and step timers, the notification sender, the API."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from libs.settings import Settings
 from libs.web import create_app
 from services.escalation.api import STATE, EscalationState, add_routes
 from services.escalation.handlers import HANDLERS, make_apply
+from services.escalation.policy import StepTimer
+from services.escalation.sender import NotificationSender
 from services.escalation.timer import DeadlineTimer
 
 NAME = "escalation"
@@ -22,10 +24,14 @@ NAME = "escalation"
 async def build(stack: AsyncExitStack, settings: Settings, config: TierlineConfig) -> web.Application:
     app = create_app()
     res = await open_resources(stack, app, settings, schema=NAME, migrations=Path(__file__).parent / "migrations")
-    app[STATE] = EscalationState(pool=res.pool, tokens=token_index(config))
+    app[STATE] = EscalationState(pool=res.pool, tokens=token_index(config), config=config)
     add_routes(app)
     await consume(stack, res, durable=NAME, event_types=list(HANDLERS), apply=make_apply(config))
-    timer = DeadlineTimer(res.pool, res.outbox, poll_s=settings.timer_poll_s)
-    await timer.start()
-    stack.push_async_callback(timer.stop)
+    for worker in (
+        DeadlineTimer(res.pool, res.outbox, config, poll_s=settings.timer_poll_s),
+        StepTimer(res.pool, res.outbox, config, poll_s=settings.timer_poll_s),
+        NotificationSender(res.pool, res.outbox, config, settings),
+    ):
+        await worker.start()
+        stack.push_async_callback(worker.stop)
     return app

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
 from libs.config import Tenant
-from libs.contracts import AlertReceived
 from libs.lifecycle import Lifecycle
 
 Level = Literal["high", "medium", "low"]
@@ -32,21 +30,32 @@ URGENCY_BY_SEVERITY: dict[str, Level] = {
     "info": "low",
 }
 
-OPEN_STATES = ("new", "acknowledged")
-# The foundation's lifecycle; on-hold, in-progress, close and reopen arrive with the triage issue.
+OPEN_STATES = ("new", "acknowledged", "in_progress", "on_hold")
+DONE_STATES = ("resolved", "closed")
+STATES = (*OPEN_STATES, *DONE_STATES)
+# new -> acknowledged -> in progress -> on hold -> resolved -> closed, with reopen. Closed is final: a fault
+# that comes back after closing is a new incident. Reopen lands in in_progress (new if never acknowledged).
 LIFECYCLE = Lifecycle(
     "an incident",
     {
-        "new": {"acknowledge": "acknowledged", "resolve": "resolved"},
-        "acknowledged": {"resolve": "resolved"},
-        "resolved": {},
+        "new": {"acknowledge": "acknowledged", "start": "in_progress", "resolve": "resolved"},
+        "acknowledged": {"start": "in_progress", "hold": "on_hold", "resolve": "resolved"},
+        "in_progress": {"hold": "on_hold", "resolve": "resolved"},
+        "on_hold": {"resume": "in_progress", "resolve": "resolved"},
+        "resolved": {"close": "closed", "reopen": "in_progress"},
+        "closed": {},
     },
 )
 transition = LIFECYCLE.next
 
 
-def priority(impact: Level, urgency: Level) -> str:
-    return PRIORITY_MATRIX[impact][urgency]
+def matrix(tenant: Tenant) -> dict[Level, dict[Level, str]]:
+    """The tenant contract's impact x urgency matrix, or ITIL's."""
+    return tenant.contract.priority_matrix or PRIORITY_MATRIX  # type: ignore[return-value]
+
+
+def priority(impact: Level, urgency: Level, tenant: Tenant | None = None) -> str:
+    return (matrix(tenant) if tenant else PRIORITY_MATRIX)[impact][urgency]
 
 
 def assess(tenant: Tenant, ci: str | None, severity: str) -> tuple[Level, Level, str, str | None]:
@@ -55,9 +64,10 @@ def assess(tenant: Tenant, ci: str | None, severity: str) -> tuple[Level, Level,
     An alert for a CI the tenant has not declared still opens an incident, at medium impact.
     """
     item = tenant.ci_index.get(ci) if ci else None
-    impact = IMPACT_BY_CRITICALITY[item.criticality] if item else "medium"
+    by_criticality = tenant.contract.impact_by_criticality or IMPACT_BY_CRITICALITY
+    impact: Level = by_criticality[item.criticality] if item else "medium"
     urgency = URGENCY_BY_SEVERITY.get(severity, "medium")
-    return impact, urgency, priority(impact, urgency), item.category if item else None
+    return impact, urgency, priority(impact, urgency, tenant), item.category if item else None
 
 
 @dataclass
@@ -82,61 +92,27 @@ class Incident:
     detected_at: datetime | None = None
     acknowledged_at: datetime | None = None
     resolved_at: datetime | None = None
+    assignee: str | None = None
+    type: str = "incident"
+    description: str | None = None
+    channel: str = "alert"
+    queue: str = "tier-1"
+    routing_rule: str | None = None
+    severity_trend: str = "steady"
+    open_alerts: int = 0
+    flapping: bool = False
+    reopen_count: int = 0
+    hold_reason: str | None = None
+    resolution_code: str | None = None
+    first_contact: bool | None = None
+    closed_at: datetime | None = None
+    parent_id: str | None = None
+    changes: list[str] = field(default_factory=list)
+    at_risk: bool = False  # read-only here: set from escalation's events
+    breached: bool = False
     is_new: bool = False
     dirty: bool = field(default=False, compare=False)
 
-
-Effect = Literal["opened", "alert_added", "acknowledged", "resolved", "resolve_ignored", "ack_ignored"]
-
-
-def apply_alert(open_incident: Incident | None, alert: AlertReceived, tenant: Tenant) -> tuple[Effect, Incident | None]:
-    """What one alert does: open an incident, add to the open one with its dedup key, acknowledge or resolve it.
-
-    A resolve for a key with no open incident changes nothing (the incident was resolved by hand, or never
-    opened); it is still recorded against the alert by the caller.
-    """
-    at = alert.received_at
-    if alert.status == "acknowledged":  # a tool's acknowledge (PagerDuty Events v2): only a new incident moves
-        if open_incident is None or open_incident.state != "new":
-            return "ack_ignored", open_incident
-        open_incident.state = "acknowledged"
-        open_incident.acknowledged_at = at
-        open_incident.dirty = True
-        return "acknowledged", open_incident
-    if alert.status == "resolved":
-        if open_incident is None:
-            return "resolve_ignored", None
-        open_incident.state = "resolved"
-        open_incident.resolved_at = at
-        open_incident.last_seen = at
-        open_incident.dirty = True
-        return "resolved", open_incident
-    if open_incident is not None:
-        open_incident.occurrences += 1
-        open_incident.last_seen = at
-        open_incident.severity = alert.severity
-        open_incident.dirty = True
-        return "alert_added", open_incident
-    impact, urgency, prio, category = assess(tenant, alert.ci, alert.severity)
-    incident = Incident(
-        id=str(uuid.uuid4()),
-        tenant=tenant.id,
-        title=alert.summary,
-        state="new",
-        priority=prio,
-        impact=impact,
-        urgency=urgency,
-        category=category,
-        ci=alert.ci,
-        tier=1,
-        dedup_key=alert.dedup_key,
-        source=alert.source,
-        severity=alert.severity,
-        occurrences=1,
-        opened_at=at,
-        last_seen=at,
-        detected_at=alert.started_at,
-        is_new=True,
-        dirty=True,
-    )
-    return "opened", incident
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES

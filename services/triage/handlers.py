@@ -1,129 +1,81 @@
-"""Triage's event handlers: alerts become incidents; escalation requests move incidents up a tier.
+"""Triage's event handlers: alerts become incidents; change windows suppress; escalation moves tiers.
 
-A whole fetch batch is applied in one transaction: open incidents are locked once, alerts are applied
-in order in memory, then incidents, alerts, timeline and raised events are written in a few statements.
+A whole fetch batch of alerts is applied in one transaction: its alert keys and incidents are locked once,
+alerts are applied in order in memory (services/triage/grouping.py), then incidents, alerts, keys and
+timeline are written in one statement.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 import asyncpg
 import structlog
 
 from libs.config import TierlineConfig
-from libs.contracts import (
-    AlertReceived,
-    Contract,
-    EscalationRequested,
-    IncidentAcknowledged,
-    IncidentAlertAdded,
-    IncidentEscalated,
-    IncidentOpened,
-    IncidentResolved,
-    parse,
-)
-from libs.events import Envelope, raise_event
+from libs.contracts import AlertReceived, ChangeWindow, EscalationRequested, IncidentEscalated, parse
+from libs.events import Envelope
 from services.triage import store
-from services.triage.domain import Effect, Incident, apply_alert
+from services.triage.domain import Incident
+from services.triage.events import incident_event, outcome_event
+from services.triage.grouping import Grouping
+from services.triage.rules import maintenance_windows
 
 log = structlog.get_logger()
-SOURCE = "triage"
-
-
-def opened_event(i: Incident, cause: Envelope, alert_id: str) -> Envelope:
-    payload = IncidentOpened(
-        incident_id=i.id,
-        number=i.number,
-        title=i.title,
-        priority=i.priority,
-        impact=i.impact,
-        urgency=i.urgency,
-        category=i.category,
-        ci=i.ci,
-        tier=i.tier,
-        dedup_key=i.dedup_key,
-        source=i.source,
-        opened_at=i.opened_at,
-        detected_at=i.detected_at,
-        alert_id=alert_id,
-    )
-    return raise_event("incident.opened", payload, source=SOURCE, tenant=i.tenant, subject=i.id, cause=cause)
-
-
-@dataclass
-class Outcome:
-    """What one alert did, captured when it did it (a later alert in the batch may change the incident)."""
-
-    effect: Effect
-    incident: Incident | None
-    env: Envelope
-    alert: AlertReceived
-    occurrences: int
-
-
-def outcome_event(o: Outcome) -> Envelope | None:
-    i, a, env = o.incident, o.alert, o.env
-    if i is None or o.effect == "ack_ignored":
-        return None
-    if o.effect == "opened":
-        return opened_event(i, env, a.alert_id)
-    payload: Contract
-    if o.effect == "alert_added":
-        payload = IncidentAlertAdded(
-            incident_id=i.id, number=i.number, alert_id=a.alert_id, occurrences=o.occurrences,
-            severity=a.severity, last_seen=a.received_at,
-        )  # fmt: skip
-    elif o.effect == "acknowledged":
-        payload = IncidentAcknowledged(
-            incident_id=i.id, number=i.number, by=f"{a.source}:{a.integration}", at=a.received_at
-        )
-    else:
-        payload = IncidentResolved(
-            incident_id=i.id, number=i.number, by=f"{a.source}:{a.integration}", at=a.received_at,
-            reason="alert_resolved", alert_id=a.alert_id,
-        )  # fmt: skip
-    return raise_event(f"incident.{o.effect}", payload, source=SOURCE, tenant=env.tenant, subject=i.id, cause=env)
 
 
 async def on_alerts_received(conn: asyncpg.Connection, envs: list[Envelope], config: TierlineConfig) -> list[Envelope]:
-    alerts = [(env, parse(env)) for env in envs]
-    cache = await store.lock_open_incidents(conn, keys=[(e.tenant, a.dedup_key) for e, a in alerts])  # type: ignore[attr-defined]
-    outcomes: list[Outcome] = []
-    touched: dict[str, Incident] = {}
-    for env, alert in alerts:
+    alerts: list[tuple[Envelope, AlertReceived]] = []
+    for env in envs:
+        alert = parse(env)
         assert isinstance(alert, AlertReceived)
-        tenant = config.tenant(env.tenant)
-        if tenant is None:  # tenant removed from config after the alert was accepted
+        if config.tenant(env.tenant) is None:  # tenant removed from config after the alert was accepted
             log.warning("triage.unknown_tenant", tenant=env.tenant, event_id=env.id)
             continue
-        key = (env.tenant, alert.dedup_key)
-        effect, incident = apply_alert(cache.get(key), alert, tenant)
-        if incident is not None:
-            touched[incident.id] = incident
-            if incident.state == "resolved":
-                cache.pop(key, None)
-            else:
-                cache[key] = incident
-        outcomes.append(Outcome(effect, incident, env, alert, incident.occurrences if incident else 0))
+        alerts.append((env, alert))
+    if not alerts:
+        return []
+    tenants = {e.tenant for e, _ in alerts}
+    cis = [
+        (e.tenant, a.ci, a.received_at - rules.correlation_window)
+        for e, a in alerts
+        if a.ci and (rules := config.tenants_by_id[e.tenant].triage).correlation_window
+    ]
+    keys, incidents, by_ci, windows = await store.lock_batch(
+        conn,
+        keys=[(e.tenant, a.dedup_key) for e, a in alerts],
+        cis=cis,
+        tenants=sorted(tenants),
+        since=min(a.received_at for _, a in alerts),
+    )
+    for t in tenants:
+        windows.setdefault(t, []).extend(maintenance_windows(config.tenants_by_id[t]))
+    grouping = Grouping(keys, incidents, by_ci, windows)
+    outcomes = [(env, grouping.apply(alert, config.tenants_by_id[env.tenant])) for env, alert in alerts]
 
-    await number_new_incidents(conn, [i for i in touched.values() if i.is_new], config)
+    touched = list(grouping.touched.values())
+    await number_new_incidents(conn, [i for i in touched if i.is_new], config)
+    await link_provider_children(conn, [i for i in touched if i.is_new], config)
     alert_rows = [
-        (o.alert.alert_id, o.incident.id if o.incident else None, o.env.tenant, o.alert.status, o.alert.severity,
-         o.alert.summary, o.alert.received_at, o.effect)
-        for o in outcomes
+        (o.alert.alert_id, o.incident.id if o.incident else None, env.tenant, o.alert.status, o.alert.severity,
+         o.alert.summary, o.alert.received_at, o.effect, o.alert.dedup_key, o.note)
+        for env, o in outcomes
     ]  # fmt: skip
     # Repeats are counted and listed under the incident's alerts, not on its timeline.
     timeline = [
-        (o.incident.id, o.alert.received_at, o.effect, f"{o.alert.source}:{o.alert.integration}",
-         {"alert_id": o.alert.alert_id})
-        for o in outcomes
-        if o.incident is not None and o.effect not in ("alert_added", "ack_ignored")
+        (o.incident.id, o.alert.received_at, kind, f"{o.alert.source}:{o.alert.integration}",
+         detail | {"alert_id": o.alert.alert_id})
+        for _, o in outcomes if o.incident is not None
+        for kind, detail in o.timeline
     ]  # fmt: skip
-    await store.record_batch(conn, incidents=list(touched.values()), alerts=alert_rows, timeline=timeline)
-    return [e for o in outcomes if (e := outcome_event(o)) is not None]
+    await store.record_batch(
+        conn, incidents=touched, alerts=alert_rows, timeline=timeline, keys=list(grouping.touched_keys.values())
+    )
+    parents = [o.incident.parent_id for _, o in outcomes if o.effect == "resolved" and o.incident.parent_id]  # type: ignore[union-attr]
+    if parents:
+        await store.settle_provider_incidents(conn, parents=parents, at=max(a.received_at for _, a in alerts))
+    return [e for env, o in outcomes if (e := outcome_event(o, env)) is not None]
 
 
 async def number_new_incidents(conn: asyncpg.Connection, new: list[Incident], config: TierlineConfig) -> None:
@@ -135,37 +87,67 @@ async def number_new_incidents(conn: asyncpg.Connection, new: list[Incident], co
         firsts[i.tenant] += 1
 
 
+async def link_provider_children(conn: asyncpg.Connection, new: list[Incident], config: TierlineConfig) -> None:
+    """New incidents from a provider-wide source become children of that fault's provider incident."""
+    wide = {p.source for p in config.provider.integrations}
+    children = [i for i in new if i.source in wide and i.dedup_key]
+    if not children:
+        return
+    parents = await store.link_provider_incidents(
+        conn, hits=[(i.source, i.dedup_key or "", i.title, i.opened_at) for i in children]
+    )
+    for i in children:
+        i.parent_id = parents[(i.source, i.dedup_key or "")]
+
+
 async def on_escalation_requested(conn: asyncpg.Connection, env: Envelope) -> list[Envelope]:
     req = parse(env)
     assert isinstance(req, EscalationRequested)
     incident = await store.get_incident(conn, ref=req.incident_id, lock=True)
     # Apply only if the incident is still open at the tier the request saw: a stale request changes nothing.
-    if incident is None or incident.state in ("resolved", "closed") or incident.tier != req.from_tier:
+    if incident is None or not incident.is_open or incident.tier != req.from_tier:
         return []
-    incident.tier = req.to_tier
+    incident.tier, incident.queue = req.to_tier, f"tier-{req.to_tier}"
     detail = {"from_tier": req.from_tier, "to_tier": req.to_tier, "reason": req.reason}
-    await store.record_batch(
-        conn, incidents=[incident], alerts=[], timeline=[(incident.id, req.at, "escalated", "escalation", detail)]
-    )
+    step = (incident.id, req.at, "escalated", "escalation", detail)
+    await store.record_batch(conn, incidents=[incident], timeline=[step])
     payload = IncidentEscalated(
-        incident_id=incident.id,
-        number=incident.number,
-        from_tier=req.from_tier,
-        to_tier=req.to_tier,
-        reason=req.reason,
-        at=req.at,
-    )
-    return [
-        raise_event("incident.escalated", payload, source=SOURCE, tenant=env.tenant, subject=incident.id, cause=env)
-    ]
+        incident_id=incident.id, number=incident.number, from_tier=req.from_tier, to_tier=req.to_tier,
+        reason=req.reason, at=req.at,
+    )  # fmt: skip
+    return [incident_event("incident.escalated", incident, payload, cause=env)]
 
 
-def make_apply(
-    config: TierlineConfig,
-) -> Callable[[asyncpg.Connection, list[Envelope]], Awaitable[list[Envelope]]]:
+async def on_change_window(conn: asyncpg.Connection, env: Envelope) -> list[Envelope]:
+    """Keep triage's own copy of the change windows in progress (suppression reads it)."""
+    w = parse(env)
+    assert isinstance(w, ChangeWindow)
+    if env.short_type == "change.window_started":
+        await store.window_started(conn, tenant=env.tenant, w=w)
+    else:
+        await store.window_ended(conn, tenant=env.tenant, change_id=w.change_id, at=w.at)
+    return []
+
+
+async def on_sla_event(conn: asyncpg.Connection, env: Envelope) -> list[Envelope]:
+    """sla.breached (and escalation's warning, sla.warning) feed the list's breached / at-risk filters.
+    Read by field, not by contract, so a warning event that grows fields keeps working."""
+    incident_id = env.data.get("incident_id")
+    if isinstance(incident_id, str):
+        incident = await store.get_incident(conn, ref=incident_id)
+        if incident is not None:
+            await store.mark_sla(conn, incident_id=incident.id, breached=env.short_type == "sla.breached")
+    return []
+
+
+def make_apply(config: TierlineConfig) -> Callable[[asyncpg.Connection, list[Envelope]], Awaitable[list[Envelope]]]:
     async def apply(conn: asyncpg.Connection, envs: list[Envelope]) -> list[Envelope]:
-        # Alerts in bulk (one lock query, one write for the batch); the rest one by one, in order.
-        raised = await on_alerts_received(conn, [e for e in envs if e.short_type == "alert.received"], config)
+        # Change windows first, so alerts in the same batch see them; alerts in bulk; the rest in order.
+        raised: list[Envelope] = []
+        for env in envs:
+            if env.short_type.startswith("change.window_"):
+                raised += await on_change_window(conn, env)
+        raised += await on_alerts_received(conn, [e for e in envs if e.short_type == "alert.received"], config)
         for env in envs:
             if handler := SINGLE_HANDLERS.get(env.short_type):
                 raised += await handler(conn, env)
@@ -174,6 +156,10 @@ def make_apply(
     return apply
 
 
-SINGLE_HANDLERS = {"escalation.requested": on_escalation_requested}
+SINGLE_HANDLERS = {
+    "escalation.requested": on_escalation_requested,
+    "sla.breached": on_sla_event,
+    "sla.warning": on_sla_event,
+}
 # What triage consumes, by event type (the consumer's subject filters are built from these).
-HANDLERS = ["alert.received", *SINGLE_HANDLERS]
+HANDLERS = ["alert.received", "change.window_started", "change.window_ended", *SINGLE_HANDLERS]

@@ -1,4 +1,4 @@
-"""Triage wiring: its consumer (alerts, escalation requests), its tables, its incident API."""
+"""Triage wiring: its consumer (alerts, change windows, escalation requests, SLA news), its tables, its API."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from libs.config import TierlineConfig
 from libs.runtime import consume, open_resources
 from libs.settings import Settings
 from libs.web import create_app
-from services.triage.api import STATE, TriageState, add_routes
+from services.triage.api import add_routes
+from services.triage.closer import AutoCloser
 from services.triage.handlers import HANDLERS, make_apply
+from services.triage.state import STATE, TriageState
 
 NAME = "triage"
 
@@ -24,4 +26,8 @@ async def build(stack: AsyncExitStack, settings: Settings, config: TierlineConfi
     app[STATE] = TriageState(pool=res.pool, outbox=res.outbox, config=config, tokens=token_index(config))
     add_routes(app)
     await consume(stack, res, durable=NAME, event_types=list(HANDLERS), apply=make_apply(config))
+    # Closing is not urgent: look every few seconds (20 x the deadline timer's poll; a minute at most).
+    closer = AutoCloser(res.pool, res.outbox, config, poll_s=min(60.0, settings.timer_poll_s * 20))
+    await closer.start()
+    stack.push_async_callback(closer.stop)
     return app

@@ -1,4 +1,4 @@
-"""Triage's only SQL. Batch writes use unnest()/executemany so one transaction carries a whole fetch batch."""
+"""Triage's only SQL. Batch writes use unnest() so one transaction (and one statement) carries a whole batch."""
 
 from __future__ import annotations
 
@@ -11,34 +11,109 @@ from typing import Any
 import asyncpg
 
 from services.triage.domain import Incident
+from services.triage.grouping import AlertKey
+from services.triage.rules import Window
 
-_COLUMNS = (
-    "id, tenant, number, title, state, priority, impact, urgency, category, ci, tier, dedup_key, source,"
-    " severity, occurrences, opened_at, detected_at, last_seen, acknowledged_at, resolved_at"
-)
+# (column, array type) of every column the upsert writes, in Incident field order where it matters.
+_WRITTEN = [
+    ("id", "uuid"), ("tenant", "text"), ("number", "text"), ("title", "text"), ("state", "text"),
+    ("priority", "text"), ("impact", "text"), ("urgency", "text"), ("category", "text"), ("ci", "text"),
+    ("tier", "smallint"), ("dedup_key", "text"), ("source", "text"), ("severity", "text"), ("occurrences", "int"),
+    ("opened_at", "timestamptz"), ("detected_at", "timestamptz"), ("last_seen", "timestamptz"),
+    ("acknowledged_at", "timestamptz"), ("resolved_at", "timestamptz"), ("assignee", "text"), ("type", "text"),
+    ("description", "text"), ("channel", "text"), ("queue", "text"), ("routing_rule", "text"),
+    ("severity_trend", "text"), ("open_alerts", "int"), ("flapping", "bool"), ("reopen_count", "int"),
+    ("hold_reason", "text"), ("resolution_code", "text"), ("first_contact", "bool"), ("closed_at", "timestamptz"),
+    ("parent_id", "uuid"), ("changes", "jsonb"),
+]  # fmt: skip
+_NAMES = [c for c, _ in _WRITTEN]
+_FIXED = {"id", "tenant", "number", "opened_at", "source", "dedup_key"}
+_READ = [*_NAMES, "at_risk", "breached"]
+_COLUMNS = ", ".join(_READ)
+_OPEN = "state NOT IN ('resolved', 'closed')"
 
 
 def _incident(row: asyncpg.Record) -> Incident:
-    data = dict(row)
+    data = {c: row[c] for c in _READ}
     data["id"] = str(data["id"])
+    data["parent_id"] = str(data["parent_id"]) if data["parent_id"] else None
+    data["changes"] = json.loads(data["changes"])
     return Incident(**data)
 
 
-async def lock_open_incidents(
-    conn: asyncpg.Connection, *, keys: Sequence[tuple[str, str]]
-) -> dict[tuple[str, str], Incident]:
-    """Open incidents for these (tenant, dedup_key) pairs, row-locked; keys sorted so batches never deadlock."""
-    if not keys:
-        return {}
-    ordered = sorted(set(keys))
+def _incident_row(i: Incident) -> tuple[Any, ...]:
+    return tuple(json.dumps(i.changes) if c == "changes" else getattr(i, c) for c in _NAMES)
+
+
+async def lock_batch(
+    conn: asyncpg.Connection,
+    *,
+    keys: Sequence[tuple[str, str]],
+    cis: Sequence[tuple[str, str, datetime]],
+    tenants: Sequence[str],
+    since: datetime,
+) -> tuple[
+    dict[tuple[str, str], AlertKey], dict[str, Incident], dict[tuple[str, str], Incident], dict[str, list[Window]]
+]:
+    """Everything a batch of alerts decides on, in ONE round trip (every alert waits on this transaction):
+    its alert keys and their incidents, the open incidents on its CIs opened since each given time
+    (correlation), all row-locked (keys first, then incidents, each in sorted order, so batches and API
+    commands never deadlock), and its tenants' change windows that had not ended by `since` (suppression)."""
+    ordered, ci_list = sorted(set(keys)), sorted(set(cis))
     rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM incidents i"
-        " JOIN unnest($1::text[], $2::text[]) AS k(tenant, dedup_key) USING (tenant, dedup_key)"
-        " WHERE i.state NOT IN ('resolved', 'closed') ORDER BY i.tenant, i.dedup_key FOR UPDATE OF i",
+        "WITH k AS (SELECT tenant, dedup_key, incident_id, status, changes, flapping FROM alert_keys"
+        " JOIN unnest($1::text[], $2::text[]) AS b(tenant, dedup_key) USING (tenant, dedup_key)"
+        " ORDER BY tenant, dedup_key FOR UPDATE OF alert_keys),"
+        " head AS (SELECT (SELECT coalesce(json_agg(k), '[]') FROM k)::text AS keys,"
+        " (SELECT coalesce(json_agg(w), '[]') FROM (SELECT tenant, number, title, cis, starts_at,"
+        " coalesce(ended_at, ends_at) AS until FROM change_windows WHERE tenant = ANY($6::text[])"
+        " AND coalesce(ended_at, ends_at) > $7) w)::text AS windows)"
+        f" SELECT head.keys, head.windows, i.* FROM head LEFT JOIN LATERAL (SELECT {_COLUMNS} FROM incidents"
+        " WHERE id IN (SELECT incident_id FROM k UNION SELECT i.id FROM incidents i"
+        " JOIN unnest($3::text[], $4::text[], $5::timestamptz[]) AS c(tenant, ci, since)"
+        f" ON i.tenant = c.tenant AND i.ci = c.ci AND i.opened_at > c.since WHERE i.{_OPEN})"
+        " ORDER BY id FOR UPDATE) i ON true",
         [t for t, _ in ordered],
         [k for _, k in ordered],
+        [c[0] for c in ci_list],
+        [c[1] for c in ci_list],
+        [c[2] for c in ci_list],
+        list(tenants),
+        since,
     )
-    return {(r["tenant"], r["dedup_key"]): _incident(r) for r in rows}
+    found = {
+        (k["tenant"], k["dedup_key"]): AlertKey(
+            k["tenant"], k["dedup_key"], k["incident_id"], k["status"],
+            [datetime.fromisoformat(t) for t in k["changes"]], k["flapping"],
+        )
+        for k in json.loads(rows[0]["keys"])
+    }  # fmt: skip
+    windows: dict[str, list[Window]] = {}
+    for w in json.loads(rows[0]["windows"]):
+        window = Window("change", w["number"], w["title"], tuple(w["cis"]), datetime.fromisoformat(w["starts_at"]),
+                        datetime.fromisoformat(w["until"]))  # fmt: skip
+        windows.setdefault(w["tenant"], []).append(window)
+    incidents = {str(r["id"]): _incident(r) for r in rows if r["id"] is not None}
+    by_ci: dict[tuple[str, str], Incident] = {}
+    for i in sorted(incidents.values(), key=lambda i: i.opened_at):
+        if i.ci and i.is_open:
+            by_ci[(i.tenant, i.ci)] = i  # the latest opened wins
+    return found, incidents, by_ci, windows
+
+
+async def window_started(conn: asyncpg.Connection, *, tenant: str, w: Any) -> None:
+    await conn.execute(
+        "INSERT INTO change_windows (tenant, change_id, number, title, cis, starts_at, ends_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant, change_id) DO UPDATE SET cis = EXCLUDED.cis,"
+        " starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at, ended_at = NULL",
+        tenant, w.change_id, w.number, w.title, list(w.cis), w.starts_at, w.ends_at,
+    )  # fmt: skip
+
+
+async def window_ended(conn: asyncpg.Connection, *, tenant: str, change_id: str, at: datetime) -> None:
+    await conn.execute(
+        "UPDATE change_windows SET ended_at = $3 WHERE tenant = $1 AND change_id = $2", tenant, change_id, at
+    )
 
 
 async def allocate_numbers(conn: asyncpg.Connection, *, counts: dict[str, int]) -> dict[str, int]:
@@ -54,6 +129,50 @@ async def allocate_numbers(conn: asyncpg.Connection, *, counts: dict[str, int]) 
         [counts[t] for t in tenants],
     )
     return {r["tenant"]: r["last_number"] - counts[r["tenant"]] + 1 for r in rows}
+
+
+async def link_provider_incidents(
+    conn: asyncpg.Connection, *, hits: Sequence[tuple[str, str, str, datetime]]
+) -> dict[tuple[str, str], str]:
+    """The open provider incident for each (source, dedup_key, title, opened_at), opened if there is none."""
+    found: dict[tuple[str, str], str] = {}
+    for source, key, title, at in sorted(set(hits)):
+        row = await conn.fetchrow(
+            "SELECT id FROM provider_incidents WHERE source = $1 AND dedup_key = $2 AND state = 'open' FOR UPDATE",
+            source,
+            key,
+        )
+        if row is None:
+            first = (await allocate_numbers(conn, counts={"_provider": 1}))["_provider"]
+            row = await conn.fetchrow(
+                "INSERT INTO provider_incidents (id, number, source, dedup_key, title, opened_at)"
+                " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                uuid.uuid4(), f"PRV-{first}", source, key, title, at,
+            )  # fmt: skip
+        found[(source, key)] = str(row["id"])
+    return found
+
+
+async def settle_provider_incidents(conn: asyncpg.Connection, *, parents: Sequence[str], at: datetime) -> None:
+    """A provider incident resolves when every child incident has."""
+    await conn.execute(
+        "UPDATE provider_incidents p SET state = 'resolved', resolved_at = $2 WHERE id = ANY($1::uuid[])"
+        f" AND state = 'open' AND NOT EXISTS (SELECT 1 FROM incidents i WHERE i.parent_id = p.id AND i.{_OPEN})",
+        sorted(set(parents)),
+        at,
+    )
+
+
+async def provider_incident(conn: asyncpg.Connection, *, ref: str) -> tuple[dict[str, Any], list[Incident]] | None:
+    try:
+        key, clause = uuid.UUID(ref), "id = $1"
+    except ValueError:
+        key, clause = ref.upper(), "number = $1"
+    row = await conn.fetchrow(f"SELECT * FROM provider_incidents WHERE {clause}", key)
+    if row is None:
+        return None
+    kids = await conn.fetch(f"SELECT {_COLUMNS} FROM incidents WHERE parent_id = $1 ORDER BY opened_at", row["id"])
+    return dict(row), [_incident(r) for r in kids]
 
 
 async def get_incident(conn: asyncpg.Connection, *, ref: str, lock: bool = False) -> Incident | None:
@@ -73,24 +192,33 @@ async def incident_details(
         "SELECT at, kind, actor, detail FROM timeline WHERE incident_id = $1 ORDER BY id", incident_id
     )
     alerts = await conn.fetch(
-        "SELECT alert_id, status, severity, summary, received_at, effect FROM incident_alerts"
+        "SELECT alert_id, dedup_key, status, severity, summary, received_at, effect, note FROM incident_alerts"
         " WHERE incident_id = $1 ORDER BY received_at, alert_id LIMIT 200",
         incident_id,
     )
     return [dict(r) | {"detail": json.loads(r["detail"])} for r in timeline], [dict(r) for r in alerts]
 
 
+async def suppressed_alerts(
+    conn: asyncpg.Connection, *, tenants: Sequence[str] | None, limit: int
+) -> list[dict[str, Any]]:
+    sql = (
+        "SELECT alert_id, tenant, dedup_key, status, severity, summary, received_at, note, incident_id"
+        " FROM incident_alerts WHERE effect = 'suppressed' AND ($1::text[] IS NULL OR tenant = ANY($1::text[]))"
+        " ORDER BY received_at DESC LIMIT $2"
+    )
+    return [dict(r) for r in await conn.fetch(sql, list(tenants) if tenants is not None else None, limit)]
+
+
 async def list_incidents(
     conn: asyncpg.Connection,
     *,
     tenants: Sequence[str] | None,
-    state: str | None,
-    priority: str | None,
-    tier: int | None,
+    filters: dict[str, Any],
     before: tuple[datetime, str] | None,
     limit: int,
 ) -> list[Incident]:
-    """Newest first, keyset-paginated on (opened_at, id)."""
+    """Newest first, keyset-paginated on (opened_at, id). `filters`: column -> value (None: IS NULL)."""
     where, args = [], []
 
     def arg(value: Any) -> str:
@@ -99,12 +227,9 @@ async def list_incidents(
 
     if tenants is not None:
         where.append(f"tenant = ANY({arg(list(tenants))}::text[])")
-    if state:
-        where.append(f"state = {arg(state)}")
-    if priority:
-        where.append(f"priority = {arg(priority)}")
-    if tier:
-        where.append(f"tier = {arg(tier)}")
+    for column, value in filters.items():
+        assert column in ("state", "priority", "tier", "category", "assignee", "breached", "at_risk", "type", "queue")
+        where.append(f"{column} IS NULL" if value is None else f"{column} = {arg(value)}")
     if before:
         where.append(f"(opened_at, id) < ({arg(before[0])}, {arg(before[1])}::uuid)")
     sql = f"SELECT {_COLUMNS} FROM incidents"
@@ -114,52 +239,82 @@ async def list_incidents(
     return [_incident(r) for r in await conn.fetch(sql, *args)]
 
 
-_INCIDENT_TYPES = (
-    "uuid text text text text text text text text text smallint text text text int timestamptz timestamptz"
-    " timestamptz timestamptz timestamptz"
-).split()
+async def close_resolved(
+    conn: asyncpg.Connection, *, after_s: dict[str, float], at: datetime, limit: int
+) -> list[Incident]:
+    """Close incidents resolved longer ago than their tenant's close_after, oldest first; rows another
+    replica is closing are skipped (SKIP LOCKED), so each closes once."""
+    tenants = sorted(after_s)
+    rows = await conn.fetch(
+        "WITH due AS (SELECT i.id FROM incidents i JOIN unnest($1::text[], $2::float8[]) AS c(tenant, secs)"
+        " ON i.tenant = c.tenant WHERE i.state = 'resolved'"
+        " AND i.resolved_at < $3::timestamptz - make_interval(secs => c.secs)"
+        " ORDER BY i.resolved_at LIMIT $4 FOR UPDATE OF i SKIP LOCKED)"
+        " UPDATE incidents SET state = 'closed', closed_at = $3 FROM due WHERE incidents.id = due.id"
+        f" RETURNING {', '.join('incidents.' + c for c in _READ)}",
+        tenants,
+        [after_s[t] for t in tenants],
+        at,
+        limit,
+    )
+    return [_incident(r) for r in rows]
+
+
+async def mark_sla(conn: asyncpg.Connection, *, incident_id: str, breached: bool) -> None:
+    """What escalation told us: a warning puts the incident at risk; a breach marks it breached."""
+    column = "breached" if breached else "at_risk"
+    await conn.execute(f"UPDATE incidents SET {column} = true WHERE id = $1", incident_id)
+
+
+def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+
+
+_AL = [("alert_id", "text"), ("incident_id", "uuid"), ("tenant", "text"), ("status", "text"), ("severity", "text"),
+       ("summary", "text"), ("received_at", "timestamptz"), ("effect", "text"), ("dedup_key", "text"),
+       ("note", "text")]  # fmt: skip
+_TL = [("incident_id", "uuid"), ("at", "timestamptz"), ("kind", "text"), ("actor", "text"), ("detail", "jsonb")]
+_KEYS = [("tenant", "text"), ("dedup_key", "text"), ("incident_id", "uuid"), ("status", "text"),
+         ("changes", "jsonb"), ("flapping", "bool")]  # fmt: skip
+
+
+def _unnest(spec: list[tuple[str, str]], offset: int) -> str:
+    return ", ".join(f"${offset + k + 1}::{t}[]" for k, (_, t) in enumerate(spec))
 
 
 async def record_batch(
     conn: asyncpg.Connection,
     *,
     incidents: Sequence[Incident],
-    alerts: Sequence[tuple[Any, ...]],
-    timeline: Sequence[tuple[str, datetime, str, str, dict[str, Any]]],
+    alerts: Sequence[tuple[Any, ...]] = (),
+    timeline: Sequence[tuple[str, datetime, str, str, dict[str, Any]]] = (),
+    keys: Sequence[AlertKey] = (),
 ) -> None:
-    """Incidents (upserted, in id order), their alerts and timeline entries in ONE statement: a fetched
-    batch's, or one API command's.
-
-    Three statements cost three round trips inside the transaction that every alert waits on; the
-    foreign keys still hold, since they are checked at the end of the statement.
-    """
-    rows = [_incident_row(i) for i in sorted(incidents, key=lambda i: i.id)]
-    inc_cols = [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in _INCIDENT_TYPES]
-    al_cols = [list(c) for c in zip(*alerts, strict=True)] if alerts else [[] for _ in range(8)]
-    tl = [(i, at, k, a, json.dumps(d, default=str)) for i, at, k, a, d in timeline]
-    tl_cols = [list(c) for c in zip(*tl, strict=True)] if tl else [[] for _ in range(5)]
-    n = len(_INCIDENT_TYPES)
-    inc_args = ", ".join(f"${k + 1}::{t}[]" for k, t in enumerate(_INCIDENT_TYPES))
-    al_types = "text uuid text text text text timestamptz text".split()
-    al_args = ", ".join(f"${n + k + 1}::{t}[]" for k, t in enumerate(al_types))
-    tl_args = ", ".join(f"${n + 8 + k + 1}::{t}[]" for k, t in enumerate("uuid timestamptz text text jsonb".split()))
-    await conn.execute(
-        f"WITH inc AS (INSERT INTO incidents ({_COLUMNS}) SELECT * FROM unnest({inc_args})"
-        " ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, tier = EXCLUDED.tier,"
-        " severity = EXCLUDED.severity, occurrences = EXCLUDED.occurrences, last_seen = EXCLUDED.last_seen,"
-        " acknowledged_at = EXCLUDED.acknowledged_at, resolved_at = EXCLUDED.resolved_at RETURNING 1),"
-        f" al AS (INSERT INTO incident_alerts SELECT * FROM unnest({al_args}) ON CONFLICT (alert_id) DO NOTHING"
-        " RETURNING 1)"
-        f" INSERT INTO timeline(incident_id, at, kind, actor, detail) SELECT * FROM unnest({tl_args})",
-        *inc_cols,
-        *al_cols,
-        *tl_cols,
-    )
-
-
-def _incident_row(i: Incident) -> tuple[Any, ...]:
-    return (
-        i.id, i.tenant, i.number, i.title, i.state, i.priority, i.impact, i.urgency, i.category, i.ci, i.tier,
-        i.dedup_key, i.source, i.severity, i.occurrences, i.opened_at, i.detected_at, i.last_seen,
-        i.acknowledged_at, i.resolved_at,
+    """Incidents (upserted, in id order), their alerts, timeline entries and alert keys in ONE statement: a
+    fetched batch's, or one API command's. Foreign keys hold: they are checked at the end of the statement."""
+    inc = _columns([_incident_row(i) for i in sorted(incidents, key=lambda i: i.id)], len(_WRITTEN))
+    al = _columns(alerts, len(_AL))
+    tl = _columns([(i, at, k, a, json.dumps(d, default=str)) for i, at, k, a, d in timeline], len(_TL))
+    ks = _columns(
+        [(k.tenant, k.dedup_key, k.incident_id, k.status, json.dumps([t.isoformat() for t in k.changes]), k.flapping)
+         for k in sorted(keys, key=lambda k: (k.tenant, k.dedup_key))],
+        len(_KEYS),
     )  # fmt: skip
+    n_inc, n_al, n_tl = len(_WRITTEN), len(_AL), len(_TL)
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _NAMES if c not in _FIXED)
+    await conn.execute(
+        f"WITH inc AS (INSERT INTO incidents ({', '.join(_NAMES)}) SELECT * FROM unnest({_unnest(_WRITTEN, 0)})"
+        f" ON CONFLICT (id) DO UPDATE SET {updates} RETURNING 1),"
+        f" al AS (INSERT INTO incident_alerts ({', '.join(c for c, _ in _AL)})"
+        f" SELECT * FROM unnest({_unnest(_AL, n_inc)}) ON CONFLICT (alert_id) DO NOTHING RETURNING 1),"
+        f" ks AS (INSERT INTO alert_keys ({', '.join(c for c, _ in _KEYS)})"
+        f" SELECT * FROM unnest({_unnest(_KEYS, n_inc + n_al + n_tl)}) ON CONFLICT (tenant, dedup_key) DO UPDATE"
+        " SET incident_id = EXCLUDED.incident_id, status = EXCLUDED.status, changes = EXCLUDED.changes,"
+        " flapping = EXCLUDED.flapping RETURNING 1)"
+        " INSERT INTO timeline (incident_id, at, kind, actor, detail)"
+        f" SELECT * FROM unnest({_unnest(_TL, n_inc + n_al)})",
+        *inc,
+        *al,
+        *tl,
+        *ks,
+    )

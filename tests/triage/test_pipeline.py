@@ -53,11 +53,11 @@ async def test_incident_detail_lists_every_alert_and_a_timeline_of_changes(setti
     assert [a["effect"] for a in detail["alerts"]] == ["opened", "alert_added", "resolved"]
     assert [t["kind"] for t in detail["timeline"]] == ["opened", "resolved"]
     assert detail["occurrences"] == 2
-    # The incident stays resolved: acknowledging it now is refused with the moves that are allowed.
+    # Acknowledging a resolved incident is refused with the moves that are allowed.
     async with http.post(f"{triage.url}/v1/incidents/{incident['id']}/acknowledge", headers=auth("eng-token")) as r:
         assert r.status == 409
         err = (await r.json())["error"]
-    assert err["code"] == "illegal_transition" and err["details"] == [{"allowed": []}]
+    assert err["code"] == "illegal_transition" and err["details"] == [{"allowed": ["close", "reopen"]}]
 
 
 async def test_list_filters_pagination_and_bad_queries(settings, start, http):

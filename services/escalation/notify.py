@@ -1,0 +1,98 @@
+"""What a notification says and who gets it (pure): trigger rules, webhook/Slack/e-mail bodies, the
+HMAC signature, the retry schedule."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+from libs.config import NotificationTarget, Tenant, Trigger
+
+SIGNATURE_HEADER = "Tierline-Signature"
+TIMESTAMP_HEADER = "Tierline-Timestamp"
+DELIVERY_HEADER = "Tierline-Delivery"  # the notification id: a receiver drops a delivery it has seen
+
+
+@dataclass(frozen=True)
+class Incident:
+    incident_id: str
+    number: str
+    title: str
+    priority: str
+    tier: int
+
+
+def targets_for(tenant: Tenant, trigger: Trigger, priority: str) -> list[NotificationTarget]:
+    """The tenant's targets that want this trigger (`opened` only at the configured priorities)."""
+    n = tenant.notifications
+    if trigger == "opened" and priority not in n.opened_priorities:
+        return []
+    return [t for t in n.targets if trigger in (t.triggers if t.triggers is not None else n.triggers)]
+
+
+def step_targets(tenant: Tenant, names: list[str]) -> list[NotificationTarget]:
+    by_name = {t.name: t for t in tenant.notifications.targets}
+    return [by_name[n] for n in names if n in by_name]  # a target removed from the config is skipped
+
+
+def describe(trigger: str, incident: Incident, data: dict[str, Any]) -> str:
+    """One line a person reads in Slack or a mail subject."""
+    head = f"[{incident.priority}] {incident.number} {incident.title}"
+    match trigger:
+        case "opened":
+            return f"{head}: opened at Tier {incident.tier}"
+        case "escalated":
+            tiers = f"Tier {data.get('from_tier')} -> {data.get('to_tier')}"
+            return f"{head}: escalated {tiers} ({data.get('reason')})"
+        case "sla_warning":
+            pct = round(100 * data.get("fraction", 0))
+            return f"{head}: {data.get('clock')} SLA at {pct}%, due {data.get('due_at')}"
+        case "sla_breached":
+            return f"{head}: {data.get('clock')} SLA breached (due {data.get('due_at')})"
+        case "resolved":
+            return f"{head}: resolved by {data.get('by')}"
+        case "step":
+            who = data.get("group") or f"Tier {data.get('tier')}"
+            return f"{head}: paging {who} (escalation step {data.get('step', 0) + 1}, round {data.get('round', 0) + 1})"
+    return f"{head}: {trigger}"
+
+
+def body_for(
+    kind: str, *, notification_id: str, tenant: str, trigger: str, incident: Incident, event: dict[str, Any]
+) -> dict[str, Any]:
+    """The JSON a target receives: the full record for a webhook, a Slack incoming-webhook message, or the
+    subject and text of an e-mail."""
+    text = describe(trigger, incident, event.get("data", {}))
+    if kind == "slack":
+        return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": f"*{text}*"}}]}
+    if kind == "email":
+        lines = [text, "", f"Tenant: {tenant}", f"Incident: {incident.number} ({incident.incident_id})"]
+        lines += [f"{k}: {v}" for k, v in sorted(event.get("data", {}).items())]
+        return {"subject": text, "text": "\n".join(lines)}
+    return {
+        "id": notification_id,
+        "trigger": trigger,
+        "tenant": tenant,
+        "incident": {
+            "id": incident.incident_id,
+            "number": incident.number,
+            "title": incident.title,
+            "priority": incident.priority,
+            "tier": incident.tier,
+        },
+        "event": event,
+        "text": text,
+    }
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """`v1=` + hex HMAC-SHA256 of `<timestamp>.<body>` keyed with the target's secret."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return "v1=" + mac.hexdigest()
+
+
+def retry_delay(attempt: int, *, base_s: float, cap_s: float = 600.0) -> float:
+    """Exponential backoff after failed attempt number `attempt` (1-based): base, 2 base, 4 base ... capped."""
+    return float(min(cap_s, base_s * 2 ** (attempt - 1)))

@@ -1,0 +1,75 @@
+"""A provider-wide fault on the running stack: one upstream alert in several tenants is a provider incident
+with one child incident per tenant, each with its own tenant's number, priority, clocks and visibility."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import eventually
+from tests.triage.stack import act, alert, call, events, incidents, processed
+
+
+@pytest.fixture
+async def stack(tsettings, start):
+    return await start("intake", tsettings), await start("triage", tsettings)
+
+
+async def test_each_child_runs_its_own_tenants_sla_clocks(stack, start, http, tsettings):
+    intake, _ = stack
+    esc = await start("escalation", tsettings)
+    outage = {"source": "upstream-isp", "dedup_key": "isp-ams", "summary": "Upstream ISP outage Amsterdam"}
+    await alert(http, intake, "acme", severity="critical", **outage)
+    await alert(http, intake, "globex", severity="critical", service="crm", **outage)
+
+    async def clocks(number: str, token: str):
+        status, body = await call(http, "GET", f"{esc.url}/v1/sla/incidents/{number}", token)
+        return body if status == 200 and len(body["clocks"]) == 2 else None
+
+    # Each child's clocks belong to its own tenant, at its own priority (no CI at acme; globex's critical CRM).
+    acme = await eventually(lambda: clocks("ACME-1", "acme-viewer-token"))
+    globex = await eventually(lambda: clocks("GLOBEX-1", "globex-viewer-token"))
+    assert {(c["tenant"], c["priority"]) for c in acme["clocks"]} == {("acme", "P2")}
+    assert {(c["tenant"], c["priority"]) for c in globex["clocks"]} == {("globex", "P1")}
+    # Each tenant's client sees its own child's clocks only.
+    status, _ = await call(http, "GET", f"{esc.url}/v1/sla/incidents/GLOBEX-1", "acme-viewer-token")
+    assert status == 404
+
+
+async def test_provider_incident_links_a_child_per_tenant(stack, http, tsettings):
+    intake, triage = stack
+    outage = {"source": "upstream-isp", "dedup_key": "isp-fra-1", "summary": "Upstream ISP outage Frankfurt"}
+    await alert(http, intake, "acme", severity="critical", **outage)
+    await alert(http, intake, "globex", severity="critical", service="crm", **outage)
+    await alert(http, intake, "acme", severity="critical", dedup_key="own", service="erp-db")  # not provider-wide
+    items = {i["number"]: i for i in await processed(http, triage, 3)}
+    parent = items["ACME-1"]["parent_id"]
+    assert parent and items["GLOBEX-1"]["parent_id"] == parent and items["ACME-2"]["parent_id"] is None
+    assert (items["GLOBEX-1"]["priority"], items["ACME-1"]["priority"]) == ("P1", "P2")  # each its own CI
+
+    # Each child raised its own incident.opened under its own tenant: its own SLA clocks start from it.
+    opened = {e.data["number"]: (e.tenant, e.data["parent_id"]) for e in await events(tsettings)
+              if e.short_type == "incident.opened"}  # fmt: skip
+    assert opened == {"ACME-1": ("acme", parent), "GLOBEX-1": ("globex", parent), "ACME-2": ("acme", None)}
+
+    status, body = await call(http, "GET", f"{triage.url}/v1/provider-incidents/{parent}")
+    assert status == 200 and body["number"] == "PRV-1" and body["state"] == "open"
+    assert sorted(c["number"] for c in body["children"]) == ["ACME-1", "GLOBEX-1"]
+    # A provider admin limited to globex sees only globex's child; client tokens see no provider incident.
+    status, body = await call(http, "GET", f"{triage.url}/v1/provider-incidents/{parent}", "globex-admin-token")
+    assert status == 200 and [c["number"] for c in body["children"]] == ["GLOBEX-1"]
+    for token in ("acme-viewer-token", "globex-viewer-token"):
+        status, body = await call(http, "GET", f"{triage.url}/v1/provider-incidents/{parent}", token)
+        assert status == 404 and body["error"]["code"] == "not_found"
+    assert [i["number"] for i in await incidents(http, triage, "globex-viewer-token")] == ["GLOBEX-1"]
+
+    # The parent resolves when every child has.
+    assert (await act(http, triage, "ACME-1", "resolve", {"resolution_code": "solved"}))[0] == 200
+    assert (await call(http, "GET", f"{triage.url}/v1/provider-incidents/{parent}"))[1]["state"] == "open"
+    assert (await act(http, triage, "GLOBEX-1", "resolve", {"resolution_code": "workaround"}))[0] == 200
+    status, body = await call(http, "GET", f"{triage.url}/v1/provider-incidents/PRV-1")
+    assert body["state"] == "resolved" and body["resolved_at"]
+
+    # The next hit of the same upstream fault is a new provider incident.
+    await alert(http, intake, "globex", severity="critical", service="crm", **outage)
+    items = await processed(http, triage, 4)
+    assert items[0]["number"] == "GLOBEX-2" and items[0]["parent_id"] not in (None, parent)
