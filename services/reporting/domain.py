@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from libs.config import PRIORITIES
-
 
 @dataclass(frozen=True)
 class Period:
@@ -107,37 +105,3 @@ def compliance(met: int, breached: int) -> dict[str, Any]:
     decided = met + breached
     pct = round(met / decided * 100, 2) if decided else None
     return {"met": met, "breached": breached, "compliance_pct": pct}
-
-
-@dataclass(frozen=True)
-class Figures:
-    """What the ledger queries return for one tenant and period (sums and counts, no arithmetic yet)."""
-
-    incidents: int
-    by_priority: dict[str, int]
-    ack_total_s: float
-    ack_count: int
-    resolve_total_s: float
-    resolve_count: int
-    response_met: int
-    response_breached: int
-    resolution_met: int
-    resolution_breached: int
-    changes_approved: int
-    changes_rejected: int
-    ledger_events: int
-
-
-def summarise(f: Figures) -> dict[str, Any]:
-    """The report's figures; every priority is listed so a chart has the same bars each month."""
-    by_priority = {p: 0 for p in PRIORITIES} | f.by_priority
-    return {
-        "incidents": f.incidents,
-        "by_priority": by_priority,
-        "mtta_seconds": mean_seconds(f.ack_total_s, f.ack_count),
-        "mttr_seconds": mean_seconds(f.resolve_total_s, f.resolve_count),
-        "response_sla": compliance(f.response_met, f.response_breached),
-        "resolution_sla": compliance(f.resolution_met, f.resolution_breached),
-        "changes": {"approved": f.changes_approved, "rejected": f.changes_rejected},
-        "ledger_events": f.ledger_events,
-    }

@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from libs.calendar import Calendar, calendar_for
-
 from libs.config import Tenant
 from services.reporting import figures as fig
 from services.reporting.domain import Period

@@ -1,4 +1,4 @@
-"""Reporting's only SQL: append to the ledger, and compute a tenant's figures for a period from it.
+"""Reporting's only SQL: append to the ledger, rebuild it, and read the events a report is computed from.
 
 Event times are read from the payloads (data.opened_at, data.at, data.breached_at), which the handler
 has checked against their contracts, so every cast below is safe.
@@ -13,7 +13,6 @@ from typing import Any
 
 import asyncpg
 
-from services.reporting.domain import Figures
 from services.reporting.report import LedgerSlice
 from services.reporting.stories import Event
 
@@ -78,83 +77,6 @@ async def finish_rebuild(conn: asyncpg.Connection) -> tuple[int, int]:
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", REBUILD_LOCK)
     return carried, int(total)
-
-
-# Incidents are those whose data.opened_at falls in [$2, $3); what happened to them later counts
-# for them whenever it happened. Each incident and change is counted once, even if its event
-# was recorded under two ids.
-_FIGURES = """
-WITH opened AS (
-    SELECT DISTINCT ON (incident_id) incident_id, priority, opened_at
-    FROM (SELECT data->>'incident_id' AS incident_id, data->>'priority' AS priority,
-                 (data->>'opened_at')::timestamptz AS opened_at, seq
-          FROM ledger WHERE tenant = $1 AND type = 'incident.opened') o
-    WHERE opened_at >= $2 AND opened_at < $3
-    ORDER BY incident_id, seq
-), later AS (
-    SELECT l.type, l.data, o.incident_id, o.opened_at
-    FROM opened o JOIN ledger l ON l.tenant = $1 AND l.data->>'incident_id' = o.incident_id
-    WHERE l.type IN ('incident.acknowledged', 'incident.resolved', 'sla.breached', 'sla.clock_stopped')
-), steps AS (  -- first acknowledgement, last resolution
-    SELECT extract(epoch FROM min((data->>'at')::timestamptz)
-                   FILTER (WHERE type = 'incident.acknowledged') - opened_at) AS ack_s,
-           extract(epoch FROM max((data->>'at')::timestamptz)
-                   FILTER (WHERE type = 'incident.resolved') - opened_at) AS resolve_s
-    FROM later GROUP BY incident_id, opened_at
-), clocks AS (
-    SELECT data->>'clock' AS clock, bool_or(type = 'sla.breached') AS breached,
-           bool_or(type = 'sla.clock_stopped' AND (data->>'met')::boolean) AS met
-    FROM later WHERE type IN ('sla.breached', 'sla.clock_stopped')
-    GROUP BY incident_id, data->>'clock'
-), changes AS (
-    SELECT type, count(DISTINCT data->>'change_id') AS n
-    FROM ledger WHERE tenant = $1 AND type IN ('change.approved', 'change.rejected')
-        AND (data->>'at')::timestamptz >= $2 AND (data->>'at')::timestamptz < $3
-    GROUP BY type
-)
-SELECT
-    (SELECT count(*) FROM opened) AS incidents,
-    (SELECT coalesce(jsonb_object_agg(priority, n), '{}')::text
-     FROM (SELECT priority, count(*) AS n FROM opened GROUP BY priority) p) AS by_priority,
-    (SELECT coalesce(sum(ack_s), 0)::float8 FROM steps) AS ack_total_s,
-    (SELECT count(ack_s) FROM steps) AS ack_count,
-    (SELECT coalesce(sum(resolve_s), 0)::float8 FROM steps) AS resolve_total_s,
-    (SELECT count(resolve_s) FROM steps) AS resolve_count,
-    (SELECT count(*) FROM clocks WHERE clock = 'response' AND met AND NOT breached) AS response_met,
-    (SELECT count(*) FROM clocks WHERE clock = 'response' AND breached) AS response_breached,
-    (SELECT count(*) FROM clocks WHERE clock = 'resolution' AND met AND NOT breached) AS resolution_met,
-    (SELECT count(*) FROM clocks WHERE clock = 'resolution' AND breached) AS resolution_breached,
-    (SELECT coalesce(sum(n), 0)::int FROM changes WHERE type = 'change.approved') AS changes_approved,
-    (SELECT coalesce(sum(n), 0)::int FROM changes WHERE type = 'change.rejected') AS changes_rejected,
-    (SELECT count(*) FROM ledger
-     WHERE tenant = $1 AND occurred_at >= $2 AND occurred_at < $3) AS ledger_events
-"""
-
-_BREACHES = """
-SELECT * FROM (
-    SELECT DISTINCT ON (data->>'incident_id', data->>'clock')
-           data->>'incident_id' AS incident_id, data->>'number' AS number, data->>'clock' AS clock,
-           data->>'priority' AS priority, (data->>'due_at')::timestamptz AS due_at,
-           (data->>'breached_at')::timestamptz AS breached_at
-    FROM ledger WHERE tenant = $1 AND type = 'sla.breached'
-        AND (data->>'breached_at')::timestamptz >= $2 AND (data->>'breached_at')::timestamptz < $3
-    ORDER BY data->>'incident_id', data->>'clock', seq
-) b ORDER BY breached_at, incident_id, clock
-"""
-
-
-async def report(
-    conn: asyncpg.Connection, *, tenant: str, start: datetime, end: datetime
-) -> tuple[Figures, list[dict[str, Any]]]:
-    """The figures and the breach list, read from one snapshot so they agree with each other."""
-    async with conn.transaction(isolation="repeatable_read", readonly=True):
-        # Payload times without an offset are UTC, whatever the server's default time zone.
-        await conn.execute("SET LOCAL TIME ZONE 'UTC'")
-        row = await conn.fetchrow(_FIGURES, tenant, start, end)
-        breaches = await conn.fetch(_BREACHES, tenant, start, end)
-    assert row is not None
-    figures = Figures(**(dict(row) | {"by_priority": json.loads(row["by_priority"])}))
-    return figures, [dict(r) for r in breaches]
 
 
 # The incidents a period's report needs: opened in it, breached in it, or (for availability) of a downtime
