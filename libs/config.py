@@ -12,7 +12,16 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 Priority = Literal["P1", "P2", "P3", "P4", "P5"]
 PRIORITIES: tuple[Priority, ...] = ("P1", "P2", "P3", "P4", "P5")
@@ -34,6 +43,11 @@ def parse_duration(value: object) -> timedelta:
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
         return timedelta(seconds=value)  # a plain number is seconds
+    if isinstance(value, str) and value.strip().upper().startswith("P"):  # ISO 8601 (PT15M): what a dump writes
+        try:
+            return TypeAdapter(timedelta).validate_python(value.strip())
+        except ValidationError:
+            raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 15m, 4h, 1h30m, 1d, or PT15M)") from None
     m = _DURATION.match(str(value).strip()) if isinstance(value, str) and value.strip() else None
     if not m:
         raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 15m, 4h, 1h30m, 1d)")

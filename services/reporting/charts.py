@@ -6,12 +6,12 @@ from html import escape
 
 PRIORITY_COLOURS = {"P1": "#b3261e", "P2": "#e8710a", "P3": "#f2c12e", "P4": "#4c8bf5", "P5": "#9aa0a6"}
 INK, GRID, GOOD, BAD = "#202124", "#dadce0", "#188038", "#b3261e"
-W, H, PAD_L, PAD_B, PAD_T = 640, 240, 48, 36, 16
+W, H, PAD_L, PAD_B, PAD_T = 640, 240, 64, 36, 16
 
 
 def _svg(body: str, title: str, height: int = H) -> str:
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {height}" width="{W}" height="{height}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {height}" width="100%" '
         f'role="img" aria-label="{escape(title)}" font-family="sans-serif" font-size="11">'
         f"<title>{escape(title)}</title>{body}</svg>"
     )

@@ -43,6 +43,15 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _figure(name: str, value: Any) -> str:
+    """`mttr seconds: 9000.0` as `MTTR 2 h 30 min`: durations humanised, percentages marked."""
+    label = name.removesuffix("_seconds").removesuffix("_pct").replace("_", " ")
+    label = {"mttr": "MTTR", "mtta": "MTTA", "mttd": "MTTD"}.get(label, label)
+    if name.endswith("_seconds"):
+        return f"{label} {human(value)}"
+    return f"{label} {_pct(value)}" if name.endswith("_pct") else f"{label} {value}"
+
+
 def _card(label: str, value: str, good: bool | None = None) -> str:
     cls = "" if good is None else (' class="good"' if good else ' class="bad"')
     return f'<div class="card"><b{cls}>{escape(value)}</b><span>{escape(label)}</span></div>'
@@ -174,7 +183,7 @@ def render(report: dict[str, Any], trend: list[dict[str, Any]], *, provider: str
     families = _table(
         ["family", "incidents", "primary figures"],
         [
-            [name, f["incidents"], ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in f.items() if k != "incidents")]
+            [name, f["incidents"], ", ".join(_figure(k, v) for k, v in f.items() if k != "incidents")]
             for name, f in r["families"].items()
         ],
     )
