@@ -27,19 +27,89 @@ REBUILD_LOCK = 0x7265_6275_696C_64  # advisory lock key: one rebuild at a time
 
 async def append(conn: asyncpg.Connection, *, rows: Sequence[LedgerRow], table: str = "ledger") -> int:
     """Insert rows not yet in the ledger, in the given order; returns how many were new."""
+    return len(await append_new(conn, rows=rows, table=table))
+
+
+async def append_new(conn: asyncpg.Connection, *, rows: Sequence[LedgerRow], table: str = "ledger") -> set[str]:
+    """Insert rows not yet in the ledger, in the given order; returns the ids of those that were new."""
     assert table in LEDGER_TABLES
     if not rows:
-        return 0
+        return set()
     columns = list(zip(*rows, strict=True))
-    status = await conn.execute(
+    found = await conn.fetch(
         f"INSERT INTO {table}(event_id, tenant, type, subject, occurred_at, correlation_id, data)"
         " SELECT e, t, ty, s, o, c, d::jsonb"
         " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],"
         " $7::text[]) AS u(e, t, ty, s, o, c, d)"
-        " ON CONFLICT (event_id) DO NOTHING",
+        " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
         *[list(c) for c in columns],
     )
-    return int(status.rsplit(" ", 1)[-1])
+    return {r["event_id"] for r in found}
+
+
+async def apply_live(conn: asyncpg.Connection, *, events: Sequence[tuple[str, str, dict[str, Any]]]) -> list[tuple]:
+    """Keep live_incidents up to date from new (tenant, type, data) events; returns first acknowledgements
+    as (tenant, priority, seconds from open)."""
+
+    def of(kind: str, *fields: str) -> list[list[Any]]:
+        picked = [(tenant, d) for tenant, t, d in events if t == kind]
+        return [[tenant for tenant, _ in picked], *[[d.get(f) for _, d in picked] for f in fields]]
+
+    opened = of("incident.opened", "incident_id", "priority", "tier", "opened_at")
+    if opened[0]:
+        await conn.execute(
+            "INSERT INTO live_incidents (tenant, incident_id, priority, tier, opened_at)"
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[])"
+            " ON CONFLICT DO NOTHING",
+            *opened[:4],
+            [datetime.fromisoformat(v) for v in opened[4]],
+        )
+    for kind, column, field in (
+        ("incident.escalated", "tier", "to_tier"),
+        ("incident.priority_changed", "priority", "to_priority"),
+    ):
+        _, ids, values = of(kind, "incident_id", field)
+        if ids:
+            cast = "int" if column == "tier" else "text"
+            await conn.execute(
+                f"UPDATE live_incidents l SET {column} = u.v FROM unnest($1::text[], $2::{cast}[]) u(id, v)"
+                " WHERE l.incident_id = u.id",
+                ids,
+                values,
+            )
+    _, ids, ats = of("incident.acknowledged", "incident_id", "at")
+    acks = []
+    if ids:
+        acks = await conn.fetch(
+            "UPDATE live_incidents l SET acknowledged_at = u.at FROM unnest($1::text[], $2::timestamptz[]) u(id, at)"
+            " WHERE l.incident_id = u.id AND l.acknowledged_at IS NULL"
+            " RETURNING l.tenant, l.priority, extract(epoch FROM u.at - l.opened_at)::float8 AS s",
+            ids,
+            [datetime.fromisoformat(a) for a in ats],
+        )
+    for kind, state in (
+        ("incident.resolved", "resolved"),
+        ("incident.reopened", "open"),
+        ("incident.closed", "closed"),
+    ):
+        _, ids = of(kind, "incident_id")
+        if ids:
+            await conn.execute("UPDATE live_incidents SET state = $2 WHERE incident_id = ANY($1::text[])", ids, state)
+    return [(r["tenant"], r["priority"], r["s"]) for r in acks]
+
+
+async def live_figures(conn: asyncpg.Connection, *, month_start: datetime) -> tuple[list, list]:
+    """(open incidents by tenant, priority, tier), (breaches this month by tenant, clock)."""
+    open_ = await conn.fetch(
+        "SELECT tenant, priority, tier, count(*) AS n FROM live_incidents WHERE state = 'open'"
+        " GROUP BY tenant, priority, tier"
+    )
+    breaches = await conn.fetch(
+        "SELECT tenant, data->>'clock' AS clock, count(DISTINCT (data->>'incident_id', data->>'clock')) AS n"
+        " FROM ledger WHERE type = 'sla.breached' AND occurred_at >= $1 GROUP BY tenant, data->>'clock'",
+        month_start,
+    )
+    return [tuple(r) for r in open_], [tuple(r) for r in breaches]
 
 
 class RebuildRunning(RuntimeError):
