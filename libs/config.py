@@ -12,7 +12,16 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 Priority = Literal["P1", "P2", "P3", "P4", "P5"]
 PRIORITIES: tuple[Priority, ...] = ("P1", "P2", "P3", "P4", "P5")
@@ -34,6 +43,11 @@ def parse_duration(value: object) -> timedelta:
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
         return timedelta(seconds=value)  # a plain number is seconds
+    if isinstance(value, str) and value.strip().upper().startswith("P"):  # ISO 8601 (PT15M): what a dump writes
+        try:
+            return TypeAdapter(timedelta).validate_python(value.strip())
+        except ValidationError:
+            raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 15m, 4h, 1h30m, 1d, or PT15M)") from None
     m = _DURATION.match(str(value).strip()) if isinstance(value, str) and value.strip() else None
     if not m:
         raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 15m, 4h, 1h30m, 1d)")
@@ -109,6 +123,27 @@ class SlaTarget(Strict):
     resolve: Duration
 
 
+class ServiceCredits(Strict):
+    """What the provider owes below target: `percent_per_step` % of the monthly fee for each started
+    `step_pct` % of availability under the target, capped at `cap_pct` % (summed over services)."""
+
+    monthly_fee: Annotated[float, Field(gt=0)]
+    currency: str = "EUR"
+    percent_per_step: Annotated[float, Field(gt=0, le=100)] = 5.0
+    step_pct: Annotated[float, Field(gt=0)] = 0.1
+    cap_pct: Annotated[float, Field(gt=0, le=100)] = 50.0
+
+
+class Availability(Strict):
+    """How reporting measures each service's availability against the contract."""
+
+    target_pct: Annotated[float, Field(gt=0, le=100)] = 99.9
+    per_service: dict[str, Annotated[float, Field(gt=0, le=100)]] = {}  # CI id -> its own target
+    downtime_priorities: list[Priority] = ["P1"]  # an open incident of these priorities on a CI is downtime
+    exclude_change_windows: bool = True  # approved change windows do not count as downtime
+    credits: ServiceCredits | None = None
+
+
 Level = Literal["high", "medium", "low"]
 LEVELS: tuple[Level, ...] = ("high", "medium", "low")
 
@@ -117,6 +152,8 @@ class Contract(Strict):
     tier: str
     coverage: Coverage = Coverage()
     sla: dict[Priority, SlaTarget]
+    availability: Availability = Availability()
+    sla_compliance_target_pct: Annotated[float, Field(gt=0, le=100)] = 95.0  # drawn on the report's chart
     # Fractions of a target at which an SLA warning fires (the breach is 1.0).
     warn_at: list[Annotated[float, Field(gt=0, lt=1)]] = [0.75, 0.9]
     # Pending customer always pauses the resolution clock; pending vendor only if the contract says so.
@@ -460,6 +497,8 @@ class Tenant(Strict):
         cis = {c.id for c in self.services}
         if len(cis) != len(self.services):
             raise ValueError("service ids must be unique within a tenant")
+        if unknown := sorted(set(self.contract.availability.per_service) - cis):
+            raise ValueError(f"contract.availability.per_service names unknown services: {', '.join(unknown)}")
         for k in self.integration_keys:
             if k.ci and k.ci not in cis:
                 raise ValueError(f"integration key {k.name!r} names unknown service {k.ci!r}")

@@ -23,7 +23,7 @@ ROUTES = {
     "/v1/provider-incidents": "triage",
     "/v1/sla/": "escalation",
     "/v1/changes": "change",
-    "/v1/reports/": "reporting",
+    "/v1/reports": "reporting",
     "/v1/ledger/": "reporting",
 }
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "host"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -74,6 +75,9 @@ def fresh_settings(srv: Servers, db_url: str, config: Path, **overrides: object)
     return Settings(**values)  # type: ignore[arg-type]
 
 
+STOP_TIMEOUT_S = 30
+
+
 class RunningService:
     """One service served in this event loop on a free port (what `tierline up --one-process` does)."""
 
@@ -99,5 +103,10 @@ class RunningService:
     async def stop(self) -> None:
         if self._task:
             self._task.cancel()
+            done, _ = await asyncio.wait({self._task}, timeout=STOP_TIMEOUT_S)
+            if not done:  # a stuck shutdown fails the test with every task's stack, instead of hanging the run
+                for task in asyncio.all_tasks():
+                    task.print_stack(file=sys.stderr)
+                raise RuntimeError(f"{self.name} did not stop within {STOP_TIMEOUT_S} s; task stacks on stderr")
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                self._task.result()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
-
-from libs.config import PRIORITIES
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,43 @@ def calendar_month(now: datetime) -> Period:
     start = now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     end = start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
     return Period(start, end)
+
+
+def month_period(year: int, month: int) -> Period:
+    start = datetime(year, month, 1, tzinfo=UTC)
+    return calendar_month(start)
+
+
+def previous_periods(period: Period, n: int) -> list[Period]:
+    """The n periods before this one, oldest first: calendar months for a month, else equal lengths."""
+    out, current = [], period
+    for _ in range(n):
+        if current == calendar_month(current.start):
+            prev_end = current.start
+            current = calendar_month(prev_end - timedelta(days=1))
+        else:
+            length = current.end - current.start
+            current = Period(current.start - length, current.start)
+        out.append(current)
+    return out[::-1]
+
+
+def flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested figures as (dotted.name, value) rows: what a spreadsheet takes."""
+    if isinstance(value, dict):
+        return [row for k, v in value.items() for row in flatten(v, f"{prefix}.{k}" if prefix else str(k))]
+    if isinstance(value, list):
+        return [row for i, v in enumerate(value) for row in flatten(v, f"{prefix}.{i}")]
+    return [(prefix, value)]
+
+
+def to_csv(body: dict[str, Any]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["figure", "value"])
+    for name, value in flatten(body):
+        writer.writerow([name, value.isoformat() if isinstance(value, datetime) else "" if value is None else value])
+    return out.getvalue()
 
 
 def parse_instant(raw: str) -> datetime:
@@ -68,37 +105,3 @@ def compliance(met: int, breached: int) -> dict[str, Any]:
     decided = met + breached
     pct = round(met / decided * 100, 2) if decided else None
     return {"met": met, "breached": breached, "compliance_pct": pct}
-
-
-@dataclass(frozen=True)
-class Figures:
-    """What the ledger queries return for one tenant and period (sums and counts, no arithmetic yet)."""
-
-    incidents: int
-    by_priority: dict[str, int]
-    ack_total_s: float
-    ack_count: int
-    resolve_total_s: float
-    resolve_count: int
-    response_met: int
-    response_breached: int
-    resolution_met: int
-    resolution_breached: int
-    changes_approved: int
-    changes_rejected: int
-    ledger_events: int
-
-
-def summarise(f: Figures) -> dict[str, Any]:
-    """The report's figures; every priority is listed so a chart has the same bars each month."""
-    by_priority = {p: 0 for p in PRIORITIES} | f.by_priority
-    return {
-        "incidents": f.incidents,
-        "by_priority": by_priority,
-        "mtta_seconds": mean_seconds(f.ack_total_s, f.ack_count),
-        "mttr_seconds": mean_seconds(f.resolve_total_s, f.resolve_count),
-        "response_sla": compliance(f.response_met, f.response_breached),
-        "resolution_sla": compliance(f.resolution_met, f.resolution_breached),
-        "changes": {"approved": f.changes_approved, "rejected": f.changes_rejected},
-        "ledger_events": f.ledger_events,
-    }

@@ -1,4 +1,5 @@
-"""Reporting's one handler: every consumed event, whatever its type, is appended to the ledger once.
+"""Reporting's one handler: every consumed event, whatever its type, is appended to the ledger once (and the
+live figures behind /metrics move with the incident events recorded for the first time).
 
 Reporting raises no events, so it needs neither libs.outbox.handle_messages nor the `processed` inbox:
 the ledger's primary key (the event id) is the inbox, and one INSERT ... ON CONFLICT DO NOTHING per
@@ -16,9 +17,19 @@ import structlog
 from libs.contracts import REGISTRY
 from libs.events import Envelope
 from services.reporting import store
+from services.reporting.live import observe_acks
 from services.reporting.store import LedgerRow
 
 log = structlog.get_logger()
+LIVE_TYPES = {
+    "incident.opened",
+    "incident.acknowledged",
+    "incident.resolved",
+    "incident.reopened",
+    "incident.closed",
+    "incident.escalated",
+    "incident.priority_changed",
+}
 
 
 def ledger_row(env: Envelope) -> LedgerRow:
@@ -40,7 +51,12 @@ async def record(pool: asyncpg.Pool, envs: list[Envelope]) -> None:
     # A batch may hold a redelivered copy of its own message; key order (time, id) is the same in every
     # batch, so replicas inserting overlapping batches wait on each other instead of deadlocking.
     rows = sorted({e.id: ledger_row(e) for e in envs}.values(), key=lambda r: (r[4], r[0]))
-    async with pool.acquire() as conn:
-        added = await store.append(conn, rows=rows)
-    if added < len(rows):
-        log.info("reporting.duplicates_dropped", batch=len(rows), added=added)
+    by_id = {e.id: e for e in envs}
+    async with pool.acquire() as conn, conn.transaction():
+        new = await store.append_new(conn, rows=rows)
+        # Only rows recorded now move the live figures: a redelivered event has moved them already.
+        live = [(by_id[r[0]].tenant, r[2], by_id[r[0]].data) for r in rows if r[0] in new and r[2] in LIVE_TYPES]
+        acks = await store.apply_live(conn, events=live)
+    observe_acks(acks)
+    if len(new) < len(rows):
+        log.info("reporting.duplicates_dropped", batch=len(rows), added=len(new))

@@ -16,6 +16,7 @@ from libs.settings import Settings
 from libs.web import create_app
 from services.reporting.api import STATE, ReportingState, add_routes
 from services.reporting.handlers import record
+from services.reporting.live import refresher
 
 NAME = "reporting"
 
@@ -34,4 +35,7 @@ async def build(stack: AsyncExitStack, settings: Settings, config: TierlineConfi
     consumer = Consumer(res.bus, NAME, [f"{res.bus.prefix}.>"], handle)
     await consumer.start()
     stack.push_async_callback(consumer.stop)
+    gauges = refresher(res.pool)
+    await gauges.start()
+    stack.push_async_callback(gauges.stop)
     return app

@@ -1,4 +1,4 @@
-"""Reporting's only SQL: append to the ledger, and compute a tenant's figures for a period from it.
+"""Reporting's only SQL: append to the ledger, rebuild it, and read the events a report is computed from.
 
 Event times are read from the payloads (data.opened_at, data.at, data.breached_at), which the handler
 has checked against their contracts, so every cast below is safe.
@@ -13,7 +13,8 @@ from typing import Any
 
 import asyncpg
 
-from services.reporting.domain import Figures
+from services.reporting.report import LedgerSlice
+from services.reporting.stories import Event
 
 # (event_id, tenant, type, subject, occurred_at, correlation_id, data as JSON text)
 LedgerRow = tuple[str, str, str, str | None, datetime, str | None, str]
@@ -26,19 +27,89 @@ REBUILD_LOCK = 0x7265_6275_696C_64  # advisory lock key: one rebuild at a time
 
 async def append(conn: asyncpg.Connection, *, rows: Sequence[LedgerRow], table: str = "ledger") -> int:
     """Insert rows not yet in the ledger, in the given order; returns how many were new."""
+    return len(await append_new(conn, rows=rows, table=table))
+
+
+async def append_new(conn: asyncpg.Connection, *, rows: Sequence[LedgerRow], table: str = "ledger") -> set[str]:
+    """Insert rows not yet in the ledger, in the given order; returns the ids of those that were new."""
     assert table in LEDGER_TABLES
     if not rows:
-        return 0
+        return set()
     columns = list(zip(*rows, strict=True))
-    status = await conn.execute(
+    found = await conn.fetch(
         f"INSERT INTO {table}(event_id, tenant, type, subject, occurred_at, correlation_id, data)"
         " SELECT e, t, ty, s, o, c, d::jsonb"
         " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],"
         " $7::text[]) AS u(e, t, ty, s, o, c, d)"
-        " ON CONFLICT (event_id) DO NOTHING",
+        " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
         *[list(c) for c in columns],
     )
-    return int(status.rsplit(" ", 1)[-1])
+    return {r["event_id"] for r in found}
+
+
+async def apply_live(conn: asyncpg.Connection, *, events: Sequence[tuple[str, str, dict[str, Any]]]) -> list[tuple]:
+    """Keep live_incidents up to date from new (tenant, type, data) events; returns first acknowledgements
+    as (tenant, priority, seconds from open)."""
+
+    def of(kind: str, *fields: str) -> list[list[Any]]:
+        picked = [(tenant, d) for tenant, t, d in events if t == kind]
+        return [[tenant for tenant, _ in picked], *[[d.get(f) for _, d in picked] for f in fields]]
+
+    opened = of("incident.opened", "incident_id", "priority", "tier", "opened_at")
+    if opened[0]:
+        await conn.execute(
+            "INSERT INTO live_incidents (tenant, incident_id, priority, tier, opened_at)"
+            " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::timestamptz[])"
+            " ON CONFLICT DO NOTHING",
+            *opened[:4],
+            [datetime.fromisoformat(v) for v in opened[4]],
+        )
+    for kind, column, field in (
+        ("incident.escalated", "tier", "to_tier"),
+        ("incident.priority_changed", "priority", "to_priority"),
+    ):
+        _, ids, values = of(kind, "incident_id", field)
+        if ids:
+            cast = "int" if column == "tier" else "text"
+            await conn.execute(
+                f"UPDATE live_incidents l SET {column} = u.v FROM unnest($1::text[], $2::{cast}[]) u(id, v)"
+                " WHERE l.incident_id = u.id",
+                ids,
+                values,
+            )
+    _, ids, ats = of("incident.acknowledged", "incident_id", "at")
+    acks = []
+    if ids:
+        acks = await conn.fetch(
+            "UPDATE live_incidents l SET acknowledged_at = u.at FROM unnest($1::text[], $2::timestamptz[]) u(id, at)"
+            " WHERE l.incident_id = u.id AND l.acknowledged_at IS NULL"
+            " RETURNING l.tenant, l.priority, extract(epoch FROM u.at - l.opened_at)::float8 AS s",
+            ids,
+            [datetime.fromisoformat(a) for a in ats],
+        )
+    for kind, state in (
+        ("incident.resolved", "resolved"),
+        ("incident.reopened", "open"),
+        ("incident.closed", "closed"),
+    ):
+        _, ids = of(kind, "incident_id")
+        if ids:
+            await conn.execute("UPDATE live_incidents SET state = $2 WHERE incident_id = ANY($1::text[])", ids, state)
+    return [(r["tenant"], r["priority"], r["s"]) for r in acks]
+
+
+async def live_figures(conn: asyncpg.Connection, *, month_start: datetime) -> tuple[list, list]:
+    """(open incidents by tenant, priority, tier), (breaches this month by tenant, clock)."""
+    open_ = await conn.fetch(
+        "SELECT tenant, priority, tier, count(*) AS n FROM live_incidents WHERE state = 'open'"
+        " GROUP BY tenant, priority, tier"
+    )
+    breaches = await conn.fetch(
+        "SELECT tenant, data->>'clock' AS clock, count(DISTINCT (data->>'incident_id', data->>'clock')) AS n"
+        " FROM ledger WHERE type = 'sla.breached' AND occurred_at >= $1 GROUP BY tenant, data->>'clock'",
+        month_start,
+    )
+    return [tuple(r) for r in open_], [tuple(r) for r in breaches]
 
 
 class RebuildRunning(RuntimeError):
@@ -78,81 +149,69 @@ async def finish_rebuild(conn: asyncpg.Connection) -> tuple[int, int]:
     return carried, int(total)
 
 
-# Incidents are those whose data.opened_at falls in [$2, $3); what happened to them later counts
-# for them whenever it happened. Each incident and change is counted once, even if its event
-# was recorded under two ids.
-_FIGURES = """
-WITH opened AS (
-    SELECT DISTINCT ON (incident_id) incident_id, priority, opened_at
-    FROM (SELECT data->>'incident_id' AS incident_id, data->>'priority' AS priority,
-                 (data->>'opened_at')::timestamptz AS opened_at, seq
-          FROM ledger WHERE tenant = $1 AND type = 'incident.opened') o
-    WHERE opened_at >= $2 AND opened_at < $3
-    ORDER BY incident_id, seq
-), later AS (
-    SELECT l.type, l.data, o.incident_id, o.opened_at
-    FROM opened o JOIN ledger l ON l.tenant = $1 AND l.data->>'incident_id' = o.incident_id
-    WHERE l.type IN ('incident.acknowledged', 'incident.resolved', 'sla.breached', 'sla.clock_stopped')
-), steps AS (  -- first acknowledgement, last resolution
-    SELECT extract(epoch FROM min((data->>'at')::timestamptz)
-                   FILTER (WHERE type = 'incident.acknowledged') - opened_at) AS ack_s,
-           extract(epoch FROM max((data->>'at')::timestamptz)
-                   FILTER (WHERE type = 'incident.resolved') - opened_at) AS resolve_s
-    FROM later GROUP BY incident_id, opened_at
-), clocks AS (
-    SELECT data->>'clock' AS clock, bool_or(type = 'sla.breached') AS breached,
-           bool_or(type = 'sla.clock_stopped' AND (data->>'met')::boolean) AS met
-    FROM later WHERE type IN ('sla.breached', 'sla.clock_stopped')
-    GROUP BY incident_id, data->>'clock'
-), changes AS (
-    SELECT type, count(DISTINCT data->>'change_id') AS n
-    FROM ledger WHERE tenant = $1 AND type IN ('change.approved', 'change.rejected')
-        AND (data->>'at')::timestamptz >= $2 AND (data->>'at')::timestamptz < $3
-    GROUP BY type
-)
-SELECT
-    (SELECT count(*) FROM opened) AS incidents,
-    (SELECT coalesce(jsonb_object_agg(priority, n), '{}')::text
-     FROM (SELECT priority, count(*) AS n FROM opened GROUP BY priority) p) AS by_priority,
-    (SELECT coalesce(sum(ack_s), 0)::float8 FROM steps) AS ack_total_s,
-    (SELECT count(ack_s) FROM steps) AS ack_count,
-    (SELECT coalesce(sum(resolve_s), 0)::float8 FROM steps) AS resolve_total_s,
-    (SELECT count(resolve_s) FROM steps) AS resolve_count,
-    (SELECT count(*) FROM clocks WHERE clock = 'response' AND met AND NOT breached) AS response_met,
-    (SELECT count(*) FROM clocks WHERE clock = 'response' AND breached) AS response_breached,
-    (SELECT count(*) FROM clocks WHERE clock = 'resolution' AND met AND NOT breached) AS resolution_met,
-    (SELECT count(*) FROM clocks WHERE clock = 'resolution' AND breached) AS resolution_breached,
-    (SELECT coalesce(sum(n), 0)::int FROM changes WHERE type = 'change.approved') AS changes_approved,
-    (SELECT coalesce(sum(n), 0)::int FROM changes WHERE type = 'change.rejected') AS changes_rejected,
-    (SELECT count(*) FROM ledger
-     WHERE tenant = $1 AND occurred_at >= $2 AND occurred_at < $3) AS ledger_events
-"""
-
-_BREACHES = """
-SELECT * FROM (
-    SELECT DISTINCT ON (data->>'incident_id', data->>'clock')
-           data->>'incident_id' AS incident_id, data->>'number' AS number, data->>'clock' AS clock,
-           data->>'priority' AS priority, (data->>'due_at')::timestamptz AS due_at,
-           (data->>'breached_at')::timestamptz AS breached_at
-    FROM ledger WHERE tenant = $1 AND type = 'sla.breached'
+# The incidents a period's report needs: opened in it, breached in it, or (for availability) of a downtime
+# priority, opened before its end and not resolved before its start.
+_INCIDENT_EVENTS = """
+WITH ids AS (
+    SELECT data->>'incident_id' AS id FROM ledger
+    WHERE tenant = $1 AND type = 'incident.opened'
+        AND (data->>'opened_at')::timestamptz >= $2 AND (data->>'opened_at')::timestamptz < $3
+    UNION
+    SELECT data->>'incident_id' FROM ledger
+    WHERE tenant = $1 AND type = 'sla.breached'
         AND (data->>'breached_at')::timestamptz >= $2 AND (data->>'breached_at')::timestamptz < $3
-    ORDER BY data->>'incident_id', data->>'clock', seq
-) b ORDER BY breached_at, incident_id, clock
+    UNION
+    SELECT o.data->>'incident_id' FROM ledger o
+    WHERE o.tenant = $1 AND o.type = 'incident.opened' AND o.data->>'priority' = ANY($4::text[])
+        AND (o.data->>'opened_at')::timestamptz < $3
+        AND coalesce((SELECT max((r.data->>'at')::timestamptz) FROM ledger r
+                      WHERE r.tenant = $1 AND r.type = 'incident.resolved'
+                          AND r.data->>'incident_id' = o.data->>'incident_id'), 'infinity') >= $2
+)
+SELECT event_id, type, data::text AS data, occurred_at FROM ledger
+WHERE tenant = $1 AND data->>'incident_id' IN (SELECT id FROM ids)
+ORDER BY seq
+"""
+# Every change event of the tenant (a change's story may start months before the period it is implemented in);
+# a range on type, so the (tenant, type, occurred_at) index serves it.
+_CHANGE_EVENTS = """
+SELECT event_id, type, data::text AS data, occurred_at FROM ledger
+WHERE tenant = $1 AND type >= 'change.' AND type < 'change/' ORDER BY seq
 """
 
 
-async def report(
-    conn: asyncpg.Connection, *, tenant: str, start: datetime, end: datetime
-) -> tuple[Figures, list[dict[str, Any]]]:
-    """The figures and the breach list, read from one snapshot so they agree with each other."""
+def _events(rows: list[asyncpg.Record]) -> list[Event]:
+    return [Event(r["type"], json.loads(r["data"]), r["occurred_at"], r["event_id"]) for r in rows]
+
+
+async def ledger_slice(
+    conn: asyncpg.Connection, *, tenant: str, start: datetime, end: datetime, downtime: list[str]
+) -> LedgerSlice:
+    """What a report needs, read from one snapshot so its figures agree with each other."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        # Payload times without an offset are UTC, whatever the server's default time zone.
-        await conn.execute("SET LOCAL TIME ZONE 'UTC'")
-        row = await conn.fetchrow(_FIGURES, tenant, start, end)
-        breaches = await conn.fetch(_BREACHES, tenant, start, end)
-    assert row is not None
-    figures = Figures(**(dict(row) | {"by_priority": json.loads(row["by_priority"])}))
-    return figures, [dict(r) for r in breaches]
+        await conn.execute("SET LOCAL TIME ZONE 'UTC'")  # payload times without an offset are UTC
+        incidents = await conn.fetch(_INCIDENT_EVENTS, tenant, start, end, downtime)
+        changes = await conn.fetch(_CHANGE_EVENTS, tenant)
+        count = await conn.fetchval(
+            "SELECT count(*) FROM ledger WHERE tenant = $1 AND occurred_at >= $2 AND occurred_at < $3",
+            tenant,
+            start,
+            end,
+        )
+    return LedgerSlice(_events(incidents), _events(changes), int(count))
+
+
+async def incident_events(conn: asyncpg.Connection, *, tenant: str, ref: str) -> list[Event]:
+    """Every ledger event of one incident (by id or number), in recording order."""
+    rows = await conn.fetch(
+        "WITH i AS (SELECT data->>'incident_id' AS id FROM ledger WHERE tenant = $1 AND type = 'incident.opened'"
+        " AND (data->>'incident_id' = $2 OR data->>'number' = $2) LIMIT 1)"
+        " SELECT event_id, type, data::text AS data, occurred_at FROM ledger"
+        " WHERE tenant = $1 AND data->>'incident_id' = (SELECT id FROM i) ORDER BY seq",
+        tenant,
+        ref,
+    )
+    return _events(list(rows))
 
 
 async def latest(conn: asyncpg.Connection, *, tenant: str, limit: int) -> list[dict[str, Any]]:

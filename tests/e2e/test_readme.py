@@ -64,19 +64,24 @@ async def test_readme_examples_run(tmp_path, http):
             "acknowledged", "new", "new",
         )  # fmt: skip
 
-        # `tierline reporting rebuild` beside the running stack finds it (its data dir) and changes no figure.
+        # "Service reports": CSV, the monthly HTML, and `tierline reporting rebuild` beside the running stack
+        # (it finds the stack by its data directory), which changes no figure.
         async def report():
             async with http.get(f"{url}/v1/reports/acme", headers={"Authorization": TOKEN}) as r:
                 body = await r.json()
             return {k: v for k, v in body.items() if k != "generated_at"}
 
         before = await report()
-        rebuilt = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "libs.cli", "reporting", "rebuild", env=env, stdout=asyncio.subprocess.PIPE,
+        script = sh_block("Service reports").replace("http://127.0.0.1:7480", url)
+        script = script.replace(".venv/bin/tierline", str(Path(sys.executable).parent / "tierline"))
+        shell = await asyncio.create_subprocess_exec(
+            "bash", "-euo", "pipefail", "-c", script, cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
-        out, err = await rebuilt.communicate()
-        assert rebuilt.returncode == 0 and b"events replayed" in out, err.decode()
+        out, err = await asyncio.wait_for(shell.communicate(), 120)
+        assert shell.returncode == 0, err.decode()
+        assert out.decode().startswith("figure,value\ntenant,acme") and b"events replayed" in out
+        assert (tmp_path / "acme-2026-11.html").read_text().count("<svg") == 5
         assert await report() == before
     finally:
         await stop(proc)

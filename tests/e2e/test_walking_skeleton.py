@@ -83,7 +83,9 @@ async def test_alert_to_report(settings, start, http):
 
     report = await eventually(report_complete, timeout=15)
     assert report["incidents"] == 2
-    assert report["response_sla"] == {"met": 1, "breached": 1, "compliance_pct": 50.0}
+    response = report["response_sla"]
+    assert (response["met"], response["breached"], response["compliance_pct"]) == (1, 1, 50.0)
+    assert response["by_priority"]["P1"] == {"met": 0, "breached": 1, "compliance_pct": 0.0}
     assert report["resolution_sla"]["compliance_pct"] == 100.0
     assert [b["number"] for b in report["breaches"]] == [p1["number"]]
     assert report["mtta_seconds"] is not None and report["mttr_seconds"] is not None

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from xml.etree import ElementTree
 
 import pytest
 
+from services.reporting import charts
 from services.reporting.domain import (
-    Figures,
     InvalidPeriod,
     Period,
     calendar_month,
     compliance,
     mean_seconds,
     parse_instant,
+    previous_periods,
     resolve_period,
-    summarise,
+    to_csv,
 )
+from services.reporting.explain import human
+from services.reporting.figures import credit_pct, merge, minus
 
 NOW = datetime(2024, 3, 17, 12, 30, tzinfo=UTC)
 
@@ -81,25 +85,63 @@ def test_compliance():
     assert compliance(5, 0)["compliance_pct"] == 100.0
 
 
-def test_summarise_lists_every_priority_and_nulls_unmeasured_means():
-    figures = Figures(
-        incidents=1,
-        by_priority={"P2": 1},
-        ack_total_s=0.0,
-        ack_count=0,
-        resolve_total_s=0.0,
-        resolve_count=0,
-        response_met=0,
-        response_breached=1,
-        resolution_met=0,
-        resolution_breached=0,
-        changes_approved=2,
-        changes_rejected=0,
-        ledger_events=7,
+def test_previous_periods_are_months_for_a_month_else_equal_lengths():
+    march = Period(utc(2024, 3, 1), utc(2024, 4, 1))
+    assert [(p.start.month, p.end.month) for p in previous_periods(march, 3)] == [(12, 1), (1, 2), (2, 3)]
+    week = Period(utc(2024, 3, 4), utc(2024, 3, 11))
+    assert previous_periods(week, 2) == [
+        Period(utc(2024, 2, 19), utc(2024, 2, 26)),
+        Period(utc(2024, 2, 26), utc(2024, 3, 4)),
+    ]
+    assert previous_periods(march, 0) == []
+
+
+def test_csv_flattens_every_figure():
+    text = to_csv(
+        {"incidents": 2, "sla": {"met": 1, "pct": None}, "breaches": [{"number": "A-1"}], "at": utc(2024, 3, 1)}
     )
-    report = summarise(figures)
-    assert report["by_priority"] == {"P1": 0, "P2": 1, "P3": 0, "P4": 0, "P5": 0}
-    assert report["mtta_seconds"] is None and report["mttr_seconds"] is None
-    assert report["response_sla"] == {"met": 0, "breached": 1, "compliance_pct": 0.0}
-    assert report["resolution_sla"]["compliance_pct"] is None
-    assert report["changes"] == {"approved": 2, "rejected": 0}
+    assert text.splitlines() == [
+        "figure,value",
+        "incidents,2",
+        "sla.met,1",
+        "sla.pct,",
+        "breaches.0.number,A-1",
+        "at,2024-03-01T00:00:00+00:00",
+    ]
+
+
+def test_intervals_merge_and_subtract():
+    h = [utc(2024, 3, 1, n) for n in range(10)]
+    assert merge([(h[3], h[5]), (h[1], h[2]), (h[4], h[6]), (h[7], h[7])]) == [(h[1], h[2]), (h[3], h[6])]
+    assert minus([(h[1], h[6])], [(h[2], h[3]), (h[5], h[8])]) == [(h[1], h[2]), (h[3], h[5])]
+    assert minus([(h[1], h[2])], [(h[0], h[9])]) == []
+
+
+@pytest.mark.parametrize(
+    ("actual", "credit"),
+    [(99.95, 0.0), (99.9, 0.0), (99.85, 5.0), (99.8, 5.0), (99.79, 10.0), (99.2339, 35.0), (90.0, 50.0)],
+)
+def test_service_credit_per_started_step_capped(actual, credit):
+    assert credit_pct(actual, 99.9, per_step=5, step=0.1, cap=50) == credit
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(None, "-"), (45, "45 s"), (60, "1 min"), (7800, "2 h 10 min"), (3600, "1 h"), (90061, "1 d 1 h"), (0.4, "0 s")],
+)
+def test_human_durations(seconds, text):
+    assert human(seconds) == text
+
+
+def test_charts_are_well_formed_svg():
+    svgs = [
+        charts.stacked_bars([("01 Oct", {"P1": 1, "P3": 2}), ("08 Oct", {})], "volume"),
+        charts.bars_against_target([("P1", 50.0), ("P2", None), ("P3", 100.0)], 95, "compliance"),
+        charts.bars_against_target([("erp-db", 99.2339)], 99.9, "availability", floor=99),
+        charts.line([("Aug", None), ("Sep", 2.5), ("Oct", 1.0)], "mttr", " h"),
+    ]
+    for svg in svgs:
+        root = ElementTree.fromstring(svg)
+        assert root.tag.endswith("svg") and root.find("{http://www.w3.org/2000/svg}title") is not None
+    assert svgs[0].count("<rect") == 2 + 5  # two stacked segments and the legend
+    assert "target 95 %" in svgs[1] and "n/a" in svgs[1]

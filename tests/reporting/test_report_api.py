@@ -1,0 +1,236 @@
+"""The known month through the running reporting service: JSON, CSV, the printable HTML report rendered in
+headless Chromium, one incident's SLA explained, the provider overview, and the tenant walls."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import os
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+
+from libs.bus import connect_bus
+from libs.config import sha256_hex
+from libs.events import Envelope
+from services.reporting.domain import Period
+from services.reporting.report import LedgerSlice, build
+from services.reporting.stories import Event
+from tests.conftest import auth, eventually
+from tests.reporting import month
+
+OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "reporting"
+OCTOBER = {"from": "2026-10-01", "to": "2026-11-01"}
+
+
+@pytest.fixture
+async def octo(settings, start, tmp_path):
+    """Reporting with a config holding the month's tenant and a second one, fed the month's events."""
+    other = {
+        **month.TENANT.model_dump(mode="json", exclude={"services"}),
+        "id": "other",
+        "code": "OTHER",
+        "api_tokens": [{"user": "other-viewer", "role": "client_viewer", "token_sha256": sha256_hex("other-token")}],
+    }
+    octo = {
+        **month.TENANT.model_dump(mode="json"),
+        "api_tokens": [{"user": "octo-viewer", "role": "client_viewer", "token_sha256": sha256_hex("octo-token")}],
+    }
+    config = {
+        "provider": {
+            "name": "Test MSP",
+            "api_tokens": [{"user": "admin", "role": "provider_admin", "token_sha256": sha256_hex("admin-token")}],
+        },
+        "tenants": [octo, other],
+    }
+    path = tmp_path / "octo.yaml"
+    path.write_text(yaml.safe_dump(config))
+    mine = settings.model_copy(update={"config": path})
+    svc = await start("reporting", mine)
+    bus = await connect_bus(mine, name="test")
+    try:
+        envs = [
+            Envelope(
+                source="tierline/test",
+                type=f"tierline.{kind}",
+                time=at,
+                tenant="octo",
+                subject=data.get("incident_id") or data.get("change_id"),
+                correlationid="c",
+                data=data,
+            )
+            for kind, at, data in month.all_events()
+        ]
+        await bus.publish_many(envs)
+
+        async def recorded():
+            return await bus.lag("reporting") == 0
+
+        await eventually(recorded)
+    finally:
+        await bus.close()
+    return svc
+
+
+async def get(http, url, token="admin-token", **params):
+    async with http.get(url, params=params, headers=auth(token)) as r:
+        return r.status, r.headers.get("Content-Type", ""), await r.read()
+
+
+def pure_report() -> dict:
+    events = [Event(k, d, at) for k, at, d in month.all_events()]
+    period = Period(datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC))
+    incidents = [e for e in events if "incident_id" in e.data and not e.type.startswith("change.")]
+    return build(month.TENANT, period, LedgerSlice(incidents, [e for e in events if e.type.startswith("change.")], 0))
+
+
+async def test_json_report_is_the_hand_checked_month(octo, http):
+    status, kind, raw = await get(http, f"{octo.url}/v1/reports/octo", **OCTOBER)
+    assert status == 200 and kind.startswith("application/json")
+    body = json.loads(raw)
+    expected = json.loads(json.dumps(pure_report(), default=lambda v: v.isoformat()))
+    for key in (
+        "incidents",
+        "by_priority",
+        "mtta_seconds",
+        "mttr_seconds",
+        "mttr_coverage_seconds",
+        "mttd_seconds",
+        "response_sla",
+        "resolution_sla",
+        "availability",
+        "changes",
+        "families",
+        "paused_seconds",
+        "first_contact_resolution_pct",
+        "breaches",
+    ):
+        assert body[key] == expected[key], key
+    assert body["availability"]["service_credit"]["amount"] == 3500.0
+    # Trend: the three months before, then October itself.
+    assert [t["period"]["from"][:7] for t in body["trend"]] == ["2026-07", "2026-08", "2026-09", "2026-10"]
+    assert [t["incidents"] for t in body["trend"]] == [0, 0, 1, 5]  # F opened in September
+
+
+async def test_csv_for_spreadsheets(octo, http):
+    status, kind, raw = await get(http, f"{octo.url}/v1/reports/octo", format="csv", **OCTOBER)
+    assert status == 200 and kind.startswith("text/csv")
+    rows = dict(csv.reader(io.StringIO(raw.decode())))
+    assert rows["figure"] == "value"
+    assert (rows["incidents"], rows["mtta_seconds"], rows["availability.service_credit.amount"]) == (
+        "5",
+        "2475.0",
+        "3500.0",
+    )
+    assert rows["breaches.0.number"] == "OCTO-D"
+
+
+def chromium() -> str | None:
+    return os.environ.get("TIERLINE_CHROMIUM") or next(
+        (p for n in ("chromium", "chromium-browser", "google-chrome") if (p := shutil.which(n))), None
+    )
+
+
+async def test_monthly_html_renders_in_headless_chromium(octo, http, tmp_path):
+    status, kind, raw = await get(http, f"{octo.url}/v1/reports/octo/monthly/2026-10.html")
+    assert status == 200 and kind.startswith("text/html")
+    page = raw.decode()
+    assert "Octo Logistics: service report October 2026" in page and page.count("<svg") == 5
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")  # no external assets
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    html_file = OUTPUT / "octo-2026-10.html"
+    html_file.write_text(page)
+    browser = chromium()
+    if browser is None:
+        pytest.skip("no Chromium: `make test` installs Debian's chromium when it can; or set TIERLINE_CHROMIUM")
+    shot = OUTPUT / "octo-2026-10.png"
+    shot.unlink(missing_ok=True)
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'chromium'}",
+        "--hide-scrollbars",
+        "--window-size=1000,2600",
+    ]
+    # The page needs a token, so the browser loads the saved copy; the DOM dump proves it parsed and laid out.
+    proc = await asyncio.create_subprocess_exec(
+        browser,
+        *flags,
+        "--dump-dom",
+        html_file.as_uri(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    dom, _ = await asyncio.wait_for(proc.communicate(), 90)
+    assert proc.returncode == 0 and b"OCTO-D" in dom and dom.count(b"<svg") == 5
+    proc = await asyncio.create_subprocess_exec(
+        browser,
+        *flags,
+        f"--screenshot={shot}",
+        html_file.as_uri(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    await asyncio.wait_for(proc.communicate(), 90)
+    assert proc.returncode == 0 and shot.exists()
+    png = shot.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000  # a rendered page, not a blank one
+
+
+async def test_one_incidents_sla_explained(octo, http):
+    status, _, raw = await get(http, f"{octo.url}/v1/reports/octo/incidents/OCTO-B/sla")
+    assert status == 200
+    body = json.loads(raw)
+    resolution = next(c for c in body["clocks"] if c["clock"] == "resolution")
+    assert (resolution["outcome"], resolution["paused_s"], resolution["paused"]) == ("met", 3600.0, "1 h")
+    texts = [s["text"] for s in resolution["steps"]]
+    assert [s["what"] for s in resolution["steps"]] == ["started", "paused", "resumed", "stopped"]
+    assert "paused for pending customer after 30 min counted" in texts[1]
+    assert "resumed: paused for pending customer 1 h" in texts[2]
+    assert body["holds"][0]["reason"] == "pending_customer"
+    status, _, raw = await get(http, f"{octo.url}/v1/reports/octo/incidents/OCTO-D/sla")
+    response = next(c for c in json.loads(raw)["clocks"] if c["clock"] == "response")
+    assert response["outcome"] == "breached" and response["steps"][-1]["what"] == "breached"
+
+
+async def test_provider_overview(octo, http):
+    status, _, raw = await get(http, f"{octo.url}/v1/reports", **OCTOBER)
+    assert status == 200
+    rows = {r["tenant"]: r for r in json.loads(raw)["tenants"]}
+    assert set(rows) == {"octo", "other"}
+    assert (rows["octo"]["incidents"], rows["octo"]["service_credit"], rows["octo"]["breaches"]) == (5, 3500.0, 1)
+    assert rows["other"]["incidents"] == 0
+    # A client token sees only its own tenant in the overview.
+    _, _, raw = await get(http, f"{octo.url}/v1/reports", token="other-token", **OCTOBER)
+    assert [r["tenant"] for r in json.loads(raw)["tenants"]] == ["other"]
+
+
+async def test_walls_and_bad_input(octo, http):
+    for path in (
+        "/v1/reports/octo",
+        "/v1/reports/octo/monthly/2026-10.html",
+        "/v1/reports/octo/incidents/OCTO-A/sla",
+        "/v1/ledger/octo",
+    ):
+        status, _, _ = await get(http, f"{octo.url}{path}", token="other-token")
+        assert status == 404, path  # exactly as for a tenant that does not exist
+        assert (await get(http, f"{octo.url}{path}", token="octo-token"))[0] == 200, path
+    for path, params, want in [
+        ("/v1/reports/octo/monthly/2026-13.html", {}, 404),
+        ("/v1/reports/octo/incidents/OCTO-Z/sla", {}, 404),
+        ("/v1/reports/octo", {"format": "xml"}, 400),
+        ("/v1/reports/octo", {"trend": "99"}, 400),
+        ("/v1/reports/octo", {"colour": "red"}, 400),
+    ]:
+        assert (await get(http, f"{octo.url}{path}", **params))[0] == want, (path, params)
