@@ -87,8 +87,11 @@ class Outbox:
 
     async def _run(self) -> None:
         while True:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for runs the wait as a second task, and a
+            # cancellation racing its timeout could leave stop() waiting on this loop for good (seen in tests).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+                async with asyncio.timeout(self.poll_s):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 await self.relay_all()
