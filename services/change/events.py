@@ -1,4 +1,4 @@
-"""The events change raises, built from its domain objects (contracts in libs/contracts.py)."""
+"""The events change raises, built from its domain objects (contracts in libs/contracts/)."""
 
 from __future__ import annotations
 

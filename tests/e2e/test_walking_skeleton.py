@@ -56,10 +56,13 @@ async def test_alert_to_report(settings, start, http):
     # The P1's response deadline passes: breach recorded, incident escalated to Tier 2 by triage.
     async def escalated():
         _, body = await get(http, f"{triage}/v1/incidents/{p1['id']}")
-        return body["tier"] == 2 and body
+        return body["tier"] >= 2 and body
 
     body = await eventually(escalated, timeout=15)
-    assert [t["kind"] for t in body["timeline"]] == ["opened", "escalated"]
+    # The policy's step (2 s) and the response breach (2 s) each escalate one tier: when the step lands
+    # first, the breach takes it on to Tier 3 a few ms later. Either way, only escalations follow opening.
+    kinds = [t["kind"] for t in body["timeline"]]
+    assert kinds[0] == "opened" and set(kinds[1:]) == {"escalated"} and len(kinds) - 1 == body["tier"] - 1
 
     # The policy's first step (2 s) and the response target (2 s) run out together; whichever escalated,
     # the response clock is breached too (once both timers have looked).

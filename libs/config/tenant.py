@@ -1,0 +1,197 @@
+"""Tenants, the provider and the whole tierline.yaml: cross-checks and the loader."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import (
+    Field,
+    model_validator,
+)
+
+from libs.config.base import (
+    Role,
+    Sha256,
+    Strict,
+)
+from libs.config.catalog import (
+    ConfigurationItem,
+    IntegrationKey,
+)
+from libs.config.change import (
+    Cab,
+    ChangePolicy,
+)
+from libs.config.contract import (
+    Contract,
+)
+from libs.config.escalation import (
+    EscalationPolicy,
+    Notifications,
+    Smtp,
+)
+from libs.config.triage import (
+    TriageRules,
+)
+
+
+class ApiToken(Strict):
+    user: str
+    role: Role
+    token_sha256: Sha256
+    tier: Annotated[int, Field(ge=1, le=3)] | None = None  # an agent's support tier
+    tenants: list[str] | None = None  # provider staff limited to these tenants (None: all)
+
+
+class Tenant(Strict):
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
+    name: str
+    code: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{1,9}$", description="prefix of incident numbers")]
+    contract: Contract
+    services: list[ConfigurationItem] = []
+    integration_keys: list[IntegrationKey] = []
+    escalation: EscalationPolicy = EscalationPolicy()
+    cab: Cab = Cab()
+    api_tokens: list[ApiToken] = []
+    triage: TriageRules = TriageRules()
+    notifications: Notifications = Notifications()
+    changes: ChangePolicy = ChangePolicy()
+
+    @model_validator(mode="after")
+    def _notification_references(self) -> Tenant:
+        names = [t.name for t in self.notifications.targets]
+        if len(set(names)) != len(names):
+            raise ValueError("notification target names must be unique within a tenant")
+        policies = [self.escalation.steps] + [p.steps for p in self.escalation.categories.values()]
+        for step in (s for steps in policies for s in steps):
+            if missing := sorted(set(step.notify) - set(names)):
+                raise ValueError(f"escalation step names unknown notification targets: {', '.join(missing)}")
+        return self
+
+    @model_validator(mode="after")
+    def _references(self) -> Tenant:
+        cis = {c.id for c in self.services}
+        if len(cis) != len(self.services):
+            raise ValueError("service ids must be unique within a tenant")
+        if unknown := sorted(set(self.contract.availability.per_service) - cis):
+            raise ValueError(f"contract.availability.per_service names unknown services: {', '.join(unknown)}")
+        for k in self.integration_keys:
+            if k.ci and k.ci not in cis:
+                raise ValueError(f"integration key {k.name!r} names unknown service {k.ci!r}")
+        if self.cab.members and self.cab.quorum > len(self.cab.members):
+            raise ValueError(f"CAB quorum {self.cab.quorum} exceeds its {len(self.cab.members)} members")
+        named = [c for w in self.triage.maintenance for c in w.cis] + [c for r in self.triage.routing for c in r.ci]
+        if unknown := sorted(set(named) - cis):
+            raise ValueError(f"triage rules name unknown services: {', '.join(unknown)}")
+        for t in self.api_tokens:
+            if t.tenants is not None or t.role in ("admin", "manager", "agent"):
+                raise ValueError(f"token {t.user!r}: a tenant's token is a client token (client, client_viewer, ...)")
+        self._check_changes(cis)
+        return self
+
+    def _check_changes(self, cis: set[str]) -> None:
+        for i, rule in enumerate(self.cab.rules):
+            members = self.cab.members if rule.members is None else rule.members
+            if members and rule.quorum > len(members):
+                raise ValueError(f"cab.rules.{i}: quorum {rule.quorum} exceeds its {len(members)} members")
+        owners = [(f"change template {t.id!r}", t.cis) for t in self.changes.templates]
+        owners += [(f"freeze {f.name!r}", f.cis) for f in self.changes.freezes]
+        for owner, named in owners:
+            if unknown := sorted(set(named) - cis):
+                raise ValueError(f"{owner} names unknown services: {', '.join(unknown)}")
+        if len(self.changes.template_index) != len(self.changes.templates):
+            raise ValueError("change template ids must be unique within a tenant")
+
+    @cached_property
+    def ci_index(self) -> dict[str, ConfigurationItem]:
+        return {c.id: c for c in self.services}
+
+
+class ProviderIntegration(Strict):
+    """A monitoring source shared by many tenants (an upstream ISP, a cloud status feed): the same dedup key
+    from it in several tenants is one provider incident with a child incident per tenant."""
+
+    source: str
+    name: str | None = None
+
+
+class Provider(Strict):
+    name: str = "Managed service provider"
+    api_tokens: list[ApiToken] = []
+    # Keys not bound to a tenant: each alert names its tenant in the key's `tenant_label` (one Alertmanager
+    # for many clients). A tenant-bound key can never write to another tenant.
+    integration_keys: list[IntegrationKey] = []
+    integrations: list[ProviderIntegration] = []
+    smtp: Smtp | None = None
+
+
+class TierlineConfig(Strict):
+    provider: Provider = Provider()
+    tenants: list[Tenant]
+
+    @model_validator(mode="after")
+    def _unique(self) -> TierlineConfig:
+        for attr in ("id", "code"):
+            values = [getattr(t, attr) for t in self.tenants]
+            dupes = sorted({v for v in values if values.count(v) > 1})
+            if dupes:
+                raise ValueError(f"tenant {attr}s must be unique: {', '.join(dupes)}")
+        keys = [k.key_sha256 for t in self.tenants for k in t.integration_keys] + [
+            k.key_sha256 for k in self.provider.integration_keys
+        ]
+        tokens = [a.token_sha256 for t in self.tenants for a in t.api_tokens] + [
+            a.token_sha256 for a in self.provider.api_tokens
+        ]
+        if len(set(keys)) != len(keys) or len(set(tokens)) != len(tokens):
+            raise ValueError("an integration key or API token hash appears twice")
+        # A user name is one person everywhere: CAB membership and approvals go by it.
+        users = [(a.user, None) for a in self.provider.api_tokens] + [
+            (a.user, t.id) for t in self.tenants for a in t.api_tokens
+        ]
+        for t in self.tenants:  # a member without a token could never vote: the quorum would be unreachable
+            voters = {a.user for a in self.provider.api_tokens} | {a.user for a in t.api_tokens}
+            members = set(t.cab.members).union(*[r.members or [] for r in t.cab.rules])
+            if missing := sorted(members - voters):
+                raise ValueError(f"tenant {t.id}: CAB members without an API token: {', '.join(missing)}")
+        known = {t.id for t in self.tenants}
+        for a in self.provider.api_tokens:
+            if a.role in ("client", "client_viewer", "client_approver"):
+                raise ValueError(f"token {a.user!r}: a client token belongs under its tenant's api_tokens")
+            if unknown := sorted(set(a.tenants or []) - known):
+                raise ValueError(f"token {a.user!r} names unknown tenants: {', '.join(unknown)}")
+        clash = sorted({u for u, scope in users if any(u == v and scope != w for v, w in users)})
+        if clash:
+            raise ValueError(f"token user names must be unique across provider and tenants: {', '.join(clash)}")
+        return self
+
+    @model_validator(mode="after")
+    def _mail_relay(self) -> TierlineConfig:
+        emails = [t.id for t in self.tenants for n in t.notifications.targets if n.kind == "email"]
+        if emails and self.provider.smtp is None:
+            raise ValueError(f"e-mail notification targets need provider.smtp (tenants: {', '.join(sorted(emails))})")
+        return self
+
+    @cached_property
+    def tenants_by_id(self) -> dict[str, Tenant]:
+        return {t.id: t for t in self.tenants}
+
+    @cached_property
+    def integration_keys(self) -> dict[str, tuple[Tenant | None, IntegrationKey]]:
+        """Live keys by hash: (its tenant, or None for a provider-wide key, and the key)."""
+        keys: dict[str, tuple[Tenant | None, IntegrationKey]] = {
+            k.key_sha256: (t, k) for t in self.tenants for k in t.integration_keys if not k.revoked
+        }
+        keys.update({k.key_sha256: (None, k) for k in self.provider.integration_keys if not k.revoked})
+        return keys
+
+    def tenant(self, tenant_id: str) -> Tenant | None:
+        return self.tenants_by_id.get(tenant_id)
+
+
+def load_config(path: Path) -> TierlineConfig:
+    """Read and validate a tierline.yaml; raises pydantic.ValidationError or yaml.YAMLError."""
+    raw = yaml.safe_load(Path(path).read_text()) or {}
+    return TierlineConfig.model_validate(raw)

@@ -1,0 +1,78 @@
+"""Payloads the change service publishes: transitions, windows, incident links, unmanaged changes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from libs.contracts.base import (
+    Contract,
+)
+
+
+class ChangeEvent(Contract):
+    """change -> everyone: a change request moved; `change.<state>` names the transition."""
+
+    change_id: str
+    number: str
+    change_type: Literal["standard", "normal", "emergency"]
+    ci: str
+    title: str
+    state: str
+    from_state: str | None
+    by: str
+    at: datetime
+    approvals: int = 0
+    quorum: int = 0
+    comment: str | None = None
+    cis: list[str] = []  # every affected CI (`ci` is the first)
+    risk: Literal["low", "medium", "high"] | None = None
+    planned_start: datetime | None = None
+    planned_end: datetime | None = None
+    # successful | failed once implemented; a completed change with a linked P1/P2 incident reads failed.
+    outcome: Literal["successful", "failed"] | None = None
+
+
+class ChangeWindow(Contract):
+    """change -> triage, escalation, reporting: an approved change's planned window began or ended."""
+
+    change_id: str
+    number: str
+    title: str
+    change_type: Literal["standard", "normal", "emergency"]
+    cis: list[str]
+    starts_at: datetime
+    ends_at: datetime
+    at: datetime
+
+
+class ChangeIncidentLinked(Contract):
+    """change -> reporting: an incident opened on a changed CI soon after the change is a suspected cause.
+
+    A P1/P2 link makes the change count as failed (`outcome`) until a reviewer clears it
+    (`change.incident_cleared`, same payload with `by` and `reason`)."""
+
+    change_id: str
+    number: str
+    change_type: Literal["standard", "normal", "emergency"]
+    incident_id: str
+    incident_number: str
+    priority: str
+    ci: str | None
+    opened_at: datetime
+    counts_as_failed: bool
+    outcome: Literal["successful", "failed"] | None
+    at: datetime
+    by: str | None = None
+    reason: str | None = None
+
+
+class UnmanagedChangeRecorded(Contract):
+    """change -> reporting: a change a tool reported (intake.change_received) went on the change calendar."""
+
+    signal_id: str
+    source: str
+    integration: str
+    summary: str
+    ci: str | None
+    at: datetime

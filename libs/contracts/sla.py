@@ -1,0 +1,127 @@
+"""Payloads escalation publishes: SLA clocks, escalation requests and steps, notification outcomes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from libs.contracts.base import (
+    Clock,
+    IncidentRef,
+)
+
+
+class EscalationRequested(IncidentRef):
+    """escalation -> triage: move the incident up a tier (triage owns the incident and applies it)."""
+
+    from_tier: int
+    to_tier: int
+    reason: str
+    at: datetime
+
+
+class EscalationStepStarted(IncidentRef):
+    """escalation -> everyone: the incident's escalation policy reached a step (its targets are paged)."""
+
+    policy: str  # "default" or "category:<name>"
+    step: int  # 0-based
+    round: int  # 0 on the first pass, 1.. on repeats
+    tier: int
+    group: str | None = None
+    notify: list[str] = []
+    at: datetime
+    due_at: datetime | None  # when the step runs out unacknowledged
+    reason: str
+
+
+class SlaClockStarted(IncidentRef):
+    clock: Clock
+    priority: str
+    target_s: float
+    started_at: datetime
+    due_at: datetime
+    calendar: str = "24x7"
+    coverage: dict = {}  # the full calendar (libs.calendar.calendar_for(coverage) rebuilds it)
+    warn_at: list[float] = []  # warning fractions of the target this clock keeps
+
+
+class SlaClockStopped(IncidentRef):
+    clock: Clock
+    stopped_at: datetime
+    elapsed_s: float
+    met: bool
+    calendar: str = "24x7"
+    coverage_s: float | None = None  # coverage time counted against the target (pauses excluded)
+    paused_s: float = 0.0  # coverage time spent paused
+
+
+class SlaBreached(IncidentRef):
+    clock: Clock
+    priority: str
+    due_at: datetime
+    breached_at: datetime
+    late: bool  # fired after its time, e.g. the service was down when it fell due
+    tier: int
+    calendar: str = "24x7"
+    target_s: float | None = None
+
+
+class SlaClockPaused(IncidentRef):
+    """escalation -> reporting: the resolution clock stopped counting (on hold pending customer/vendor)."""
+
+    clock: Clock
+    reason: str
+    paused_at: datetime
+    counted_s: float  # coverage time counted so far
+    calendar: str
+
+
+class SlaClockResumed(IncidentRef):
+    """escalation -> reporting: the clock counts again; its deadline moved by the coverage time paused."""
+
+    clock: Clock
+    reason: str
+    resumed_at: datetime
+    paused_s: float  # coverage time of this pause
+    due_at: datetime  # the new deadline
+    calendar: str
+
+
+class SlaClockRetargeted(IncidentRef):
+    """escalation -> reporting: the incident's priority changed; the clock now runs to that priority's target
+    (from the contract it opened under), counted from its original start."""
+
+    clock: Clock
+    from_priority: str
+    priority: str
+    target_s: float
+    due_at: datetime
+    at: datetime
+    calendar: str
+
+
+class SlaWarning(IncidentRef):
+    """escalation -> everyone: a clock reached a warning fraction of its target."""
+
+    clock: Clock
+    priority: str
+    fraction: float
+    warn_at: datetime
+    due_at: datetime
+    fired_at: datetime
+    late: bool
+    tier: int
+    calendar: str
+
+
+class NotificationOutcome(IncidentRef):
+    """escalation -> reporting: a notification was delivered, or dead-lettered after its last attempt."""
+
+    notification_id: str
+    target: str
+    kind: str  # webhook | slack | email
+    trigger: str
+    attempts: int
+    status: Literal["delivered", "dead"]
+    last_error: str | None = None
+    at: datetime
