@@ -29,6 +29,7 @@ import asyncpg
 import nats
 
 from bench.pipeline import pct
+from bench.ready import wait_ready
 from libs.localstack import LocalNats, LocalPostgres, free_port
 from libs.supervisor import ServiceProcess
 
@@ -136,14 +137,7 @@ async def main(quick: bool) -> None:
 
         stack.push_async_callback(stop_service)
         async with aiohttp.ClientSession() as http:
-            for _ in range(300):
-                try:
-                    async with http.get(f"http://127.0.0.1:{port}/readyz") as r:
-                        if r.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
+            await wait_ready(http, [port])
         seen: dict[str, float] = {}
         nc = await nats.connect(nats_url)
         stack.push_async_callback(nc.close)

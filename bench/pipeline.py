@@ -26,6 +26,7 @@ import aiohttp
 import nats
 
 from bench.cpu import CpuMeter
+from bench.ready import wait_ready
 from libs.localstack import LocalNats, LocalPostgres, free_port
 from libs.runtime import SERVICE_NAMES
 from libs.supervisor import ServiceProcess
@@ -167,15 +168,7 @@ async def main(quick: bool) -> None:
 
         stack.push_async_callback(stop_all)
         http = await stack.enter_async_context(aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256)))
-        for port in ports.values():
-            for _ in range(300):
-                try:
-                    async with http.get(f"http://127.0.0.1:{port}/readyz") as r:
-                        if r.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
+        await wait_ready(http, ports.values())
         seen: dict[str, float] = {}
         stamps: dict[str, tuple[float, float]] = {}
         nc = await nats.connect(nats_url)

@@ -40,3 +40,15 @@ class Poller:
                 handled = 0
             if handled < self.batch:
                 await asyncio.sleep(self.poll_s)
+
+
+class Polled:
+    """Mixin for work run by a Poller kept in `self.poller`: the owner starts and stops with it."""
+
+    poller: Poller
+
+    async def start(self) -> None:
+        await self.poller.start()
+
+    async def stop(self) -> None:
+        await self.poller.stop()

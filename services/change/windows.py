@@ -15,7 +15,7 @@ import structlog
 
 from libs.events import Envelope
 from libs.outbox import Outbox, stage
-from libs.timer import Poller
+from libs.timer import Polled, Poller
 from services.change import store
 from services.change.domain import ChangeRequest
 from services.change.events import window_event
@@ -42,16 +42,10 @@ async def close_now(conn: asyncpg.Connection, change: ChangeRequest, at: datetim
     return []
 
 
-class WindowTimer:
+class WindowTimer(Polled):
     def __init__(self, pool: asyncpg.Pool, outbox: Outbox, *, poll_s: float, batch: int = 200) -> None:
         self.pool, self.outbox, self.batch = pool, outbox, batch
         self.poller = Poller("change-window-timer", self.fire_due, poll_s=poll_s, batch=batch)
-
-    async def start(self) -> None:
-        await self.poller.start()
-
-    async def stop(self) -> None:
-        await self.poller.stop()
 
     async def fire_due(self) -> int:
         async with self.pool.acquire() as conn, conn.transaction():

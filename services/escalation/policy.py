@@ -12,7 +12,7 @@ import structlog
 from libs.config import TierlineConfig
 from libs.events import Envelope
 from libs.outbox import Outbox, stage
-from libs.timer import Poller
+from libs.timer import Polled, Poller
 from services.escalation import store
 from services.escalation.domain import next_step
 from services.escalation.outgoing import escalation_request, start_step
@@ -20,19 +20,13 @@ from services.escalation.outgoing import escalation_request, start_step
 log = structlog.get_logger()
 
 
-class StepTimer:
+class StepTimer(Polled):
     def __init__(
         self, pool: asyncpg.Pool, outbox: Outbox, config: TierlineConfig, *, poll_s: float, batch: int = 200
     ) -> None:
         self.pool, self.outbox, self.config = pool, outbox, config
         self.poller = Poller("escalation-steps", self.advance_due, poll_s=poll_s, batch=batch)
         self.batch = batch
-
-    async def start(self) -> None:
-        await self.poller.start()
-
-    async def stop(self) -> None:
-        await self.poller.stop()
 
     async def advance_due(self) -> int:
         async with self.pool.acquire() as conn, conn.transaction():

@@ -26,7 +26,7 @@ from libs.contracts import NotificationOutcome
 from libs.events import raise_event
 from libs.outbox import Outbox, stage
 from libs.settings import Settings
-from libs.timer import Poller
+from libs.timer import Polled, Poller
 from services.escalation import store
 from services.escalation.notify import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, retry_delay, sign
 
@@ -35,7 +35,7 @@ ATTEMPTS = Counter("tierline_notification_attempts_total", "Notification attempt
 Result = tuple[bool, int | None, str | None]  # ok, HTTP status, error
 
 
-class NotificationSender:
+class NotificationSender(Polled):
     def __init__(
         self, pool: asyncpg.Pool, outbox: Outbox, config: TierlineConfig, settings: Settings, *, batch: int = 50
     ) -> None:

@@ -18,7 +18,7 @@ from libs.config import TierlineConfig
 from libs.contracts import SlaBreached, SlaWarning
 from libs.events import Envelope, raise_event
 from libs.outbox import Outbox, stage
-from libs.timer import Poller
+from libs.timer import Polled, Poller
 from services.escalation import store
 from services.escalation.domain import BREACH, escalation_after_breach, fire_points, is_late
 from services.escalation.notify import Incident
@@ -70,18 +70,12 @@ def warning_event(row: asyncpg.Record, fraction: float, at: Any) -> Envelope:
     return _event("sla.warning", payload, row)
 
 
-class DeadlineTimer:
+class DeadlineTimer(Polled):
     def __init__(
         self, pool: asyncpg.Pool, outbox: Outbox, config: TierlineConfig, *, poll_s: float, batch: int = 500
     ) -> None:
         self.pool, self.outbox, self.config, self.batch = pool, outbox, config, batch
         self.poller = Poller("deadline-timer", self.fire_due, poll_s=poll_s, batch=batch)
-
-    async def start(self) -> None:
-        await self.poller.start()
-
-    async def stop(self) -> None:
-        await self.poller.stop()
 
     async def fire_due(self) -> int:
         async with self.pool.acquire() as conn, conn.transaction():

@@ -9,14 +9,14 @@ from libs.config import TierlineConfig
 from libs.contracts import IncidentClosed
 from libs.events import utcnow
 from libs.outbox import Outbox, stage
-from libs.timer import Poller
+from libs.timer import Polled, Poller
 from services.triage import store
 from services.triage.events import incident_event
 
 ACTOR = "triage:auto-close"
 
 
-class AutoCloser:
+class AutoCloser(Polled):
     def __init__(self, pool: asyncpg.Pool, outbox: Outbox, config: TierlineConfig, *, poll_s: float) -> None:
         self.pool, self.outbox, self.batch = pool, outbox, 200
         self.after_s = {t.id: s for t in config.tenants if (s := t.triage.close_after.total_seconds()) > 0}
@@ -25,9 +25,6 @@ class AutoCloser:
     async def start(self) -> None:
         if self.after_s:
             await self.poller.start()
-
-    async def stop(self) -> None:
-        await self.poller.stop()
 
     async def close_due(self) -> int:
         now = utcnow()
