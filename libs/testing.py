@@ -13,6 +13,8 @@ from pathlib import Path
 
 import asyncpg
 
+from libs.bus import connect_bus
+from libs.events import Envelope
 from libs.localstack import LocalNats, LocalPostgres, free_port
 from libs.runtime import serve
 from libs.settings import Settings
@@ -110,3 +112,21 @@ class RunningService:
                 raise RuntimeError(f"{self.name} did not stop within {STOP_TIMEOUT_S} s; task stacks on stderr")
             with contextlib.suppress(asyncio.CancelledError):
                 self._task.result()
+
+
+async def stream_envelopes(settings: Settings, prefix: str = "") -> list[Envelope]:
+    """Every event on this test's stream whose short type starts with `prefix`, in stream order.
+
+    Read by sequence number, so nothing is consumed and no consumer is left behind.
+    """
+    bus = await connect_bus(settings, name="probe")
+    try:
+        state = (await bus.js.stream_info(bus.stream)).state
+        out = []
+        for seq in range(state.first_seq or 1, state.last_seq + 1):
+            env = Envelope.decode((await bus.js.get_msg(bus.stream, seq)).data)
+            if env.short_type.startswith(prefix):
+                out.append(env)
+        return out
+    finally:
+        await bus.close()

@@ -5,7 +5,6 @@ reads back every event of some types in stream order."""
 from __future__ import annotations
 
 import copy
-import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,6 +18,7 @@ from libs.bus import connect_bus
 from libs.contracts import IncidentEscalated, IncidentHeld, IncidentPriorityChanged, IncidentReopened, IncidentResumed
 from libs.events import raise_event, utcnow
 from libs.localstack import free_port
+from libs.testing import stream_envelopes
 from tests.conftest import TEST_CONFIG
 from tests.events import Incident
 
@@ -141,22 +141,8 @@ class Bus:
 
 async def stream_events(settings: Any, types: set[str], incident_id: str | None = None) -> list[tuple[str, dict]]:
     """(type, data) of every event of `types` on this test's stream, in stream order."""
-    bus = await connect_bus(settings, name="probe")
-    try:
-        sub = await bus.js.pull_subscribe(f"{settings.bus_prefix}.>", stream=bus.stream)
-        out = []
-        while True:
-            try:
-                msgs = await sub.fetch(500, timeout=0.5)
-            except Exception:
-                break
-            for m in msgs:
-                env = json.loads(m.data)
-                short = env["type"].removeprefix("tierline.")
-                if short in types and (incident_id is None or env["data"].get("incident_id") == incident_id):
-                    out.append((short, env["data"]))
-                await m.ack()
-        await sub.unsubscribe()
-        return out
-    finally:
-        await bus.close()
+    return [
+        (e.short_type, e.data)
+        for e in await stream_envelopes(settings)
+        if e.short_type in types and (incident_id is None or e.data.get("incident_id") == incident_id)
+    ]

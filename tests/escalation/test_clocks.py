@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 
 from libs.bus import connect_bus
 from libs.contracts import IncidentAcknowledged
 from libs.events import raise_event, utcnow
 from services.escalation.domain import LATE_AFTER
 from tests.conftest import auth, eventually
+from tests.escalation.support import stream_events
 from tests.events import Incident
 
 
@@ -37,28 +37,6 @@ async def has_clocks(http, esc, incident_id):
     return (await clocks(http, esc, incident_id))[0] == 200
 
 
-async def events_of(settings, types):
-    """Every event of the given types on this test's stream, via a throwaway consumer."""
-    bus = await connect_bus(settings, name="probe")
-    try:
-        sub = await bus.js.pull_subscribe(f"{settings.bus_prefix}.>", stream=bus.stream)
-        out = []
-        while True:
-            try:
-                msgs = await sub.fetch(500, timeout=0.5)
-            except Exception:
-                break
-            for m in msgs:
-                short = m.subject.removeprefix(settings.bus_prefix + ".").rsplit(".", 1)[0]
-                if short in types:
-                    out.append((short, m))
-                await m.ack()
-        await sub.unsubscribe()
-        return out
-    finally:
-        await bus.close()
-
-
 async def test_breach_fires_once_and_requests_escalation(settings, start, http):
     esc = await start("escalation", settings)
     bus = await connect_bus(settings, name="test")
@@ -75,7 +53,9 @@ async def test_breach_fires_once_and_requests_escalation(settings, start, http):
     by_clock = {c["clock"]: c for c in body["clocks"]}
     assert by_clock["response"]["state"] == "breached"
     assert by_clock["resolution"]["state"] == "running"  # 1 h target
-    found = await eventually(lambda: events_of(settings, {"sla.breached", "escalation.requested", "sla.clock_started"}))
+    found = await eventually(
+        lambda: stream_events(settings, {"sla.breached", "escalation.requested", "sla.clock_started"})
+    )
     kinds = sorted(k for k, _ in found)
     assert kinds == ["escalation.requested", "sla.breached", "sla.clock_started", "sla.clock_started"]
     await bus.close()
@@ -115,7 +95,7 @@ async def test_clock_api_tenant_wall(settings, start, http):
 
 
 async def breaches_on_stream(settings) -> list[str]:
-    return [json.loads(m.data)["data"]["incident_id"] for _, m in await events_of(settings, {"sla.breached"})]
+    return [data["incident_id"] for _, data in await stream_events(settings, {"sla.breached"})]
 
 
 async def test_deadline_that_passed_while_down_fires_once_at_start_marked_late(settings, start, http):

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from libs.bus import connect_bus
+from libs.testing import stream_envelopes
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "intake"
 
@@ -16,17 +16,12 @@ def fixture(name: str) -> dict:
 
 
 async def stored(settings, short_type: str | None = None) -> list[dict]:
-    """Every event on this test's stream (optionally of one type), oldest first."""
-    bus = await connect_bus(settings, name="probe")
-    try:
-        info = await bus.js.stream_info(bus.stream)
-        out = []
-        for seq in range(info.state.first_seq or 1, info.state.last_seq + 1):
-            msg = await bus.js.get_msg(bus.stream, seq)
-            out.append(json.loads(msg.data))
-        return [e for e in out if short_type is None or e["type"] == f"tierline.{short_type}"]
-    finally:
-        await bus.close()
+    """Every event on this test's stream (optionally of one type) as JSON, oldest first."""
+    return [
+        e.model_dump(mode="json")
+        for e in await stream_envelopes(settings)
+        if short_type is None or e.short_type == short_type
+    ]
 
 
 async def post(http, url, body: Any = None, headers=None, raw: bytes | None = None):

@@ -6,8 +6,8 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from libs.bus import connect_bus
 from libs.events import Envelope
+from libs.testing import stream_envelopes
 from tests.conftest import auth, eventually
 
 KEYS = {"acme": "acme-key", "globex": "globex-key", "initech": "initech-key"}
@@ -69,21 +69,4 @@ async def processed(http, triage, count: int, **query: str) -> list[dict]:
 
 async def events(settings, prefix: str = "incident.") -> list[Envelope]:
     """Every event on this test's stream whose type starts with `prefix`, in stream order."""
-    bus = await connect_bus(settings, name="probe")
-    out: list[Envelope] = []
-    try:
-        sub = await bus.js.pull_subscribe(f"{settings.bus_prefix}.>", stream=bus.stream)
-        while True:
-            try:
-                msgs = await sub.fetch(500, timeout=0.5)
-            except Exception:
-                break
-            for m in msgs:
-                env = Envelope.decode(m.data)
-                if env.short_type.startswith(prefix):
-                    out.append(env)
-                await m.ack()
-        await sub.unsubscribe()
-    finally:
-        await bus.close()
-    return out
+    return await stream_envelopes(settings, prefix)
