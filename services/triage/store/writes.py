@@ -1,4 +1,5 @@
-"""Triage's only SQL. Batch writes use unnest() so one transaction (and one statement) carries a whole batch."""
+"""Triage's SQL (with reads.py): the write side. Batch writes use unnest() so one transaction (and one
+statement) carries a whole batch."""
 
 from __future__ import annotations
 
@@ -26,10 +27,20 @@ _WRITTEN = [
     ("hold_reason", "text"), ("resolution_code", "text"), ("first_contact", "bool"), ("closed_at", "timestamptz"),
     ("parent_id", "uuid"), ("changes", "jsonb"),
 ]  # fmt: skip
+
+
 _NAMES = [c for c, _ in _WRITTEN]
+
+
 _FIXED = {"id", "tenant", "number", "opened_at", "source", "dedup_key"}
+
+
 _READ = [*_NAMES, "at_risk", "breached"]
+
+
 _COLUMNS = ", ".join(_READ)
+
+
 _OPEN = "state NOT IN ('resolved', 'closed')"
 
 
@@ -163,82 +174,6 @@ async def settle_provider_incidents(conn: asyncpg.Connection, *, parents: Sequen
     )
 
 
-async def provider_incident(conn: asyncpg.Connection, *, ref: str) -> tuple[dict[str, Any], list[Incident]] | None:
-    try:
-        key, clause = uuid.UUID(ref), "id = $1"
-    except ValueError:
-        key, clause = ref.upper(), "number = $1"
-    row = await conn.fetchrow(f"SELECT * FROM provider_incidents WHERE {clause}", key)
-    if row is None:
-        return None
-    kids = await conn.fetch(f"SELECT {_COLUMNS} FROM incidents WHERE parent_id = $1 ORDER BY opened_at", row["id"])
-    return dict(row), [_incident(r) for r in kids]
-
-
-async def get_incident(conn: asyncpg.Connection, *, ref: str, lock: bool = False) -> Incident | None:
-    """By id (uuid) or per-tenant number (ACME-42)."""
-    try:
-        key, clause = uuid.UUID(ref), "id = $1"
-    except ValueError:
-        key, clause = ref.upper(), "number = $1"
-    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM incidents WHERE {clause}" + (" FOR UPDATE" if lock else ""), key)
-    return _incident(row) if row else None
-
-
-async def incident_details(
-    conn: asyncpg.Connection, *, incident_id: str
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    timeline = await conn.fetch(
-        "SELECT at, kind, actor, detail FROM timeline WHERE incident_id = $1 ORDER BY id", incident_id
-    )
-    alerts = await conn.fetch(
-        "SELECT alert_id, dedup_key, status, severity, summary, received_at, effect, note FROM incident_alerts"
-        " WHERE incident_id = $1 ORDER BY received_at, alert_id LIMIT 200",
-        incident_id,
-    )
-    return [dict(r) | {"detail": json.loads(r["detail"])} for r in timeline], [dict(r) for r in alerts]
-
-
-async def suppressed_alerts(
-    conn: asyncpg.Connection, *, tenants: Sequence[str] | None, limit: int
-) -> list[dict[str, Any]]:
-    sql = (
-        "SELECT alert_id, tenant, dedup_key, status, severity, summary, received_at, note, incident_id"
-        " FROM incident_alerts WHERE effect = 'suppressed' AND ($1::text[] IS NULL OR tenant = ANY($1::text[]))"
-        " ORDER BY received_at DESC LIMIT $2"
-    )
-    return [dict(r) for r in await conn.fetch(sql, list(tenants) if tenants is not None else None, limit)]
-
-
-async def list_incidents(
-    conn: asyncpg.Connection,
-    *,
-    tenants: Sequence[str] | None,
-    filters: dict[str, Any],
-    before: tuple[datetime, str] | None,
-    limit: int,
-) -> list[Incident]:
-    """Newest first, keyset-paginated on (opened_at, id). `filters`: column -> value (None: IS NULL)."""
-    where, args = [], []
-
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
-    if tenants is not None:
-        where.append(f"tenant = ANY({arg(list(tenants))}::text[])")
-    for column, value in filters.items():
-        assert column in ("state", "priority", "tier", "category", "assignee", "breached", "at_risk", "type", "queue")
-        where.append(f"{column} IS NULL" if value is None else f"{column} = {arg(value)}")
-    if before:
-        where.append(f"(opened_at, id) < ({arg(before[0])}, {arg(before[1])}::uuid)")
-    sql = f"SELECT {_COLUMNS} FROM incidents"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    sql += f" ORDER BY opened_at DESC, id DESC LIMIT {arg(limit)}"
-    return [_incident(r) for r in await conn.fetch(sql, *args)]
-
-
 async def close_resolved(
     conn: asyncpg.Connection, *, after_s: dict[str, float], at: datetime, limit: int
 ) -> list[Incident]:
@@ -273,7 +208,11 @@ def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
 _AL = [("alert_id", "text"), ("incident_id", "uuid"), ("tenant", "text"), ("status", "text"), ("severity", "text"),
        ("summary", "text"), ("received_at", "timestamptz"), ("effect", "text"), ("dedup_key", "text"),
        ("note", "text")]  # fmt: skip
+
+
 _TL = [("incident_id", "uuid"), ("at", "timestamptz"), ("kind", "text"), ("actor", "text"), ("detail", "jsonb")]
+
+
 _KEYS = [("tenant", "text"), ("dedup_key", "text"), ("incident_id", "uuid"), ("status", "text"),
          ("changes", "jsonb"), ("flapping", "bool")]  # fmt: skip
 

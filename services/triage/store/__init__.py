@@ -1,0 +1,37 @@
+"""Triage's only SQL, in two halves: the batch write path (writes.py) and the API's reads (reads.py)."""
+
+from services.triage.store.reads import (
+    get_incident,
+    incident_details,
+    list_incidents,
+    provider_incident,
+    suppressed_alerts,
+)
+from services.triage.store.writes import (
+    allocate_numbers,
+    close_resolved,
+    link_provider_incidents,
+    lock_batch,
+    mark_sla,
+    record_batch,
+    settle_provider_incidents,
+    window_ended,
+    window_started,
+)
+
+__all__ = [
+    "allocate_numbers",
+    "close_resolved",
+    "get_incident",
+    "incident_details",
+    "link_provider_incidents",
+    "list_incidents",
+    "lock_batch",
+    "mark_sla",
+    "provider_incident",
+    "record_batch",
+    "settle_provider_incidents",
+    "suppressed_alerts",
+    "window_ended",
+    "window_started",
+]
