@@ -29,8 +29,8 @@ import asyncpg
 import nats
 
 from bench.pipeline import pct
-from bench.ready import wait_ready
-from libs.localstack import LocalNats, LocalPostgres, free_port
+from bench.ready import start_servers, wait_ready
+from libs.localstack import free_port
 from libs.supervisor import ServiceProcess
 
 CONFIG = Path(__file__).resolve().parent.parent / "tierline.yaml"
@@ -114,11 +114,7 @@ def table(rows: list[dict[str, object]]) -> str:
 async def main(quick: bool) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="tierline-bench-clocks-"))
     async with AsyncExitStack() as stack:
-        nats_srv, pg = LocalNats(), LocalPostgres()
-        nats_url = await nats_srv.start(tmp / "nats")
-        stack.push_async_callback(nats_srv.stop)
-        db_url = await pg.start(tmp / "postgres")
-        stack.push_async_callback(pg.stop)
+        _, _, nats_url, db_url = await start_servers(stack, tmp)
         port = free_port()
         env = {
             **os.environ,

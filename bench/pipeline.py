@@ -26,8 +26,8 @@ import aiohttp
 import nats
 
 from bench.cpu import CpuMeter
-from bench.ready import wait_ready
-from libs.localstack import LocalNats, LocalPostgres, free_port
+from bench.ready import start_servers, wait_ready
+from libs.localstack import free_port
 from libs.runtime import SERVICE_NAMES
 from libs.supervisor import ServiceProcess
 
@@ -145,11 +145,7 @@ async def step(http, base, seen, stamps, cpu, rate, seconds, mix, repeat_keys) -
 async def main(quick: bool) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="tierline-bench-"))
     async with AsyncExitStack() as stack:
-        nats_srv, pg = LocalNats(), LocalPostgres()
-        nats_url = await nats_srv.start(tmp / "nats")
-        stack.push_async_callback(nats_srv.stop)
-        db_url = await pg.start(tmp / "postgres")
-        stack.push_async_callback(pg.stop)
+        nats_srv, pg, nats_url, db_url = await start_servers(stack, tmp)
         env = {
             **os.environ,
             "TIERLINE_NATS_URL": nats_url,

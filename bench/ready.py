@@ -1,11 +1,15 @@
-"""Shared by the benchmarks: wait until the services they started answer /readyz."""
+"""Shared by the benchmarks: their own NATS and PostgreSQL, and waiting until services answer /readyz."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from contextlib import AsyncExitStack
+from pathlib import Path
 
 import aiohttp
+
+from libs.localstack import LocalNats, LocalPostgres
 
 
 async def wait_ready(http: aiohttp.ClientSession, ports: Iterable[int], *, attempts: int = 300) -> None:
@@ -18,3 +22,13 @@ async def wait_ready(http: aiohttp.ClientSession, ports: Iterable[int], *, attem
             except aiohttp.ClientError:
                 pass
             await asyncio.sleep(0.1)
+
+
+async def start_servers(stack: AsyncExitStack, tmp: Path) -> tuple[LocalNats, LocalPostgres, str, str]:
+    """A fresh nats-server and PostgreSQL under `tmp`, stopped with `stack`: (nats, pg, nats_url, db_url)."""
+    nats_srv, pg = LocalNats(), LocalPostgres()
+    nats_url = await nats_srv.start(tmp / "nats")
+    stack.push_async_callback(nats_srv.stop)
+    db_url = await pg.start(tmp / "postgres")
+    stack.push_async_callback(pg.stop)
+    return nats_srv, pg, nats_url, db_url
