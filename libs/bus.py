@@ -88,7 +88,10 @@ class Bus:
             )
             for e in envelopes
         ]
-        await asyncio.wait_for(asyncio.gather(*futures), timeout)
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that lands as the
+        # acks complete (cpython gh-86296), leaving the cancelled caller running on.
+        async with asyncio.timeout(timeout):
+            await asyncio.gather(*futures)
 
     async def lag(self, durable: str) -> int:
         """Messages a consumer has not yet acknowledged (pending + in flight)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import nats
 import structlog
@@ -12,6 +11,7 @@ from prometheus_client import Counter
 
 from libs.bus import BatchHandler, Bus, consumer_config
 from libs.events import Envelope
+from libs.tasks import cancel_and_wait
 
 log = structlog.get_logger()
 
@@ -41,10 +41,7 @@ class Consumer:
 
     async def stop(self) -> None:
         self._stopping = True
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def _run(self) -> None:
         batch = self.bus.settings.batch_size

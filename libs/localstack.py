@@ -103,7 +103,8 @@ class LocalProcess:
         with contextlib.suppress(ProcessLookupError):
             self.proc.send_signal(self.stop_signal)
         try:
-            await asyncio.wait_for(self.proc.wait(), timeout)
+            async with asyncio.timeout(timeout):  # not wait_for: it can swallow a cancel on 3.11
+                await self.proc.wait()
         except TimeoutError:
             self.proc.kill()
             await self.proc.wait()

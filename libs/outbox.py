@@ -16,6 +16,7 @@ import structlog
 
 from libs.bus import Bus
 from libs.events import Envelope
+from libs.tasks import cancel_and_wait
 
 log = structlog.get_logger()
 
@@ -78,17 +79,13 @@ class Outbox:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         with contextlib.suppress(Exception):
             await self.relay_all()  # flush what committed before shutdown
 
     async def _run(self) -> None:
         while True:
-            # asyncio.timeout, not wait_for: on Python 3.11 wait_for runs the wait as a second task, and a
-            # cancellation racing its timeout could leave stop() waiting on this loop for good (seen in tests).
+            # asyncio.timeout, not wait_for: see _relay_once.
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.poll_s):
                     await self._wake.wait()
@@ -123,7 +120,10 @@ class Outbox:
                 await self.bus.js.publish_async(r["subject"], r["payload"], headers={"Nats-Msg-Id": r["event_id"]})
                 for r in rows
             ]
-            await asyncio.wait_for(asyncio.gather(*futures), 10)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation that lands as the
+            # acks complete (cpython gh-86296); the relay then ran on and stop() waited for good (seen in CI).
+            async with asyncio.timeout(10):
+                await asyncio.gather(*futures)
             await conn.execute("DELETE FROM outbox WHERE seq = ANY($1::bigint[])", [r["seq"] for r in rows])
             return len(rows)
 

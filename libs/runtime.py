@@ -23,6 +23,7 @@ from libs.events import Envelope
 from libs.logging import configure_logging
 from libs.outbox import Apply, Outbox, handle_messages, prune_inbox
 from libs.settings import Settings
+from libs.tasks import cancel_and_wait
 from libs.web import READINESS, tls_context
 
 log = structlog.get_logger()
@@ -97,9 +98,7 @@ async def _prune_inbox_hourly(pool: asyncpg.Pool, days: float) -> None:
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await cancel_and_wait(task)
 
 
 def builder(name: str) -> Build:

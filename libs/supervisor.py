@@ -79,7 +79,8 @@ class ServiceProcess:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.terminate()
             try:
-                await asyncio.wait_for(self.proc.wait(), 15)
+                async with asyncio.timeout(15):  # not wait_for: it can swallow a cancel on 3.11
+                    await self.proc.wait()
             except TimeoutError:
                 self.proc.kill()
 

@@ -7,10 +7,11 @@ with the events it raised (see services/escalation/timer.py); this only decides 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 
 import structlog
+
+from libs.tasks import cancel_and_wait
 
 log = structlog.get_logger()
 
@@ -26,10 +27,7 @@ class Poller:
         self._task = asyncio.create_task(self._run(), name=self.name)
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
 
     async def _run(self) -> None:
         while True:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from contextlib import AsyncExitStack
 
 import structlog
@@ -12,6 +11,7 @@ from aiohttp import web
 from libs.bus import connect_bus
 from libs.config import TierlineConfig
 from libs.settings import Settings
+from libs.tasks import cancel_and_wait
 from libs.web import READINESS, create_app
 from services.intake.api import MAX_BODY, STATE, IntakeState, add_routes
 
@@ -44,9 +44,7 @@ async def build(stack: AsyncExitStack, settings: Settings, config: TierlineConfi
     task = asyncio.create_task(watch_lag(state, settings.intake_max_lag))
 
     async def stop_watch() -> None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait(task)
 
     stack.push_async_callback(stop_watch)
 
