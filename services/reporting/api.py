@@ -78,11 +78,11 @@ async def with_trend(st: ReportingState, tenant: Tenant, period: Period, n: int)
     return report, [*earlier, headline(report)]
 
 
-def _format(request: web.Request) -> str:
+def _format(request: web.Request, allowed: tuple[str, ...] = ("json", "csv")) -> str:
     fmt = request.query.get("format", "json")
-    if fmt not in ("json", "csv"):
+    if fmt not in allowed:
         raise ApiError(
-            400, "invalid_query", "invalid query parameters", [{"field": "format", "message": "json or csv"}]
+            400, "invalid_query", "invalid query parameters", [{"field": "format", "message": " or ".join(allowed)}]
         )
     return fmt
 
@@ -123,25 +123,35 @@ async def get_monthly_html(request: web.Request) -> web.Response:
 
 
 async def get_overview(request: web.Request) -> web.Response:
-    """Every tenant the token may see, side by side: the provider's managers' view."""
+    """Every tenant the token may see, side by side: the provider's managers' view (JSON, CSV or a page)."""
     st = request.app[STATE]
     who = authenticate(request, st.tokens)
     check_query(request, {"from", "to", "format"})
-    now, fmt = utcnow(), _format(request)
+    now, fmt = utcnow(), _format(request, ("json", "csv", "html"))
     period = _period(request, now)
+    reports = [await compute(st, t, period) for t in st.config.tenants if who.can_see(t.id)]
+    if fmt == "html":
+        whole_month = period == month_period(period.start.year, period.start.month)
+        page = html.render_overview(
+            reports,
+            provider=st.config.provider.name,
+            period=f"{period.start:%B %Y}"
+            if whole_month
+            else f"{period.start:%d %b %Y} to {period.end:%d %b %Y} (UTC)",
+            month=f"{period.start:%Y-%m}" if whole_month else None,
+        )
+        return web.Response(text=page, content_type="text/html", charset="utf-8")
     rows = []
-    for tenant in st.config.tenants:
-        if who.can_see(tenant.id):
-            report = await compute(st, tenant, period)
-            credit = report["availability"].get("service_credit")
-            rows.append(
-                {
-                    "tenant": tenant.id,
-                    "name": tenant.name,
-                    **headline(report),
-                    "service_credit": credit["amount"] if credit else None,
-                }
-            )
+    for report in reports:
+        credit = report["availability"].get("service_credit")
+        rows.append(
+            {
+                "tenant": report["tenant"],
+                "name": report["name"],
+                **headline(report),
+                "service_credit": credit["amount"] if credit else None,
+            }
+        )
     body = {"period": {"from": period.start, "to": period.end}, "generated_at": now, "tenants": rows}
     if fmt == "csv":
         return _csv(body, f"overview-{period.start:%Y-%m-%d}")

@@ -214,3 +214,66 @@ computed from the SLA event ledger ({r["ledger_events"]} events)</p>
 <h2>Service families</h2>{families}
 <h2>Changes</h2>{changes}
 </body></html>"""
+
+
+def _flag(text: str, good: bool | None) -> str:
+    if good is None:
+        return escape(text)
+    return f'<span class="{"good" if good else "bad"}">{escape(text)}</span>'
+
+
+def _against(pct: float | None, target: float) -> str:
+    return _flag(_pct(pct), None if pct is None else pct >= target)
+
+
+def render_overview(reports: list[dict[str, Any]], *, provider: str, period: str, month: str | None) -> str:
+    """Every visible tenant on one page for the provider's managers: who is off target, and what it costs.
+
+    `month` (YYYY-MM) is set when the period is one calendar month, so each tenant links to its monthly report.
+    """
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in [
+            "client",
+            "incidents",
+            "MTTA",
+            "MTTR",
+            "response SLA",
+            "resolution SLA",
+            "breaches",
+            "lowest availability",
+            "changes",
+            "service credit",
+        ]
+    )
+    rows = []
+    for r in reports:
+        target = r["sla_compliance_target_pct"]
+        services = r["availability"]["services"]
+        worst = min((s["availability_pct"] for s in services if s["availability_pct"] is not None), default=None)
+        credit = r["availability"].get("service_credit")
+        name = escape(r["name"])
+        if month:
+            name = f'<a href="/v1/reports/{escape(r["tenant"])}/monthly/{month}.html">{name}</a>'
+        cells = [
+            name,
+            escape(str(r["incidents"])),
+            escape(human(r["mtta_seconds"])),
+            escape(human(r["mttr_seconds"])),
+            _against(r["response_sla"]["compliance_pct"], target),
+            _against(r["resolution_sla"]["compliance_pct"], target),
+            _flag(str(len(r["breaches"])), None if not r["breaches"] else False),
+            _flag(_pct(worst), None if worst is None else all(s["met"] for s in services)),
+            escape(str(r["changes"]["implemented"])),
+            escape(f"{credit['amount']:g} {credit['currency']}") if credit else "-",
+        ]
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    table = f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>" if rows else ""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{escape(provider)}: clients {escape(period)}</title>
+<style>{STYLE}</style></head><body>
+<h1>{escape(provider)}: all clients</h1>
+<p class="sub">{escape(period)} &middot; SLA figures in green meet the client's compliance target, red miss it
+&middot; computed from the SLA event ledger</p>
+{table or '<p class="sub">No clients visible to this token.</p>'}
+</body></html>"""

@@ -82,6 +82,8 @@ async def test_readme_examples_run(tmp_path, http):
         assert shell.returncode == 0, err.decode()
         assert out.decode().startswith("figure,value\ntenant,acme") and b"events replayed" in out
         assert (tmp_path / "acme-2026-11.html").read_text().count("<svg") == 5
+        clients = (tmp_path / "clients.html").read_text()
+        assert "Acme Manufacturing" in clients and "Initech GmbH" in clients and "</table>" in clients
         assert await report() == before
     finally:
         await stop(proc)

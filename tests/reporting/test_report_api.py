@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -214,6 +215,54 @@ async def test_provider_overview(octo, http):
     # A client token sees only its own tenant in the overview.
     _, _, raw = await get(http, f"{octo.url}/v1/reports", token="other-token", **OCTOBER)
     assert [r["tenant"] for r in json.loads(raw)["tenants"]] == ["other"]
+
+
+async def test_provider_overview_page(octo, http):
+    status, kind, raw = await get(http, f"{octo.url}/v1/reports", format="html", **OCTOBER)
+    assert status == 200 and kind.startswith("text/html")
+    page = raw.decode()
+    rows = overview_rows(page)
+    assert [r[0] for r in rows] == ["Octo Logistics", "Octo Logistics"]  # the second tenant copies the name
+    octo_row = rows[0]
+    assert octo_row[1] == "5" and octo_row[-1] == "3500 EUR" and octo_row[6] == "1"
+    assert 'href="/v1/reports/octo/monthly/2026-10.html"' in page  # a whole month links to each report
+    assert '<span class="bad">1</span>' in page  # the breach stands out
+    assert "<script" not in page and "http" not in page.replace('href="/v1', "")  # nothing external
+    # Half a month has no monthly report to link to; a client token sees only its own row.
+    _, _, raw = await get(
+        http, f"{octo.url}/v1/reports", format="html", token="other-token", **{"from": "2026-10-01", "to": "2026-10-15"}
+    )
+    assert len(overview_rows(raw.decode())) == 1 and "monthly/" not in raw.decode()
+    assert (await get(http, f"{octo.url}/v1/reports", format="pdf", **OCTOBER))[0] == 400
+
+
+def overview_rows(page: str) -> list[list[str]]:
+    """The text of each body row's cells, read with the standard library's HTML parser."""
+
+    class Rows(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rows: list[list[str]] = []
+            self.in_body = self.in_cell = False
+
+        def handle_starttag(self, tag, attrs):
+            self.in_body |= tag == "tbody"
+            if self.in_body and tag == "tr":
+                self.rows.append([])
+            if self.in_body and tag == "td":
+                self.in_cell = True
+                self.rows[-1].append("")
+
+        def handle_endtag(self, tag):
+            self.in_cell = self.in_cell and tag != "td"
+
+        def handle_data(self, data):
+            if self.in_cell:
+                self.rows[-1][-1] += data
+
+    parser = Rows()
+    parser.feed(page)
+    return parser.rows
 
 
 async def test_walls_and_bad_input(octo, http):
