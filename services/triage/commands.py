@@ -125,7 +125,7 @@ def action(model: type[Body], act: Act) -> Callable[[web.Request], Any]:
                 raise ApiError(409, "illegal_transition", str(exc), [{"allowed": exc.allowed}]) from None
             steps = [(incident.id, now, kind, who.user, detail) for kind, detail in done.steps]
             await store.record_batch(conn, incidents=[incident], timeline=steps)
-            if incident.parent_id and not incident.is_open:
+            if incident.parent_id:  # resolving or reopening a child may settle its provider incident
                 await store.settle_provider_incidents(conn, parents=[incident.parent_id], at=now)
             cid = request.headers.get("X-Request-Id")
             return incident, [incident_event(k, incident, p, correlation_id=cid) for k, p in done.events]

@@ -72,7 +72,10 @@ async def on_alerts_received(conn: asyncpg.Connection, envs: list[Envelope], con
     await store.record_batch(
         conn, incidents=touched, alerts=alert_rows, timeline=timeline, keys=list(grouping.touched_keys.values())
     )
-    parents = [o.incident.parent_id for _, o in outcomes if o.effect == "resolved" and o.incident.parent_id]  # type: ignore[union-attr]
+    # A child resolved or reopened by its alert may resolve or reopen its provider incident.
+    parents = [
+        o.incident.parent_id for _, o in outcomes if o.effect in ("resolved", "reopened") and o.incident.parent_id
+    ]  # type: ignore[union-attr]
     if parents:
         await store.settle_provider_incidents(conn, parents=parents, at=max(a.received_at for _, a in alerts))
     return [e for env, o in outcomes if (e := outcome_event(o, env)) is not None]

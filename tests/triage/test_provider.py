@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import eventually
-from tests.triage.stack import act, alert, call, events, incidents, processed
+from tests.triage.stack import act, alert, call, detail, events, incidents, processed
 
 
 @pytest.fixture
@@ -73,3 +73,43 @@ async def test_provider_incident_links_a_child_per_tenant(stack, http, tsettings
     await alert(http, intake, "globex", severity="critical", service="crm", **outage)
     items = await processed(http, triage, 4)
     assert items[0]["number"] == "GLOBEX-2" and items[0]["parent_id"] not in (None, parent)
+
+
+async def test_a_reopened_child_reopens_its_provider_incident(stack, http):
+    intake, triage = stack
+    outage = {"source": "upstream-isp", "dedup_key": "isp-lon", "summary": "Upstream ISP outage London"}
+    await alert(http, intake, "acme", severity="critical", **outage)
+    await alert(http, intake, "globex", severity="critical", service="crm", **outage)
+    items = {i["number"]: i for i in await processed(http, triage, 2)}
+    parent = items["ACME-1"]["parent_id"]
+
+    async def parent_state(ref: str = parent) -> str:
+        return (await call(http, "GET", f"{triage.url}/v1/provider-incidents/{ref}"))[1]["state"]
+
+    for child in ("ACME-1", "GLOBEX-1"):
+        assert (await act(http, triage, child, "resolve", {"resolution_code": "solved"}))[0] == 200
+    assert await parent_state() == "resolved"
+
+    # The fault re-fires at acme inside its 1 h reopen window: the child reopens, and so does the parent.
+    await alert(http, intake, "acme", severity="critical", **outage)
+
+    async def acme_reopened() -> bool:
+        return (await detail(http, triage, "ACME-1"))["reopen_count"] == 1
+
+    await eventually(acme_reopened)
+    assert await parent_state() == "open"
+    assert (await act(http, triage, "ACME-1", "resolve", {"resolution_code": "solved"}))[0] == 200
+    assert await parent_state() == "resolved"
+
+    # Reopened by hand, the same.
+    assert (await act(http, triage, "GLOBEX-1", "reopen", {"reason": "still down for the CRM users"}))[0] == 200
+    assert await parent_state() == "open"
+    assert (await act(http, triage, "GLOBEX-1", "resolve", {"resolution_code": "solved"}))[0] == 200
+
+    # Once a newer provider incident holds the fault (globex re-fires outside its 0 s reopen window), a
+    # reopened old child leaves the old parent resolved: never two open for one upstream fault.
+    await alert(http, intake, "globex", severity="critical", service="crm", **outage)
+    newer = (await processed(http, triage, 3))[0]
+    assert newer["number"] == "GLOBEX-2" and newer["parent_id"] != parent
+    assert (await act(http, triage, "ACME-1", "reopen", {"reason": "users report it again"}))[0] == 200
+    assert (await parent_state(), await parent_state(newer["parent_id"])) == ("resolved", "open")

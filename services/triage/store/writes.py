@@ -165,12 +165,24 @@ async def link_provider_incidents(
 
 
 async def settle_provider_incidents(conn: asyncpg.Connection, *, parents: Sequence[str], at: datetime) -> None:
-    """A provider incident resolves when every child incident has."""
+    """A provider incident resolves when every child has, and opens again when one of them is reopened.
+
+    It stays resolved if a newer provider incident already holds the same upstream fault: the reopened
+    child keeps its link to the old one, and there is never more than one open per (source, dedup key).
+    """
+    ids = sorted(set(parents))
     await conn.execute(
         "UPDATE provider_incidents p SET state = 'resolved', resolved_at = $2 WHERE id = ANY($1::uuid[])"
         f" AND state = 'open' AND NOT EXISTS (SELECT 1 FROM incidents i WHERE i.parent_id = p.id AND i.{_OPEN})",
-        sorted(set(parents)),
+        ids,
         at,
+    )
+    await conn.execute(
+        "UPDATE provider_incidents p SET state = 'open', resolved_at = NULL WHERE id = ANY($1::uuid[])"
+        f" AND state = 'resolved' AND EXISTS (SELECT 1 FROM incidents i WHERE i.parent_id = p.id AND i.{_OPEN})"
+        " AND NOT EXISTS (SELECT 1 FROM provider_incidents o"
+        " WHERE o.source = p.source AND o.dedup_key = p.dedup_key AND o.state = 'open')",
+        ids,
     )
 
 
