@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import asyncpg
 import structlog
 
+from libs.calendar import calendar_for
 from libs.config import TierlineConfig
 from libs.contracts import (
     IncidentAcknowledged,
@@ -29,7 +31,14 @@ from services.escalation.clocks import (
     stop_clocks,
 )
 from services.escalation.domain import plan_clocks, sla_snapshot, step_for_tier, steps_snapshot
-from services.escalation.outgoing import escalation_request, incident_of, notify, reach_tier, start_step
+from services.escalation.outgoing import (
+    escalation_request,
+    incident_of,
+    notifications,
+    notify,
+    reach_tier,
+    step_started,
+)
 
 log = structlog.get_logger()
 SOURCE = "escalation"
@@ -83,6 +92,10 @@ async def on_incidents_opened(conn: asyncpg.Connection, envs: list[Envelope], co
                 )
             )
         policy, steps, repeat = tenant.escalation.for_category(opened.category)
+        snapshot = steps_snapshot(steps)
+        first = step_for_tier(snapshot, opened.tier, 0)
+        first = len(snapshot) - 1 if first is None else first
+        # The first step is planned here, not saved afterwards: one bulk insert per batch, no update per run.
         run_rows.append(
             (
                 opened.incident_id,
@@ -92,44 +105,42 @@ async def on_incidents_opened(conn: asyncpg.Connection, envs: list[Envelope], co
                 opened.priority,
                 opened.category,
                 policy,
-                json.dumps(steps_snapshot(steps)),
+                json.dumps(snapshot),
                 repeat,
                 json.dumps(tenant.contract.coverage.model_dump(mode="json")),
-                opened.tier,
+                first,
+                max(opened.tier, snapshot[first]["tier"]),
                 opened.opened_at,
-                None,
+                calendar_for(tenant.contract.coverage).add(opened.opened_at, snapshot[first]["after_s"]),
                 json.dumps(sla_snapshot(tenant)),
             )
         )
     started = await store.start_clocks(conn, clock_rows)
     raised = [started_event(r, causes[str(r["incident_id"])][0]) for r in started]
-    for found in await store.start_runs(conn, run_rows):
-        env, opened = causes[str(found["incident_id"])]
-        run = dict(found)
-        steps = json.loads(run["steps"])
-        first = step_for_tier(steps, opened.tier, 0)
-        first = len(steps) - 1 if first is None else first
+    pages: list[tuple[Any, ...]] = []
+    for run in await store.start_runs(conn, run_rows):  # a replay starts none
+        env, opened = causes[str(run["incident_id"])]
         request = None
-        if steps[first]["tier"] > opened.tier:  # the policy starts above the incident's tier: ask for it
-            reason = f"escalation policy {run['policy']} starts at Tier {steps[first]['tier']}"
+        if run["tier"] > opened.tier:  # the policy starts above the incident's tier: ask for it
+            reason = f"escalation policy {run['policy']} starts at Tier {run['tier']}"
             request = escalation_request(
-                run, from_tier=opened.tier, to_tier=steps[first]["tier"], reason=reason, at=opened.opened_at, cause=env
+                run, from_tier=opened.tier, to_tier=run["tier"], reason=reason, at=opened.opened_at, cause=env
             )
-            run["tier"] = steps[first]["tier"]
             raised.append(request)
-        raised.append(
-            await start_step(
-                conn,
-                config,
-                run,
-                step=first,
-                round_=0,
-                at=opened.opened_at,
-                reason="incident opened",
-                cause=request or env,
-            )
+        step_env, step_pages = step_started(
+            config,
+            dict(run),
+            step=run["step"],
+            round_=0,
+            at=opened.opened_at,
+            due=run["step_due_at"],
+            reason="incident opened",
+            cause=request or env,
         )
-        await notify(conn, config, tenant=env.tenant, trigger="opened", incident=incident_of(run), cause=env)
+        raised.append(step_env)
+        pages += step_pages
+        pages += notifications(config, tenant=env.tenant, trigger="opened", incident=incident_of(run), cause=env)
+    await store.enqueue(conn, pages)
     return raised
 
 

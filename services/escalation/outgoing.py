@@ -25,8 +25,7 @@ def incident_of(run: asyncpg.Record | dict[str, Any]) -> Incident:
     return Incident(str(run["incident_id"]), run["number"], run["title"], run["priority"], int(run["tier"]))
 
 
-async def notify(
-    conn: asyncpg.Connection,
+def notifications(
     config: TierlineConfig,
     *,
     tenant: str,
@@ -34,14 +33,16 @@ async def notify(
     incident: Incident,
     cause: Envelope,
     targets: list[NotificationTarget] | None = None,
-) -> int:
-    """Queue one notification per target that wants `trigger` (or the `targets` given, for escalation steps);
-    a replay of the same cause queues nothing new (unique target + cause)."""
+) -> list[tuple[Any, ...]]:
+    """The rows for store.enqueue: one notification per target that wants `trigger` (or the `targets` given,
+    for escalation steps). Nothing is saved here, so a batch can queue all its notifications at once."""
     tenant_cfg = config.tenant(tenant)
     if tenant_cfg is None:
-        return 0
+        return []
     if targets is None:
         targets = targets_for(tenant_cfg, trigger, incident.priority)  # type: ignore[arg-type]
+    if not targets:
+        return []
     event = {"type": cause.short_type, "id": cause.id, "time": cause.time.isoformat(), "data": cause.data}
     rows = []
     for t in targets:
@@ -50,33 +51,33 @@ async def notify(
         rows.append(
             (nid, tenant, incident.incident_id, incident.number, t.name, t.kind, trigger, cause.id, json.dumps(body))
         )
-    return await store.enqueue(conn, rows)
+    return rows
 
 
-async def start_step(
-    conn: asyncpg.Connection,
+async def notify(conn: asyncpg.Connection, config: TierlineConfig, **what: Any) -> int:
+    """Queue the notifications for `what` (see `notifications`); a replay of the same cause queues nothing new
+    (unique target + cause)."""
+    return await store.enqueue(conn, notifications(config, **what))
+
+
+def step_due(run: dict[str, Any], step: int, at: datetime) -> datetime:
+    """When `step`, started at `at`, runs out unacknowledged: its delay counted in the contract's coverage."""
+    return calendar_from_json(run["coverage"]).add(at, json.loads(run["steps"])[step]["after_s"])
+
+
+def step_started(
     config: TierlineConfig,
     run: dict[str, Any],
     *,
     step: int,
     round_: int,
     at: datetime,
+    due: datetime,
     reason: str,
     cause: Envelope | None,
-) -> Envelope:
-    """Move the run to `step` (saved), page the step's targets, and return the `escalation.step_started` event."""
-    steps = json.loads(run["steps"])
-    spec = steps[step]
-    due = calendar_from_json(run["coverage"]).add(at, spec["after_s"])
-    await store.update_run(
-        conn,
-        incident_id=run["incident_id"],
-        step=step,
-        round=round_,
-        tier=run["tier"],
-        step_started_at=at,
-        step_due_at=due,
-    )
+) -> tuple[Envelope, list[tuple[Any, ...]]]:
+    """The `escalation.step_started` event for `run` reaching `step`, and the pages to its targets (unsaved)."""
+    spec = json.loads(run["steps"])[step]
     payload = EscalationStepStarted(
         incident_id=str(run["incident_id"]),
         number=run["number"],
@@ -99,11 +100,39 @@ async def start_step(
         cause=cause,
     )
     tenant_cfg = config.tenant(run["tenant"])
-    if tenant_cfg is not None and spec["notify"]:
-        targets = step_targets(tenant_cfg, spec["notify"])
-        await notify(
-            conn, config, tenant=run["tenant"], trigger="step", incident=incident_of(run), cause=env, targets=targets
-        )
+    if tenant_cfg is None or not spec["notify"]:
+        return env, []
+    targets = step_targets(tenant_cfg, spec["notify"])
+    pages = notifications(
+        config, tenant=run["tenant"], trigger="step", incident=incident_of(run), cause=env, targets=targets
+    )
+    return env, pages
+
+
+async def start_step(
+    conn: asyncpg.Connection,
+    config: TierlineConfig,
+    run: dict[str, Any],
+    *,
+    step: int,
+    round_: int,
+    at: datetime,
+    reason: str,
+    cause: Envelope | None,
+) -> Envelope:
+    """Move the run to `step` (saved), page the step's targets, and return the `escalation.step_started` event."""
+    due = step_due(run, step, at)
+    await store.update_run(
+        conn,
+        incident_id=run["incident_id"],
+        step=step,
+        round=round_,
+        tier=run["tier"],
+        step_started_at=at,
+        step_due_at=due,
+    )
+    env, pages = step_started(config, run, step=step, round_=round_, at=at, due=due, reason=reason, cause=cause)
+    await store.enqueue(conn, pages)
     return env
 
 

@@ -126,14 +126,15 @@ async def clocks_for(conn: asyncpg.Connection, *, ref: str) -> list[asyncpg.Reco
 
 async def start_runs(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]) -> list[asyncpg.Record]:
     """rows: (incident_id, tenant, number, title, priority, category, policy, steps JSON, repeat, coverage JSON,
-    tier, step_started_at, step_due_at, sla JSON). Returns the runs started now (a replay starts none)."""
+    step, tier, step_started_at, step_due_at, sla JSON). Returns the runs started now (a replay starts none)."""
     if not rows:
         return []
     return await conn.fetch(
         "INSERT INTO escalation_runs (incident_id, tenant, number, title, priority, category, policy, steps,"
-        " repeat, coverage, tier, step_started_at, step_due_at, sla) SELECT * FROM unnest($1::uuid[], $2::text[],"
-        " $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[], $9::smallint[], $10::jsonb[],"
-        " $11::smallint[], $12::timestamptz[], $13::timestamptz[], $14::jsonb[]) ON CONFLICT DO NOTHING RETURNING *",
+        " repeat, coverage, step, tier, step_started_at, step_due_at, sla) SELECT * FROM unnest($1::uuid[],"
+        " $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[], $9::smallint[],"
+        " $10::jsonb[], $11::smallint[], $12::smallint[], $13::timestamptz[], $14::timestamptz[], $15::jsonb[])"
+        " ON CONFLICT DO NOTHING RETURNING *",
         *[list(c) for c in zip(*rows, strict=True)],
     )
 
