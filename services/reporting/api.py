@@ -69,7 +69,7 @@ async def compute(st: ReportingState, tenant: Tenant, period: Period) -> dict[st
     downtime = list(tenant.contract.availability.downtime_priorities)
     async with st.pool.acquire() as conn:
         ledger = await store.ledger_slice(conn, tenant=tenant.id, start=period.start, end=period.end, downtime=downtime)
-    return build(tenant, period, ledger)
+    return build(tenant, period, ledger, as_of=utcnow())
 
 
 async def with_trend(st: ReportingState, tenant: Tenant, period: Period, n: int) -> tuple[dict, list[dict]]:

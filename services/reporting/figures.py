@@ -117,21 +117,26 @@ def availability(
     windows: list[tuple[list[str], datetime, datetime]],
     tenant: Tenant,
     period: Period,
+    as_of: datetime,
 ) -> dict[str, Any]:
     """Per declared service: downtime from its downtime incidents (detected or opened → resolved, clipped to
-    the period, overlaps counted once), less approved change windows on it when the contract says so."""
+    the period, overlaps counted once), less approved change windows on it when the contract says so.
+
+    A period still running is measured to `as_of` (month to date): an incident still open is down until now,
+    not until the period's end, and a period not begun has no availability yet."""
     rules = tenant.contract.availability
-    span = (period.end - period.start).total_seconds()
+    end = min(period.end, max(as_of, period.start))
+    span = (end - period.start).total_seconds()
     services, credits = [], 0.0
     for ci in tenant.services:
         down = merge(
-            (max(s.detected_at or s.opened_at, period.start), min(s.last_resolved or period.end, period.end))
+            (max(s.detected_at or s.opened_at, period.start), min(s.last_resolved or end, end))
             for s in stories
             if s.ci == ci.id and s.priority in rules.downtime_priorities
         )
         excluded: list[Interval] = []
         if rules.exclude_change_windows:
-            excluded = merge((max(a, period.start), min(b, period.end)) for cis, a, b in windows if ci.id in cis)
+            excluded = merge((max(a, period.start), min(b, end)) for cis, a, b in windows if ci.id in cis)
             down = minus(down, excluded)
         down_s = sum((b - a).total_seconds() for a, b in down)
         pct = round((span - down_s) / span * 100, 4) if span else None
@@ -142,7 +147,7 @@ def availability(
             "category": ci.category,
             "availability_pct": pct,
             "target_pct": target,
-            "met": pct is not None and pct >= target,
+            "met": None if pct is None else pct >= target,
             "downtime_minutes": round(down_s / 60, 2),
             "excluded_change_minutes": round(sum((b - a).total_seconds() for a, b in excluded) / 60, 2),
         }
@@ -151,7 +156,7 @@ def availability(
             entry["credit_pct"] = credit_pct(pct, target, per_step=c.percent_per_step, step=c.step_pct, cap=c.cap_pct)
             credits += entry["credit_pct"]
         services.append(entry)
-    out: dict[str, Any] = {"services": services}
+    out: dict[str, Any] = {"measured_to": end, "complete": end == period.end, "services": services}
     if rules.credits:
         c = rules.credits
         total_pct = min(c.cap_pct, credits)
@@ -203,7 +208,11 @@ def families(stories: list[IncidentStory], avail: dict[str, Any], coverage: Cove
         return [s for s in stories if s.category == cat]
 
     def uptime(cat: str) -> float | None:
-        pcts = [s["availability_pct"] for s in avail["services"] if s["category"] == cat]
+        pcts = [
+            s["availability_pct"]
+            for s in avail["services"]
+            if s["category"] == cat and s["availability_pct"] is not None
+        ]
         return round(sum(pcts) / len(pcts), 4) if pcts else None
 
     out: dict[str, Any] = {}

@@ -52,6 +52,12 @@ def _figure(name: str, value: Any) -> str:
     return f"{label} {_pct(value)}" if name.endswith("_pct") else f"{label} {value}"
 
 
+def _so_far(avail: dict[str, Any]) -> str:
+    if avail["complete"]:
+        return ""
+    return f" &middot; month to date: availability and credits as of {_cell(avail['measured_to'])}"
+
+
 def _card(label: str, value: str, good: bool | None = None) -> str:
     cls = "" if good is None else (' class="good"' if good else ' class="bad"')
     return f'<div class="card"><b{cls}>{escape(value)}</b><span>{escape(label)}</span></div>'
@@ -205,7 +211,7 @@ def render(report: dict[str, Any], trend: list[dict[str, Any]], *, provider: str
 <h1>{escape(r["name"])}: service report {escape(month)}</h1>
 <p class="sub">{escape(provider)} &middot; contract {escape(r["contract"]["tier"])},
 coverage {escape(r["contract"]["coverage"])} &middot;
-computed from the SLA event ledger ({r["ledger_events"]} events)</p>
+computed from the SLA event ledger ({r["ledger_events"]} events){_so_far(avail)}</p>
 <div class="cards">{cards}</div>
 {chart_html}
 <h2>Service availability</h2>{services}

@@ -40,7 +40,8 @@ def coverage_of(tenant: Tenant) -> Callable[[IncidentStory, datetime, datetime],
     return seconds
 
 
-def build(tenant: Tenant, period: Period, ledger: LedgerSlice) -> dict[str, Any]:
+def build(tenant: Tenant, period: Period, ledger: LedgerSlice, *, as_of: datetime | None = None) -> dict[str, Any]:
+    """The report of `tenant` for `period`, as known at `as_of` (default: the period's end, a closed period)."""
     stories = incident_stories(ledger.incident_events)
     opened = [s for s in stories.values() if period.start <= s.opened_at < period.end]
     changes = list(change_stories(ledger.change_events).values())
@@ -49,7 +50,10 @@ def build(tenant: Tenant, period: Period, ledger: LedgerSlice) -> dict[str, Any]
         1 for e in ledger.change_events if e.type == "change.unmanaged_recorded" and period.start <= e.at < period.end
     )
     coverage = coverage_of(tenant)
-    avail = fig.availability(opened + [s for s in stories.values() if s not in opened], windows, tenant, period)
+    as_of = period.end if as_of is None else as_of
+    avail = fig.availability(
+        opened + [s for s in stories.values() if s not in opened], windows, tenant, period, as_of=as_of
+    )
     return {
         "tenant": tenant.id,
         "name": tenant.name,

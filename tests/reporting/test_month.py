@@ -116,3 +116,28 @@ def test_weekly_volume(report):
     weeks = [(w["from"].day, [w[p] for p in ("P1", "P2", "P3", "P4", "P5")]) for w in report["weekly_volume"]]
     assert weeks == [(1, [1, 0, 0, 0, 0]), (8, [0, 1, 1, 0, 0]), (15, [0, 0, 0, 1, 0]), (22, [1, 0, 0, 0, 0]),
                      (29, [0, 0, 0, 0, 0])]  # fmt: skip
+
+
+def test_a_month_still_running_is_measured_to_now():
+    """Asked on 26 Oct at 09:50 UTC, while D (detected 07:50) is still down: availability is month to date, and
+    D counts 2 h down, not down until the month's end."""
+    events = [Event(kind, data, at) for kind, at, data in month.all_events()]
+    now = month.t(26, 9, 50)
+    known = [e for e in events if e.at <= now]
+    incident_events = [e for e in known if "incident_id" in e.data and not e.type.startswith("change.")]
+    change_events = [e for e in known if e.type.startswith("change.")]
+    report = build(month.TENANT, OCTOBER, LedgerSlice(incident_events, change_events, len(known)), as_of=now)
+    avail = report["availability"]
+    assert (avail["measured_to"], avail["complete"]) == (now, False)
+    erp = next(s for s in avail["services"] if s["ci"] == "erp-db")
+    # F 60 min + A 92 min + D 07:50-09:50 120 min, of 25 days 9 h 50 min = 36,590 minutes so far.
+    assert erp["downtime_minutes"] == 272.0
+    assert erp["availability_pct"] == round((36_590 - 272) / 36_590 * 100, 4)
+
+    # November asked in October has not begun: no availability, no credit, nothing "missed".
+    november = Period(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
+    report = build(month.TENANT, november, LedgerSlice(incident_events, change_events, len(known)), as_of=now)
+    assert {
+        (s["availability_pct"], s["met"], s.get("credit_pct", 0.0)) for s in report["availability"]["services"]
+    } == {(None, None, 0.0)}
+    assert report["availability"]["service_credit"]["amount"] == 0.0
