@@ -11,7 +11,7 @@ from typing import Any
 
 from services.reporting.stories import Clock, IncidentStory, instant
 
-ORDER = {"started": 0, "warning": 1, "paused": 2, "resumed": 3, "breached": 4, "stopped": 5}
+ORDER = {"started": 0, "retargeted": 1, "warning": 2, "paused": 3, "resumed": 4, "breached": 5, "stopped": 6}
 NEVER = datetime.min.replace(tzinfo=UTC)
 
 
@@ -45,6 +45,17 @@ def _steps(clock: Clock) -> list[dict[str, Any]]:
                 f"due {st.get('due_at')}",
             }
         )
+    for t in clock.retargets:
+        steps.append(
+            {
+                "at": instant(t.get("at")),
+                "what": "retargeted",
+                "priority": t.get("priority"),
+                "due_at": instant(t.get("due_at")),
+                "text": f"priority {t.get('from_priority')} -> {t.get('priority')}: target now "
+                f"{human(t.get('target_s'))} from the start, due {t.get('due_at')}",
+            }
+        )
     for w in clock.warnings:
         pct = round(float(w.get("fraction", 0)) * 100)
         steps.append(
@@ -65,6 +76,12 @@ def _steps(clock: Clock) -> list[dict[str, Any]]:
             }
         )
     for r in clock.resumes:
+        if r.get("reason") == "reopened":
+            text = f"reopened: counting again after {human(r.get('paused_s'))} resolved; now due {r.get('due_at')}"
+        else:
+            text = (
+                f"resumed: paused for {_reason(r.get('reason'))} {human(r.get('paused_s'))}; now due {r.get('due_at')}"
+            )
         steps.append(
             {
                 "at": instant(r.get("resumed_at")),
@@ -72,8 +89,7 @@ def _steps(clock: Clock) -> list[dict[str, Any]]:
                 "reason": r.get("reason"),
                 "paused_s": r.get("paused_s"),
                 "due_at": instant(r.get("due_at")),
-                "text": f"resumed: paused for {_reason(r.get('reason'))} {human(r.get('paused_s'))}; "
-                f"now due {r.get('due_at')}",
+                "text": text,
             }
         )
     if (b := clock.breached) is not None:
@@ -86,7 +102,7 @@ def _steps(clock: Clock) -> list[dict[str, Any]]:
                 "text": f"breached at {b.get('breached_at')}, due {b.get('due_at')}{late}",
             }
         )
-    if (sp := clock.stopped) is not None:
+    for sp in [*clock.earlier_stops, *([clock.stopped] if clock.stopped else [])]:
         counted = sp.get("coverage_s", sp.get("elapsed_s"))
         outcome = "met" if sp.get("met") else "not met"
         steps.append(
@@ -113,8 +129,8 @@ def explain(story: IncidentStory) -> dict[str, Any]:
             {
                 "clock": name,
                 "calendar": st.get("calendar"),
-                "target_s": st.get("target_s"),
-                "target": human(st.get("target_s")),
+                "target_s": clock.target_s,
+                "target": human(clock.target_s),
                 "outcome": {True: "met", False: "breached", None: "running"}[clock.met],
                 "counted_s": sp.get("coverage_s", sp.get("elapsed_s")),
                 "paused_s": round(paused, 3),

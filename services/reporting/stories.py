@@ -35,6 +35,15 @@ class Clock:
     warnings: list[dict[str, Any]] = field(default_factory=list)
     pauses: list[dict[str, Any]] = field(default_factory=list)  # sla.clock_paused payloads
     resumes: list[dict[str, Any]] = field(default_factory=list)  # sla.clock_resumed payloads
+    retargets: list[dict[str, Any]] = field(default_factory=list)  # sla.clock_retargeted (priority changed)
+    earlier_stops: list[dict[str, Any]] = field(default_factory=list)  # stops undone by a reopen
+
+    @property
+    def target_s(self) -> float | None:
+        """The target the clock runs to now: the latest priority's, else the one it started with."""
+        if self.retargets:
+            return float(self.retargets[-1]["target_s"])
+        return None if self.started is None else self.started.get("target_s")
 
     @property
     def met(self) -> bool | None:
@@ -124,7 +133,14 @@ def _apply(story: IncidentStory, e: Event) -> None:
         case "sla.clock_paused":
             story.clock(d["clock"]).pauses.append(d)
         case "sla.clock_resumed":
-            story.clock(d["clock"]).resumes.append(d)
+            clock = story.clock(d["clock"])
+            if d.get("reason") == "reopened" and clock.stopped is not None:
+                # The incident came back: the resolution clock counts on, so its earlier stop decides nothing.
+                clock.earlier_stops.append(clock.stopped)
+                clock.stopped = None
+            clock.resumes.append(d)
+        case "sla.clock_retargeted":
+            story.clock(d["clock"]).retargets.append(d)
 
 
 def incident_stories(events: Iterable[Event]) -> dict[str, IncidentStory]:
