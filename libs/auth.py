@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -56,15 +58,45 @@ def token_index(config: TierlineConfig) -> dict[str, Principal]:
     return index
 
 
+READS = {"GET", "HEAD"}
+
+
+def _token(request: web.Request) -> str | None:
+    """The API token: `Authorization: Bearer <token>`, or for reads only Basic auth with the token as password.
+
+    Basic lets a browser open a report page (it asks for a user name and password; the password is the
+    token). Only on reads: a browser re-sends cached Basic credentials on its own, so accepting them on a
+    POST would let another site's form act as the user.
+    """
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    if scheme.lower() == "basic" and request.method in READS:
+        with contextlib.suppress(ValueError, UnicodeDecodeError):
+            password = base64.b64decode(value.strip(), validate=True).decode().partition(":")[2]
+            return password or None
+    return None
+
+
+def _challenge(request: web.Request) -> dict[str, str]:
+    if request.method in READS:  # lets a browser prompt for the token
+        return {"WWW-Authenticate": 'Basic realm="Tierline", charset="UTF-8"'}
+    return {"WWW-Authenticate": 'Bearer realm="Tierline"'}
+
+
 def authenticate(request: web.Request, tokens: dict[str, Principal], *, roles: set[str] | None = None) -> Principal:
     """The request's principal, or 401 (no/unknown token) / 403 (role not allowed)."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise ApiError(401, "unauthenticated", "send an API token as 'Authorization: Bearer <token>'")
-    principal = tokens.get(sha256_hex(token.strip()))
+    token = _token(request)
+    if token is None:
+        raise ApiError(
+            401,
+            "unauthenticated",
+            "send an API token as 'Authorization: Bearer <token>' (for reads also Basic auth, the token as password)",
+            headers=_challenge(request),
+        )
+    principal = tokens.get(sha256_hex(token))
     if principal is None:
-        raise ApiError(401, "unauthenticated", "unknown API token")
+        raise ApiError(401, "unauthenticated", "unknown API token", headers=_challenge(request))
     if roles is not None and not principal.has_role(roles):
         raise ApiError(403, "forbidden", f"role {principal.role!r} may not do this", [{"allowed_roles": sorted(roles)}])
     return principal

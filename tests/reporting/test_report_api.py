@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
+import aiohttp
 import pytest
 import yaml
 
@@ -283,3 +284,17 @@ async def test_walls_and_bad_input(octo, http):
         ("/v1/reports/octo", {"colour": "red"}, 400),
     ]:
         assert (await get(http, f"{octo.url}{path}", **params))[0] == want, (path, params)
+
+
+async def test_a_browser_opens_the_report_with_the_token_as_its_password(octo, http):
+    """No header: 401 with a Basic challenge, so a browser asks; the token as password then opens the page."""
+    page = f"{octo.url}/v1/reports/octo/monthly/2026-10.html"
+    async with http.get(page) as r:
+        assert r.status == 401 and r.headers["WWW-Authenticate"].startswith("Basic realm=")
+    async with http.get(page, headers={"Authorization": aiohttp.encode_basic_auth("anything", "octo-token")}) as r:
+        assert r.status == 200 and "Octo Logistics" in await r.text()
+    # Basic is the token, nothing else: a wrong one is refused, and it does not cross the tenant wall.
+    async with http.get(page, headers={"Authorization": aiohttp.encode_basic_auth("octo-viewer", "not-a-token")}) as r:
+        assert r.status == 401
+    async with http.get(page, headers={"Authorization": aiohttp.encode_basic_auth("x", "other-token")}) as r:
+        assert r.status == 404

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 
+import aiohttp
 import pytest
 
 from libs.bus import connect_bus
@@ -135,6 +136,16 @@ async def test_bad_input_is_refused_and_changes_nothing(triage, http):
     for action, body, status, code in cases:
         got_status, got = await act(http, triage, n, action, body)
         assert (got_status, got["error"]["code"]) == (status, code), (action, body, got)
+    # Basic auth (a browser's cached credentials) is for reads only: a write with it is refused, unchanged.
+    basic = aiohttp.encode_basic_auth("eng", "eng-token")
+    async with http.post(
+        f"{triage.url}/v1/incidents/{n}/resolve",
+        json={"resolution_code": "solved"},
+        headers={"Authorization": basic},
+    ) as r:
+        assert (r.status, r.headers["WWW-Authenticate"]) == (401, 'Bearer realm="Tierline"')
+    async with http.get(f"{triage.url}/v1/incidents/{n}", headers={"Authorization": basic}) as r:
+        assert r.status == 200 and (await r.json())["state"] == "acknowledged"
     async with http.post(f"{triage.url}/v1/incidents/{n}/hold", data=b"{nope",
                          headers={"Authorization": "Bearer eng-token"}) as r:  # fmt: skip
         assert (r.status, (await r.json())["error"]["code"]) == (400, "malformed_json")
