@@ -14,7 +14,14 @@ import asyncpg
 import structlog
 
 from libs.config import TierlineConfig
-from libs.contracts import AlertReceived, ChangeWindow, EscalationRequested, IncidentEscalated, parse
+from libs.contracts import (
+    AlertReceived,
+    ChangeIncidentLinked,
+    ChangeWindow,
+    EscalationRequested,
+    IncidentEscalated,
+    parse,
+)
 from libs.events import Envelope
 from services.triage import store
 from services.triage.domain import Incident
@@ -121,6 +128,31 @@ async def on_escalation_requested(conn: asyncpg.Connection, env: Envelope) -> li
     return [incident_event("incident.escalated", incident, payload, cause=env)]
 
 
+async def on_change_incident_link(conn: asyncpg.Connection, env: Envelope) -> list[Envelope]:
+    """Show on the incident the change the change service suspects caused it (and a reviewer clearing it), so
+    whoever works the incident sees what changed on its CI."""
+    link = parse(env)
+    assert isinstance(link, ChangeIncidentLinked)
+    incident = await store.get_incident(conn, ref=link.incident_id, lock=True)
+    if incident is None or incident.tenant != env.tenant:
+        return []
+    if env.short_type == "change.incident_linked":
+        if link.number not in incident.changes:
+            incident.changes = [*incident.changes, link.number]
+        detail = {"change": link.number, "change_type": link.change_type, "counts_as_failed": link.counts_as_failed}
+        step = (incident.id, link.at, "change_suspected", "change", detail)
+    else:
+        step = (
+            incident.id,
+            link.at,
+            "change_cleared",
+            link.by or "change",
+            {"change": link.number, "reason": link.reason},
+        )
+    await store.record_batch(conn, incidents=[incident], timeline=[step])
+    return []
+
+
 async def on_change_window(conn: asyncpg.Connection, env: Envelope) -> list[Envelope]:
     """Keep triage's own copy of the change windows in progress (suppression reads it)."""
     w = parse(env)
@@ -161,6 +193,8 @@ def make_apply(config: TierlineConfig) -> Callable[[asyncpg.Connection, list[Env
 
 SINGLE_HANDLERS = {
     "escalation.requested": on_escalation_requested,
+    "change.incident_linked": on_change_incident_link,
+    "change.incident_cleared": on_change_incident_link,
     "sla.breached": on_sla_event,
     "sla.warning": on_sla_event,
 }

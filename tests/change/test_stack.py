@@ -39,3 +39,25 @@ async def test_an_alert_after_a_change_becomes_an_incident_linked_to_it(settings
         "failed",
         True,
     )
+
+    # Whoever works the incident sees the suspected change on it, and a reviewer clearing it.
+    async def incident() -> dict:
+        async with http.get(f"{svc['triage'].url}/v1/incidents/ACME-1", headers=auth("admin-token")) as r:
+            return await r.json()
+
+    async def suspected() -> dict | None:
+        found = await incident()
+        return found if found["changes"] == [change["number"]] else None
+
+    found = await eventually(suspected)
+    [step] = [t for t in found["timeline"] if t["kind"] == "change_suspected"]
+    assert step["detail"] == {"change": change["number"], "change_type": "normal", "counts_as_failed": True}
+    url = f"{svc['change'].url}/v1/changes/{change['id']}/incidents/ACME-1/clear"
+    async with http.post(url, json={"reason": "the ERP outage was a disk failure"}, headers=auth("admin-token")) as r:
+        assert r.status == 200, await r.text()
+
+    async def cleared() -> list:
+        return [t for t in (await incident())["timeline"] if t["kind"] == "change_cleared"]
+
+    [step] = await eventually(cleared)
+    assert step["detail"] == {"change": change["number"], "reason": "the ERP outage was a disk failure"}
