@@ -114,11 +114,36 @@ class RunningService:
                 self._task.result()
 
 
+async def outboxes_drained(settings: Settings, *, wait_s: float = 10.0) -> bool:
+    """Wait until every service's outbox in this test's database is empty: what was committed is on the bus.
+
+    An API answers once its transaction commits; the relay publishes a moment later. Reading the stream
+    before that misses the newest events. Gives up after `wait_s` (a stopped service's rows stay) and says so.
+    """
+    if not settings.database_url:
+        return True
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        schemas = await conn.fetch("SELECT table_schema FROM information_schema.tables WHERE table_name = 'outbox'")
+        query = " + ".join(f'(SELECT count(*) FROM "{r["table_schema"]}".outbox)' for r in schemas) or "0"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        while await conn.fetchval(f"SELECT {query}"):
+            if loop.time() > deadline:
+                return False
+            await asyncio.sleep(0.02)
+        return True
+    finally:
+        await conn.close()
+
+
 async def stream_envelopes(settings: Settings, prefix: str = "") -> list[Envelope]:
-    """Every event on this test's stream whose short type starts with `prefix`, in stream order.
+    """Every event on this test's stream whose short type starts with `prefix`, in stream order, once what the
+    services committed has been relayed (see outboxes_drained).
 
     Read by sequence number, so nothing is consumed and no consumer is left behind.
     """
+    await outboxes_drained(settings)
     bus = await connect_bus(settings, name="probe")
     try:
         state = (await bus.js.stream_info(bus.stream)).state
