@@ -33,6 +33,8 @@ def clock_view(r: asyncpg.Record, incident_id: str) -> dict[str, Any]:
     c = dict(r)
     c["incident_id"] = incident_id
     c["coverage"] = json.loads(c["coverage"])
+    if c["coverage"].get("hours") == "24x7":  # business-hours fields mean nothing here; only confuse a reader
+        c["coverage"] = {k: v for k, v in c["coverage"].items() if k not in ("days", "start", "end")}
     c["warn_at"] = list(c["warn_at"])
     if r["stopped_at"]:
         c["state"] = "stopped"

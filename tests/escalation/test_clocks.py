@@ -53,6 +53,7 @@ async def test_breach_fires_once_and_requests_escalation(settings, start, http):
     by_clock = {c["clock"]: c for c in body["clocks"]}
     assert by_clock["response"]["state"] == "breached"
     assert by_clock["resolution"]["state"] == "running"  # 1 h target
+    assert set(by_clock["response"]["coverage"]) & {"days", "start", "end"} == set()  # a 24x7 clock has no hours
     found = await eventually(
         lambda: stream_events(settings, {"sla.breached", "escalation.requested", "sla.clock_started"})
     )
