@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from libs.contracts.base import (
     HoldReason,
@@ -84,6 +85,9 @@ class IncidentReopened(IncidentRef):
     by: str
     at: datetime
     reason: str  # alert_refired | manual
+    # The state it reopened into: `new` when nobody ever acknowledged it (back in the queue, so escalation
+    # pages again), else `in_progress`. None from publishers before this field existed.
+    state: Literal["new", "in_progress"] | None = None
 
 
 class IncidentClosed(IncidentRef):

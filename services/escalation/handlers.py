@@ -17,6 +17,7 @@ from libs.contracts import (
     IncidentClosed,
     IncidentEscalated,
     IncidentOpened,
+    IncidentReopened,
     IncidentResolved,
     SlaClockStarted,
     parse,
@@ -37,6 +38,7 @@ from services.escalation.outgoing import (
     notifications,
     notify,
     reach_tier,
+    start_step,
     step_started,
 )
 
@@ -170,6 +172,38 @@ async def on_incident_resolved(conn: asyncpg.Connection, env: Envelope, config: 
     return stopped
 
 
+async def on_incident_reopened_unacknowledged(
+    conn: asyncpg.Connection, env: Envelope, config: TierlineConfig
+) -> list[Envelope]:
+    """The resolution clock counts on (clocks.on_incident_reopened); and an incident nobody ever acknowledged
+    is back in the queue, so its escalation policy runs again from the step for its tier, paging as it goes.
+    One acknowledged before is back with whoever worked it and pages nobody."""
+    raised = await on_incident_reopened(conn, env, config)
+    event = parse(env)
+    assert isinstance(event, IncidentReopened)
+    if event.state != "new":
+        return raised
+    for found in await store.runs(conn, incident_ids=[event.incident_id], lock=True):
+        run = dict(found)
+        steps = json.loads(run["steps"])
+        step = step_for_tier(steps, run["tier"], 0)
+        await store.update_run(conn, incident_id=run["incident_id"], state="running")
+        run["state"] = "running"
+        raised.append(
+            await start_step(
+                conn,
+                config,
+                run,
+                step=len(steps) - 1 if step is None else step,
+                round_=0,
+                at=event.at,
+                reason="incident reopened, never acknowledged",
+                cause=env,
+            )
+        )
+    return raised
+
+
 async def on_incident_escalated(conn: asyncpg.Connection, env: Envelope, config: TierlineConfig) -> list[Envelope]:
     """Triage applied an escalation (ours, or a person's): clocks report the new tier, and a manual jump
     moves the policy to the step for that tier and pages it, as an automatic escalation would."""
@@ -207,7 +241,7 @@ SINGLE_HANDLERS: dict[str, Handler] = {
     "incident.held": on_incident_held,
     "incident.resumed": on_incident_resumed,
     "incident.priority_changed": on_incident_priority_changed,
-    "incident.reopened": on_incident_reopened,
+    "incident.reopened": on_incident_reopened_unacknowledged,
     "incident.escalated": on_incident_escalated,
 }
 HANDLERS = ["incident.opened", *SINGLE_HANDLERS]

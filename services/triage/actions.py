@@ -96,7 +96,7 @@ def reopen(i: Incident, by: str, at: datetime, reason: str) -> Done:
         i.state = "new"
     i.reopen_count += 1
     i.resolved_at = i.resolution_code = i.first_contact = None
-    payload = IncidentReopened(**_ref(i), by=by, at=at, reason=reason)
+    payload = IncidentReopened(**_ref(i), by=by, at=at, reason=reason, state=i.state)
     return Done().add("reopened", {"reason": reason}, "incident.reopened", payload)
 
 

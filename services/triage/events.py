@@ -62,7 +62,9 @@ def outcome_event(o: Outcome, env: Envelope) -> Envelope | None:
     elif o.effect == "resolved":
         payload = resolved(i, tool, a.received_at, "alert_resolved", a.alert_id)
     elif o.effect == "reopened":
-        payload = IncidentReopened(incident_id=i.id, number=i.number, by=tool, at=a.received_at, reason="alert_refired")
+        payload = IncidentReopened(
+            incident_id=i.id, number=i.number, by=tool, at=a.received_at, reason="alert_refired", state=i.state
+        )
     else:
         return None
     kind = "incident.alert_added" if o.effect == "correlated" else f"incident.{o.effect}"

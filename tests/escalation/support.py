@@ -131,8 +131,8 @@ class Bus:
         )  # type: ignore[arg-type]
         await self.bus.publish(raise_event("incident.priority_changed", payload, source="test", tenant="acme"))
 
-    async def reopened(self, after_s: float) -> None:
-        payload = IncidentReopened(**self.incident.ref, by="eve", at=self._at(after_s), reason="manual")  # type: ignore[arg-type]
+    async def reopened(self, after_s: float, state: str | None = None) -> None:
+        payload = IncidentReopened(**self.incident.ref, by="eve", at=self._at(after_s), reason="manual", state=state)  # type: ignore[arg-type]
         await self.bus.publish(raise_event("incident.reopened", payload, source="test", tenant="acme"))
 
     async def close(self) -> None:

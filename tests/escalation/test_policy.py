@@ -124,3 +124,28 @@ async def test_category_policy_and_a_policy_that_starts_above_tier_1(settings, s
 
 async def _paged(receiver, iid):
     return any(p["incident"]["id"] == iid and p["trigger"] == "step" for p in pages(receiver))
+
+
+async def test_a_reopened_incident_nobody_acknowledged_is_paged_again(settings, start, http, tmp_path):
+    """Resolved by its tool before anyone responded, then back: it is in the queue as new, so the policy runs
+    again. One that was acknowledged before goes back to whoever had it and pages nobody."""
+    steps = [{"tier": 1, "after": "1h", "notify": ["ticketing"]}]
+    settings, esc, _ = await start_with(settings, start, tmp_path, {"steps": steps})
+    unanswered, answered = await Bus.open(settings, "P4"), await Bus.open(settings, "P4")
+    for inc in (unanswered, answered):
+        await inc.opened()
+    await answered.acknowledged(1)
+    for inc in (unanswered, answered):
+        await inc.resolved(2)
+    await answered.reopened(3, state="in_progress")  # first: handled (in stream order) before the other one
+    await unanswered.reopened(3, state="new")
+
+    async def paged_twice():
+        found = await stream_events(settings, {"escalation.step_started"}, unanswered.iid)
+        return len(found) == 2 and found
+
+    found = await eventually(paged_twice)
+    assert [d["reason"] for _, d in found] == ["incident opened", "incident reopened, never acknowledged"]
+    assert (await policy(http, esc, unanswered.iid))["state"] == "running"
+    assert (await policy(http, esc, answered.iid))["state"] == "closed"
+    assert len(await stream_events(settings, {"escalation.step_started"}, answered.iid)) == 1
