@@ -142,7 +142,7 @@ async def step(http, base, seen, stamps, cpu, rate, seconds, mix, repeat_keys) -
     }
 
 
-async def main(quick: bool) -> None:
+async def main(quick: bool, only: list[tuple[str, int]] | None = None) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="tierline-bench-"))
     async with AsyncExitStack() as stack:
         nats_srv, pg, nats_url, db_url = await start_servers(stack, tmp)
@@ -208,8 +208,21 @@ async def main(quick: bool) -> None:
         ]
         if quick:
             plan = [("new", 750), ("repeat", 750), ("mix", 1500), ("am10", 750), ("am100", 1500)]
+        if only:
+            plan = only
         rows = [await step(http, base, seen, stamps, cpu, r, secs, m, repeat_keys) for m, r in plan]
         print_table(rows)
+
+
+def steps_arg(text: str) -> list[tuple[str, int]]:
+    mixes = {"new", "repeat", "mix", "am1", "am10", "am100"}
+    plan = []
+    for item in text.split(","):
+        mix, _, rate = item.partition(":")
+        if mix not in mixes or not rate.isdigit():
+            raise argparse.ArgumentTypeError(f"{item!r}: want MIX:RATE with MIX one of {sorted(mixes)}")
+        plan.append((mix, int(rate)))
+    return plan
 
 
 def print_table(rows: list[dict[str, object]]) -> None:
@@ -224,7 +237,10 @@ def print_table(rows: list[dict[str, object]]) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true", help="three short steps instead of the full table")
+    parser.add_argument("--quick", action="store_true", help="five short steps instead of the full table")
+    parser.add_argument(
+        "--steps", type=steps_arg, default=None, help="only these steps, e.g. new:750,am10:1500 (for A/B runs)"
+    )
     args = parser.parse_args()
     try:
         import uvloop
@@ -232,4 +248,4 @@ if __name__ == "__main__":
         uvloop.install()
     except ImportError:
         pass
-    asyncio.run(main(args.quick))
+    asyncio.run(main(args.quick, args.steps))
