@@ -72,6 +72,9 @@ class ChangePolicy(Strict):
     freezes: list[FreezeWindow] = []
     # An incident opened on a changed CI this long after the change's implementation ended is linked to it.
     incident_link_window: Duration = timedelta(hours=24)
+    # Implementation may start this long before the approved window; earlier, or after the window has
+    # ended, `start` is refused (409 outside_window) unless it carries an override_reason, recorded.
+    early_start: Duration = timedelta(hours=1)
 
     @cached_property
     def template_index(self) -> dict[str, ChangeTemplate]:

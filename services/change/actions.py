@@ -24,7 +24,7 @@ from services.change.approvals import board_for, cast_vote
 from services.change.domain import ChangeRefused, ChangeRequest, Step, move, outcome_of
 from services.change.events import change_event, link_event
 from services.change.schedule import BOOKED_STATES, WindowOpen
-from services.change.schemas import Assess, Clear, Comment, Fail, Schedule, Submit
+from services.change.schemas import Assess, Clear, Comment, Fail, Schedule, Start, Submit
 
 MANAGERS = {"provider_admin", "change_manager"}
 # CAB membership is the real gate for votes; a client_viewer token is read-only whatever its user name.
@@ -112,8 +112,9 @@ async def _schedule_action(ctx: Ctx, body: Schedule) -> list[Step]:
     return [await _schedule(ctx, body)]
 
 
-async def _start(ctx: Ctx, body: Comment) -> list[Step]:
-    step = workflow.start(ctx.change, by=ctx.who.user, at=ctx.at, comment=body.comment)
+async def _start(ctx: Ctx, body: Start) -> list[Step]:
+    args = {"by": ctx.who.user, "at": ctx.at, "comment": body.comment, "override_reason": body.override_reason}
+    step = workflow.start(ctx.tenant, ctx.change, **args)  # type: ignore[arg-type]
     ctx.extra += await windows.open_now(ctx.conn, ctx.change, ctx.at, ctx.cid)  # began before its window
     return [step]
 
@@ -162,7 +163,7 @@ ACTIONS: dict[str, tuple[set[str], type[BaseModel], Decide]] = {
     "approve": (VOTERS, Comment, _vote("approve")),
     "reject": (VOTERS, Comment, _vote("reject")),
     "schedule": (MANAGERS, Schedule, _schedule_action),
-    "start": (REQUESTERS, Comment, _start),
+    "start": (REQUESTERS, Start, _start),
     "complete": (REQUESTERS, Comment, _finish(failed=False)),
     "fail": (REQUESTERS, Fail, _finish(failed=True)),
     "review": (MANAGERS, Comment, _move("review")),

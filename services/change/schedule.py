@@ -23,6 +23,27 @@ class ScheduleConflict(ChangeRefused):
     code = "schedule_conflict"
 
 
+class OutsideWindow(ChangeRefused):
+    """Implementation starting well before its approved window, or after it ended: unapproved timing."""
+
+    code = "outside_window"
+
+
+def check_start(
+    change: ChangeRequest, *, at: datetime, early: timedelta, override_reason: str | None
+) -> list[dict[str, Any]]:
+    """The override taken to start now (recorded on the change), or [] when `at` is inside the window."""
+    start, end = change.planned_start, change.planned_end
+    if start is None or end is None or start - early <= at < end:
+        return []
+    details = [{"planned_start": start.isoformat(), "planned_end": end.isoformat(),
+                "earliest_start": (start - early).isoformat()}]  # fmt: skip
+    if not override_reason:
+        when = "before its approved window" if at < start - early else "after its approved window ended"
+        raise OutsideWindow(f"{change.number} would start {when}; send override_reason to start anyway", details)
+    return [{"kind": "outside_window", "reason": override_reason, "details": details}]
+
+
 class WindowOpen(ChangeRefused):
     """A change whose window has opened cannot be rescheduled: it is started, or cancelled and raised anew."""
 

@@ -45,6 +45,12 @@ class Submit(Comment):
     override_reason: Text | None = None
 
 
+class Start(Comment):
+    """start: outside the approved window (see changes.early_start) only with a recorded reason."""
+
+    override_reason: Text | None = None
+
+
 class Assess(Comment):
     risk: Risk
     impact: Literal["low", "medium", "high"]

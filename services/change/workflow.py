@@ -16,7 +16,7 @@ from services.change.domain import (
     move,
     outcome_of,
 )
-from services.change.schedule import check_schedule
+from services.change.schedule import check_schedule, check_start
 from services.change.schemas import ChangeCreate, Schedule
 
 
@@ -113,7 +113,14 @@ def schedule(
     return move(change, "schedule", by=by, at=at, comment=comment)
 
 
-def start(change: ChangeRequest, *, by: str, at: datetime, comment: str | None) -> Step:
+def start(
+    tenant: Tenant, change: ChangeRequest, *, by: str, at: datetime, comment: str | None, override_reason: str | None
+) -> Step:
+    change.lifecycle.next(change.state, "start")  # an illegal move is refused as such, before the window
+    taken = check_start(change, at=at, early=tenant.changes.early_start, override_reason=override_reason)
+    change.overrides += [o | {"by": by, "at": at.isoformat()} for o in taken]
+    if taken:
+        comment = f"overrode outside_window: {override_reason}" + (f"; {comment}" if comment else "")
     step = move(change, "start", by=by, at=at, comment=comment)
     change.started_at = at
     return step

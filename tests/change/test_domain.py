@@ -19,6 +19,7 @@ from services.change.domain import (
     outcome_of,
     transition,
 )
+from services.change.schedule import OutsideWindow, check_start
 from services.change.schemas import ChangeCreate
 from services.change.workflow import assess, finish, open_change
 from tests.conftest import TEST_CONFIG
@@ -188,3 +189,28 @@ def test_outcome_counts_p1_p2_links_until_cleared() -> None:
     assert outcome_of(c, [p3, p1]) == "successful"
     c.result = "failed"
     assert outcome_of(c, []) == "failed"
+
+
+@pytest.mark.parametrize(
+    ("at", "refused"),
+    [
+        (timedelta(hours=-2), "before its approved window"),
+        (timedelta(hours=-1), None),  # changes.early_start (default 1 h) before the window is fine
+        (timedelta(minutes=30), None),
+        (timedelta(hours=1), "after its approved window ended"),  # the window is [start, end)
+        (timedelta(hours=3), "after its approved window ended"),
+    ],
+)
+def test_start_outside_the_approved_window_needs_a_reason(at, refused):
+    c = change(
+        planned_start=(AT + timedelta(days=1)).isoformat(), planned_end=(AT + timedelta(days=1, hours=1)).isoformat()
+    )
+    when = c.planned_start + at
+    if refused is None:
+        assert check_start(c, at=when, early=ACME.changes.early_start, override_reason=None) == []
+        return
+    with pytest.raises(OutsideWindow, match=refused) as exc:
+        check_start(c, at=when, early=ACME.changes.early_start, override_reason=None)
+    assert exc.value.details[0]["earliest_start"] == (c.planned_start - timedelta(hours=1)).isoformat()
+    [taken] = check_start(c, at=when, early=ACME.changes.early_start, override_reason="outage fix agreed with Acme")
+    assert (taken["kind"], taken["reason"]) == ("outside_window", "outage fix agreed with Acme")

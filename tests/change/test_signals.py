@@ -35,7 +35,9 @@ async def implemented(http, svc, *, finish: str | None = "complete", ci: str = "
     change = await ok(http, svc, change, "approve", "bob-token")
     window = {"planned_start": (utcnow() + timedelta(days=1)).isoformat(), "planned_end": "2031-01-01T00:00:00Z"}
     change = await ok(http, svc, change, "schedule", json=window | {"override_reason": "test"})
-    change = await ok(http, svc, change, "start", "eng-token")
+    change = await ok(
+        http, svc, change, "start", "eng-token", json={"override_reason": "test: ahead of its planned window"}
+    )
     if finish == "fail":
         return await ok(http, svc, change, "fail", "eng-token", json={"rollback": "reverted"})
     return await ok(http, svc, change, finish, "eng-token") if finish else change

@@ -10,7 +10,9 @@ from tests.conftest import auth, eventually
 async def test_an_alert_after_a_change_becomes_an_incident_linked_to_it(settings, start, http):
     svc = {name: await start(name, settings) for name in ("intake", "triage", "change", "reporting")}
     change = await scheduled(http, svc["change"], **window(SAT))
-    change = await ok(http, svc["change"], change, "start", "eng-token")
+    change = await ok(
+        http, svc["change"], change, "start", "eng-token", json={"override_reason": "test: ahead of its planned window"}
+    )
     change = await ok(http, svc["change"], change, "complete", "eng-token")
     alert = {"summary": "ERP DB down", "severity": "critical", "service": "erp-db", "dedup_key": "erp-down"}
     async with http.post(

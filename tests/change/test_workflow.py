@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from libs.testing import stream_envelopes
 from tests.change.client import SAT, H, act, change_events, create, get, in_vote, ok, scheduled, window
 
 
@@ -20,8 +21,10 @@ async def test_standard_change_from_a_template_is_scheduled_on_submit_without_a_
     change = await ok(http, svc, change, "submit", "eng-token")
     assert change["state"] == "scheduled" and change["votes"] == []
     assert [t["to_state"] for t in change["timeline"]] == ["draft", "submitted", "scheduled"]
-    for action in ("start", "complete"):
-        change = await ok(http, svc, change, action, "eng-token")
+    change = await ok(
+        http, svc, change, "start", "eng-token", json={"override_reason": "test: ahead of its planned window"}
+    )
+    change = await ok(http, svc, change, "complete", "eng-token")
     change = await ok(http, svc, change, "close")  # a successful standard change needs no review
     assert (change["state"], change["outcome"]) == ("closed", "successful")
     events = await change_events(settings, 8)
@@ -71,7 +74,9 @@ async def test_normal_change_walks_to_closed_with_every_transition_on_its_timeli
     assert status == 403
     change = await ok(http, svc, change, "schedule", json={"comment": "agreed with Acme"})
     assert change["allowed_actions"] == ["cancel", "schedule", "start"]  # schedule again: reschedule
-    change = await ok(http, svc, change, "start", "eng-token")
+    change = await ok(
+        http, svc, change, "start", "eng-token", json={"override_reason": "test: ahead of its planned window"}
+    )
     status, body = await act(http, svc, change, "cancel")
     assert status == 409 and body["error"]["details"] == [{"allowed": ["complete", "fail"]}]
     change = await ok(http, svc, change, "complete", "eng-token", json={"comment": "patched"})
@@ -102,7 +107,9 @@ async def test_normal_change_walks_to_closed_with_every_transition_on_its_timeli
 
 async def test_failure_records_the_rollback_and_must_be_reviewed(settings, svc, http):
     change = await scheduled(http, svc, **window(SAT))
-    change = await ok(http, svc, change, "start", "eng-token")
+    change = await ok(
+        http, svc, change, "start", "eng-token", json={"override_reason": "test: ahead of its planned window"}
+    )
     status, body = await act(http, svc, change, "fail", "eng-token")
     assert status == 422 and body["error"]["details"][0]["field"] == "rollback"
     change = await ok(http, svc, change, "fail", "eng-token", json={"rollback": "restored the snapshot"})
@@ -126,8 +133,9 @@ async def test_emergency_change_skips_assessment_and_must_be_reviewed_before_clo
     assert status == 409
     change = await ok(http, svc, change, "approve", "bob-token")  # the emergency quorum is one
     assert change["state"] == "approved"
-    for action in ("schedule", "start", "complete"):
-        change = await ok(http, svc, change, action)
+    change = await ok(http, svc, change, "schedule")
+    change = await ok(http, svc, change, "start", json={"override_reason": "test: ahead of its planned window"})
+    change = await ok(http, svc, change, "complete")
     status, body = await act(http, svc, change, "close")
     assert status == 409 and body["error"]["details"] == [{"allowed": ["review"]}]
     change = await ok(http, svc, change, "review", json={"comment": "why it was urgent"})
@@ -178,3 +186,22 @@ async def test_high_risk_network_change_needs_the_boards_rule_quorum(svc, http):
     assert change["state"] == "assessment" and change["awaiting"]["cab_approvals"] == 1
     change = await ok(http, svc, change, "approve", "carol-token")
     assert change["state"] == "approved"
+
+
+async def test_starting_long_before_the_approved_window_needs_a_recorded_reason(settings, svc, http):
+    change = await scheduled(http, svc, **window(SAT))  # approved for a Saturday in 2030
+    status, body = await act(http, svc, change, "start", "eng-token")
+    assert (status, body["error"]["code"]) == (409, "outside_window")
+    assert body["error"]["details"][0]["earliest_start"] == (SAT - H).isoformat()
+    unchanged = await get(http, svc, change["number"])
+    assert (unchanged["state"], unchanged["overrides"], len(unchanged["timeline"])) == (
+        "scheduled", [], len(change["timeline"]),
+    )  # fmt: skip
+    reason = "router failing now; Acme agreed by phone"
+    change = await ok(http, svc, change, "start", "eng-token", json={"override_reason": reason})
+    assert change["state"] == "implementing"
+    [taken] = change["overrides"]
+    assert (taken["kind"], taken["reason"], taken["by"]) == ("outside_window", reason, "eve")  # eng-token is eve
+    assert change["timeline"][-1]["comment"] == f"overrode outside_window: {reason}"
+    [started] = await stream_envelopes(settings, "change.implementing")
+    assert started.data["comment"] == f"overrode outside_window: {reason}"
