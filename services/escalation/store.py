@@ -11,7 +11,8 @@ import asyncpg
 
 _COLUMNS = (
     "incident_id, clock, tenant, number, priority, tier, calendar, target_s, started_at, due_at,"
-    " stopped_at, breached_at, fired_late, coverage, warn_at, warned, paused_at, pause_reason, paused_s, next_fire_at"
+    " stopped_at, breached_at, fired_late, coverage, warn_at, warned, paused_at, pause_reason, paused_s, next_fire_at,"
+    " started_tier"
 )
 _CLOCK_FIELDS = set(
     "stopped_at breached_at fired_late warned paused_at pause_reason paused_s due_at next_fire_at tier priority"
@@ -41,8 +42,8 @@ async def start_clocks(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]
     warn_text = ["{" + ",".join(map(str, w)) + "}" for w in cols[11]]  # float8[][] would need equal lengths
     return await conn.fetch(
         "INSERT INTO sla_clocks (incident_id, clock, tenant, number, priority, tier, calendar, target_s,"
-        " started_at, due_at, coverage, warn_at, next_fire_at) SELECT i, c, t, n, p, ti, ca, ta, s, d, cv,"
-        " w::float8[], nf FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],"
+        " started_at, due_at, coverage, warn_at, next_fire_at, started_tier) SELECT i, c, t, n, p, ti, ca, ta, s, d,"
+        " cv, w::float8[], nf, ti FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],"
         " $6::smallint[], $7::text[], $8::float8[], $9::timestamptz[], $10::timestamptz[], $11::jsonb[],"
         " $12::text[], $13::timestamptz[]) AS u(i, c, t, n, p, ti, ca, ta, s, d, cv, w, nf)"
         f" ON CONFLICT DO NOTHING RETURNING {_COLUMNS}",

@@ -117,8 +117,8 @@ class DeadlineTimer(Polled):
     async def _follow_up(
         self, conn: asyncpg.Connection, rows: list[asyncpg.Record], events: list[Envelope], breaches: list[Any]
     ) -> list[Envelope]:
-        """Notifications for every warning and breach; a response breach escalates one tier (once, even if the
-        policy's own step already asked for it) and moves the policy to that tier's step."""
+        """Notifications for every warning and breach; a response breach escalates one tier above the tier the
+        clock started at (unless a step or a person already did) and moves the policy to that tier's step."""
         found = await store.runs(conn, incident_ids=[r["incident_id"] for r in rows], lock=True)
         runs = {str(r["incident_id"]): dict(r) for r in found}
         by_clock = {(str(r["incident_id"]), r["clock"]): r for r in rows}
@@ -134,9 +134,11 @@ class DeadlineTimer(Polled):
             trigger = "sla_breached" if env.short_type == "sla.breached" else "sla_warning"
             await notify(conn, self.config, tenant=row["tenant"], trigger=trigger, incident=incident, cause=env)
         for row, breach in breaches:
-            to_tier = escalation_after_breach(row["clock"], row["tier"])
+            # One tier above the tier that owed the response (the incident's when the clock started): a policy
+            # step or a person that already took it there, even a moment ago, leaves the breach nothing to ask.
+            to_tier = escalation_after_breach(row["clock"], row["started_tier"])
             run = runs.get(str(row["incident_id"]))
-            if to_tier is None or (run is not None and run["tier"] >= to_tier):
+            if to_tier is None or max(row["tier"], run["tier"] if run else 0) >= to_tier:
                 continue
             target = run or {"incident_id": row["incident_id"], "number": row["number"], "tenant": row["tenant"]}
             reason = f"{row['clock']} SLA breached"

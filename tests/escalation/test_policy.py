@@ -149,3 +149,32 @@ async def test_a_reopened_incident_nobody_acknowledged_is_paged_again(settings, 
     assert (await policy(http, esc, unanswered.iid))["state"] == "running"
     assert (await policy(http, esc, answered.iid))["state"] == "closed"
     assert len(await stream_events(settings, {"escalation.step_started"}, answered.iid)) == 1
+
+
+async def test_a_step_and_a_response_breach_together_escalate_one_tier(settings, start, http, tmp_path):
+    """Tier 1's policy step runs out at 1 s (the policy asks for Tier 2) and the response target at 3 s: both
+    say "nobody answered at Tier 1". Triage applies the step's request before the breach fires; the breach
+    must not then ask for Tier 3."""
+    steps = [{"tier": 1, "after": "1s"}, {"tier": 2, "after": "1h"}, {"tier": 3, "after": "1h"}]
+    sla = {p: {"respond": "3s", "resolve": "1h"} for p in ("P1", "P2", "P3", "P4", "P5")}
+    acme = {"contract": {"sla": sla}, "escalation": {"steps": steps}}
+    settings = settings.model_copy(update={"config": write_config(tmp_path, acme)})
+    await start("escalation", settings)
+    inc = await Bus.open(settings, "P3")
+    await inc.opened()
+
+    async def asked() -> list:
+        return await stream_events(settings, {"escalation.requested"}, inc.iid)
+
+    [request] = await eventually(asked)
+    assert (request[1]["from_tier"], request[1]["to_tier"]) == (1, 2)
+    await inc.escalated(1, 2, reason=request[1]["reason"])  # as triage answers it
+
+    async def breached() -> list:
+        return await stream_events(settings, {"sla.breached"}, inc.iid)
+
+    [breach] = await eventually(breached, timeout=10)
+    assert breach[1]["clock"] == "response"
+    requests = [(d["from_tier"], d["to_tier"]) for _, d in await asked()]
+    assert requests == [(1, 2)]  # one tier, not 1 -> 2 -> 3
+    await inc.close()
