@@ -16,6 +16,7 @@ from libs.contracts.changes import (
     ChangeEvent,
     ChangeIncidentLinked,
     ChangeWindow,
+    UnmanagedChangeLinked,
     UnmanagedChangeRecorded,
 )
 from libs.contracts.incidents import (
@@ -93,6 +94,7 @@ REGISTRY: dict[str, type[Contract]] = {
     "change.incident_linked": ChangeIncidentLinked,
     "change.incident_cleared": ChangeIncidentLinked,
     "change.unmanaged_recorded": UnmanagedChangeRecorded,
+    "change.unmanaged_linked": UnmanagedChangeLinked,
     "incident.in_progress": IncidentInProgress,
     "incident.assigned": IncidentAssigned,
     "incident.note_added": IncidentNoteAdded,
@@ -139,6 +141,7 @@ __all__ = [
     "SlaClockStarted",
     "SlaClockStopped",
     "SlaWarning",
+    "UnmanagedChangeLinked",
     "UnmanagedChangeRecorded",
     "parse",
 ]

@@ -67,6 +67,24 @@ class ChangeIncidentLinked(Contract):
     reason: str | None = None
 
 
+class UnmanagedChangeLinked(Contract):
+    """change -> triage, reporting: an incident opened on a CI soon after a tool reported a change to it.
+
+    No workflow stands behind an unmanaged change, so the link decides no outcome: it tells whoever works the
+    incident what changed just before, and the change calendar which changes were followed by incidents."""
+
+    signal_id: str
+    source: str
+    summary: str
+    ci: str
+    changed_at: datetime  # when the tool says the change happened
+    incident_id: str
+    incident_number: str
+    priority: str
+    opened_at: datetime
+    at: datetime
+
+
 class UnmanagedChangeRecorded(Contract):
     """change -> reporting: a change a tool reported (intake.change_received) went on the change calendar."""
 

@@ -4,12 +4,13 @@ become unmanaged changes on the calendar."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 
 import asyncpg
 import structlog
 
 from libs.config import TierlineConfig
-from libs.contracts import ChangeSignalReceived, IncidentOpened, UnmanagedChangeRecorded, parse
+from libs.contracts import ChangeSignalReceived, IncidentOpened, UnmanagedChangeLinked, UnmanagedChangeRecorded, parse
 from libs.events import Envelope, raise_event, utcnow
 from services.change import store
 from services.change.domain import IncidentLink, outcome_of
@@ -40,6 +41,35 @@ async def on_incident_opened(conn: asyncpg.Connection, env: Envelope, config: Ti
         await store.save_change(conn, change=change)
         raised.append(link_event(change, link, at=now, cause=env))
         log.info("change.incident_linked", number=change.number, incident=opened.number, priority=opened.priority)
+    return raised + await link_unmanaged(conn, env, opened, window, now)
+
+
+async def link_unmanaged(
+    conn: asyncpg.Connection, env: Envelope, opened: IncidentOpened, window: timedelta, now: datetime
+) -> list[Envelope]:
+    """Link the incident to every change a tool reported on its CI within the window before it opened."""
+    assert opened.ci is not None
+    incident = {"incident_id": opened.incident_id, "incident_number": opened.number, "priority": opened.priority,
+                "opened_at": opened.opened_at}  # fmt: skip
+    raised = []
+    for u in await store.unmanaged_suspects(
+        conn, tenant=env.tenant, ci=opened.ci, opened_at=opened.opened_at, window=window
+    ):
+        if not await store.add_unmanaged_link(
+            conn, tenant=env.tenant, signal_id=u["signal_id"], incident=incident, linked_at=now
+        ):
+            continue
+        payload = UnmanagedChangeLinked(
+            signal_id=u["signal_id"], source=u["source"], summary=u["summary"], ci=u["ci"], changed_at=u["at"],
+            **incident, at=now,
+        )  # fmt: skip
+        subject = u["signal_id"]
+        raised.append(
+            raise_event(
+                "change.unmanaged_linked", payload, source=SOURCE, tenant=env.tenant, subject=subject, cause=env
+            )
+        )
+        log.info("change.unmanaged_linked", signal_id=u["signal_id"], incident=opened.number)
     return raised
 
 

@@ -20,6 +20,7 @@ from libs.contracts import (
     ChangeWindow,
     EscalationRequested,
     IncidentEscalated,
+    UnmanagedChangeLinked,
     parse,
 )
 from libs.events import Envelope
@@ -153,6 +154,20 @@ async def on_change_incident_link(conn: asyncpg.Connection, env: Envelope) -> li
     return []
 
 
+async def on_unmanaged_change_link(conn: asyncpg.Connection, env: Envelope) -> list[Envelope]:
+    """A tool reported a change on the incident's CI just before it opened: put it on the incident's timeline."""
+    link = parse(env)
+    assert isinstance(link, UnmanagedChangeLinked)
+    incident = await store.get_incident(conn, ref=link.incident_id, lock=True)
+    if incident is None or incident.tenant != env.tenant:
+        return []
+    detail = {"source": link.source, "summary": link.summary, "changed_at": link.changed_at.isoformat(),
+              "signal_id": link.signal_id}  # fmt: skip
+    step = (incident.id, link.at, "unmanaged_change_suspected", "change", detail)
+    await store.record_batch(conn, incidents=[incident], timeline=[step])
+    return []
+
+
 async def on_change_window(conn: asyncpg.Connection, env: Envelope) -> list[Envelope]:
     """Keep triage's own copy of the change windows in progress (suppression reads it)."""
     w = parse(env)
@@ -195,6 +210,7 @@ SINGLE_HANDLERS = {
     "escalation.requested": on_escalation_requested,
     "change.incident_linked": on_change_incident_link,
     "change.incident_cleared": on_change_incident_link,
+    "change.unmanaged_linked": on_unmanaged_change_link,
     "sla.breached": on_sla_event,
     "sla.warning": on_sla_event,
 }

@@ -156,3 +156,37 @@ async def test_tool_reported_changes_land_on_the_calendar_once(settings, svc, bu
     recorded = await published(settings, "change.unmanaged_recorded.*", 2)
     assert sorted(e.tenant for e in recorded) == ["acme", "globex"]
     assert recorded[0].causationid == first.id
+
+
+async def test_an_incident_soon_after_a_tool_reported_change_on_its_ci_is_linked_to_it(settings, svc, bus, http):
+    at = utcnow().replace(microsecond=0)
+
+    def signal(sid: str, ci: str, when):  # type: ignore[no-untyped-def]
+        s = ChangeSignalReceived(signal_id=sid, source="argocd", integration="deploys", summary=f"deploy {sid}",
+                                 ci=ci, timestamp=when, received_at=when)  # fmt: skip
+        return event("intake.change_received", s, when)
+
+    for env in (
+        signal("deploy-erp", "erp-db", at),
+        signal("deploy-wifi", "office-wifi", at),  # another CI
+        signal("deploy-old", "erp-db", at - timedelta(hours=2)),  # before acme's 1 h incident_link_window
+    ):
+        await bus.publish(env)
+    await published(settings, "change.unmanaged_recorded.*", 3)
+    opened = incident(11, "P2", at=at + timedelta(minutes=10))
+    await bus.publish(opened)
+    await bus.publish(opened.model_copy(update={"id": "another-delivery-of-the-same"}))  # linked once
+
+    [link] = await published(settings, "change.unmanaged_linked.*", 1)
+    assert (link.data["signal_id"], link.data["incident_number"], link.data["priority"]) == (
+        "deploy-erp",
+        "ACME-11",
+        "P2",
+    )
+    assert link.tenant == "acme" and link.causationid == opened.id
+    span = {"from": (at - timedelta(hours=3)).isoformat(), "to": (at + timedelta(hours=1)).isoformat()}
+    _, cal = await call(http, "GET", f"{svc.url}/v1/changes/calendar", "acme-viewer-token", params=span)
+    followed = {
+        i["signal_id"]: [x["incident_number"] for x in i["incidents"]] for i in cal["items"] if i["kind"] == "unmanaged"
+    }
+    assert followed == {"deploy-erp": ["ACME-11"], "deploy-wifi": [], "deploy-old": []}

@@ -3,6 +3,9 @@ links it to the change just implemented on that CI; reporting records the link i
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from libs.events import utcnow
 from tests.change.client import SAT, ok, scheduled, window
 from tests.conftest import auth, eventually
 
@@ -63,3 +66,36 @@ async def test_an_alert_after_a_change_becomes_an_incident_linked_to_it(settings
 
     [step] = await eventually(cleared)
     assert step["detail"] == {"change": change["number"], "reason": "the ERP outage was a disk failure"}
+
+
+async def test_a_deploy_a_tool_reported_shows_on_the_incident_that_followed_it(settings, start, http):
+    """A deploy tool's PagerDuty change event, then the ERP database down minutes later: the on-call engineer
+    sees the deploy on the incident's timeline, and the change calendar shows the deploy was followed by it."""
+    svc = {name: await start(name, settings) for name in ("intake", "triage", "change")}
+    deployed = utcnow().replace(microsecond=0) - timedelta(minutes=5)
+    deploy = {"routing_key": "acme-key", "payload": {"summary": "Deployed erp-api 4.12.0", "source": "erp-db",
+              "timestamp": deployed.isoformat(), "custom_details": {"build": "1184"}}}  # fmt: skip
+    async with http.post(f"{svc['intake'].url}/v2/change/enqueue", json=deploy) as r:
+        assert r.status == 202
+
+    async def on_calendar() -> list:
+        async with http.get(f"{svc['change'].url}/v1/changes/calendar", headers=auth("admin-token")) as r:
+            return [i for i in (await r.json())["items"] if i["kind"] == "unmanaged"]
+
+    await eventually(on_calendar)  # recorded before the incident opens
+    alert = {"summary": "ERP DB down", "severity": "critical", "service": "erp-db", "dedup_key": "erp-down"}
+    async with http.post(
+        f"{svc['intake'].url}/v1/webhooks/generic", json=alert, headers={"X-Tierline-Key": "acme-key"}
+    ) as r:
+        assert r.status == 202
+
+    async def suspected() -> list:
+        async with http.get(f"{svc['triage'].url}/v1/incidents/ACME-1", headers=auth("admin-token")) as r:
+            body = await r.json()
+        return [t for t in body.get("timeline", []) if t["kind"] == "unmanaged_change_suspected"]
+
+    [step] = await eventually(suspected)
+    assert step["detail"]["summary"] == "Deployed erp-api 4.12.0" and step["detail"]["source"] == "erp-db"
+    assert step["detail"]["changed_at"] == deployed.isoformat()
+    [item] = await on_calendar()
+    assert [i["incident_number"] for i in item["incidents"]] == ["ACME-1"]

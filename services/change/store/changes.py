@@ -1,4 +1,4 @@
-"""Change's only SQL."""
+"""Change's SQL for managed changes: the workflow, votes, timeline, incident links and window edges."""
 
 from __future__ import annotations
 
@@ -11,6 +11,30 @@ from typing import Any
 import asyncpg
 
 from services.change.domain import ChangeRequest, IncidentLink, Step, Vote
+from services.change.store.unmanaged import unmanaged_in
+
+__all__ = [
+    "add_link",
+    "add_timeline",
+    "add_vote",
+    "allocate_number",
+    "book_window",
+    "booked_overlapping",
+    "calendar",
+    "claim_due_edges",
+    "clear_link",
+    "drop_window",
+    "get_change",
+    "insert_change",
+    "links",
+    "list_changes",
+    "lock_schedule",
+    "mark_fired",
+    "save_change",
+    "suspects",
+    "timeline",
+    "window_edges",
+]
 
 _FIELDS = (
     "id tenant number change_type ci title description state requested_by quorum created_at updated_at cis template"
@@ -153,16 +177,7 @@ async def calendar(
         " ORDER BY planned_start, number LIMIT $4",
         *args,
     )
-    unmanaged = await conn.fetch(
-        "SELECT tenant, signal_id, source, integration, summary, ci, at, received_at, custom_details, links"
-        f" FROM unmanaged_changes WHERE at >= $1 AND at < $2 {scope} ORDER BY at, signal_id LIMIT $4",
-        *args,
-    )
-    others = [
-        dict(r) | {"custom_details": json.loads(r["custom_details"]), "links": json.loads(r["links"])}
-        for r in unmanaged
-    ]
-    return [_change(r) for r in managed], others
+    return [_change(r) for r in managed], await unmanaged_in(conn, scope=scope, args=args)
 
 
 async def links(conn: asyncpg.Connection, *, change_id: str) -> list[IncidentLink]:
@@ -258,22 +273,3 @@ async def claim_due_edges(conn: asyncpg.Connection, *, limit: int) -> list[tuple
         edge, fired_at = data.pop("edge"), data.pop("fired_at")
         out.append((edge, _change(data), fired_at))  # type: ignore[arg-type]
     return out
-
-
-async def record_unmanaged(conn: asyncpg.Connection, *, tenant: str, row: dict[str, Any]) -> bool:
-    """False when this signal was recorded before (idempotent by tenant and signal id)."""
-    status = await conn.execute(
-        "INSERT INTO unmanaged_changes (tenant, signal_id, source, integration, summary, ci, at, received_at,"
-        " custom_details, links) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT DO NOTHING",
-        tenant,
-        row["signal_id"],
-        row["source"],
-        row["integration"],
-        row["summary"],
-        row["ci"],
-        row["at"],
-        row["received_at"],
-        json.dumps(row["custom_details"]),
-        json.dumps(row["links"]),
-    )
-    return status.endswith(" 1")

@@ -1,0 +1,78 @@
+"""Change's SQL for unmanaged changes: what tools report (intake.change_received) and the incidents after them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+_INCIDENTS = (
+    "COALESCE((SELECT json_agg(json_build_object('incident_id', l.incident_id, 'incident_number', l.incident_number,"
+    " 'priority', l.priority, 'opened_at', l.opened_at) ORDER BY l.opened_at) FROM unmanaged_change_incidents l"
+    " WHERE l.tenant = u.tenant AND l.signal_id = u.signal_id), '[]')"
+)
+
+
+async def record_unmanaged(conn: asyncpg.Connection, *, tenant: str, row: dict[str, Any]) -> bool:
+    """False when this signal was recorded before (idempotent by tenant and signal id)."""
+    status = await conn.execute(
+        "INSERT INTO unmanaged_changes (tenant, signal_id, source, integration, summary, ci, at, received_at,"
+        " custom_details, links) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) ON CONFLICT DO NOTHING",
+        tenant,
+        row["signal_id"],
+        row["source"],
+        row["integration"],
+        row["summary"],
+        row["ci"],
+        row["at"],
+        row["received_at"],
+        json.dumps(row["custom_details"]),
+        json.dumps(row["links"]),
+    )
+    return status.endswith(" 1")
+
+
+async def unmanaged_in(conn: asyncpg.Connection, *, scope: str, args: Sequence[Any]) -> list[dict[str, Any]]:
+    """Unmanaged changes reported in [$1, $2) within `scope` (a clause on $3), at most $4, with their incidents."""
+    rows = await conn.fetch(
+        "SELECT tenant, signal_id, source, integration, summary, ci, at, received_at, custom_details, links,"
+        f" {_INCIDENTS} AS incidents FROM unmanaged_changes u WHERE at >= $1 AND at < $2 {scope}"
+        " ORDER BY at, signal_id LIMIT $4",
+        *args,
+    )
+    return [dict(r) | {k: json.loads(r[k]) for k in ("custom_details", "links", "incidents")} for r in rows]
+
+
+async def unmanaged_suspects(
+    conn: asyncpg.Connection, *, tenant: str, ci: str, opened_at: datetime, window: timedelta
+) -> list[asyncpg.Record]:
+    """Changes tools reported on `ci` no more than `window` before the incident opened (or at that moment)."""
+    return await conn.fetch(
+        "SELECT signal_id, source, integration, summary, ci, at FROM unmanaged_changes WHERE tenant = $1"
+        " AND ci = $2 AND at <= $3 AND at >= $3 - $4::interval ORDER BY at, signal_id",
+        tenant,
+        ci,
+        opened_at,
+        window,
+    )
+
+
+async def add_unmanaged_link(
+    conn: asyncpg.Connection, *, tenant: str, signal_id: str, incident: dict[str, Any], linked_at: datetime
+) -> bool:
+    """False when this incident was already linked to this signal (a replay)."""
+    status = await conn.execute(
+        "INSERT INTO unmanaged_change_incidents (tenant, signal_id, incident_id, incident_number, priority,"
+        " opened_at, linked_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        tenant,
+        signal_id,
+        incident["incident_id"],
+        incident["incident_number"],
+        incident["priority"],
+        incident["opened_at"],
+        linked_at,
+    )
+    return status.endswith(" 1")
