@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import nats
 import structlog
 from nats.aio.client import Client as NATS
+from nats.aio.client import ServerVersion
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 
@@ -134,9 +135,25 @@ async def connect_bus(settings: Settings, *, name: str) -> Bus:
         reconnected_cb=on_reconnect,
         error_cb=on_error,
     )
+    check_server_version(nc.connected_server_version, settings.nats_url)
     bus = Bus(nc=nc, js=nc.jetstream(timeout=10), prefix=settings.bus_prefix, settings=settings, closing=closing)
     await bus.declare_streams()
     return bus
+
+
+MIN_SERVER = (2, 10)
+
+
+def check_server_version(version: ServerVersion, url: str) -> None:
+    """Refuse a nats-server older than 2.10: it ignores a consumer's `filter_subjects` without a word, so every
+    service would be handed every event. Better one clear line at start than a silent misbehaviour."""
+    found = (version.major, version.minor)
+    if found < MIN_SERVER:
+        raise RuntimeError(
+            f"Tierline needs nats-server {MIN_SERVER[0]}.{MIN_SERVER[1]} or newer with JetStream; {url} runs "
+            f"{version.major}.{version.minor}.{version.patch}. Upgrade it, or unset TIERLINE_NATS_URL and "
+            "`tierline up` starts its own."
+        )
 
 
 def consumer_config(bus: Bus, durable: str, subjects: list[str]) -> ConsumerConfig:
