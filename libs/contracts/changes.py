@@ -34,7 +34,10 @@ class ChangeEvent(Contract):
 
 
 class ChangeWindow(Contract):
-    """change -> triage, escalation, reporting: an approved change's planned window began or ended."""
+    """change -> triage, escalation, reporting: an approved change's window began or ended.
+
+    `starts_at` is when the window opened: the planned start, or earlier when implementation began early.
+    `ends_at` is the planned end; `window_ended` comes at the planned end or when the work ended, if sooner."""
 
     change_id: str
     number: str

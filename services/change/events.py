@@ -46,15 +46,20 @@ def change_event(
 
 
 def window_event(c: ChangeRequest, edge: str, at: datetime, *, correlation_id: str | None = None) -> Envelope:
-    """`change.window_started` / `change.window_ended`: triage treats alerts on `cis` as expected between."""
+    """`change.window_started` / `change.window_ended`: triage treats alerts on `cis` as expected between.
+
+    A window opened early (implementation started before the planned start) starts when it opened: triage
+    expects alerts from `starts_at`, so the planned start would leave the early work's alerts paging people.
+    """
     assert c.planned_start and c.planned_end
+    starts_at = min(c.planned_start, at) if edge == "start" else min(c.planned_start, c.started_at or c.planned_start)
     payload = ChangeWindow(
         change_id=c.id,
         number=c.number,
         title=c.title,
         change_type=c.change_type,
         cis=c.cis,
-        starts_at=c.planned_start,
+        starts_at=starts_at,
         ends_at=c.planned_end,
         at=at,
     )

@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from libs.events import utcnow
+from libs.testing import stream_envelopes
 from tests.change.client import SAT, ok, scheduled, window
+from tests.change.test_windows import soon
 from tests.conftest import auth, eventually
 
 
@@ -99,3 +101,27 @@ async def test_a_deploy_a_tool_reported_shows_on_the_incident_that_followed_it(s
     assert step["detail"]["changed_at"] == deployed.isoformat()
     [item] = await on_calendar()
     assert [i["incident_number"] for i in item["incidents"]] == ["ACME-1"]
+
+
+async def test_work_started_early_holds_back_alerts_from_when_it_started(settings, start, http):
+    """Started 30 minutes before its planned window (inside changes.early_start): the CI is under change from
+    now, so an alert on it is expected, not a page."""
+    svc = {name: await start(name, settings) for name in ("intake", "triage", "change")}
+    change = await soon(http, svc["change"], starts_in=1800, lasts=3600)  # a standard change on office-wifi
+    change = await ok(http, svc["change"], change, "start", "eng-token")
+    assert change["overrides"] == []  # inside the hour: no reason needed
+    await eventually(lambda: stream_envelopes(settings, "change.window_started"))
+    alert = {"summary": "Wi-Fi controller rebooting", "severity": "critical", "service": "office-wifi"}
+    async with http.post(
+        f"{svc['intake'].url}/v1/webhooks/generic", json=alert, headers={"X-Tierline-Key": "acme-key"}
+    ) as r:
+        assert r.status == 202
+
+    async def suppressed() -> list:
+        async with http.get(f"{svc['triage'].url}/v1/alerts/suppressed?tenant=acme", headers=auth("admin-token")) as r:
+            return (await r.json())["items"]
+
+    [held] = await eventually(suppressed)
+    assert change["number"] in held["note"]
+    async with http.get(f"{svc['triage'].url}/v1/incidents?tenant=acme", headers=auth("admin-token")) as r:
+        assert (await r.json())["items"] == []
