@@ -123,23 +123,31 @@ def check_schedule(
     tenant: Tenant, change: ChangeRequest, others: list[ChangeRequest], *, override_reason: str | None
 ) -> list[dict[str, Any]]:
     """Refuse a window in a freeze (emergencies may override) or with conflicts (anyone may override, with a
-    reason). Returns the overrides taken, to be recorded on the change."""
+    reason). Returns the overrides taken, to be recorded on the change.
+
+    A refusal lists everything one override_reason would override, freezes and conflicts alike: a manager
+    overriding a freeze must not also override conflicts nobody showed them.
+    """
     start, end = change.planned_start, change.planned_end
     assert start and end
-    overrides: list[dict[str, Any]] = []
-    if frozen := freezes_hit(tenant, change.cis, start, end):
-        details = [{"freeze": f.name, "start": f.start.isoformat(), "end": f.end.isoformat()} for f in frozen]
-        if change.change_type != "emergency":
-            names = ", ".join(f.name for f in frozen)
-            message = f"the window falls in a change freeze ({names}); only an emergency change may override it"
-            raise InFreeze(message, details)
-        if not override_reason:
-            raise InFreeze("the window falls in a change freeze; send override_reason to override it", details)
-        overrides.append({"kind": "change_freeze", "reason": override_reason, "details": details})
+    frozen = freezes_hit(tenant, change.cis, start, end)
+    freeze_details = [{"freeze": f.name, "start": f.start.isoformat(), "end": f.end.isoformat()} for f in frozen]
     conflicts = maintenance_conflicts(tenant, change.cis, start, end) + booking_conflicts(change, others)
+    conflict_details = [c.as_dict() for c in conflicts]
+    also = f"; it also conflicts ({len(conflicts)})" if conflicts else ""
+    if frozen and change.change_type != "emergency":
+        names = ", ".join(f.name for f in frozen)
+        message = f"the window falls in a change freeze ({names}); only an emergency change may override it{also}"
+        raise InFreeze(message, freeze_details + conflict_details)
+    if not override_reason:
+        if frozen:
+            message = f"the window falls in a change freeze{also}; send override_reason to override all listed"
+            raise InFreeze(message, freeze_details + conflict_details)
+        if conflicts:
+            raise ScheduleConflict("the window conflicts; send override_reason to schedule anyway", conflict_details)
+    overrides: list[dict[str, Any]] = []
+    if frozen:
+        overrides.append({"kind": "change_freeze", "reason": override_reason, "details": freeze_details})
     if conflicts:
-        details = [c.as_dict() for c in conflicts]
-        if not override_reason:
-            raise ScheduleConflict("the window conflicts; send override_reason to schedule anyway", details)
-        overrides.append({"kind": "schedule_conflict", "reason": override_reason, "details": details})
+        overrides.append({"kind": "schedule_conflict", "reason": override_reason, "details": conflict_details})
     return overrides

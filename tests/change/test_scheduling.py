@@ -50,6 +50,19 @@ async def test_an_emergency_change_overrides_a_freeze_with_a_reason(settings, sv
     assert events[-1].short_type == "change.scheduled" and events[-1].data["comment"].startswith("overrode")
 
 
+async def test_a_freeze_refusal_also_lists_the_conflicts_one_reason_would_override(svc, http):
+    first = await ok(http, svc, await _emergency(http, svc), "approve", "bob-token")
+    first = await ok(http, svc, first, "schedule", json=window(FROZEN) | {"override_reason": "zero-day"})
+    second = await ok(http, svc, await _emergency(http, svc), "approve", "bob-token")
+    status, refused = await act(http, svc, second, "schedule", json=window(FROZEN + H / 2))
+    assert (status, refused["error"]["code"]) == (409, "change_freeze")
+    details = refused["error"]["details"]
+    assert [d.get("freeze") or d["kind"] for d in details] == ["year-end", "ci_overlap"]
+    assert details[1]["number"] == first["number"] and "also conflicts (1)" in refused["error"]["message"]
+    second = await ok(http, svc, second, "schedule", json=window(FROZEN + H / 2) | {"override_reason": "same outage"})
+    assert [o["kind"] for o in second["overrides"]] == ["change_freeze", "schedule_conflict"]
+
+
 async def _emergency(http, svc):
     status, change = await call(
         http, "POST", f"{svc.url}/v1/changes", json={"tenant": "acme", "change_type": "emergency", "ci": "erp-db"}
