@@ -192,8 +192,13 @@ class ChangeStory:
 
     @property
     def caused_incidents(self) -> list[str]:
-        """Suspected-cause incidents that count against the change (P1/P2, not cleared by a reviewer)."""
-        return [i for i, link in self.linked.items() if link.get("counts_as_failed") and i not in self.cleared]
+        """Suspected-cause incidents that count against the change (P1/P2, not cleared by a reviewer), by the
+        number people know them by (ACME-42)."""
+        return [
+            link.get("incident_number") or i
+            for i, link in self.linked.items()
+            if link.get("counts_as_failed") and i not in self.cleared
+        ]
 
 
 IMPLEMENTED = ("change.completed", "change.failed")

@@ -100,7 +100,7 @@ def test_changes(report):
     assert (ch["approved"], ch["rejected"], ch["unmanaged"]) == (2, 1, 2)
     assert ch["success_rate_pct"] == 33.33
     assert ch["emergency_share_pct"] == 20.0
-    assert ch["caused_incidents"] == [{"change": "CHG-2", "incidents": ["D"]}]
+    assert ch["caused_incidents"] == [{"change": "CHG-2", "incidents": ["OCTO-D"]}]  # numbers, not ids
 
 
 def test_service_families(report):
