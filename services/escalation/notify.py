@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from libs.config import NotificationTarget, Tenant, Trigger
@@ -37,6 +38,15 @@ def step_targets(tenant: Tenant, names: list[str]) -> list[NotificationTarget]:
     return [by_name[n] for n in names if n in by_name]  # a target removed from the config is skipped
 
 
+def _when(value: Any) -> str:
+    """`2025-03-04 10:15 UTC`: a deadline as a person reads it on a phone (the event keeps the exact instant)."""
+    try:
+        at = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    return f"{at.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if at.tzinfo else str(value)
+
+
 def describe(trigger: str, incident: Incident, data: dict[str, Any]) -> str:
     """One line a person reads in Slack or a mail subject."""
     head = f"[{incident.priority}] {incident.number} {incident.title}"
@@ -48,9 +58,9 @@ def describe(trigger: str, incident: Incident, data: dict[str, Any]) -> str:
             return f"{head}: escalated {tiers} ({data.get('reason')})"
         case "sla_warning":
             pct = round(100 * data.get("fraction", 0))
-            return f"{head}: {data.get('clock')} SLA at {pct}%, due {data.get('due_at')}"
+            return f"{head}: {data.get('clock')} SLA at {pct}%, due {_when(data.get('due_at'))}"
         case "sla_breached":
-            return f"{head}: {data.get('clock')} SLA breached (due {data.get('due_at')})"
+            return f"{head}: {data.get('clock')} SLA breached (due {_when(data.get('due_at'))})"
         case "resolved":
             return f"{head}: resolved by {data.get('by')}"
         case "step":

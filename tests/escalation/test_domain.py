@@ -144,7 +144,7 @@ def test_slack_and_email_bodies():
     inc = Incident("id-1", "ACME-1", "ERP down", "P1", 1)
     event = {"type": "sla.breached", "data": {"clock": "response", "due_at": "2025-03-04T10:00:00Z"}}
     slack = body_for("slack", notification_id="n", tenant="acme", trigger="sla_breached", incident=inc, event=event)
-    assert slack["text"] == "[P1] ACME-1 ERP down: response SLA breached (due 2025-03-04T10:00:00Z)"
+    assert slack["text"] == "[P1] ACME-1 ERP down: response SLA breached (due 2025-03-04 10:00 UTC)"
     mail = body_for("email", notification_id="n", tenant="acme", trigger="sla_breached", incident=inc, event=event)
     assert mail["subject"] == slack["text"] and "Tenant: acme" in mail["text"]
 
