@@ -128,8 +128,8 @@ def _instant(raw: str | None, fallback: datetime, name: str, problems: Problems)
 
 
 async def calendar(request: web.Request) -> web.Response:
-    """Every change whose planned window overlaps [from, to), the unmanaged changes tools reported in it,
-    and the freezes it touches. Default: 31 days from today (UTC)."""
+    """Every change whose planned window or actual implementation overlaps [from, to), the unmanaged changes
+    tools reported in it, and the freezes it touches. Default: 31 days from today (UTC)."""
     st = request.app[STATE]
     who = authenticate(request, st.tokens)
     q = request.query

@@ -163,6 +163,19 @@ async def test_calendar_lists_the_tenants_changes_and_freezes_in_a_range(svc, ht
     assert status == 400 and body["error"]["details"][0]["field"] == "to"
 
 
+async def test_the_calendar_shows_work_going_on_now_even_when_planned_for_later(svc, http):
+    """Started early with a reason, a 2030 change is being implemented today: today's calendar lists it."""
+    change = await scheduled(http, svc, **window(SAT))
+    change = await ok(http, svc, change, "start", "eng-token", json={"override_reason": "router failing now"})
+    url = f"{svc.url}/v1/changes/calendar"
+    _, cal = await call(http, "GET", url, params={"tenant": "acme"})  # from today, 31 days
+    [item] = cal["items"]
+    assert (item["number"], item["state"], item["start"]) == (change["number"], "implementing", iso(SAT))
+    assert item["started_at"] == change["started_at"]  # planned window in start/end, the work in started_at
+    _, cal = await call(http, "GET", url, params={"tenant": "acme", "from": "2029-01-01", "to": "2029-02-01"})
+    assert cal["items"] == []
+
+
 async def test_two_conflicting_changes_scheduled_at_once_do_not_both_get_the_slot(svc, http):
     first, second = await approved(http, svc, **window(SAT)), await approved(http, svc, **window(SAT + 5 * H))
     moved = {"json": window(SAT + 10 * H)}  # both move into the same new slot at the same moment

@@ -169,11 +169,13 @@ async def booked_overlapping(
 async def calendar(
     conn: asyncpg.Connection, *, tenants: Sequence[str] | None, start: datetime, end: datetime, limit: int
 ) -> tuple[list[ChangeRequest], list[dict[str, Any]]]:
-    """Changes whose planned window overlaps [start, end), and unmanaged changes reported in it."""
+    """Changes whose planned window or actual implementation (started, and ended or still running) overlaps
+    [start, end), and unmanaged changes reported in it."""
     scope = "AND tenant = ANY($3::text[])" if tenants is not None else "AND $3::text[] IS NULL"
     args = [start, end, list(tenants) if tenants is not None else None, limit]
     managed = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM changes WHERE planned_start < $2 AND planned_end > $1 {scope}"
+        f"SELECT {_COLUMNS} FROM changes WHERE ((planned_start < $2 AND planned_end > $1)"
+        f" OR (started_at < $2 AND coalesce(ended_at, now()) > $1)) {scope}"
         " ORDER BY planned_start, number LIMIT $4",
         *args,
     )
