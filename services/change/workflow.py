@@ -38,6 +38,14 @@ def _from_template(tenant: Tenant, body: ChangeCreate, cis: list[str], field: st
     return body.title or template.title, body.description or template.description, cis or list(template.cis)
 
 
+def check_duration(tenant: Tenant, template_id: str | None, start: datetime | None, end: datetime | None) -> None:
+    """A standard change's window fits its template's max_duration."""
+    template = tenant.changes.template_index.get(template_id or "")
+    if template and template.max_duration and start and end and end - start > template.max_duration:
+        most, asked = (round(d.total_seconds() / 60) for d in (template.max_duration, end - start))
+        raise _invalid("planned_end", f"template {template.id} allows at most {most} min; this window is {asked} min")
+
+
 def open_change(
     tenant: Tenant, body: ChangeCreate, *, id: str, number: str, by: str, at: datetime
 ) -> tuple[ChangeRequest, Step]:
@@ -55,6 +63,7 @@ def open_change(
         raise _invalid("title", "a title is required")
     check_cis(tenant, cis, field)
     check_window(body.planned_start, body.planned_end, now=at)
+    check_duration(tenant, body.template, body.planned_start, body.planned_end)  # at once, not at submit
     change = ChangeRequest(
         id=id,
         tenant=tenant.id,
@@ -101,9 +110,7 @@ def schedule(
     if change.planned_start is None or change.planned_end is None:
         raise _invalid("planned_start", "scheduling needs a planned window (planned_start and planned_end)")
     check_window(change.planned_start, change.planned_end, now=at)
-    template = tenant.changes.template_index.get(change.template or "")
-    if template and template.max_duration and change.planned_end - change.planned_start > template.max_duration:
-        raise _invalid("planned_end", f"template {template.id} allows at most {template.max_duration}")
+    check_duration(tenant, change.template, change.planned_start, change.planned_end)
     taken = check_schedule(tenant, change, others, override_reason=body.override_reason)
     change.overrides += [o | {"by": by, "at": at.isoformat()} for o in taken]
     comment = body.comment

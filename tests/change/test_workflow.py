@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from libs.testing import stream_envelopes
-from tests.change.client import SAT, H, act, change_events, create, get, in_vote, ok, scheduled, window
+from tests.change.client import SAT, H, act, call, change_events, create, get, in_vote, ok, scheduled, window
 
 
 @pytest.fixture
@@ -186,6 +186,15 @@ async def test_high_risk_network_change_needs_the_boards_rule_quorum(svc, http):
     assert change["state"] == "assessment" and change["awaiting"]["cab_approvals"] == 1
     change = await ok(http, svc, change, "approve", "carol-token")
     assert change["state"] == "approved"
+
+
+async def test_a_standard_change_longer_than_its_template_allows_is_refused_at_once(svc, http):
+    wifi = {"tenant": "acme", "change_type": "standard", "template": "wifi-firmware"} | window(SAT, hours=5)
+    status, body = await call(http, "POST", f"{svc.url}/v1/changes", "eng-token", json=wifi)
+    assert (status, body["error"]["details"][0]["field"]) == (422, "planned_end")
+    assert "at most 120 min; this window is 300 min" in body["error"]["details"][0]["message"]
+    status, body = await call(http, "GET", f"{svc.url}/v1/changes", "eng-token", params={"tenant": "acme"})
+    assert body["items"] == []  # nothing was created
 
 
 async def test_starting_long_before_the_approved_window_needs_a_recorded_reason(settings, svc, http):
