@@ -55,11 +55,6 @@ async def test_standard_change_needs_a_known_template_and_stays_within_it(svc, h
         ) as r:
             body = await r.json()
         assert r.status == 422 and body["error"]["details"][0]["field"] == field, body
-    wifi = {"change_type": "standard", "template": "wifi-firmware", "ci": "office-wifi"}
-    change = await create(http, svc, **wifi, **window(SAT, hours=3))  # the template allows 2h
-    status, body = await act(http, svc, change, "submit")
-    assert status == 422 and body["error"]["details"][0]["field"] == "planned_end"
-    assert (await get(http, svc, change["id"]))["state"] == "draft"  # the refused submit changed nothing
 
 
 def _alice() -> dict[str, str]:
