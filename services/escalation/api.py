@@ -50,7 +50,8 @@ async def incident_clocks(request: web.Request) -> web.Response:
     st = request.app[STATE]
     who = authenticate(request, st.tokens)
     ref = request.match_info["incident_id"]
-    async with st.pool.acquire() as conn:
+    # One snapshot: the clocks and the policy run as of the same commit.
+    async with st.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         rows = await store.clocks_for(conn, ref=ref)
         if not rows or not who.can_see(rows[0]["tenant"]):
             raise ApiError(404, "not_found", f"no SLA clocks for incident {ref}")

@@ -67,7 +67,8 @@ def _trend(request: web.Request, default: int) -> int:
 
 async def compute(st: ReportingState, tenant: Tenant, period: Period) -> dict[str, Any]:
     downtime = list(tenant.contract.availability.downtime_priorities)
-    async with st.pool.acquire() as conn:
+    # One snapshot: the incident and change events (and the row count) as of the same commit.
+    async with st.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         ledger = await store.ledger_slice(conn, tenant=tenant.id, start=period.start, end=period.end, downtime=downtime)
     return build(tenant, period, ledger, as_of=utcnow())
 
