@@ -1,7 +1,57 @@
 """Change's only SQL: managed changes (changes.py) and the changes tools report (unmanaged.py)."""
 
-from services.change.store.changes import *  # noqa: F403
-from services.change.store.changes import __all__ as _changes
-from services.change.store.unmanaged import add_unmanaged_link, record_unmanaged, unmanaged_in, unmanaged_suspects
+from services.change.store.changes import (
+    add_link,
+    add_timeline,
+    add_vote,
+    allocate_number,
+    book_window,
+    booked_overlapping,
+    calendar,
+    claim_due_edges,
+    clear_link,
+    drop_window,
+    get_change,
+    insert_change,
+    links,
+    list_changes,
+    lock_schedule,
+    mark_fired,
+    save_change,
+    suspects,
+    timeline,
+    window_edges,
+)
+from services.change.store.unmanaged import (
+    add_unmanaged_link,
+    record_unmanaged,
+    unmanaged_in,
+    unmanaged_suspects,
+)
 
-__all__ = [*_changes, "add_unmanaged_link", "record_unmanaged", "unmanaged_in", "unmanaged_suspects"]
+__all__ = [
+    "add_link",
+    "add_timeline",
+    "add_unmanaged_link",
+    "add_vote",
+    "allocate_number",
+    "book_window",
+    "booked_overlapping",
+    "calendar",
+    "claim_due_edges",
+    "clear_link",
+    "drop_window",
+    "get_change",
+    "insert_change",
+    "links",
+    "list_changes",
+    "lock_schedule",
+    "mark_fired",
+    "record_unmanaged",
+    "save_change",
+    "suspects",
+    "timeline",
+    "unmanaged_in",
+    "unmanaged_suspects",
+    "window_edges",
+]

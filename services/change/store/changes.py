@@ -13,29 +13,6 @@ import asyncpg
 from services.change.domain import ChangeRequest, IncidentLink, Step, Vote
 from services.change.store.unmanaged import unmanaged_in
 
-__all__ = [
-    "add_link",
-    "add_timeline",
-    "add_vote",
-    "allocate_number",
-    "book_window",
-    "booked_overlapping",
-    "calendar",
-    "claim_due_edges",
-    "clear_link",
-    "drop_window",
-    "get_change",
-    "insert_change",
-    "links",
-    "list_changes",
-    "lock_schedule",
-    "mark_fired",
-    "save_change",
-    "suspects",
-    "timeline",
-    "window_edges",
-]
-
 _FIELDS = (
     "id tenant number change_type ci title description state requested_by quorum created_at updated_at cis template"
     " risk impact planned_start planned_end implementer rollback_plan rollback result outcome started_at ended_at"
