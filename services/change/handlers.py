@@ -4,7 +4,7 @@ become unmanaged changes on the calendar."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import asyncpg
 import structlog
@@ -17,60 +17,60 @@ from services.change.domain import IncidentLink, outcome_of
 from services.change.events import SOURCE, link_event
 
 log = structlog.get_logger()
-Handler = Callable[[asyncpg.Connection, Envelope, TierlineConfig], Awaitable[list[Envelope]]]
 
 
-async def on_incident_opened(conn: asyncpg.Connection, env: Envelope, config: TierlineConfig) -> list[Envelope]:
-    """Link the incident to every change on its CI that was being implemented, or ended within the tenant's
-    incident_link_window, when it opened. A P1/P2 link turns the change's outcome to failed."""
-    opened = parse(env)
-    assert isinstance(opened, IncidentOpened)
-    tenant = config.tenant(env.tenant)
-    if tenant is None or opened.ci is None:
-        return []
-    window = tenant.changes.incident_link_window
+async def on_incidents_opened(conn: asyncpg.Connection, envs: list[Envelope], config: TierlineConfig) -> list[Envelope]:
+    """Link each new incident to every change on its CI that was being implemented, or ended within the
+    tenant's incident_link_window, when it opened (a P1/P2 link turns the change's outcome to failed), and to
+    every change a tool reported on the CI within that window before. Two queries for the whole batch: most
+    incidents follow no change, and this runs for every incident opened."""
+    opened: list[tuple[Envelope, IncidentOpened]] = []
+    probes = []
+    for env in envs:
+        o = parse(env)
+        assert isinstance(o, IncidentOpened)
+        tenant = config.tenant(env.tenant)
+        if tenant is None or o.ci is None:
+            continue
+        opened.append((env, o))
+        probes.append((tenant.id, o.ci, o.opened_at, tenant.changes.incident_link_window.total_seconds()))
     raised: list[Envelope] = []
     now = utcnow()
-    for change in await store.suspects(conn, tenant=tenant.id, ci=opened.ci, opened_at=opened.opened_at, window=window):
-        link = IncidentLink(
-            opened.incident_id, opened.number, opened.priority, opened.ci, opened.opened_at, linked_at=now
-        )
+    for i, change in await store.suspects(conn, probes=probes):
+        env, o = opened[i]
+        link = IncidentLink(o.incident_id, o.number, o.priority, o.ci, o.opened_at, linked_at=now)
         if not await store.add_link(conn, change_id=change.id, link=link):
-            continue
+            continue  # a replay
         change.outcome = outcome_of(change, await store.links(conn, change_id=change.id))
         await store.save_change(conn, change=change)
         raised.append(link_event(change, link, at=now, cause=env))
-        log.info("change.incident_linked", number=change.number, incident=opened.number, priority=opened.priority)
-    return raised + await link_unmanaged(conn, env, opened, window, now)
+        log.info("change.incident_linked", number=change.number, incident=o.number, priority=o.priority)
+    for i, u in await store.unmanaged_suspects(conn, probes=probes):
+        env, o = opened[i]
+        raised += await link_unmanaged(conn, env, o, u, now)
+    return raised
 
 
 async def link_unmanaged(
-    conn: asyncpg.Connection, env: Envelope, opened: IncidentOpened, window: timedelta, now: datetime
+    conn: asyncpg.Connection, env: Envelope, opened: IncidentOpened, u: asyncpg.Record, now: datetime
 ) -> list[Envelope]:
-    """Link the incident to every change a tool reported on its CI within the window before it opened."""
-    assert opened.ci is not None
+    """Link the incident to a change a tool reported on its CI shortly before it opened (once per pair)."""
     incident = {"incident_id": opened.incident_id, "incident_number": opened.number, "priority": opened.priority,
                 "opened_at": opened.opened_at}  # fmt: skip
-    raised = []
-    for u in await store.unmanaged_suspects(
-        conn, tenant=env.tenant, ci=opened.ci, opened_at=opened.opened_at, window=window
+    if not await store.add_unmanaged_link(
+        conn, tenant=env.tenant, signal_id=u["signal_id"], incident=incident, linked_at=now
     ):
-        if not await store.add_unmanaged_link(
-            conn, tenant=env.tenant, signal_id=u["signal_id"], incident=incident, linked_at=now
-        ):
-            continue
-        payload = UnmanagedChangeLinked(
-            signal_id=u["signal_id"], source=u["source"], summary=u["summary"], ci=u["ci"], changed_at=u["at"],
-            **incident, at=now,
-        )  # fmt: skip
-        subject = u["signal_id"]
-        raised.append(
-            raise_event(
-                "change.unmanaged_linked", payload, source=SOURCE, tenant=env.tenant, subject=subject, cause=env
-            )
+        return []  # a replay
+    payload = UnmanagedChangeLinked(
+        signal_id=u["signal_id"], source=u["source"], summary=u["summary"], ci=u["ci"], changed_at=u["at"],
+        **incident, at=now,
+    )  # fmt: skip
+    log.info("change.unmanaged_linked", signal_id=u["signal_id"], incident=opened.number)
+    return [
+        raise_event(
+            "change.unmanaged_linked", payload, source=SOURCE, tenant=env.tenant, subject=u["signal_id"], cause=env
         )
-        log.info("change.unmanaged_linked", signal_id=u["signal_id"], incident=opened.number)
-    return raised
+    ]
 
 
 async def on_change_received(conn: asyncpg.Connection, env: Envelope, config: TierlineConfig) -> list[Envelope]:
@@ -97,15 +97,20 @@ async def on_change_received(conn: asyncpg.Connection, env: Envelope, config: Ti
 
 def make_apply(config: TierlineConfig) -> Callable[[asyncpg.Connection, list[Envelope]], Awaitable[list[Envelope]]]:
     async def apply(conn: asyncpg.Connection, envs: list[Envelope]) -> list[Envelope]:
+        """In stream order; each run of consecutive incident.opened is handled in bulk."""
         raised: list[Envelope] = []
+        openings: list[Envelope] = []
         for env in envs:
-            raised += await HANDLERS[env.short_type](conn, env, config)
-        return raised
+            if env.short_type == "incident.opened":
+                openings.append(env)
+                continue
+            raised += await on_incidents_opened(conn, openings, config)
+            openings = []
+            raised += await on_change_received(conn, env, config)
+        return raised + await on_incidents_opened(conn, openings, config)
 
     return apply
 
 
-HANDLERS: dict[str, Handler] = {
-    "incident.opened": on_incident_opened,
-    "intake.change_received": on_change_received,
-}
+# What change consumes (the consumer's subject filters are built from these).
+HANDLERS = ["incident.opened", "intake.change_received"]

@@ -29,7 +29,7 @@ async def build(stack: AsyncExitStack, settings: Settings, config: TierlineConfi
     app.router.add_get("/v1/changes/calendar", api.calendar)  # before {ref}, which would match it
     app.router.add_get("/v1/changes/{ref}", api.get_change)
     actions.add_routes(app)
-    await consume(stack, res, durable=NAME, event_types=list(HANDLERS), apply=make_apply(config))
+    await consume(stack, res, durable=NAME, event_types=HANDLERS, apply=make_apply(config))
     timer = WindowTimer(res.pool, res.outbox, poll_s=settings.timer_poll_s)
     await timer.start()
     stack.push_async_callback(timer.stop)

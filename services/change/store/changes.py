@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -19,12 +19,13 @@ _FIELDS = (
     " overrides"
 ).split()
 _COLUMNS = ", ".join(_FIELDS)
+Probe = tuple[str, str, datetime, float]  # a new incident's tenant, CI, opened_at and link window in seconds
 _MUTABLE = [f for f in _FIELDS if f not in ("id", "tenant", "number", "change_type", "requested_by", "created_at")]
 _LINK_COLUMNS = "incident_id, incident_number, priority, ci, opened_at, linked_at, cleared_at, cleared_by, clear_reason"
 
 
 def _change(row: asyncpg.Record) -> ChangeRequest:
-    data = dict(row)
+    data = {f: row[f] for f in _FIELDS}  # a row may carry more (a probe index)
     data["id"] = str(data["id"])
     data["overrides"] = json.loads(data["overrides"])
     return ChangeRequest(**data)
@@ -167,20 +168,22 @@ async def links(conn: asyncpg.Connection, *, change_id: str) -> list[IncidentLin
     return [IncidentLink(**dict(r)) for r in rows]
 
 
-async def suspects(
-    conn: asyncpg.Connection, *, tenant: str, ci: str, opened_at: datetime, window: timedelta
-) -> list[ChangeRequest]:
-    """Changes on `ci` whose implementation had started when the incident opened and had not ended more than
-    `window` before it (still running, ended since, or ended within the window)."""
+async def suspects(conn: asyncpg.Connection, *, probes: Sequence[Probe]) -> list[tuple[int, ChangeRequest]]:
+    """For each probe (tenant, ci, opened_at, window seconds) of a batch of new incidents, in one query: the
+    changes on that CI whose implementation had started when the incident opened and had not ended more than
+    the window before it (still running, ended since, or ended within it), as (probe index, change)."""
+    if not probes:
+        return []
+    cols = ", ".join(f"c.{f}" for f in _FIELDS)
     rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM changes WHERE tenant = $1 AND $2 = ANY(cis) AND started_at <= $3"
-        " AND (ended_at IS NULL OR ended_at >= $3 - $4::interval) ORDER BY number FOR UPDATE",
-        tenant,
-        ci,
-        opened_at,
-        window,
+        f"SELECT p.idx, {cols} FROM changes c JOIN unnest($1::text[], $2::text[], $3::timestamptz[], $4::float8[])"
+        " WITH ORDINALITY AS p(tenant, ci, opened_at, window_s, idx) ON c.tenant = p.tenant AND p.ci = ANY(c.cis)"
+        " AND c.started_at <= p.opened_at"
+        " AND (c.ended_at IS NULL OR c.ended_at >= p.opened_at - make_interval(secs => p.window_s))"
+        " ORDER BY p.idx, c.number FOR UPDATE OF c",
+        *[list(col) for col in zip(*probes, strict=True)],
     )
-    return [_change(r) for r in rows]
+    return [(int(r["idx"]) - 1, _change(r)) for r in rows]
 
 
 async def add_link(conn: asyncpg.Connection, *, change_id: str, link: IncidentLink) -> bool:

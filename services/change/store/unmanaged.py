@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -47,17 +47,21 @@ async def unmanaged_in(conn: asyncpg.Connection, *, scope: str, args: Sequence[A
 
 
 async def unmanaged_suspects(
-    conn: asyncpg.Connection, *, tenant: str, ci: str, opened_at: datetime, window: timedelta
-) -> list[asyncpg.Record]:
-    """Changes tools reported on `ci` no more than `window` before the incident opened (or at that moment)."""
-    return await conn.fetch(
-        "SELECT signal_id, source, integration, summary, ci, at FROM unmanaged_changes WHERE tenant = $1"
-        " AND ci = $2 AND at <= $3 AND at >= $3 - $4::interval ORDER BY at, signal_id",
-        tenant,
-        ci,
-        opened_at,
-        window,
+    conn: asyncpg.Connection, *, probes: Sequence[tuple[str, str, datetime, float]]
+) -> list[tuple[int, asyncpg.Record]]:
+    """For each probe (tenant, ci, opened_at, window seconds) of a batch of new incidents, in one query: the
+    changes tools reported on that CI no more than the window before it opened, as (probe index, row)."""
+    if not probes:
+        return []
+    rows = await conn.fetch(
+        "SELECT p.idx, u.signal_id, u.source, u.integration, u.summary, u.ci, u.at FROM unmanaged_changes u"
+        " JOIN unnest($1::text[], $2::text[], $3::timestamptz[], $4::float8[])"
+        " WITH ORDINALITY AS p(tenant, ci, opened_at, window_s, idx) ON u.tenant = p.tenant AND u.ci = p.ci"
+        " AND u.at <= p.opened_at AND u.at >= p.opened_at - make_interval(secs => p.window_s)"
+        " ORDER BY p.idx, u.at, u.signal_id",
+        *[list(col) for col in zip(*probes, strict=True)],
     )
+    return [(int(r["idx"]) - 1, r) for r in rows]
 
 
 async def add_unmanaged_link(
