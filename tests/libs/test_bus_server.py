@@ -11,7 +11,7 @@ import pytest
 from nats.aio.client import ServerVersion
 
 from libs.bus import check_server_version, connect_bus
-from libs.localstack import free_port
+from libs.localstack import free_port, wait_for_port
 
 
 @pytest.mark.parametrize(("version", "refused"), [("2.9.10", True), ("2.10.0", False), ("2.15.1", False)])
@@ -34,28 +34,18 @@ def an_old_nats_server() -> str | None:
     return None
 
 
-async def listening(port: int) -> None:
-    for _ in range(200):  # a start-up wait, not a speed claim
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            return
-        except OSError:
-            await asyncio.sleep(0.05)
-    raise TimeoutError(f"nothing listens on {port}")
-
-
 async def test_connect_bus_refuses_a_real_old_server(settings, tmp_path):
     binary = an_old_nats_server()
     if binary is None:
         pytest.skip("no nats-server older than 2.10 on this machine to try against")
     port = free_port()
+    log_file = tmp_path / "nats.log"
     proc = await asyncio.create_subprocess_exec(
-        binary, "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(tmp_path),
+        binary, "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(tmp_path), "-l", str(log_file),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        await listening(port)
+        await wait_for_port(port, proc, "the old nats-server", log_file)
         old = settings.model_copy(update={"nats_url": f"nats://127.0.0.1:{port}"})
         with pytest.raises(RuntimeError, match=r"needs nats-server 2\.10 or newer"):
             await connect_bus(old, name="test")
