@@ -97,6 +97,10 @@ def _csv(body: dict[str, Any], name: str) -> web.Response:
     )
 
 
+def _html(page: str) -> web.Response:
+    return web.Response(text=page, content_type="text/html", charset="utf-8")
+
+
 async def get_report(request: web.Request) -> web.Response:
     st = request.app[STATE]
     tenant = _visible_tenant(request, st)
@@ -120,7 +124,7 @@ async def get_monthly_html(request: web.Request) -> web.Response:
     period = month_period(int(m[1]), int(m[2]))
     report, trend = await with_trend(st, tenant, period, 5)
     page = html.render(report, trend, provider=st.config.provider.name, month=f"{period.start:%B %Y}")
-    return web.Response(text=page, content_type="text/html", charset="utf-8")
+    return _html(page)
 
 
 async def get_overview(request: web.Request) -> web.Response:
@@ -141,7 +145,7 @@ async def get_overview(request: web.Request) -> web.Response:
             else f"{period.start:%d %b %Y} to {period.end:%d %b %Y} (UTC)",
             month=f"{period.start:%Y-%m}" if whole_month else None,
         )
-        return web.Response(text=page, content_type="text/html", charset="utf-8")
+        return _html(page)
     rows = []
     for report in reports:
         credit = report["availability"].get("service_credit")
