@@ -170,7 +170,7 @@ async def on_incident_priority_changed(
     return out
 
 
-async def on_incident_reopened(conn: asyncpg.Connection, env: Envelope, config: TierlineConfig) -> list[Envelope]:
+async def reopen_resolution_clock(conn: asyncpg.Connection, env: Envelope, config: TierlineConfig) -> list[Envelope]:
     """A reopened incident's resolution clock counts on from where it stopped: the time it spent resolved is
     treated like a pause, so its deadline moves by that coverage time."""
     event = parse(env)

@@ -27,8 +27,8 @@ from services.escalation import store
 from services.escalation.clocks import (
     on_incident_held,
     on_incident_priority_changed,
-    on_incident_reopened,
     on_incident_resumed,
+    reopen_resolution_clock,
     stop_clocks,
 )
 from services.escalation.domain import plan_clocks, sla_snapshot, step_for_tier, steps_snapshot
@@ -172,13 +172,11 @@ async def on_incident_resolved(conn: asyncpg.Connection, env: Envelope, config: 
     return stopped
 
 
-async def on_incident_reopened_unacknowledged(
-    conn: asyncpg.Connection, env: Envelope, config: TierlineConfig
-) -> list[Envelope]:
-    """The resolution clock counts on (clocks.on_incident_reopened); and an incident nobody ever acknowledged
+async def on_incident_reopened(conn: asyncpg.Connection, env: Envelope, config: TierlineConfig) -> list[Envelope]:
+    """The resolution clock counts on (clocks.reopen_resolution_clock); and an incident nobody ever acknowledged
     is back in the queue, so its escalation policy runs again from the step for its tier, paging as it goes.
     One acknowledged before is back with whoever worked it and pages nobody."""
-    raised = await on_incident_reopened(conn, env, config)
+    raised = await reopen_resolution_clock(conn, env, config)
     event = parse(env)
     assert isinstance(event, IncidentReopened)
     if event.state != "new":
@@ -241,7 +239,7 @@ SINGLE_HANDLERS: dict[str, Handler] = {
     "incident.held": on_incident_held,
     "incident.resumed": on_incident_resumed,
     "incident.priority_changed": on_incident_priority_changed,
-    "incident.reopened": on_incident_reopened_unacknowledged,
+    "incident.reopened": on_incident_reopened,
     "incident.escalated": on_incident_escalated,
 }
 HANDLERS = ["incident.opened", *SINGLE_HANDLERS]
