@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
-from libs.contracts import ChangeEvent, ChangeIncidentLinked, ChangeWindow
+from libs.contracts import ChangeEvent, ChangeIncidentLinked, ChangeWindow, UnmanagedChangeLinked
 from libs.events import Envelope, raise_event
 from services.change.domain import ChangeRequest, IncidentLink, Step
 
@@ -88,3 +90,20 @@ def link_event(
     )
     kind = "change.incident_cleared" if link.cleared_at else "change.incident_linked"
     return raise_event(kind, payload, source=SOURCE, tenant=c.tenant, subject=c.id, cause=cause, correlation_id=cid)
+
+
+def unmanaged_link_event(
+    tenant: str, change: Mapping[str, Any], incident: dict[str, Any], *, at: datetime, cause: Envelope
+) -> Envelope:
+    """`change.unmanaged_linked`: an incident opened on a CI soon after a tool reported `change` on it."""
+    payload = UnmanagedChangeLinked(
+        signal_id=change["signal_id"],
+        source=change["source"],
+        summary=change["summary"],
+        ci=change["ci"],
+        changed_at=change["at"],
+        **incident,
+        at=at,
+    )
+    kind = "change.unmanaged_linked"
+    return raise_event(kind, payload, source=SOURCE, tenant=tenant, subject=change["signal_id"], cause=cause)

@@ -10,11 +10,11 @@ import asyncpg
 import structlog
 
 from libs.config import TierlineConfig
-from libs.contracts import ChangeSignalReceived, IncidentOpened, UnmanagedChangeLinked, UnmanagedChangeRecorded, parse
+from libs.contracts import ChangeSignalReceived, IncidentOpened, UnmanagedChangeRecorded, parse
 from libs.events import Envelope, raise_event, utcnow
 from services.change import store
 from services.change.domain import IncidentLink, outcome_of
-from services.change.events import SOURCE, link_event
+from services.change.events import SOURCE, link_event, unmanaged_link_event
 
 log = structlog.get_logger()
 
@@ -61,16 +61,8 @@ async def link_unmanaged(
         conn, tenant=env.tenant, signal_id=u["signal_id"], incident=incident, linked_at=now
     ):
         return []  # a replay
-    payload = UnmanagedChangeLinked(
-        signal_id=u["signal_id"], source=u["source"], summary=u["summary"], ci=u["ci"], changed_at=u["at"],
-        **incident, at=now,
-    )  # fmt: skip
     log.info("change.unmanaged_linked", signal_id=u["signal_id"], incident=opened.number)
-    return [
-        raise_event(
-            "change.unmanaged_linked", payload, source=SOURCE, tenant=env.tenant, subject=u["signal_id"], cause=env
-        )
-    ]
+    return [unmanaged_link_event(env.tenant, u, incident, at=now, cause=env)]
 
 
 async def on_change_received(conn: asyncpg.Connection, env: Envelope, config: TierlineConfig) -> list[Envelope]:

@@ -10,6 +10,7 @@ from libs.testing import stream_envelopes
 from tests.change.client import SAT, ok, scheduled, window
 from tests.change.test_windows import soon
 from tests.conftest import auth, eventually
+from tests.triage.stack import alert as send_alert
 
 
 async def test_an_alert_after_a_change_becomes_an_incident_linked_to_it(settings, start, http):
@@ -20,10 +21,7 @@ async def test_an_alert_after_a_change_becomes_an_incident_linked_to_it(settings
     )
     change = await ok(http, svc["change"], change, "complete", "eng-token")
     alert = {"summary": "ERP DB down", "severity": "critical", "service": "erp-db", "dedup_key": "erp-down"}
-    async with http.post(
-        f"{svc['intake'].url}/v1/webhooks/generic", json=alert, headers={"X-Tierline-Key": "acme-key"}
-    ) as r:
-        assert r.status == 202
+    await send_alert(http, svc["intake"], **alert)
 
     async def linked() -> dict | None:
         async with http.get(f"{svc['change'].url}/v1/changes/{change['id']}", headers=auth("admin-token")) as r:
@@ -86,10 +84,7 @@ async def test_a_deploy_a_tool_reported_shows_on_the_incident_that_followed_it(s
 
     await eventually(on_calendar)  # recorded before the incident opens
     alert = {"summary": "ERP DB down", "severity": "critical", "service": "erp-db", "dedup_key": "erp-down"}
-    async with http.post(
-        f"{svc['intake'].url}/v1/webhooks/generic", json=alert, headers={"X-Tierline-Key": "acme-key"}
-    ) as r:
-        assert r.status == 202
+    await send_alert(http, svc["intake"], **alert)
 
     async def suspected() -> list:
         async with http.get(f"{svc['triage'].url}/v1/incidents/ACME-1", headers=auth("admin-token")) as r:
@@ -112,10 +107,7 @@ async def test_work_started_early_holds_back_alerts_from_when_it_started(setting
     assert change["overrides"] == []  # inside the hour: no reason needed
     await eventually(lambda: stream_envelopes(settings, "change.window_started"))
     alert = {"summary": "Wi-Fi controller rebooting", "severity": "critical", "service": "office-wifi"}
-    async with http.post(
-        f"{svc['intake'].url}/v1/webhooks/generic", json=alert, headers={"X-Tierline-Key": "acme-key"}
-    ) as r:
-        assert r.status == 202
+    await send_alert(http, svc["intake"], **alert)
 
     async def suppressed() -> list:
         async with http.get(f"{svc['triage'].url}/v1/alerts/suppressed?tenant=acme", headers=auth("admin-token")) as r:
