@@ -137,6 +137,24 @@ async def outboxes_drained(settings: Settings, *, wait_s: float = 10.0) -> bool:
         await conn.close()
 
 
+async def consumer_caught_up(settings: Settings, durable: str, *, wait_s: float = 10.0) -> bool:
+    """Wait until the durable consumer `durable` (a service's name) has handled and acknowledged everything on
+    its subjects: for a test that must know an event was handled when handling it publishes nothing."""
+    bus = await connect_bus(settings, name="probe")
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        while True:
+            info = await bus.js.consumer_info(bus.stream, durable)
+            if info.num_pending == 0 and info.num_ack_pending == 0:
+                return True
+            if loop.time() > deadline:
+                return False
+            await asyncio.sleep(0.02)
+    finally:
+        await bus.close()
+
+
 async def stream_envelopes(settings: Settings, prefix: str = "") -> list[Envelope]:
     """Every event on this test's stream whose short type starts with `prefix`, in stream order, once what the
     services committed has been relayed (see outboxes_drained).

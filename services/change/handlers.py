@@ -3,8 +3,9 @@ become unmanaged changes on the calendar."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 import structlog
@@ -34,6 +35,9 @@ async def on_incidents_opened(conn: asyncpg.Connection, envs: list[Envelope], co
             continue
         opened.append((env, o))
         probes.append((tenant.id, o.ci, o.opened_at, tenant.changes.incident_link_window.total_seconds()))
+    await store.remember_incidents(
+        conn, incidents=[(env.tenant, o.incident_id, o.number, o.priority, o.ci, o.opened_at) for env, o in opened]
+    )
     raised: list[Envelope] = []
     now = utcnow()
     for i, change in await store.suspects(conn, probes=probes):
@@ -47,35 +51,44 @@ async def on_incidents_opened(conn: asyncpg.Connection, envs: list[Envelope], co
         log.info("change.incident_linked", number=change.number, incident=o.number, priority=o.priority)
     for i, u in await store.unmanaged_suspects(conn, probes=probes):
         env, o = opened[i]
-        raised += await link_unmanaged(conn, env, o, u, now)
+        incident = {"incident_id": o.incident_id, "incident_number": o.number, "priority": o.priority,
+                    "opened_at": o.opened_at}  # fmt: skip
+        raised += await link_unmanaged(conn, env, u, incident, now)
     return raised
 
 
 async def link_unmanaged(
-    conn: asyncpg.Connection, env: Envelope, opened: IncidentOpened, u: asyncpg.Record, now: datetime
+    conn: asyncpg.Connection, cause: Envelope, u: Mapping[str, Any], incident: dict[str, Any], now: datetime
 ) -> list[Envelope]:
-    """Link the incident to a change a tool reported on its CI shortly before it opened (once per pair)."""
-    incident = {"incident_id": opened.incident_id, "incident_number": opened.number, "priority": opened.priority,
-                "opened_at": opened.opened_at}  # fmt: skip
+    """Link an incident to a change a tool reported on its CI shortly before it opened (once per pair, whichever
+    of the two arrived last)."""
     if not await store.add_unmanaged_link(
-        conn, tenant=env.tenant, signal_id=u["signal_id"], incident=incident, linked_at=now
+        conn, tenant=cause.tenant, signal_id=u["signal_id"], incident=incident, linked_at=now
     ):
         return []  # a replay
-    log.info("change.unmanaged_linked", signal_id=u["signal_id"], incident=opened.number)
-    return [unmanaged_link_event(env.tenant, u, incident, at=now, cause=env)]
+    log.info("change.unmanaged_linked", signal_id=u["signal_id"], incident=incident["incident_number"])
+    return [unmanaged_link_event(cause.tenant, u, incident, at=now, cause=cause)]
 
 
 async def on_change_received(conn: asyncpg.Connection, env: Envelope, config: TierlineConfig) -> list[Envelope]:
-    """Record a tool-reported change on the tenant's calendar, once per signal id."""
+    """Record a tool-reported change on the tenant's calendar, once per signal id, and link the incidents that
+    already opened on its CI within the link window after it (the tool reported it late)."""
     signal = parse(env)
     assert isinstance(signal, ChangeSignalReceived)
-    if config.tenant(env.tenant) is None:
+    tenant = config.tenant(env.tenant)
+    if tenant is None:
         log.warning("change.unknown_tenant", tenant=env.tenant, event_id=env.id)
         return []
     at = signal.timestamp or signal.received_at
     row = signal.model_dump() | {"at": at}
     if not await store.record_unmanaged(conn, tenant=env.tenant, row=row):
         return []
+    raised: list[Envelope] = []
+    if signal.ci is not None:
+        now = utcnow()
+        window = tenant.changes.incident_link_window
+        for incident in await store.incidents_after(conn, tenant=env.tenant, ci=signal.ci, at=at, window=window):
+            raised += await link_unmanaged(conn, env, row, incident, now)
     payload = UnmanagedChangeRecorded(
         signal_id=signal.signal_id,
         source=signal.source,
@@ -84,12 +97,15 @@ async def on_change_received(conn: asyncpg.Connection, env: Envelope, config: Ti
         ci=signal.ci,
         at=at,
     )
-    return [raise_event("change.unmanaged_recorded", payload, source=SOURCE, tenant=env.tenant, cause=env)]
+    recorded = raise_event("change.unmanaged_recorded", payload, source=SOURCE, tenant=env.tenant, cause=env)
+    return [recorded, *raised]
 
 
 def make_apply(config: TierlineConfig) -> Callable[[asyncpg.Connection, list[Envelope]], Awaitable[list[Envelope]]]:
     async def apply(conn: asyncpg.Connection, envs: list[Envelope]) -> list[Envelope]:
-        """In stream order; each run of consecutive incident.opened is handled in bulk."""
+        """In stream order; each run of consecutive incident.opened is handled in bulk. The CIs the batch
+        touches are locked first, so a change event and an incident handled by two replicas at once still meet."""
+        await store.lock_cis(conn, keys=list({(e.tenant, e.data["ci"]) for e in envs if e.data.get("ci")}))
         raised: list[Envelope] = []
         openings: list[Envelope] = []
         for env in envs:

@@ -4,13 +4,17 @@ changes on the calendar."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
+import asyncpg
 import pytest
 
 from libs.bus import connect_bus
 from libs.contracts import ChangeSignalReceived
 from libs.events import utcnow
+from libs.testing import consumer_caught_up
+from services.change.handlers import make_apply
 from tests.change.client import act, call, create, get, ok, published
 from tests.conftest import eventually
 from tests.events import Incident, event
@@ -190,3 +194,72 @@ async def test_an_incident_soon_after_a_tool_reported_change_on_its_ci_is_linked
         i["signal_id"]: [x["incident_number"] for x in i["incidents"]] for i in cal["items"] if i["kind"] == "unmanaged"
     }
     assert followed == {"deploy-erp": ["ACME-11"], "deploy-wifi": [], "deploy-old": []}
+
+
+async def test_a_change_event_that_arrives_after_its_incident_is_linked_to_it(settings, svc, bus, http):
+    """A pipeline reports a deploy when it finishes; the alert it caused fired halfway through."""
+    at = utcnow().replace(microsecond=0) - timedelta(minutes=30)
+
+    def signal(sid: str, when, tenant: str = "acme", ci: str = "erp-db"):  # type: ignore[no-untyped-def]
+        s = ChangeSignalReceived(signal_id=sid, source="argocd", integration="deploys", summary=f"deploy {sid}",
+                                 ci=ci, timestamp=when, received_at=utcnow())  # fmt: skip
+        return event("intake.change_received", s, utcnow(), tenant=tenant)
+
+    for env in (
+        incident(21, "P1", at=at + timedelta(minutes=5)),
+        incident(22, "P3", at=at + timedelta(minutes=20)),
+        incident(23, "P2", at=at - timedelta(minutes=1)),  # before the deploy: not its doing
+        incident(24, "P1", at=at + timedelta(minutes=5), ci="office-wifi"),  # another CI
+    ):
+        await bus.publish(env)
+    assert await consumer_caught_up(settings, "change")  # handled (nothing to link yet) before the deploy arrives
+    late = signal("deploy-late", at)
+    for env in (
+        late,
+        late.model_copy(update={"id": "another-delivery-of-the-same"}),  # linked once
+        signal("deploy-globex", at, tenant="globex"),  # the same CI name at another tenant: a wall
+        signal("deploy-too-early", at - timedelta(hours=2)),  # acme's window (1 h) ends before ACME-21
+    ):
+        await bus.publish(env)
+
+    links = await published(settings, "change.unmanaged_linked.*", 2)
+    assert [(e.data["signal_id"], e.data["incident_number"], e.data["priority"]) for e in links] == [
+        ("deploy-late", "ACME-21", "P1"),
+        ("deploy-late", "ACME-22", "P3"),
+    ]
+    assert {(e.tenant, e.causationid) for e in links} == {("acme", late.id)}
+    assert links[0].data["changed_at"] == at.isoformat().replace("+00:00", "Z") and links[0].subject == "deploy-late"
+    span = {"from": (at - timedelta(hours=3)).isoformat(), "to": (at + timedelta(hours=1)).isoformat()}
+    _, cal = await call(http, "GET", f"{svc.url}/v1/changes/calendar", "acme-viewer-token", params=span)
+    followed = {
+        i["signal_id"]: [x["incident_number"] for x in i["incidents"]] for i in cal["items"] if i["kind"] == "unmanaged"
+    }
+    assert followed == {"deploy-late": ["ACME-21", "ACME-22"], "deploy-too-early": []}
+
+
+async def test_an_incident_and_its_change_event_handled_at_once_by_two_replicas_still_meet(settings, svc, config):
+    """Replica A handles the incident while replica B handles the change event, each in its own transaction:
+    without the CI lock each would miss the other's uncommitted row, and neither would link them."""
+    apply = make_apply(config)
+    at = utcnow().replace(microsecond=0)
+    s = ChangeSignalReceived(signal_id="deploy-racing", source="argocd", integration="deploys", summary="deploy",
+                             ci="erp-db", timestamp=at, received_at=at)  # fmt: skip
+    deploy, p1 = event("intake.change_received", s, at), incident(31, "P1", at=at + timedelta(minutes=1))
+    a, b = [await asyncpg.connect(settings.database_url, server_settings={"search_path": "change"}) for _ in "ab"]
+    try:
+        tx_a, tx_b = a.transaction(), b.transaction()
+        await tx_a.start()
+        await tx_b.start()
+        from_a = await apply(a, [p1])  # A holds erp-db until it commits
+        b_handles = asyncio.create_task(apply(b, [deploy]))
+        await asyncio.sleep(0.3)
+        assert not b_handles.done()  # B waits for A...
+        await tx_a.commit()
+        from_b = await b_handles  # ...and then sees A's incident
+        await tx_b.commit()
+    finally:
+        await a.close()
+        await b.close()
+    assert [e.short_type for e in from_a] == []
+    links = [e for e in from_b if e.short_type == "change.unmanaged_linked"]
+    assert [(e.data["signal_id"], e.data["incident_number"]) for e in links] == [("deploy-racing", "ACME-31")]

@@ -24,7 +24,10 @@ from services.change.store.changes import (
 )
 from services.change.store.unmanaged import (
     add_unmanaged_link,
+    incidents_after,
+    lock_cis,
     record_unmanaged,
+    remember_incidents,
     unmanaged_in,
     unmanaged_suspects,
 )
@@ -42,12 +45,15 @@ __all__ = [
     "clear_link",
     "drop_window",
     "get_change",
+    "incidents_after",
     "insert_change",
     "links",
     "list_changes",
+    "lock_cis",
     "lock_schedule",
     "mark_fired",
     "record_unmanaged",
+    "remember_incidents",
     "save_change",
     "suspects",
     "timeline",

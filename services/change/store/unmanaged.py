@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -80,3 +80,55 @@ async def add_unmanaged_link(
         linked_at,
     )
     return status.endswith(" 1")
+
+
+# How long change remembers an incident for a tool's late change event: one reported more than this after
+# the change it describes links only the incidents of this last stretch.
+INCIDENT_MEMORY = timedelta(days=7)
+
+
+Seen = tuple[str, str, str, str, str, datetime]  # tenant, incident_id, number, priority, ci, opened_at
+
+
+async def remember_incidents(conn: asyncpg.Connection, *, incidents: Sequence[Seen]) -> None:
+    """Keep each new incident (tenant, incident_id, number, priority, ci, opened_at) for late change events, and
+    forget those older than INCIDENT_MEMORY, in one statement per batch."""
+    if not incidents:
+        return
+    await conn.execute(
+        "WITH forgotten AS (DELETE FROM incidents_seen WHERE opened_at < now() - $7::interval)"
+        " INSERT INTO incidents_seen (tenant, incident_id, incident_number, priority, ci, opened_at)"
+        " SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])"
+        " ON CONFLICT DO NOTHING",
+        *[list(col) for col in zip(*incidents, strict=True)],
+        INCIDENT_MEMORY,
+    )
+
+
+async def incidents_after(
+    conn: asyncpg.Connection, *, tenant: str, ci: str, at: datetime, window: timedelta
+) -> list[dict[str, Any]]:
+    """The incidents seen opening on `ci` from `at` to `window` after it, oldest first."""
+    rows = await conn.fetch(
+        "SELECT incident_id, incident_number, priority, opened_at FROM incidents_seen"
+        " WHERE tenant = $1 AND ci = $2 AND opened_at >= $3 AND opened_at <= $3 + $4::interval"
+        " ORDER BY opened_at, incident_number",
+        tenant,
+        ci,
+        at,
+        window,
+    )
+    return [dict(r) | {"incident_id": str(r["incident_id"])} for r in rows]
+
+
+async def lock_cis(conn: asyncpg.Connection, *, keys: Sequence[tuple[str, str]]) -> None:
+    """Hold (tenant, ci) until the transaction ends, in one order: an incident and a change event on one CI
+    handled at once by two replicas would otherwise each miss the other's uncommitted row, and neither link."""
+    if not keys:
+        return
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT"
+        " hashtextextended('tierline-change-ci:' || t || '/' || c, 0) AS k"
+        " FROM unnest($1::text[], $2::text[]) AS u(t, c)) s ORDER BY k",
+        *[list(col) for col in zip(*keys, strict=True)],
+    )
