@@ -42,6 +42,7 @@ class Outcome:
     alert: AlertReceived
     occurrences: int = 0
     note: str | None = None  # kept on the alert's row, e.g. "expected during change CHG-7"
+    held: Window | None = None  # suppressed with no incident to attach to: held until this window ends
     timeline: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
@@ -124,8 +125,8 @@ class Grouping:
             if window is None:
                 return Outcome("alert_added", incident, alert, timeline=timeline)
             return self._attach_suppressed(incident, alert, window, timeline)
-        if window is not None:  # expected: recorded, opens nothing, pages nobody
-            return Outcome("suppressed", None, alert, note=window.note)
+        if window is not None:  # expected: recorded, opens nothing, pages nobody (until the window ends)
+            return Outcome("suppressed", None, alert, note=window.note, held=window)
         if key is None:
             key = self.keys[(tenant.id, alert.dedup_key)] = AlertKey(tenant.id, alert.dedup_key, "", "inactive")
         if key.status != "firing":  # still firing: a person resolved or closed the incident meanwhile

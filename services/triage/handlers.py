@@ -8,7 +8,8 @@ timeline are written in one statement.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 import asyncpg
 import structlog
@@ -27,7 +28,7 @@ from libs.events import Envelope
 from services.triage import store
 from services.triage.domain import Incident
 from services.triage.events import incident_event, outcome_event
-from services.triage.grouping import Grouping
+from services.triage.grouping import Grouping, Outcome
 from services.triage.rules import maintenance_windows
 
 log = structlog.get_logger()
@@ -42,6 +43,18 @@ async def on_alerts_received(conn: asyncpg.Connection, envs: list[Envelope], con
             log.warning("triage.unknown_tenant", tenant=env.tenant, event_id=env.id)
             continue
         alerts.append((env, alert))
+    return [e for env, o in await triage_alerts(conn, alerts, config) if (e := outcome_event(o, env)) is not None]
+
+
+async def triage_alerts(
+    conn: asyncpg.Connection,
+    alerts: list[tuple[Envelope, AlertReceived]],
+    config: TierlineConfig,
+    *,
+    details: Mapping[str, dict[str, Any]] | None = None,
+) -> list[tuple[Envelope, Outcome]]:
+    """Apply alerts of known tenants, in order, and write what they did: from the bus, or held ones released
+    when their window ended (release.py; `details` then adds to their timeline entries)."""
     if not alerts:
         return []
     tenants = {e.tenant for e, _ in alerts}
@@ -73,20 +86,27 @@ async def on_alerts_received(conn: asyncpg.Connection, envs: list[Envelope], con
     # Repeats are counted and listed under the incident's alerts, not on its timeline.
     timeline = [
         (o.incident.id, o.alert.received_at, kind, f"{o.alert.source}:{o.alert.integration}",
-         detail | {"alert_id": o.alert.alert_id})
+         detail | {"alert_id": o.alert.alert_id} | (details or {}).get(o.alert.alert_id, {}))
         for _, o in outcomes if o.incident is not None
         for kind, detail in o.timeline
     ]  # fmt: skip
+    last = {(env.tenant, o.alert.dedup_key): (env, o) for env, o in outcomes}  # each key's last word decides
+    held = [
+        (t, k, o.alert.alert_id, o.held.key, o.held.ends_at, o.alert.received_at, env.encode())
+        for (t, k), (env, o) in last.items() if o.held is not None
+    ]  # fmt: skip
+    unheld = [key for key, (_, o) in last.items() if o.held is None]
     await store.record_batch(
-        conn, incidents=touched, alerts=alert_rows, timeline=timeline, keys=list(grouping.touched_keys.values())
-    )
+        conn, incidents=touched, alerts=alert_rows, timeline=timeline, keys=list(grouping.touched_keys.values()),
+        held=held, unheld=unheld,
+    )  # fmt: skip
     # A child resolved or reopened by its alert may resolve or reopen its provider incident.
     parents = [
         o.incident.parent_id for _, o in outcomes if o.effect in ("resolved", "reopened") and o.incident.parent_id
     ]  # type: ignore[union-attr]
     if parents:
         await store.settle_provider_incidents(conn, parents=parents, at=max(a.received_at for _, a in alerts))
-    return [e for env, o in outcomes if (e := outcome_event(o, env)) is not None]
+    return outcomes
 
 
 async def number_new_incidents(conn: asyncpg.Connection, new: list[Incident], config: TierlineConfig) -> None:

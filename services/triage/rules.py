@@ -59,6 +59,11 @@ class Window:
     def note(self) -> str:
         return f"expected during change {self.ref}" if self.kind == "change" else f"expected during {self.ref}"
 
+    @property
+    def key(self) -> str:
+        """Names the window on the alerts it holds (change:ACME-CHG-7, maintenance:<name>)."""
+        return f"{self.kind}:{self.ref}"
+
 
 def suppressing(windows: list[Window], ci: str | None, at: datetime) -> Window | None:
     """The window that covers this CI at this time, if any. A change names its CIs; a maintenance window

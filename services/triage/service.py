@@ -15,6 +15,7 @@ from libs.web import create_app
 from services.triage.api import add_routes
 from services.triage.closer import AutoCloser
 from services.triage.handlers import HANDLERS, make_apply
+from services.triage.release import Releaser
 from services.triage.state import STATE, TriageState
 
 NAME = "triage"
@@ -30,4 +31,8 @@ async def build(stack: AsyncExitStack, settings: Settings, config: TierlineConfi
     closer = AutoCloser(res.pool, res.outbox, config, poll_s=min(60.0, settings.timer_poll_s * 20))
     await closer.start()
     stack.push_async_callback(closer.stop)
+    # Held alerts fall due when their window ends: look as often as the deadline timers do.
+    releaser = Releaser(res.pool, res.outbox, config, poll_s=settings.timer_poll_s)
+    await releaser.start()
+    stack.push_async_callback(releaser.stop)
     return app

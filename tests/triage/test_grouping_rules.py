@@ -114,3 +114,15 @@ def test_flapping_without_a_reopen_window_opens_few_incidents_then_holds_one(g):
     assert [o.effect for o in out] == ["opened", "resolved", "opened", "resolved", "opened", "alert_resolved",
                                        "alert_added", "alert_resolved", "alert_added", "alert_resolved"]  # fmt: skip
     assert out[-1].incident.flapping and out[-1].incident.is_open
+
+
+def test_a_suppressed_alert_is_held_by_its_window_only_with_no_incident_to_join(g):
+    w = Window("change", "CHG-9", "Patch", ("erp-db",), T0 + timedelta(minutes=10), T0 + timedelta(hours=1))
+    before = g.apply(alert("open", minutes=0), ACME)  # an incident open before the change began
+    g.windows = {"acme": [w]}
+    alone, joined = g.apply(alert(minutes=15), ACME), g.apply(alert("open", minutes=16), ACME)
+    assert (alone.effect, alone.incident, alone.held) == ("suppressed", None, w)
+    assert w.key == "change:CHG-9"
+    assert (joined.effect, joined.incident, joined.held) == ("suppressed", before.incident, None)  # attached
+    released = g.apply(alert(minutes=60), ACME)  # applied again at the window's end: opens
+    assert (released.effect, released.held) == ("opened", None)

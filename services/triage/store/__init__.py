@@ -9,9 +9,11 @@ from services.triage.store.reads import (
 )
 from services.triage.store.writes import (
     allocate_numbers,
+    claim_held,
     close_resolved,
     link_provider_incidents,
     lock_batch,
+    mark_released,
     mark_sla,
     record_batch,
     settle_provider_incidents,
@@ -21,12 +23,14 @@ from services.triage.store.writes import (
 
 __all__ = [
     "allocate_numbers",
+    "claim_held",
     "close_resolved",
     "get_incident",
     "incident_details",
     "link_provider_incidents",
     "list_incidents",
     "lock_batch",
+    "mark_released",
     "mark_sla",
     "provider_incident",
     "record_batch",

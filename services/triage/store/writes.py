@@ -122,8 +122,36 @@ async def window_started(conn: asyncpg.Connection, *, tenant: str, w: Any) -> No
 
 
 async def window_ended(conn: asyncpg.Connection, *, tenant: str, change_id: str, at: datetime) -> None:
+    """The window ended (perhaps before its planned end): the alerts it held fall due for release then."""
     await conn.execute(
-        "UPDATE change_windows SET ended_at = $3 WHERE tenant = $1 AND change_id = $2", tenant, change_id, at
+        "WITH w AS (UPDATE change_windows SET ended_at = $3 WHERE tenant = $1 AND change_id = $2 RETURNING number)"
+        " UPDATE held_alerts SET held_until = LEAST(held_until, $3)"
+        " WHERE tenant = $1 AND held_by IN (SELECT 'change:' || number FROM w)",
+        tenant,
+        change_id,
+        at,
+    )
+
+
+async def claim_held(conn: asyncpg.Connection, *, now: datetime, limit: int) -> list[asyncpg.Record]:
+    """Held alerts whose window has ended, taken out of held_alerts (this transaction triages them again;
+    another replica skips them)."""
+    return await conn.fetch(
+        "DELETE FROM held_alerts WHERE (tenant, dedup_key) IN (SELECT tenant, dedup_key FROM held_alerts"
+        " WHERE held_until <= $1 ORDER BY held_until LIMIT $2 FOR UPDATE SKIP LOCKED)"
+        " RETURNING tenant, dedup_key, alert_id, held_by, held_until, received_at, envelope",
+        now,
+        limit,
+    )
+
+
+async def mark_released(conn: asyncpg.Connection, *, alerts: Sequence[tuple[str, str | None, str, str]]) -> None:
+    """(alert_id, incident_id, effect, note) of held alerts triaged again: their rows say what they did."""
+    await conn.execute(
+        "UPDATE incident_alerts a SET incident_id = r.incident_id, effect = r.effect, note = r.note"
+        " FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[]) AS r(alert_id, incident_id, effect, note)"
+        " WHERE a.alert_id = r.alert_id",
+        *[list(c) for c in zip(*alerts, strict=True)],
     )
 
 
@@ -222,6 +250,10 @@ _AL = [("alert_id", "text"), ("incident_id", "uuid"), ("tenant", "text"), ("stat
        ("note", "text")]  # fmt: skip
 
 
+_HELD = [("tenant", "text"), ("dedup_key", "text"), ("alert_id", "text"), ("held_by", "text"),
+         ("held_until", "timestamptz"), ("received_at", "timestamptz"), ("envelope", "bytea")]  # fmt: skip
+
+
 _TL = [("incident_id", "uuid"), ("at", "timestamptz"), ("kind", "text"), ("actor", "text"), ("detail", "jsonb")]
 
 
@@ -240,9 +272,15 @@ async def record_batch(
     alerts: Sequence[tuple[Any, ...]] = (),
     timeline: Sequence[tuple[str, datetime, str, str, dict[str, Any]]] = (),
     keys: Sequence[AlertKey] = (),
+    held: Sequence[tuple[str, str, str, str, datetime, datetime, bytes]] = (),
+    unheld: Sequence[tuple[str, str]] = (),
 ) -> None:
     """Incidents (upserted, in id order), their alerts, timeline entries and alert keys in ONE statement: a
-    fetched batch's, or one API command's. Foreign keys hold: they are checked at the end of the statement."""
+    fetched batch's, or one API command's. Foreign keys hold: they are checked at the end of the statement.
+
+    `held`: (tenant, dedup_key, alert_id, held_by, held_until, received_at, envelope) of alerts suppressed with
+    nothing to attach to (the newer one per key stays); `unheld`: (tenant, dedup_key) whose held alert the
+    batch superseded. The two never name one key (one statement must not change a row twice)."""
     inc = _columns([_incident_row(i) for i in sorted(incidents, key=lambda i: i.id)], len(_WRITTEN))
     al = _columns(alerts, len(_AL))
     tl = _columns([(i, at, k, a, json.dumps(d, default=str)) for i, at, k, a, d in timeline], len(_TL))
@@ -253,6 +291,10 @@ async def record_batch(
     )  # fmt: skip
     n_inc, n_al, n_tl = len(_WRITTEN), len(_AL), len(_TL)
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _NAMES if c not in _FIXED)
+    hold = _columns(held, len(_HELD))
+    drop = _columns(unheld, 2)
+    n_ks, n_hold = len(_KEYS), len(_HELD)
+    base = n_inc + n_al + n_tl + n_ks
     await conn.execute(
         f"WITH inc AS (INSERT INTO incidents ({', '.join(_NAMES)}) SELECT * FROM unnest({_unnest(_WRITTEN, 0)})"
         f" ON CONFLICT (id) DO UPDATE SET {updates} RETURNING 1),"
@@ -261,11 +303,20 @@ async def record_batch(
         f" ks AS (INSERT INTO alert_keys ({', '.join(c for c, _ in _KEYS)})"
         f" SELECT * FROM unnest({_unnest(_KEYS, n_inc + n_al + n_tl)}) ON CONFLICT (tenant, dedup_key) DO UPDATE"
         " SET incident_id = EXCLUDED.incident_id, status = EXCLUDED.status, changes = EXCLUDED.changes,"
-        " flapping = EXCLUDED.flapping RETURNING 1)"
+        " flapping = EXCLUDED.flapping RETURNING 1),"
+        f" hu AS (INSERT INTO held_alerts ({', '.join(c for c, _ in _HELD)})"
+        f" SELECT * FROM unnest({_unnest(_HELD, base)})"
+        " ON CONFLICT (tenant, dedup_key) DO UPDATE SET alert_id = EXCLUDED.alert_id, held_by = EXCLUDED.held_by,"
+        " held_until = EXCLUDED.held_until, received_at = EXCLUDED.received_at, envelope = EXCLUDED.envelope"
+        " WHERE EXCLUDED.received_at >= held_alerts.received_at RETURNING 1),"
+        f" hd AS (DELETE FROM held_alerts h USING unnest(${base + n_hold + 1}::text[], ${base + n_hold + 2}::text[])"
+        " AS d(tenant, dedup_key) WHERE h.tenant = d.tenant AND h.dedup_key = d.dedup_key RETURNING 1)"
         " INSERT INTO timeline (incident_id, at, kind, actor, detail)"
         f" SELECT * FROM unnest({_unnest(_TL, n_inc + n_al)})",
         *inc,
         *al,
         *tl,
         *ks,
+        *hold,
+        *drop,
     )
