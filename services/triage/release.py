@@ -47,9 +47,13 @@ class Releaser(Polled):
             alerts: list[tuple[Envelope, AlertReceived]] = []
             details: dict[str, dict[str, Any]] = {}
             for r in rows:
-                env = Envelope.decode(r["envelope"])
-                alert = parse(env)
-                assert isinstance(alert, AlertReceived)
+                try:
+                    env = Envelope.decode(r["envelope"])
+                    alert = parse(env)
+                    assert isinstance(alert, AlertReceived)
+                except Exception as exc:  # unreadable (a payload older than this code): dropped, not retried forever
+                    log.error("triage.held_alert_unreadable", alert_id=r["alert_id"], error=repr(exc))
+                    continue
                 if self.config.tenant(env.tenant) is None:
                     continue  # the tenant left the config meanwhile
                 at = max(alert.received_at, r["held_until"])

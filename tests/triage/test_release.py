@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import asyncpg
 import pytest
 import yaml
 
@@ -91,3 +92,23 @@ async def test_an_alert_held_by_a_maintenance_window_is_released_when_it_ends(la
     d = await detail(http, triage, incident["number"])
     assert [a["note"] for a in d["alerts"]] == ["still firing after lab rebuild"]
     assert await suppressed(http, triage, 0) == []
+
+
+async def test_an_unreadable_held_alert_is_dropped_and_holds_up_no_other(tsettings, start, http):
+    intake, triage = await start("intake", tsettings), await start("triage", tsettings)
+    await publish(tsettings, "window_started", ends_in=timedelta(hours=2))
+    assert await consumer_caught_up(tsettings, "triage")
+    await alert(http, intake, dedup_key="db-down", service="erp-db")
+    await suppressed(http, triage, 1)
+    conn = await asyncpg.connect(tsettings.database_url)
+    try:  # a row no code of this version can read (say, held by an older version with another payload)
+        await conn.execute(
+            "INSERT INTO triage.held_alerts VALUES ('acme', 'junk', 'junk-1', 'change:CHG-1', now(), now(), $1)",
+            b"\x00not an envelope",
+        )
+        await publish(tsettings, "window_ended", ends_in=timedelta(hours=2))
+        [incident] = await processed(http, triage, 1)
+        assert incident["dedup_key"] == "db-down"
+        assert await conn.fetchval("SELECT count(*) FROM triage.held_alerts") == 0
+    finally:
+        await conn.close()
