@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.intake.domain import Signal, clean_labels, severity_of
+from services.intake.domain import Signal, UtcDatetime, clean_labels, severity_of
 
 Str = Annotated[str, Field(max_length=8192)]
 Labels = Annotated[dict[str, Str], Field(max_length=256)]
@@ -27,8 +27,8 @@ class AmAlert(_Lenient):
     status: Literal["firing", "resolved"]
     labels: Labels
     annotations: Labels = {}
-    startsAt: datetime
-    endsAt: datetime | None = None
+    startsAt: UtcDatetime
+    endsAt: UtcDatetime | None = None
     generatorURL: Str = ""
     fingerprint: Annotated[str, Field(min_length=1, max_length=255)]
 

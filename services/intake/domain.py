@@ -9,10 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field
 
 from libs.contracts import AlertReceived, Severity
 
@@ -28,6 +28,15 @@ SEVERITY_WORDS: dict[str, Severity] = {
     **dict.fromkeys(["info", "informational", "information", "low", "none", "ok", "notice", "p4", "p5"], "info"),
 }
 DEFAULT_SEVERITY: Severity = "error"
+
+
+def _as_utc(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at
+
+
+# A time a tool sends: one without a UTC offset is read as UTC (tools send UTC, and PagerDuty accepts such
+# times), rather than left naive to fail the first comparison with an aware one later on.
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 
 
 def severity_of(word: str | None) -> Severity:
@@ -119,7 +128,7 @@ class GenericAlert(BaseModel):
     )
     description: Annotated[str, Field(max_length=8192)] | None = None
     labels: dict[str, Annotated[str, Field(max_length=1024)]] = Field(default_factory=dict, max_length=64)
-    started_at: datetime | None = None
+    started_at: UtcDatetime | None = None
 
 
 def dedup_key_for(alert: GenericAlert) -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
@@ -16,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from libs.contracts import Severity
 from libs.errors import ApiError
-from services.intake.domain import Signal, clean_labels
+from services.intake.domain import Signal, UtcDatetime, clean_labels
 
 Short = Annotated[str, Field(min_length=1, max_length=255)]
 Summary = Annotated[str, Field(min_length=1, max_length=1024)]
@@ -42,7 +41,7 @@ class PdPayload(_Lenient):
     summary: Summary
     source: Short
     severity: Severity
-    timestamp: datetime | None = None
+    timestamp: UtcDatetime | None = None
     component: Short | None = None
     group: Short | None = None
     class_: Short | None = Field(default=None, alias="class")
@@ -73,7 +72,7 @@ class PdEvent(_Lenient):
 class PdChangePayload(_Lenient):
     summary: Summary
     source: Short | None = None
-    timestamp: datetime | None = None
+    timestamp: UtcDatetime | None = None
     custom_details: dict[str, Any] | None = None
 
 

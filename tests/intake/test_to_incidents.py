@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from datetime import UTC, datetime
 
 import pagerduty
 import trustme
 
 from tests.conftest import auth, eventually
-from tests.intake.wire import fixture, post
+from tests.intake.wire import fixture, post, stored
 
 AM = {"Authorization": "Bearer acme-key"}
 
@@ -104,3 +105,28 @@ async def test_repeat_after_retry_window_counts_but_retry_does_not(settings, sta
     assert (await post(http, url, worse, AM))[0] == 202
     found = await until(http, triage, "acme", lambda f: f.get("5b0a6c4e3f2d1a90", {}).get("occurrences") == 2)
     assert len(found) == 1
+
+
+async def test_times_without_an_offset_are_read_as_utc_in_every_format(settings, start, http):
+    """A tool that sends 2026-11-28T04:58:30 (no Z) got a 500 from the generic webhook once: the naive time
+    failed its first comparison with an aware one. Every format now reads such a time as UTC."""
+    intake, triage = await start("intake", settings), await start("triage", settings)
+    naive = "2026-11-28T04:58:30"
+    am = fixture("alertmanager_firing.json")
+    am["alerts"] = am["alerts"][:1]
+    am["alerts"][0]["startsAt"] = naive
+    pd = {"routing_key": "acme-key", "event_action": "trigger", "dedup_key": "pd-naive",
+          "payload": {"summary": "Disk full", "source": "erp-db", "severity": "error", "timestamp": naive}}  # fmt: skip
+    generic = {"summary": "Disk full", "service": "erp-db", "dedup_key": "gen-naive", "started_at": naive}
+    for path, body, headers in (
+        ("/v1/webhooks/alertmanager", am, AM),
+        ("/v2/enqueue", pd, {}),
+        ("/v1/webhooks/generic", generic, {"X-Tierline-Key": "acme-key"}),
+    ):
+        status, answer, _ = await post(http, f"{intake.url}{path}", body, headers)
+        assert status == 202, (path, answer)
+    found = await until(http, triage, "acme", lambda f: len(f) == 3)
+    utc = datetime(2026, 11, 28, 4, 58, 30, tzinfo=UTC)
+    assert {datetime.fromisoformat(i["detected_at"]) for i in found.values()} == {utc}
+    started = {datetime.fromisoformat(e["data"]["started_at"]) for e in await stored(settings, "alert.received")}
+    assert started == {utc}
