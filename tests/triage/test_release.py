@@ -43,6 +43,13 @@ async def test_an_alert_still_firing_when_its_change_ends_opens_an_incident_once
     assert len(await suppressed(http, triage, 3)) == 3  # db-down twice, db-slow once; nothing opened yet
     await alert(http, intake, dedup_key="db-slow", service="erp-db", status="resolved")  # over before the end
     assert await consumer_caught_up(tsettings, "triage")
+    listed = await suppressed(http, triage, 3)
+    assert [(i["dedup_key"], i["severity"], i["held"]) for i in listed] == [
+        ("db-slow", "warning", False),  # resolved since: nothing will come of it
+        ("db-down", "critical", True),  # the newest of its key: triaged again when the window ends
+        ("db-down", "warning", False),
+    ]
+    assert listed[1]["held_until"].startswith(str(utcnow().year))  # the planned end, for now
     assert await events(tsettings) == []
 
     # The change is completed an hour and a half early: triage learns it from window_ended.

@@ -53,10 +53,14 @@ async def incident_details(
 async def suppressed_alerts(
     conn: asyncpg.Connection, *, tenants: Sequence[str] | None, limit: int
 ) -> list[dict[str, Any]]:
+    """Newest first; `held` (with `held_until`) marks the alert that will be triaged again when its window
+    ends, unless resolved before (release.py). Repeats it superseded and alerts since resolved are not held."""
     sql = (
-        "SELECT alert_id, tenant, dedup_key, status, severity, summary, received_at, note, incident_id"
-        " FROM incident_alerts WHERE effect = 'suppressed' AND ($1::text[] IS NULL OR tenant = ANY($1::text[]))"
-        " ORDER BY received_at DESC LIMIT $2"
+        "SELECT a.alert_id, a.tenant, a.dedup_key, a.status, a.severity, a.summary, a.received_at, a.note,"
+        " a.incident_id, h.alert_id IS NOT NULL AS held, h.held_until FROM incident_alerts a"
+        " LEFT JOIN held_alerts h ON h.tenant = a.tenant AND h.dedup_key = a.dedup_key AND h.alert_id = a.alert_id"
+        " WHERE a.effect = 'suppressed' AND ($1::text[] IS NULL OR a.tenant = ANY($1::text[]))"
+        " ORDER BY a.received_at DESC LIMIT $2"
     )
     return [dict(r) for r in await conn.fetch(sql, list(tenants) if tenants is not None else None, limit)]
 
