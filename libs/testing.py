@@ -7,7 +7,7 @@ import contextlib
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,6 +114,16 @@ class RunningService:
                 self._task.result()
 
 
+async def _within(wait_s: float, check: Callable[[], Awaitable[bool]]) -> bool:
+    """Poll `check` every 20 ms until it holds (True) or `wait_s` has passed (False)."""
+    deadline = asyncio.get_running_loop().time() + wait_s
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
 async def outboxes_drained(settings: Settings, *, wait_s: float = 10.0) -> bool:
     """Wait until every service's outbox in this test's database is empty: what was committed is on the bus.
 
@@ -126,13 +136,11 @@ async def outboxes_drained(settings: Settings, *, wait_s: float = 10.0) -> bool:
     try:
         schemas = await conn.fetch("SELECT table_schema FROM information_schema.tables WHERE table_name = 'outbox'")
         query = " + ".join(f'(SELECT count(*) FROM "{r["table_schema"]}".outbox)' for r in schemas) or "0"
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait_s
-        while await conn.fetchval(f"SELECT {query}"):
-            if loop.time() > deadline:
-                return False
-            await asyncio.sleep(0.02)
-        return True
+
+        async def empty() -> bool:
+            return not await conn.fetchval(f"SELECT {query}")
+
+        return await _within(wait_s, empty)
     finally:
         await conn.close()
 
@@ -142,15 +150,12 @@ async def consumer_caught_up(settings: Settings, durable: str, *, wait_s: float 
     its subjects: for a test that must know an event was handled when handling it publishes nothing."""
     bus = await connect_bus(settings, name="probe")
     try:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait_s
-        while True:
+
+        async def idle() -> bool:
             info = await bus.js.consumer_info(bus.stream, durable)
-            if info.num_pending == 0 and info.num_ack_pending == 0:
-                return True
-            if loop.time() > deadline:
-                return False
-            await asyncio.sleep(0.02)
+            return info.num_pending == 0 and info.num_ack_pending == 0
+
+        return await _within(wait_s, idle)
     finally:
         await bus.close()
 

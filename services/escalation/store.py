@@ -9,6 +9,8 @@ from typing import Any
 
 import asyncpg
 
+from libs.db import columns
+
 _COLUMNS = (
     "incident_id, clock, tenant, number, priority, tier, calendar, target_s, started_at, due_at,"
     " stopped_at, breached_at, fired_late, coverage, warn_at, warned, paused_at, pause_reason, paused_s, next_fire_at,"
@@ -136,7 +138,7 @@ async def start_runs(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]) 
         " $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::jsonb[], $9::smallint[],"
         " $10::jsonb[], $11::smallint[], $12::smallint[], $13::timestamptz[], $14::timestamptz[], $15::jsonb[])"
         " ON CONFLICT DO NOTHING RETURNING *",
-        *[list(c) for c in zip(*rows, strict=True)],
+        *columns(rows),
     )
 
 
@@ -174,7 +176,7 @@ async def enqueue(conn: asyncpg.Connection, rows: Sequence[tuple[Any, ...]]) -> 
         "INSERT INTO notifications (id, tenant, incident_id, number, target, kind, trigger, dedup_key, body)"
         " SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[],"
         " $7::text[], $8::text[], $9::jsonb[]) ON CONFLICT DO NOTHING",
-        *[list(c) for c in zip(*rows, strict=True)],
+        *columns(rows),
     )
     return int(status.rsplit(" ", 1)[-1])
 

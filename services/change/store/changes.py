@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from libs.db import columns
 from services.change.domain import ChangeRequest, IncidentLink, Step, Vote
 from services.change.store.unmanaged import unmanaged_in
 
@@ -181,7 +182,7 @@ async def suspects(conn: asyncpg.Connection, *, probes: Sequence[Probe]) -> list
         " AND c.started_at <= p.opened_at"
         " AND (c.ended_at IS NULL OR c.ended_at >= p.opened_at - make_interval(secs => p.window_s))"
         " ORDER BY p.idx, c.number FOR UPDATE OF c",
-        *[list(col) for col in zip(*probes, strict=True)],
+        *columns(probes),
     )
     return [(int(r["idx"]) - 1, _change(r)) for r in rows]
 

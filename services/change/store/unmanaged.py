@@ -9,6 +9,8 @@ from typing import Any
 
 import asyncpg
 
+from libs.db import columns
+
 _INCIDENTS = (
     "COALESCE((SELECT json_agg(json_build_object('incident_id', l.incident_id, 'incident_number', l.incident_number,"
     " 'priority', l.priority, 'opened_at', l.opened_at) ORDER BY l.opened_at) FROM unmanaged_change_incidents l"
@@ -59,7 +61,7 @@ async def unmanaged_suspects(
         " WITH ORDINALITY AS p(tenant, ci, opened_at, window_s, idx) ON u.tenant = p.tenant AND u.ci = p.ci"
         " AND u.at <= p.opened_at AND u.at >= p.opened_at - make_interval(secs => p.window_s)"
         " ORDER BY p.idx, u.at, u.signal_id",
-        *[list(col) for col in zip(*probes, strict=True)],
+        *columns(probes),
     )
     return [(int(r["idx"]) - 1, r) for r in rows]
 
@@ -100,7 +102,7 @@ async def remember_incidents(conn: asyncpg.Connection, *, incidents: Sequence[Se
         " INSERT INTO incidents_seen (tenant, incident_id, incident_number, priority, ci, opened_at)"
         " SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])"
         " ON CONFLICT DO NOTHING",
-        *[list(col) for col in zip(*incidents, strict=True)],
+        *columns(incidents),
         INCIDENT_MEMORY,
     )
 
@@ -130,5 +132,5 @@ async def lock_cis(conn: asyncpg.Connection, *, keys: Sequence[tuple[str, str]])
         "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT"
         " hashtextextended('tierline-change-ci:' || t || '/' || c, 0) AS k"
         " FROM unnest($1::text[], $2::text[]) AS u(t, c)) s ORDER BY k",
-        *[list(col) for col in zip(*keys, strict=True)],
+        *columns(keys),
     )

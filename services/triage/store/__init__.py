@@ -1,4 +1,5 @@
-"""Triage's only SQL, in two halves: the batch write path (writes.py) and the API's reads (reads.py)."""
+"""Triage's only SQL: the batch write path (writes.py), change windows and held alerts (windows.py), and the
+API's reads (reads.py)."""
 
 from services.triage.store.reads import (
     get_incident,
@@ -7,18 +8,15 @@ from services.triage.store.reads import (
     provider_incident,
     suppressed_alerts,
 )
+from services.triage.store.windows import claim_held, mark_released, window_ended, window_started
 from services.triage.store.writes import (
     allocate_numbers,
-    claim_held,
     close_resolved,
     link_provider_incidents,
     lock_batch,
-    mark_released,
     mark_sla,
     record_batch,
     settle_provider_incidents,
-    window_ended,
-    window_started,
 )
 
 __all__ = [

@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 
+from libs.db import columns
 from services.triage.domain import Incident
 from services.triage.grouping import AlertKey
 from services.triage.rules import Window
@@ -112,49 +113,6 @@ async def lock_batch(
     return found, incidents, by_ci, windows
 
 
-async def window_started(conn: asyncpg.Connection, *, tenant: str, w: Any) -> None:
-    await conn.execute(
-        "INSERT INTO change_windows (tenant, change_id, number, title, cis, starts_at, ends_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant, change_id) DO UPDATE SET cis = EXCLUDED.cis,"
-        " starts_at = EXCLUDED.starts_at, ends_at = EXCLUDED.ends_at, ended_at = NULL",
-        tenant, w.change_id, w.number, w.title, list(w.cis), w.starts_at, w.ends_at,
-    )  # fmt: skip
-
-
-async def window_ended(conn: asyncpg.Connection, *, tenant: str, change_id: str, at: datetime) -> None:
-    """The window ended (perhaps before its planned end): the alerts it held fall due for release then."""
-    await conn.execute(
-        "WITH w AS (UPDATE change_windows SET ended_at = $3 WHERE tenant = $1 AND change_id = $2 RETURNING number)"
-        " UPDATE held_alerts SET held_until = LEAST(held_until, $3)"
-        " WHERE tenant = $1 AND held_by IN (SELECT 'change:' || number FROM w)",
-        tenant,
-        change_id,
-        at,
-    )
-
-
-async def claim_held(conn: asyncpg.Connection, *, now: datetime, limit: int) -> list[asyncpg.Record]:
-    """Held alerts whose window has ended, taken out of held_alerts (this transaction triages them again;
-    another replica skips them)."""
-    return await conn.fetch(
-        "DELETE FROM held_alerts WHERE (tenant, dedup_key) IN (SELECT tenant, dedup_key FROM held_alerts"
-        " WHERE held_until <= $1 ORDER BY held_until LIMIT $2 FOR UPDATE SKIP LOCKED)"
-        " RETURNING tenant, dedup_key, alert_id, held_by, held_until, received_at, envelope",
-        now,
-        limit,
-    )
-
-
-async def mark_released(conn: asyncpg.Connection, *, alerts: Sequence[tuple[str, str | None, str, str]]) -> None:
-    """(alert_id, incident_id, effect, note) of held alerts triaged again: their rows say what they did."""
-    await conn.execute(
-        "UPDATE incident_alerts a SET incident_id = r.incident_id, effect = r.effect, note = r.note"
-        " FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[]) AS r(alert_id, incident_id, effect, note)"
-        " WHERE a.alert_id = r.alert_id",
-        *[list(c) for c in zip(*alerts, strict=True)],
-    )
-
-
 async def allocate_numbers(conn: asyncpg.Connection, *, counts: dict[str, int]) -> dict[str, int]:
     """Reserve `count` incident numbers per tenant; returns the first number of each tenant's block."""
     if not counts:
@@ -241,10 +199,6 @@ async def mark_sla(conn: asyncpg.Connection, *, incident_id: str, breached: bool
     await conn.execute(f"UPDATE incidents SET {column} = true WHERE id = $1", incident_id)
 
 
-def _columns(rows: Sequence[tuple[Any, ...]], width: int) -> list[list[Any]]:
-    return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
-
-
 _AL = [("alert_id", "text"), ("incident_id", "uuid"), ("tenant", "text"), ("status", "text"), ("severity", "text"),
        ("summary", "text"), ("received_at", "timestamptz"), ("effect", "text"), ("dedup_key", "text"),
        ("note", "text")]  # fmt: skip
@@ -281,18 +235,18 @@ async def record_batch(
     `held`: (tenant, dedup_key, alert_id, held_by, held_until, received_at, envelope) of alerts suppressed with
     nothing to attach to (the newer one per key stays); `unheld`: (tenant, dedup_key) whose held alert the
     batch superseded. The two never name one key (one statement must not change a row twice)."""
-    inc = _columns([_incident_row(i) for i in sorted(incidents, key=lambda i: i.id)], len(_WRITTEN))
-    al = _columns(alerts, len(_AL))
-    tl = _columns([(i, at, k, a, json.dumps(d, default=str)) for i, at, k, a, d in timeline], len(_TL))
-    ks = _columns(
+    inc = columns([_incident_row(i) for i in sorted(incidents, key=lambda i: i.id)], len(_WRITTEN))
+    al = columns(alerts, len(_AL))
+    tl = columns([(i, at, k, a, json.dumps(d, default=str)) for i, at, k, a, d in timeline], len(_TL))
+    ks = columns(
         [(k.tenant, k.dedup_key, k.incident_id, k.status, json.dumps([t.isoformat() for t in k.changes]), k.flapping)
          for k in sorted(keys, key=lambda k: (k.tenant, k.dedup_key))],
         len(_KEYS),
     )  # fmt: skip
     n_inc, n_al, n_tl = len(_WRITTEN), len(_AL), len(_TL)
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _NAMES if c not in _FIXED)
-    hold = _columns(held, len(_HELD))
-    drop = _columns(unheld, 2)
+    hold = columns(held, len(_HELD))
+    drop = columns(unheld, 2)
     n_ks, n_hold = len(_KEYS), len(_HELD)
     base = n_inc + n_al + n_tl + n_ks
     await conn.execute(
