@@ -170,6 +170,9 @@ async def test_roles(triage, http):
     for token in ("acme-viewer-token", "globex-viewer-token"):  # clients read only
         status, body = await act(http, triage, n, "notes", {"text": "hi"}, token=token)
         assert (status, body["error"]["code"]) == (403, "forbidden")
+        # The roles that may, named as the config names them (the same vocabulary as the change API's).
+        assert body["error"]["details"] == [{"allowed_roles": ["admin", "agent", "engineer", "manager",
+                                                               "provider_admin"]}]  # fmt: skip
     status, body = await call(http, "POST", f"{triage.url}/v1/incidents", "acme-viewer-token",
                               {"tenant": "acme", "title": "x"})  # fmt: skip
     assert status == 403
