@@ -187,6 +187,11 @@ class TierlineConfig(Strict):
         keys.update({k.key_sha256: (None, k) for k in self.provider.integration_keys if not k.revoked})
         return keys
 
+    @cached_property
+    def tiers(self) -> dict[str, int]:
+        """Each provider user's support tier, for those who have one (agents); managers and admins have none."""
+        return {t.user: t.tier for t in self.provider.api_tokens if t.tier is not None}
+
     def tenant(self, tenant_id: str) -> Tenant | None:
         return self.tenants_by_id.get(tenant_id)
 

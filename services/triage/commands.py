@@ -145,6 +145,11 @@ def _assign(request: web.Request, i: Incident, b: Assign, by: str, at: Any) -> a
     return actions.assign(i, by, at, b.assignee)
 
 
+def _escalate(request: web.Request, i: Incident, b: Reason, by: str, at: Any) -> actions.Done:
+    tiers = request.app[STATE].config.tiers
+    return actions.escalate(i, by, at, b.reason, tiers.get(i.assignee) if i.assignee else None)
+
+
 ROUTES: dict[str, Any] = {
     "acknowledge": action(Empty, lambda _r, i, _b, by, at: actions.acknowledge(i, by, at)),
     "start": action(Empty, lambda _r, i, _b, by, at: actions.start(i, by, at)),
@@ -156,7 +161,7 @@ ROUTES: dict[str, Any] = {
     "close": action(Empty, lambda _r, i, _b, by, at: actions.close(i, by, at)),
     "reopen": action(Reason, lambda _r, i, b, by, at: actions.reopen(i, by, at, b.reason)),
     "assign": action(Assign, _assign),
-    "escalate": action(Reason, lambda _r, i, b, by, at: actions.escalate(i, by, at, b.reason)),
+    "escalate": action(Reason, _escalate),
     "priority": action(SetPriority, lambda _r, i, b, by, at: actions.set_priority(i, by, at, b.priority, b.reason)),
     "notes": action(Note, lambda _r, i, b, by, at: actions.note(i, by, at, b.text, b.internal)),
 }

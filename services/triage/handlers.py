@@ -26,12 +26,14 @@ from libs.contracts import (
 )
 from libs.events import Envelope
 from services.triage import store
+from services.triage.actions import Done, unassign_below_tier
 from services.triage.domain import Incident
 from services.triage.events import incident_event, outcome_event
 from services.triage.grouping import Grouping, Outcome
 from services.triage.rules import maintenance_windows
 
 log = structlog.get_logger()
+ACTOR = "escalation"  # who escalation's requests and SLA news are from, on the timeline
 
 
 async def on_alerts_received(conn: asyncpg.Connection, envs: list[Envelope], config: TierlineConfig) -> list[Envelope]:
@@ -131,7 +133,7 @@ async def link_provider_children(conn: asyncpg.Connection, new: list[Incident], 
         i.parent_id = parents[(i.source, i.dedup_key or "")]
 
 
-async def on_escalation_requested(conn: asyncpg.Connection, env: Envelope) -> list[Envelope]:
+async def on_escalation_requested(conn: asyncpg.Connection, env: Envelope, config: TierlineConfig) -> list[Envelope]:
     req = parse(env)
     assert isinstance(req, EscalationRequested)
     incident = await store.get_incident(conn, ref=req.incident_id, lock=True)
@@ -140,16 +142,19 @@ async def on_escalation_requested(conn: asyncpg.Connection, env: Envelope) -> li
         return []
     incident.tier, incident.queue = req.to_tier, f"tier-{req.to_tier}"
     detail = {"from_tier": req.from_tier, "to_tier": req.to_tier, "reason": req.reason}
-    step = (incident.id, req.at, "escalated", "escalation", detail)
-    await store.record_batch(conn, incidents=[incident], timeline=[step])
     payload = IncidentEscalated(
         incident_id=incident.id, number=incident.number, from_tier=req.from_tier, to_tier=req.to_tier,
         reason=req.reason, at=req.at,
     )  # fmt: skip
-    return [incident_event("incident.escalated", incident, payload, cause=env)]
+    done = Done().add("escalated", detail, "incident.escalated", payload)
+    tier = config.tiers.get(incident.assignee) if incident.assignee else None
+    done = unassign_below_tier(incident, done, ACTOR, req.at, tier)
+    steps = [(incident.id, req.at, kind, ACTOR, d) for kind, d in done.steps]
+    await store.record_batch(conn, incidents=[incident], timeline=steps)
+    return [incident_event(kind, incident, p, cause=env) for kind, p in done.events]
 
 
-async def on_change_incident_link(conn: asyncpg.Connection, env: Envelope) -> list[Envelope]:
+async def on_change_incident_link(conn: asyncpg.Connection, env: Envelope, config: TierlineConfig) -> list[Envelope]:
     """Show on the incident the change the change service suspects caused it (and a reviewer clearing it), so
     whoever works the incident sees what changed on its CI."""
     link = parse(env)
@@ -174,7 +179,7 @@ async def on_change_incident_link(conn: asyncpg.Connection, env: Envelope) -> li
     return []
 
 
-async def on_unmanaged_change_link(conn: asyncpg.Connection, env: Envelope) -> list[Envelope]:
+async def on_unmanaged_change_link(conn: asyncpg.Connection, env: Envelope, config: TierlineConfig) -> list[Envelope]:
     """A tool reported a change on the incident's CI just before it opened: put it on the incident's timeline."""
     link = parse(env)
     assert isinstance(link, UnmanagedChangeLinked)
@@ -199,7 +204,7 @@ async def on_change_window(conn: asyncpg.Connection, env: Envelope) -> list[Enve
     return []
 
 
-async def on_sla_event(conn: asyncpg.Connection, env: Envelope) -> list[Envelope]:
+async def on_sla_event(conn: asyncpg.Connection, env: Envelope, config: TierlineConfig) -> list[Envelope]:
     """sla.breached (and escalation's warning, sla.warning) feed the list's breached / at-risk filters.
     Read by field, not by contract, so a warning event that grows fields keeps working."""
     incident_id = env.data.get("incident_id")
@@ -220,7 +225,7 @@ def make_apply(config: TierlineConfig) -> Callable[[asyncpg.Connection, list[Env
         raised += await on_alerts_received(conn, [e for e in envs if e.short_type == "alert.received"], config)
         for env in envs:
             if handler := SINGLE_HANDLERS.get(env.short_type):
-                raised += await handler(conn, env)
+                raised += await handler(conn, env, config)
         return raised
 
     return apply
