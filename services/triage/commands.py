@@ -27,9 +27,8 @@ from services.triage import actions, store
 from services.triage.domain import Incident, assess, priority
 from services.triage.events import incident_event, opened
 from services.triage.rules import classify, route
-from services.triage.state import STATE, incident_json, visible
+from services.triage.state import RESPONDERS, STATE, incident_json, visible
 
-RESPONDERS = {"agent", "manager", "admin"}  # with their older equivalents engineer, provider_admin
 Text = Annotated[str, Field(min_length=1, max_length=2000)]
 
 

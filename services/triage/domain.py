@@ -116,3 +116,10 @@ class Incident:
     @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
+
+
+def available_actions(i: Incident) -> list[str]:
+    """Every `POST /v1/incidents/{ref}/<action>` that may succeed from the incident's state now: its lifecycle
+    moves, notes always, assign and priority while open, escalate while open below Tier 3."""
+    work = ["assign", "priority", *(["escalate"] if i.tier < 3 else [])] if i.is_open else []
+    return sorted([*LIFECYCLE.allowed(i.state), *work, "notes"])

@@ -290,3 +290,24 @@ async def test_escalating_above_the_assignees_tier_unassigns_them(triage, http, 
     assert got["assignee"] is None and [(t["kind"], t["actor"]) for t in got["timeline"][-2:]] == [
         ("escalated", "escalation"), ("unassigned", "escalation"),
     ]  # fmt: skip
+
+
+async def test_allowed_actions_are_what_this_caller_may_do_now(triage, http):
+    n = (await create(http, triage))["number"]
+
+    async def allowed(token: str) -> list[str]:
+        one = (await detail(http, triage, n, token))["allowed_actions"]
+        listed = [i for i in await incidents(http, triage, token) if i["number"] == n]
+        assert [i["allowed_actions"] for i in listed] == [one]  # the list says the same as the detail
+        return one
+
+    work = ["acknowledge", "assign", "escalate", "notes", "priority", "resolve", "start"]
+    assert await allowed("eng-token") == await allowed("agent1-token") == await allowed("manager-token") == work
+    assert await allowed("acme-viewer-token") == []  # a client's token reads only
+    for _ in range(2):
+        await act(http, triage, n, "escalate", {"reason": "up"})
+    assert "escalate" not in await allowed("eng-token")  # Tier 3 is the top
+    await act(http, triage, n, "resolve")
+    assert await allowed("eng-token") == ["close", "notes", "reopen"]  # no work on a resolved incident
+    await act(http, triage, n, "close")
+    assert await allowed("admin-token") == ["notes"]
