@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+import json
 from typing import Any
 
 from aiohttp import web
@@ -23,16 +23,19 @@ CATEGORIES = ("infrastructure", "network", "security", "cloud", "end-user", "dat
 BOOLEAN = {"true": True, "false": False}
 
 
-def _cursor(i: Incident) -> str:
-    return base64.urlsafe_b64encode(f"{i.opened_at.isoformat()}|{i.id}".encode()).decode()
+def _cursor(sort: str, i: Incident) -> str:
+    return base64.urlsafe_b64encode(json.dumps([sort, *store.sort_key(sort, i)]).encode()).decode()
 
 
-def _parse_cursor(raw: str) -> tuple[datetime, str]:
+def _parse_cursor(raw: str, sort: str) -> list[Any]:
+    """The key a cursor carries; one from another sort, or not one this API returned, is a 400."""
     try:
-        at, iid = base64.urlsafe_b64decode(raw.encode()).decode().split("|")
-        return datetime.fromisoformat(at), iid
+        got = json.loads(base64.urlsafe_b64decode(raw.encode()))
     except Exception:
-        raise ApiError(400, "invalid_cursor", "the cursor is not one this API returned") from None
+        got = None
+    if not isinstance(got, list) or not got or got[0] != sort or not store.valid_key(sort, got[1:]):
+        raise ApiError(400, "invalid_cursor", f"the cursor is not one this API returned for sort={sort}")
+    return got[1:]
 
 
 # query parameter -> (allowed values or None for free text, how to read it)
@@ -63,12 +66,17 @@ async def list_incidents(request: web.Request) -> web.Response:
             problems.append({"field": name, "message": f"one of {', '.join(allowed)}"})
         else:
             filters[name] = read(q[name])
-    check_query(request, {"tenant", "limit", "cursor", *_FILTERS}, problems)
-    before = _parse_cursor(q["cursor"]) if q.get("cursor") else None
+    sort = q.get("sort", "opened")
+    if sort not in store.SORTS:
+        problems.append({"field": "sort", "message": f"one of {', '.join(store.SORTS)}"})
+    check_query(request, {"tenant", "limit", "cursor", "sort", *_FILTERS}, problems)
+    after = _parse_cursor(q["cursor"], sort) if q.get("cursor") else None
     async with st.pool.acquire() as conn:
-        items = await store.list_incidents(conn, tenants=tenants, filters=filters, before=before, limit=int(limit))
+        items = await store.list_incidents(
+            conn, tenants=tenants, filters=filters, sort=sort, after=after, limit=int(limit)
+        )
     body: dict[str, Any] = {"items": [incident_json(i, who) for i in items]}
-    body["next_cursor"] = _cursor(items[-1]) if len(items) == int(limit) else None
+    body["next_cursor"] = _cursor(sort, items[-1]) if len(items) == int(limit) else None
     return respond(body)
 
 

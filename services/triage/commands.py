@@ -198,7 +198,7 @@ async def create_incident(request: web.Request) -> web.Response:
 
     async def command(conn: asyncpg.Connection) -> tuple[Incident, list[Envelope]]:
         first = (await store.allocate_numbers(conn, counts={incident.tenant: 1}))[incident.tenant]
-        incident.number = f"{st.config.tenants_by_id[incident.tenant].code}-{first}"
+        incident.number, incident.seq = f"{st.config.tenants_by_id[incident.tenant].code}-{first}", first
         detail = {"type": incident.type, "channel": incident.channel, "routing_rule": incident.routing_rule}
         await store.record_batch(conn, incidents=[incident], timeline=[(incident.id, incident.opened_at, "opened",
                                                                         who.user, detail)])  # fmt: skip

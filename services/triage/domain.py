@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from libs.config import Tenant
 from libs.lifecycle import Lifecycle
@@ -108,8 +108,11 @@ class Incident:
     closed_at: datetime | None = None
     parent_id: str | None = None
     changes: list[str] = field(default_factory=list)
+    seq: int = 0  # the number's numeric part (ACME-42: 42), the list's tiebreak
     at_risk: bool = False  # read-only here: set from escalation's events
     breached: bool = False
+    sla: dict[str, dict[str, Any]] = field(default_factory=dict)  # escalation's clocks as triage last heard
+    due_at: datetime | None = None  # the deadline that matters now (services/triage/sla.py)
     is_new: bool = False
     dirty: bool = field(default=False, compare=False)
 

@@ -34,7 +34,7 @@ def incident_json(i: Incident, who: Principal) -> dict[str, Any]:
     """The incident as the API shows it to `who`: `allowed_actions` are what this caller may do now (none for
     a client's read-only token), so a console shows exactly those buttons."""
     data = asdict(i)
-    for k in ("is_new", "dirty"):
+    for k in ("is_new", "dirty", "seq"):
         data.pop(k)
     data["first_seen"] = i.opened_at
     data["allowed_actions"] = available_actions(i) if who.has_role(RESPONDERS) else []
