@@ -111,7 +111,13 @@ def authenticate(request: web.Request, tokens: dict[str, Principal], *, roles: s
     principal = tokens.get(sha256_hex(token))
     if principal is None:
         raise ApiError(401, "unauthenticated", "unknown API token", headers=_challenge(request))
-    if roles is not None and not principal.has_role(roles):
+    if roles is not None:
+        require_role(principal, roles)
+    return principal
+
+
+def require_role(principal: Principal, roles: set[str]) -> None:
+    """403 unless the principal holds one of `roles` (for a check made after a tenant wall's 404)."""
+    if not principal.has_role(roles):
         details = [{"allowed_roles": allowed_roles(roles)}]
         raise ApiError(403, "forbidden", f"role {principal.role!r} may not do this", details)
-    return principal

@@ -1,5 +1,5 @@
-"""Triage's HTTP API: list and read incidents, suppressed alerts and provider incidents; the commands
-(create, acknowledge, assign, escalate, hold, resolve, ...) live in services/triage/commands.py."""
+"""Triage's HTTP API: list and read incidents and suppressed alerts; the commands (create, acknowledge,
+assign, escalate, hold, resolve, ...) live in services/triage/commands.py, provider incidents in provider.py."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from libs.config import PRIORITIES
 from libs.errors import ApiError
 from libs.query import check_query, limit_problems, tenant_scope
 from libs.web import respond
-from services.triage import store
+from services.triage import provider, store
 from services.triage.commands import ROUTES, create_incident
 from services.triage.domain import STATES, Incident
 from services.triage.state import STATE, incident_json, visible
@@ -106,27 +106,11 @@ async def suppressed_alerts(request: web.Request) -> web.Response:
     return respond({"items": items})
 
 
-async def get_provider_incident(request: web.Request) -> web.Response:
-    """A provider incident and its children: provider staff only; a scoped token sees its tenants' children."""
-    st = request.app[STATE]
-    who = authenticate(request, st.tokens)
-    ref = request.match_info["ref"]
-    async with st.pool.acquire() as conn:
-        found = await store.provider_incident(conn, ref=ref)
-    if found is None or who.tenant is not None:
-        raise ApiError(404, "not_found", f"no provider incident {ref}")
-    parent, children = found
-    kids = [incident_json(c, who) for c in children if who.can_see(c.tenant)]
-    if not kids:
-        raise ApiError(404, "not_found", f"no provider incident {ref}")
-    return respond(parent | {"children": kids})
-
-
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/incidents", list_incidents)
     app.router.add_post("/v1/incidents", create_incident)
     app.router.add_get("/v1/alerts/suppressed", suppressed_alerts)
-    app.router.add_get("/v1/provider-incidents/{ref}", get_provider_incident)
     app.router.add_get("/v1/incidents/{ref}", get_incident)
     for name, handler in ROUTES.items():
         app.router.add_post(f"/v1/incidents/{{ref}}/{name}", handler)
+    provider.add_routes(app)

@@ -14,7 +14,12 @@ from services.triage.domain import Incident
 from services.triage.store.writes import _COLUMNS, _incident
 
 
-async def provider_incident(conn: asyncpg.Connection, *, ref: str) -> tuple[dict[str, Any], list[Incident]] | None:
+async def provider_incident(
+    conn: asyncpg.Connection, *, ref: str, lock: bool = False
+) -> tuple[dict[str, Any], list[Incident]] | None:
+    """A provider incident by id or PRV-n and its children in the order they opened; `lock`: the children
+    row-locked in id order, as every batch locks incidents (the parent row is locked later, when settled, as
+    everywhere else: incidents first, then their parent, so nothing deadlocks)."""
     try:
         key, clause = uuid.UUID(ref), "id = $1"
     except ValueError:
@@ -22,8 +27,11 @@ async def provider_incident(conn: asyncpg.Connection, *, ref: str) -> tuple[dict
     row = await conn.fetchrow(f"SELECT * FROM provider_incidents WHERE {clause}", key)
     if row is None:
         return None
-    kids = await conn.fetch(f"SELECT {_COLUMNS} FROM incidents WHERE parent_id = $1 ORDER BY opened_at", row["id"])
-    return dict(row), [_incident(r) for r in kids]
+    order = "id FOR UPDATE" if lock else "opened_at"
+    kids = [_incident(r) for r in await conn.fetch(
+        f"SELECT {_COLUMNS} FROM incidents WHERE parent_id = $1 ORDER BY {order}", row["id"]
+    )]  # fmt: skip
+    return dict(row), sorted(kids, key=lambda i: (i.opened_at, i.seq, i.number))
 
 
 async def get_incident(conn: asyncpg.Connection, *, ref: str, lock: bool = False) -> Incident | None:
