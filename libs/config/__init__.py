@@ -31,11 +31,13 @@ from libs.config.catalog import (
     WeeklyMaintenance,
 )
 from libs.config.change import (
+    BoardSpec,
     Cab,
     CabRule,
     ChangePolicy,
     ChangeTemplate,
     FreezeWindow,
+    eligible_voters,
 )
 from libs.config.contract import (
     Availability,
@@ -79,6 +81,7 @@ __all__ = [
     "_DURATION",
     "ApiToken",
     "Availability",
+    "BoardSpec",
     "Cab",
     "CabRule",
     "Category",
@@ -120,6 +123,7 @@ __all__ = [
     "Trigger",
     "Weekday",
     "WeeklyMaintenance",
+    "eligible_voters",
     "load_config",
     "parse_duration",
     "parse_nonnegative_duration",

@@ -156,6 +156,9 @@ class TierlineConfig(Strict):
             members = set(t.cab.members).union(*[r.members or [] for r in t.cab.rules])
             if missing := sorted(members - voters):
                 raise ValueError(f"tenant {t.id}: CAB members without an API token: {', '.join(missing)}")
+            delegates = set(t.cab.delegates).union(*[r.delegates or [] for r in t.cab.rules])
+            if missing := sorted(delegates - voters):
+                raise ValueError(f"tenant {t.id}: CAB delegates without an API token: {', '.join(missing)}")
         known = {t.id for t in self.tenants}
         for a in self.provider.api_tokens:
             if a.role in ("client", "client_viewer", "client_approver"):
