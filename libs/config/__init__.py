@@ -58,6 +58,7 @@ from libs.config.escalation import (
 )
 from libs.config.tenant import (
     ApiToken,
+    Contact,
     Provider,
     ProviderIntegration,
     Tenant,
@@ -90,6 +91,7 @@ __all__ = [
     "ChangePolicy",
     "ChangeTemplate",
     "ConfigurationItem",
+    "Contact",
     "Contract",
     "Coverage",
     "Criticality",

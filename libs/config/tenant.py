@@ -118,8 +118,17 @@ class ProviderIntegration(Strict):
     name: str | None = None
 
 
+class Contact(Strict):
+    """How a client reaches the provider: printed in the footer of every service report."""
+
+    email: str | None = None
+    phone: str | None = None
+    url: str | None = None
+
+
 class Provider(Strict):
     name: str = "Managed service provider"
+    contact: Contact | None = None
     api_tokens: list[ApiToken] = []
     # Keys not bound to a tenant: each alert names its tenant in the key's `tenant_label` (one Alertmanager
     # for many clients). A tenant-bound key can never write to another tenant.
