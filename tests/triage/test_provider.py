@@ -14,12 +14,18 @@ async def stack(tsettings, start):
     return await start("intake", tsettings), await start("triage", tsettings)
 
 
+async def upstream_outage(http, intake, key: str, city: str) -> dict[str, str]:
+    """The upstream ISP's alert reaches acme (no CI) and globex (its critical CRM): one provider incident."""
+    outage = {"source": "upstream-isp", "dedup_key": key, "summary": f"Upstream ISP outage {city}"}
+    await alert(http, intake, "acme", severity="critical", **outage)
+    await alert(http, intake, "globex", severity="critical", service="crm", **outage)
+    return outage
+
+
 async def test_each_child_runs_its_own_tenants_sla_clocks(stack, start, http, tsettings):
     intake, _ = stack
     esc = await start("escalation", tsettings)
-    outage = {"source": "upstream-isp", "dedup_key": "isp-ams", "summary": "Upstream ISP outage Amsterdam"}
-    await alert(http, intake, "acme", severity="critical", **outage)
-    await alert(http, intake, "globex", severity="critical", service="crm", **outage)
+    await upstream_outage(http, intake, "isp-ams", "Amsterdam")
 
     async def clocks(number: str, token: str):
         status, body = await call(http, "GET", f"{esc.url}/v1/sla/incidents/{number}", token)
@@ -37,9 +43,7 @@ async def test_each_child_runs_its_own_tenants_sla_clocks(stack, start, http, ts
 
 async def test_provider_incident_links_a_child_per_tenant(stack, http, tsettings):
     intake, triage = stack
-    outage = {"source": "upstream-isp", "dedup_key": "isp-fra-1", "summary": "Upstream ISP outage Frankfurt"}
-    await alert(http, intake, "acme", severity="critical", **outage)
-    await alert(http, intake, "globex", severity="critical", service="crm", **outage)
+    outage = await upstream_outage(http, intake, "isp-fra-1", "Frankfurt")
     await alert(http, intake, "acme", severity="critical", dedup_key="own", service="erp-db")  # not provider-wide
     items = {i["number"]: i for i in await processed(http, triage, 3)}
     parent = items["ACME-1"]["parent_id"]
@@ -77,9 +81,7 @@ async def test_provider_incident_links_a_child_per_tenant(stack, http, tsettings
 
 async def test_a_reopened_child_reopens_its_provider_incident(stack, http):
     intake, triage = stack
-    outage = {"source": "upstream-isp", "dedup_key": "isp-lon", "summary": "Upstream ISP outage London"}
-    await alert(http, intake, "acme", severity="critical", **outage)
-    await alert(http, intake, "globex", severity="critical", service="crm", **outage)
+    outage = await upstream_outage(http, intake, "isp-lon", "London")
     items = {i["number"]: i for i in await processed(http, triage, 2)}
     parent = items["ACME-1"]["parent_id"]
 
@@ -118,9 +120,7 @@ async def test_a_reopened_child_reopens_its_provider_incident(stack, http):
 async def test_acting_on_a_provider_incident_acts_on_each_child_by_its_own_lifecycle(stack, start, http, tsettings):
     intake, triage = stack
     esc = await start("escalation", tsettings)
-    outage = {"source": "upstream-isp", "dedup_key": "isp-par", "summary": "Upstream ISP outage Paris"}
-    await alert(http, intake, "acme", severity="critical", **outage)
-    await alert(http, intake, "globex", severity="critical", service="crm", **outage)
+    await upstream_outage(http, intake, "isp-par", "Paris")
     parent = (await processed(http, triage, 2))[0]["parent_id"]
     base = f"{triage.url}/v1/provider-incidents/{parent}"
 
