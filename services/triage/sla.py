@@ -51,16 +51,15 @@ def apply(sla: dict[str, dict[str, Any]], kind: str, d: dict[str, Any]) -> Entry
     if name not in CLOCKS:
         return None
     c = sla.setdefault(name, _blank())
-    at = {k: _at(d.get(k)) for k in ("started_at", "due_at", "paused_at", "breached_at", "fired_at", "at")}
-    due = at["due_at"] or c["due_at"]
+    due = _at(d.get("due_at")) or c["due_at"]
     entry: Entry | None = None
     match kind:
         case "sla.clock_started":
-            c.update(_blank(), started_at=at["started_at"], due_at=at["due_at"], target_s=d.get("target_s"))
+            c.update(_blank(), started_at=_at(d.get("started_at")), due_at=due, target_s=d.get("target_s"))
         case "sla.clock_stopped":
             c["met"], c["paused_at"] = bool(d.get("met", c["breached_at"] is None)), None
         case "sla.clock_paused":
-            c["paused_at"] = at["paused_at"] or at["at"]
+            c["paused_at"] = _at(d.get("paused_at") or d.get("at"))
         case "sla.clock_resumed":
             c["paused_at"], c["due_at"] = None, due
             if d.get("reason") == "reopened":  # the incident came back: its resolution clock counts on
@@ -70,10 +69,10 @@ def apply(sla: dict[str, dict[str, Any]], kind: str, d: dict[str, Any]) -> Entry
         case "sla.warning":
             c["warned"] += 1
             c["due_at"] = due
-            entry = ("sla_warning", at["fired_at"] or at["at"], {"clock": name, "fraction": d.get("fraction"),
-                                                                 "due_at": due})  # fmt: skip
+            detail = {"clock": name, "fraction": d.get("fraction"), "due_at": due}
+            entry = ("sla_warning", _at(d.get("fired_at") or d.get("at")), detail)
         case "sla.breached":
-            c["breached_at"] = c["breached_at"] or at["breached_at"] or at["at"]
+            c["breached_at"] = c["breached_at"] or _at(d.get("breached_at") or d.get("at"))
             c["due_at"] = due
             entry = ("sla_breached", c["breached_at"], {"clock": name, "due_at": due, "late": d.get("late")})
     c["state"] = _state(c)
