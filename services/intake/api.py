@@ -99,15 +99,16 @@ def validate(model: type[M], data: Any) -> M:
         raise validation_error(exc) from None
 
 
-def tenant_of(state: IntakeState, sender: Sender, signal: Signal, index: int) -> Tenant:
-    """A tenant key writes only to its tenant (any tenant label is ignored); a provider key needs the label."""
+def tenant_of(state: IntakeState, sender: Sender, signal: Signal) -> Tenant:
+    """A tenant key writes only to its tenant (any tenant label is ignored); a provider key needs the label,
+    and a refusal names the field where this format's body carries it (`labels.tenant`, `alerts.3.labels.tenant`)."""
     if sender.tenant is not None:
         return sender.tenant
     label = sender.key.tenant_label
     tenant = state.config.tenant(signal.tenant_hint or "")
     if tenant is None:
         problem = "is missing" if not signal.tenant_hint else f"names no tenant ({signal.tenant_hint!r})"
-        where = {"field": f"alerts.{index}.labels.{label}", "message": f"the {label} label {problem}"}
+        where = {"field": signal.tenant_field or f"labels.{label}", "message": f"the {label} label {problem}"}
         raise ApiError(422, "validation_failed", "a provider-wide key needs each alert to name its tenant", [where])
     return tenant
 
@@ -134,7 +135,7 @@ async def publish(state: IntakeState, envs: list[Envelope], fmt: str) -> None:
 async def accept_signals(request: web.Request, sender: Sender, signals: list[Signal], fmt: str) -> list[AlertReceived]:
     """Signals -> alert events, all stored or none answered as stored."""
     state, now, idem = request.app[STATE], utcnow(), idempotency_key(request)
-    tenants = [tenant_of(state, sender, s, i) for i, s in enumerate(signals)]
+    tenants = [tenant_of(state, sender, s) for s in signals]
     alerts, envs = [], []
     for i, (s, tenant) in enumerate(zip(signals, tenants, strict=True)):
         aid = content_id(tenant.id, sender.key.name, s, idem, i)
@@ -238,7 +239,8 @@ async def pd_change_enqueue(request: web.Request) -> web.Response:
         details = p.custom_details or {}
         hint = details.get(k.tenant_label)
         tenant = tenant_of(state, sender, Signal("pagerduty", "", "firing", "info", p.summary,
-                                                  tenant_hint=hint if isinstance(hint, str) else None), 0)  # fmt: skip
+                                                  tenant_hint=hint if isinstance(hint, str) else None,
+                                                  tenant_field=f"payload.custom_details.{k.tenant_label}"))  # fmt: skip
         ci = details.get(k.ci_label) if isinstance(details.get(k.ci_label), str) else None
         ci = ci or k.ci or (p.source if p.source in tenant.ci_index else None)
         basis = json.dumps([tenant.id, k.name, event.model_dump(mode="json")], sort_keys=True)

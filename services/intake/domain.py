@@ -58,6 +58,7 @@ class Signal:
     labels: dict[str, str] = field(default_factory=dict)
     started_at: datetime | None = None
     tenant_hint: str | None = None  # the tenant label, read only for provider-wide keys
+    tenant_field: str = ""  # where in the body the tenant label is read, as an error names it (labels.tenant)
 
 
 def clip(text: str | None, limit: int) -> str | None:
@@ -152,5 +153,6 @@ def generic_signals(alert: GenericAlert, *, ci_label: str, tenant_label: str) ->
             labels=alert.labels,
             started_at=alert.started_at,
             tenant_hint=alert.labels.get(tenant_label),
+            tenant_field=f"labels.{tenant_label}",
         )
     ]
