@@ -84,6 +84,7 @@ class Outbox:
             await self.relay_all()  # flush what committed before shutdown
 
     async def _run(self) -> None:
+        pause = 0.0  # after a failure: doubling up to 5 s, so an outage is one line a few seconds, not a flood
         while True:
             # asyncio.timeout, not wait_for: see _relay_once.
             with contextlib.suppress(TimeoutError):
@@ -92,9 +93,14 @@ class Outbox:
             self._wake.clear()
             try:
                 await self.relay_all()
-            except Exception as exc:  # NATS down: rows stay, the next pass retries
-                log.warning("outbox.relay_failed", error=repr(exc))
-                await asyncio.sleep(0.5)
+                if pause:
+                    log.info("outbox.relay_resumed")
+                pause = 0.0
+            except Exception as exc:  # NATS or PostgreSQL down: rows stay, the next pass retries
+                if not pause:
+                    log.warning("outbox.relay_failed", error=repr(exc))
+                pause = min(5.0, max(0.5, pause * 2))
+                await asyncio.sleep(pause)
 
     async def relay_all(self) -> int:
         total = 0

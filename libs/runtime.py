@@ -10,14 +10,15 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import structlog
 from aiohttp import web
 
-from libs.bus import Bus, connect_bus
+from libs.bus import BatchHandler, Bus, connect_bus
 from libs.config import TierlineConfig, load_config
-from libs.consumer import Consumer
+from libs.consumer import Consumer, Probe
 from libs.db import create_pool, migrate, pending_migrations
 from libs.events import Envelope
 from libs.logging import configure_logging
@@ -37,6 +38,7 @@ class Resources:
     bus: Bus
     pool: asyncpg.Pool
     outbox: Outbox
+    app: web.Application
 
 
 async def open_resources(
@@ -69,7 +71,35 @@ async def open_resources(
         return f"migrations not applied: {pending}" if pending else None
 
     app[READINESS].extend([("nats", nats_ready), ("postgres", db_ready)])
-    return Resources(bus=bus, pool=pool, outbox=outbox)
+    return Resources(bus=bus, pool=pool, outbox=outbox, app=app)
+
+
+def postgres_probe(pool: asyncpg.Pool) -> Probe:
+    """What a waiting consumer asks before it retries: can the pool run a query again?"""
+
+    async def check() -> None:
+        await pool.fetchval("SELECT 1")
+
+    return ("PostgreSQL", check)
+
+
+async def start_consumer(
+    stack: AsyncExitStack,
+    res: Resources,
+    *,
+    durable: str,
+    subjects: list[str],
+    handle: BatchHandler,
+    check: str = "consumer",
+    **options: Any,
+) -> Consumer:
+    """Start a durable consumer that waits out PostgreSQL and NATS outages; while it waits, /readyz fails
+    with check `check` saying what for. `options` go to libs.consumer.Consumer (stream, decode, ...)."""
+    consumer = Consumer(res.bus, durable, subjects, handle, probes=[postgres_probe(res.pool)], **options)
+    await consumer.start()
+    stack.push_async_callback(consumer.stop)
+    res.app[READINESS].append((check, consumer.readiness))
+    return consumer
 
 
 async def consume(
@@ -81,10 +111,8 @@ async def consume(
     async def handle(envs: list[Envelope]) -> None:
         await handle_messages(res.pool, res.outbox, envs, apply)
 
-    consumer = Consumer(res.bus, durable, [res.bus.subject(t) for t in event_types], handle)
-    await consumer.start()
-    stack.push_async_callback(consumer.stop)
-    return consumer
+    subjects = [res.bus.subject(t) for t in event_types]
+    return await start_consumer(stack, res, durable=durable, subjects=subjects, handle=handle)
 
 
 async def _prune_inbox_hourly(pool: asyncpg.Pool, days: float) -> None:

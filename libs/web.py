@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 
 from libs.errors import ApiError
 from libs.events import new_id
+from libs.faults import is_infrastructure
 
 log = structlog.get_logger()
 
@@ -49,9 +50,16 @@ async def request_context(request: web.Request, handler: Callable[[web.Request],
         code = _HTTP_CODES.get(exc.status, "http_error")
         kept = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
         response = ApiError(exc.status, code, exc.reason, headers=kept).response()
-    except Exception:
-        log.exception("http.unhandled", path=request.path)
-        response = ApiError(500, "internal_error", "unexpected error; see the service log", [request_id]).response()
+    except Exception as exc:
+        if is_infrastructure(exc):  # PostgreSQL or NATS away: the client's request is fine, ask it to retry
+            log.warning("http.dependency_unavailable", path=request.path, error=repr(exc))
+            response = ApiError(
+                503, "dependency_unavailable", "a database or the bus is not answering; retry shortly",
+                headers={"Retry-After": "2"},
+            ).response()  # fmt: skip
+        else:
+            log.exception("http.unhandled", path=request.path)
+            response = ApiError(500, "internal_error", "unexpected error; see the service log", [request_id]).response()
     finally:
         structlog.contextvars.unbind_contextvars("request_id", "correlation_id")
     response.headers["X-Request-Id"] = request_id
