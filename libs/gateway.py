@@ -93,9 +93,9 @@ async def healthz(_: web.Request) -> web.Response:
 
 
 def create_gateway(ports: dict[str, int]) -> web.Application:
-    from libs.web import metrics, request_context
+    from libs.web import metrics, refuse_invalid_characters, request_context
 
-    app = web.Application(middlewares=[request_context], client_max_size=1024**2)
+    app = web.Application(middlewares=[request_context, refuse_invalid_characters], client_max_size=1024**2)
     app[PORTS] = ports
 
     async def session_ctx(app: web.Application):  # type: ignore[no-untyped-def]

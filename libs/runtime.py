@@ -25,7 +25,7 @@ from libs.logging import configure_logging
 from libs.outbox import Apply, Outbox, handle_messages, prune_inbox
 from libs.settings import Settings
 from libs.tasks import cancel_and_wait
-from libs.web import READINESS, tls_context
+from libs.web import IDENTITY, READINESS, tls_context
 
 log = structlog.get_logger()
 
@@ -134,22 +134,46 @@ def builder(name: str) -> Build:
     return module.build  # type: ignore[no-any-return]
 
 
-async def serve(name: str, settings: Settings, *, port: int, ready: asyncio.Event | None = None) -> None:
-    """Run one service's HTTP app until cancelled or signalled; resources close through one exit stack."""
+async def serve(
+    name: str,
+    settings: Settings,
+    *,
+    port: int,
+    ready: asyncio.Event | None = None,
+    on_started: Callable[[web.Application, int], None] | None = None,
+) -> None:
+    """Run one service's HTTP app until cancelled or signalled; resources close through one exit stack.
+
+    `port` 0 binds any free port: the one bound is logged, written to `settings.port_file` (how `tierline up`
+    learns it, only once the service listens) and passed to `on_started` with the app.
+    """
     structlog.contextvars.bind_contextvars(service=name)  # per task: right even with --one-process
     config = load_config(settings.config)
     async with AsyncExitStack() as stack:
         app = await builder(name)(stack, settings, config)
+        app[IDENTITY] = {"service": name, "instance": settings.instance_id}
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         tls = tls_context(settings.tls_cert_file, settings.tls_key_file)
         site = web.TCPSite(runner, settings.http_host, port, reuse_address=True, ssl_context=tls)
         await site.start()
-        log.info("service.started", port=port)
+        bound = int(runner.addresses[0][1])
+        if settings.port_file:
+            tell_port(settings.port_file, bound)
+        log.info("service.started", port=bound, instance=settings.instance_id)
+        if on_started:
+            on_started(app, bound)
         if ready:
             ready.set()
         await asyncio.Event().wait()
+
+
+def tell_port(path: Path, port: int) -> None:
+    """Write the bound port where the supervisor looks for it, atomically: it never reads half a number."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(f"{port}\n")
+    tmp.replace(path)
 
 
 def run_service(name: str, settings: Settings | None = None) -> None:

@@ -95,7 +95,8 @@ def clean_body(raw: bytes) -> tuple[Any, list[str]]:
     the alert id and every store downstream only ever see text they can keep.
     """
     changed: list[str] = []
-    return scrub_tree(parse_json(raw), "", changed), changed
+    data = scrub_tree(parse_json(raw), "", changed)
+    return data, list(dict.fromkeys(changed))  # a key and its value changed: one field
 
 
 def validate(model: type[M], data: Any) -> M:
