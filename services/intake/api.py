@@ -43,6 +43,7 @@ class IntakeState:
     config: TierlineConfig
     overloaded: bool = False
     lag: int = 0
+    lag_s: float = 0.0
     limiter: RateLimiter = field(default_factory=RateLimiter)
 
 
@@ -129,7 +130,8 @@ def idempotency_key(request: web.Request) -> str | None:
 async def publish(state: IntakeState, envs: list[Envelope], fmt: str) -> None:
     if state.overloaded:  # refuse rather than accept what cannot be processed in time; the sender retries
         headers = {"Retry-After": "5"}
-        raise ApiError(503, "overloaded", f"triage is {state.lag} alerts behind; retry shortly", headers=headers)
+        behind = f"triage is {state.lag} messages and {state.lag_s:.0f} s behind; retry shortly"
+        raise ApiError(503, "overloaded", behind, headers=headers)
     try:
         await state.bus.publish_many(envs)
     except Exception as exc:
