@@ -68,7 +68,8 @@ class Bus:
             ),
             StreamConfig(
                 name=self.dead_letter_stream,
-                subjects=[f"{self.prefix}_dlq.>"],
+                # Letters, and the marks of those replayed (libs/deadletters.py).
+                subjects=[f"{self.prefix}_dlq.>", f"{self.prefix}_dlq_replayed.>"],
                 storage=StorageType.FILE,
                 max_age=s.stream_max_age_days * 86400,
             ),

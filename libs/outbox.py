@@ -135,14 +135,15 @@ class Outbox:
 
 
 async def handle_messages(pool: asyncpg.Pool, outbox: Outbox, envelopes: list[Envelope], apply: Apply) -> None:
-    """One transaction for a batch of consumed messages: skip seen ids, apply the rest, stage raised events."""
+    """One transaction for a batch of consumed messages: skip seen ids (a replay's original id counts as its
+    own: libs/events.Envelope.inbox_id), apply the rest, stage raised events."""
     async with pool.acquire() as conn, conn.transaction():
-        fresh = await claim(conn, [e.id for e in envelopes])
+        fresh = await claim(conn, [e.inbox_id for e in envelopes])
         seen: set[str] = set()
         todo = []
-        for e in envelopes:  # a batch may hold a redelivered copy of its own message
-            if e.id in fresh and e.id not in seen:
-                seen.add(e.id)
+        for e in envelopes:  # a batch may hold a redelivered copy of its own message (or a replay of one)
+            if e.inbox_id in fresh and e.inbox_id not in seen:
+                seen.add(e.inbox_id)
                 todo.append(e)
         raised = await apply(conn, todo) if todo else []
         await stage(conn, outbox.bus, raised)
