@@ -198,3 +198,12 @@ async def stream_envelopes(settings: Settings, prefix: str = "") -> list[Envelop
         return out
     finally:
         await bus.close()
+
+
+async def dead_letter_count(settings: Settings) -> int:
+    """How many messages this test's dead-letter stream holds."""
+    bus = await connect_bus(settings, name="probe")
+    try:
+        return (await bus.js.stream_info(bus.dead_letter_stream)).state.messages
+    finally:
+        await bus.close()

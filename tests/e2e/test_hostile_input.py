@@ -9,7 +9,7 @@ import re
 import pytest
 from yarl import URL
 
-from libs.testing import RunningService, consumer_caught_up, stream_envelopes
+from libs.testing import RunningService, consumer_caught_up, dead_letter_count, stream_envelopes
 from tests.conftest import auth, eventually
 
 ALL = ("intake", "triage", "escalation", "change", "reporting")
@@ -70,7 +70,7 @@ async def test_nul_in_a_generic_alert_is_replaced_and_becomes_an_incident(settin
     assert await consumer_caught_up(settings, "reporting")
     [received] = await stream_envelopes(settings, "alert.received")
     assert received.data["labels"] == {"ho\ufffdst": "nas\ufffd"}
-    assert await _dead_letters(settings) == 0  # nothing failed anywhere downstream
+    assert await dead_letter_count(settings) == 0  # nothing failed anywhere downstream
 
 
 async def test_a_deeply_nested_webhook_body_is_a_400(stack, http):
@@ -118,13 +118,3 @@ async def test_every_route_of_every_service_refuses_nul_in_its_path_and_query(st
                     if hostile or query:
                         assert status == 400 and body["error"]["code"] == "invalid_characters", (path, query, body)
     assert seen > 100
-
-
-async def _dead_letters(settings) -> int:
-    from libs.bus import connect_bus
-
-    bus = await connect_bus(settings, name="probe")
-    try:
-        return (await bus.js.stream_info(bus.dead_letter_stream)).state.messages
-    finally:
-        await bus.close()

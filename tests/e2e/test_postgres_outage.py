@@ -12,9 +12,8 @@ import signal
 import asyncpg
 import pytest
 
-from libs.bus import connect_bus
 from libs.localstack import LocalPostgres
-from libs.testing import fresh_settings
+from libs.testing import dead_letter_count, fresh_settings
 from tests.conftest import TEST_CONFIG, eventually
 
 pytestmark = pytest.mark.slow
@@ -102,7 +101,7 @@ async def test_a_postgres_outage_longer_than_the_retry_schedule_loses_nothing(tm
         assert clocks == incidents  # escalation caught up: every incident has its clocks
         by_type = {r["type"]: r["n"] for r in ledger}
         assert by_type["alert.received"] == len(accepted) and by_type["incident.opened"] == incidents
-        assert await _dead_letters(settings) == 0
+        assert await dead_letter_count(settings) == 0
         for svc in svcs.values():
             await eventually(lambda svc=svc: _ready(http, svc), timeout=30)
     finally:
@@ -129,11 +128,3 @@ async def _caught_up(conn: asyncpg.Connection, alerts: int) -> bool:
 async def _ready(http, svc) -> bool:
     async with http.get(f"{svc.url}/readyz") as r:
         return r.status == 200
-
-
-async def _dead_letters(settings) -> int:
-    bus = await connect_bus(settings, name="probe")
-    try:
-        return (await bus.js.stream_info(bus.dead_letter_stream)).state.messages
-    finally:
-        await bus.close()
