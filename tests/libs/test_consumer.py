@@ -8,6 +8,7 @@ from collections import Counter
 
 import asyncpg
 import pytest
+import structlog.testing
 
 from libs.bus import Bus, connect_bus
 from libs.consumer import Consumer
@@ -248,3 +249,18 @@ def test_failures_are_classified_by_whose_fault_they_are():
 
 async def _probed(outage: Outage, times: int) -> bool:
     return outage.probes > times
+
+
+async def test_where_there_is_nowhere_further_to_dead_letter_it_logs_a_critical_line(bus, consumers):
+    """The dead-letter stream's own consumer (triage's fallback) cannot dead-letter: a message it keeps failing
+    on is logged at level critical, for the operator's log alerting, and acknowledged."""
+    recorder = Recorder(poison="evt-1")
+    consumer = Consumer(bus, DURABLE, [bus.subject("test.happened")], recorder, dead_letters=False)
+    await consumer.start()
+    consumers.append(consumer)
+    with structlog.testing.capture_logs() as logs:
+        await bus.publish(envelope(1))
+        await eventually(lambda: _lag_is_zero(bus))
+    dropped = [e for e in logs if e["event"] == "consumer.message_dropped"]
+    assert len(dropped) == 1 and dropped[0]["log_level"] == "critical" and "evt-1" in dropped[0]["error"]
+    assert await dead_letters(bus) == []
