@@ -8,6 +8,7 @@ timeline are written in one statement.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
@@ -84,7 +85,8 @@ async def triage_alerts(
     await link_provider_children(conn, [i for i in touched if i.is_new], config)
     alert_rows = [
         (o.alert.alert_id, o.incident.id if o.incident else None, env.tenant, o.alert.status, o.alert.severity,
-         o.alert.summary, o.alert.received_at, o.effect, o.alert.dedup_key, o.note)
+         o.alert.summary, o.alert.received_at, o.effect, o.alert.dedup_key, o.note,
+         json.dumps(o.alert.sanitized) if o.alert.sanitized else None)
         for env, o in outcomes
     ]  # fmt: skip
     # Repeats are counted and listed under the incident's alerts, not on its timeline.

@@ -51,11 +51,13 @@ async def incident_details(
         "SELECT at, kind, actor, detail FROM timeline WHERE incident_id = $1 ORDER BY id", incident_id
     )
     alerts = await conn.fetch(
-        "SELECT alert_id, dedup_key, status, severity, summary, received_at, effect, note FROM incident_alerts"
-        " WHERE incident_id = $1 ORDER BY received_at, alert_id LIMIT 200",
+        "SELECT alert_id, dedup_key, status, severity, summary, received_at, effect, note, sanitized"
+        " FROM incident_alerts WHERE incident_id = $1 ORDER BY received_at, alert_id LIMIT 200",
         incident_id,
     )
-    return [dict(r) | {"detail": json.loads(r["detail"])} for r in timeline], [dict(r) for r in alerts]
+    return [dict(r) | {"detail": json.loads(r["detail"])} for r in timeline], [
+        dict(r) | {"sanitized": json.loads(r["sanitized"]) if r["sanitized"] else []} for r in alerts
+    ]
 
 
 async def suppressed_alerts(

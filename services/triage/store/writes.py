@@ -197,7 +197,7 @@ async def close_resolved(
 
 _AL = [("alert_id", "text"), ("incident_id", "uuid"), ("tenant", "text"), ("status", "text"), ("severity", "text"),
        ("summary", "text"), ("received_at", "timestamptz"), ("effect", "text"), ("dedup_key", "text"),
-       ("note", "text")]  # fmt: skip
+       ("note", "text"), ("sanitized", "jsonb")]  # fmt: skip
 
 
 _HELD = [("tenant", "text"), ("dedup_key", "text"), ("alert_id", "text"), ("held_by", "text"),
