@@ -22,9 +22,12 @@ from libs.consumer import Consumer, Probe
 from libs.db import create_pool, migrate, pending_migrations
 from libs.events import Envelope
 from libs.logging import configure_logging
-from libs.outbox import Apply, Outbox, handle_messages, prune_inbox
+from libs.outbox import Outbox, prune_inbox
 from libs.settings import Settings
+from libs.subscriptions import Dispatcher, Sink, Subscriptions
+from libs.subscriptions import event_types as types_of
 from libs.tasks import cancel_and_wait
+from libs.uow import handle_messages, unit_of_work
 from libs.web import IDENTITY, READINESS, tls_context
 
 log = structlog.get_logger()
@@ -103,16 +106,47 @@ async def start_consumer(
 
 
 async def consume(
-    stack: AsyncExitStack, res: Resources, *, durable: str, event_types: list[str], apply: Apply
+    stack: AsyncExitStack,
+    res: Resources,
+    *,
+    durable: str,
+    subscriptions: Subscriptions[Any] | None = None,
+    deps: Any = None,
+    sink: Sink[Any] | None = None,
+    event_types: list[str] | None = None,  # TRANSITIONAL (issue 13), with apply: removed once all are converted
+    apply: Any = None,
+    **options: Any,
 ) -> Consumer:
-    """Start the service's durable consumer: each fetched batch goes through `apply` in one transaction
-    with its inbox marks and the events it raises (libs.outbox.handle_messages)."""
+    """Start a durable consumer for a subscriber table (libs.subscriptions): its subject filters come from the
+    table, and each fetched batch is dispatched in one unit of work with its inbox marks and the events its
+    handlers emit. With `sink` instead, every subject under the prefix reaches the sink unparsed, in one unit
+    of work without the inbox (the sink's own table is its inbox: reporting's ledger). `options` go to
+    start_consumer (another stream, a decoder, a readiness check name)."""
+    if sink is not None:
+        subjects = [f"{res.bus.prefix}.>"]
 
-    async def handle(envs: list[Envelope]) -> None:
-        await handle_messages(res.pool, res.outbox, envs, apply)
+        async def handle(envs: list[Envelope]) -> None:
+            async with unit_of_work(res.pool, res.outbox) as tx:
+                await sink(tx, envs, deps)
 
-    subjects = [res.bus.subject(t) for t in event_types]
-    return await start_consumer(stack, res, durable=durable, subjects=subjects, handle=handle)
+    elif apply is not None:  # TRANSITIONAL
+        subjects = [res.bus.subject(t) for t in event_types or []]
+
+        async def old(tx: Any, envs: list[Envelope]) -> None:
+            tx.emit(*await apply(tx.conn, envs))
+
+        async def handle(envs: list[Envelope]) -> None:
+            await handle_messages(res.pool, res.outbox, envs, old)
+
+    else:
+        assert subscriptions is not None, "consume needs a subscriber table or a sink"
+        dispatch = Dispatcher(subscriptions, deps)
+        subjects = options.pop("subjects", None) or [res.bus.subject(t) for t in types_of(subscriptions)]
+
+        async def handle(envs: list[Envelope]) -> None:
+            await handle_messages(res.pool, res.outbox, envs, dispatch)
+
+    return await start_consumer(stack, res, durable=durable, subjects=subjects, handle=handle, **options)
 
 
 async def _prune_inbox_hourly(pool: asyncpg.Pool, days: float) -> None:

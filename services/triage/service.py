@@ -11,9 +11,9 @@ from libs import deadletters
 from libs.auth import token_index
 from libs.config import TierlineConfig
 from libs.events import Envelope
-from libs.outbox import handle_messages
 from libs.runtime import Resources, consume, open_resources, start_consumer
 from libs.settings import Settings
+from libs.uow import Tx, handle_messages
 from libs.web import create_app
 from services.triage import fallback
 from services.triage.api import add_routes
@@ -51,8 +51,11 @@ async def start_fallback(stack: AsyncExitStack, res: Resources, config: Tierline
     """Dead-lettered alerts become incidents (services/triage/fallback.py); nothing further to dead-letter to."""
     apply = fallback.make_apply(config)
 
+    async def old(tx: Tx, envs: list[Envelope]) -> None:  # TRANSITIONAL (issue 13)
+        tx.emit(*await apply(tx.conn, envs))
+
     async def handle(envs: list[Envelope]) -> None:
-        await handle_messages(res.pool, res.outbox, envs, apply)
+        await handle_messages(res.pool, res.outbox, envs, old)
 
     await start_consumer(
         stack, res, durable=fallback.DURABLE, subjects=fallback.subjects(res.bus.prefix), handle=handle,

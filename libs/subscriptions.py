@@ -1,0 +1,88 @@
+"""A service's subscriber table: which events it consumes and the handler for each, declared once.
+
+    SUBSCRIPTIONS: Subscriptions[TierlineConfig] = {
+        ChangeWindowStarted: on_window_started,
+        AlertReceived: on_alerts_received,
+        (IncidentAcknowledged, IncidentResolved): on_incident_stops,   # one handler, both in stream order
+    }
+
+The runtime derives the consumer's subject filters from the table, parses every payload once against its
+contract, and dispatches a fetched batch in ONE documented order:
+
+- handlers run in the order of the table;
+- each is called once per batch, with every message of the type(s) it is registered for, in stream order.
+
+So a handler is written for a batch (one statement per table, not one per message), a service puts first
+what later handlers must see (triage's change windows before its alerts), and types whose relative order
+matters share one entry. A handler takes (tx, messages, deps): the unit of work to write and emit in, the
+typed messages, and the service's own dependencies (its config). It emits what it raises with tx.emit.
+
+A "sink" (reporting's ledger) takes every envelope under the prefix as it came, unparsed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from libs.contracts import Contract, type_of
+from libs.events import Envelope
+from libs.uow import Tx
+
+P = TypeVar("P", bound=Contract)
+D = TypeVar("D")
+
+
+@dataclass(frozen=True)
+class Message(Generic[P]):
+    """One consumed event: its envelope (tenant, ids, time, cause) and its payload, parsed once."""
+
+    envelope: Envelope
+    payload: P
+
+    @property
+    def tenant(self) -> str:
+        return self.envelope.tenant
+
+
+Handler = Callable[[Tx, list[Message[Any]], D], Awaitable[None]]
+Key = type[Contract] | tuple[type[Contract], ...]
+Subscriptions = Mapping[Key, Handler[D]]
+Sink = Callable[[Tx, list[Envelope], D], Awaitable[None]]
+
+
+def _types(key: Key) -> tuple[type[Contract], ...]:
+    return key if isinstance(key, tuple) else (key,)
+
+
+def event_types(subscriptions: Subscriptions[Any]) -> list[str]:
+    """The short event types a table consumes (`alert.received`, ...), in table order: the subject filters."""
+    return [type_of(cls) for key in subscriptions for cls in _types(key)]
+
+
+class Dispatcher(Generic[D]):
+    """Runs a fetched batch through a subscriber table (see the module docstring for the order)."""
+
+    def __init__(self, subscriptions: Subscriptions[D], deps: D) -> None:
+        self.deps = deps
+        self.handlers = list(subscriptions.values())
+        self.slot: dict[str, tuple[int, type[Contract]]] = {}
+        for i, key in enumerate(subscriptions):
+            for cls in _types(key):
+                name = type_of(cls)
+                if name in self.slot:
+                    raise ValueError(f"{name} is subscribed twice")
+                self.slot[name] = (i, cls)
+
+    async def __call__(self, tx: Tx, envelopes: list[Envelope]) -> None:
+        batches: list[list[Message[Any]]] = [[] for _ in self.handlers]
+        for env in envelopes:
+            found = self.slot.get(env.short_type)
+            if found is None:  # the subject filters keep these out; a stray one is not ours to judge
+                continue
+            i, cls = found
+            batches[i].append(Message(env, cls.model_validate(env.data)))
+        for handler, messages in zip(self.handlers, batches, strict=True):
+            if messages:
+                await handler(tx, messages, self.deps)
