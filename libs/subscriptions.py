@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from libs.contracts import Contract, type_of
+from libs.contracts import REGISTRY, Contract, type_of
 from libs.events import Envelope
 from libs.uow import Tx
 
@@ -52,13 +52,24 @@ Subscriptions = Mapping[Key, Handler[D]]
 Sink = Callable[[Tx, list[Envelope], D], Awaitable[None]]
 
 
-def _types(key: Key) -> tuple[type[Contract], ...]:
-    return key if isinstance(key, tuple) else (key,)
+def as_message(envelope: Envelope) -> Message[Any]:
+    """One envelope parsed against its registered contract (what the dispatcher hands a handler)."""
+    return Message(envelope, REGISTRY[envelope.short_type].model_validate(envelope.data))
+
+
+def _types(key: Key) -> list[tuple[str, type[Contract]]]:
+    """(event type, the class its payload is parsed into) for a table key. A class with `VIEW_OF` is a service's
+    own lenient reading of several types (triage reads escalation's clock news by field)."""
+    out = []
+    for cls in key if isinstance(key, tuple) else (key,):
+        view: tuple[str, ...] = getattr(cls, "VIEW_OF", ())
+        out += [(name, cls) for name in view] if view else [(type_of(cls), cls)]
+    return out
 
 
 def event_types(subscriptions: Subscriptions[Any]) -> list[str]:
     """The short event types a table consumes (`alert.received`, ...), in table order: the subject filters."""
-    return [type_of(cls) for key in subscriptions for cls in _types(key)]
+    return [name for key in subscriptions for name, _ in _types(key)]
 
 
 class Dispatcher(Generic[D]):
@@ -69,8 +80,7 @@ class Dispatcher(Generic[D]):
         self.handlers = list(subscriptions.values())
         self.slot: dict[str, tuple[int, type[Contract]]] = {}
         for i, key in enumerate(subscriptions):
-            for cls in _types(key):
-                name = type_of(cls)
+            for name, cls in _types(key):
                 if name in self.slot:
                     raise ValueError(f"{name} is subscribed twice")
                 self.slot[name] = (i, cls)

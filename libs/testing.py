@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from aiohttp import web
@@ -207,3 +208,14 @@ async def dead_letter_count(settings: Settings) -> int:
         return (await bus.js.stream_info(bus.dead_letter_stream)).state.messages
     finally:
         await bus.close()
+
+
+async def run_handler(handler: Any, conn: Any, envelopes: list[Envelope], deps: Any = None) -> list[Envelope]:
+    """Run one subscriber-table handler on `conn` as the dispatcher would (payloads parsed into their
+    contracts) and return the events it emitted: for tests of a handler against a real database."""
+    from libs.subscriptions import as_message
+    from libs.uow import Tx
+
+    tx = Tx(conn)
+    await handler(tx, [as_message(e) for e in envelopes], deps)
+    return tx.events

@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from services.triage.domain import Incident
+from services.triage.domain.incident import Incident
 from services.triage.store.writes import _COLUMNS, _incident
 
 

@@ -16,14 +16,16 @@ from aiohttp import web
 
 from libs.auth import Principal, authenticate, require_role
 from libs.errors import ApiError
-from libs.events import Envelope, utcnow
-from libs.outbox import run_command
+from libs.events import utcnow
+from libs.uow import unit_of_work
 from libs.web import respond
 from services.triage import store
-from services.triage.commands import ACTS, body_of, perform
-from services.triage.domain import Incident
+from services.triage.api.commands import ACTS, perform
+from services.triage.api.schemas import body_of
+from services.triage.api.state import RESPONDERS, STATE, incident_json
+from services.triage.domain.incident import Incident
 from services.triage.events import incident_event
-from services.triage.state import RESPONDERS, STATE, incident_json
+from services.triage.store import TimelineEntry
 
 ACTIONS = ("acknowledge", "resolve", "notes")
 
@@ -67,10 +69,10 @@ def provider_action(name: str) -> Any:
         body = await body_of(request, model)
         ref, st = request.match_info["ref"], request.app[STATE]
 
-        async def command(conn: asyncpg.Connection) -> tuple[dict[str, Any], list[Envelope]]:
-            found = await _found(conn, ref, who, lock=True)
+        async with unit_of_work(st.pool, st.outbox) as tx:
+            found = await _found(tx.conn, ref, who, lock=True)
             now, cid = utcnow(), request.headers.get("X-Request-Id")
-            changed, steps, events, results = [], [], [], []
+            changed, steps, results = [], [], []
             for child in found["children"]:
                 trial = copy.deepcopy(child)  # a refusal leaves the child exactly as it was
                 try:
@@ -79,17 +81,15 @@ def provider_action(name: str) -> Any:
                     results.append(_outcome(child, refused))
                     continue
                 changed.append(trial)
-                steps += [(trial.id, now, kind, who.user, detail) for kind, detail in done.steps]
-                events += [incident_event(kind, trial, p, correlation_id=cid) for kind, p in done.events]
+                steps += [TimelineEntry(trial.id, now, kind, who.user, detail) for kind, detail in done.steps]
+                tx.emit(*[incident_event(kind, trial, p, correlation_id=cid) for kind, p in done.events])
                 results.append(_outcome(trial, None))
-            await store.record_batch(conn, incidents=changed, timeline=steps)
+            await store.record_batch(tx.conn, incidents=changed, timeline=steps)
             if changed:  # every child resolved: so is the parent
-                await store.settle_provider_incidents(conn, parents=[str(found["parent"]["id"])], at=now)
-            after = await _found(conn, ref, who)
-            parent = after["parent"] | {"children": [incident_json(c, who) for c in after["children"]]}
-            return {"provider_incident": parent, "results": results}, events
-
-        return respond(await run_command(st.pool, st.outbox, command))
+                await store.settle_provider_incidents(tx.conn, parents=[str(found["parent"]["id"])], at=now)
+            after = await _found(tx.conn, ref, who)
+        parent = after["parent"] | {"children": [incident_json(c, who) for c in after["children"]]}
+        return respond({"provider_incident": parent, "results": results})
 
     return handler
 

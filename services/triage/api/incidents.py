@@ -1,5 +1,4 @@
-"""Triage's HTTP API: list and read incidents and suppressed alerts; the commands (create, acknowledge,
-assign, escalate, hold, resolve, ...) live in services/triage/commands.py, provider incidents in provider.py."""
+"""Triage's HTTP reads: list and read incidents, and the alerts suppressed during change windows."""
 
 from __future__ import annotations
 
@@ -14,10 +13,9 @@ from libs.config import PRIORITIES
 from libs.errors import ApiError
 from libs.query import check_query, limit_problems, tenant_scope
 from libs.web import respond
-from services.triage import provider, store
-from services.triage.commands import ROUTES, create_incident
-from services.triage.domain import STATES, Incident
-from services.triage.state import STATE, incident_json, visible
+from services.triage import store
+from services.triage.api.state import STATE, incident_json, visible
+from services.triage.domain.incident import STATES, Incident
 
 CATEGORIES = ("infrastructure", "network", "security", "cloud", "end-user", "data", "compliance")
 BOOLEAN = {"true": True, "false": False}
@@ -104,13 +102,3 @@ async def suppressed_alerts(request: web.Request) -> web.Response:
     async with st.pool.acquire() as conn:
         items = await store.suppressed_alerts(conn, tenants=tenants, limit=int(limit))
     return respond({"items": items})
-
-
-def add_routes(app: web.Application) -> None:
-    app.router.add_get("/v1/incidents", list_incidents)
-    app.router.add_post("/v1/incidents", create_incident)
-    app.router.add_get("/v1/alerts/suppressed", suppressed_alerts)
-    app.router.add_get("/v1/incidents/{ref}", get_incident)
-    for name, handler in ROUTES.items():
-        app.router.add_post(f"/v1/incidents/{{ref}}/{name}", handler)
-    provider.add_routes(app)

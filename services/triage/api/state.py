@@ -14,7 +14,7 @@ from libs.config import TierlineConfig
 from libs.errors import ApiError
 from libs.outbox import Outbox
 from services.triage import store
-from services.triage.domain import Incident, available_actions
+from services.triage.domain.incident import Incident, available_actions
 
 RESPONDERS = {"agent", "manager", "admin"}  # who works incidents (with their older names engineer, provider_admin)
 

@@ -1,5 +1,5 @@
 """What people do to an incident, pure: each action checks the lifecycle, changes the incident and returns
-its timeline entries and the events it raises. The API (services/triage/commands.py) commits them."""
+its timeline entries and the events it raises. The API (services/triage/api/commands.py) commits them."""
 
 from __future__ import annotations
 
@@ -20,8 +20,7 @@ from libs.contracts import (
     IncidentReopened,
     IncidentResumed,
 )
-from libs.errors import ApiError
-from services.triage.domain import Incident, transition
+from services.triage.domain.incident import Incident, IncidentRefused, transition
 from services.triage.events import resolved
 
 RESOLUTION_CODES = (
@@ -48,7 +47,9 @@ def _ref(i: Incident) -> dict[str, str]:
 
 def _must_be_open(i: Incident, action: str) -> None:
     if not i.is_open:
-        raise ApiError(409, "incident_not_open", f"cannot {action} an incident that is {i.state}", [{"state": i.state}])
+        raise IncidentRefused(
+            409, "incident_not_open", f"cannot {action} an incident that is {i.state}", [{"state": i.state}]
+        )
 
 
 def acknowledge(i: Incident, by: str, at: datetime) -> Done:
@@ -110,7 +111,7 @@ def assign(i: Incident, by: str, at: datetime, assignee: str | None) -> Done:
 def escalate(i: Incident, by: str, at: datetime, reason: str, assignee_tier: int | None) -> Done:
     _must_be_open(i, "escalate")
     if i.tier >= 3:
-        raise ApiError(409, "top_tier", "the incident is already at Tier 3", [{"tier": i.tier}])
+        raise IncidentRefused(409, "top_tier", "the incident is already at Tier 3", [{"tier": i.tier}])
     was = i.tier
     i.tier, i.queue = was + 1, f"tier-{was + 1}"
     payload = IncidentEscalated(**_ref(i), from_tier=was, to_tier=i.tier, reason=reason, at=at, by=by)
@@ -134,7 +135,7 @@ def unassign_below_tier(i: Incident, done: Done, by: str, at: datetime, assignee
 def set_priority(i: Incident, by: str, at: datetime, priority: str, reason: str) -> Done:
     _must_be_open(i, "re-prioritise")
     if priority == i.priority:
-        raise ApiError(409, "unchanged", f"the incident is already {priority}")
+        raise IncidentRefused(409, "unchanged", f"the incident is already {priority}")
     was, i.priority = i.priority, priority
     payload = IncidentPriorityChanged(**_ref(i), from_priority=was, to_priority=priority, by=by, at=at, reason=reason)
     detail = {"from": was, "to": priority, "reason": reason}

@@ -1,96 +1,45 @@
 """Triage's HTTP commands: create an incident or request by hand, and every lifecycle action on one.
 
 Each command authenticates, validates its body (400/422 change nothing), finds the incident the token may
-see (404 otherwise, exactly as for an id that does not exist), applies a pure action and commits the
-incident, its timeline entries and its events in one transaction.
+see (404 otherwise, exactly as for an id that does not exist), applies a pure action (domain/actions.py) and
+commits the incident, its timeline entries and its events in one unit of work. A domain refusal
+(IncidentRefused, IllegalTransition) becomes its HTTP answer here, at the edge.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import asyncpg
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from libs.auth import Principal, authenticate
-from libs.config import Category, Level, Priority
-from libs.contracts import HoldReason, Severity
-from libs.errors import ApiError, read_json, validation_error
-from libs.events import Envelope, utcnow
+from libs.errors import ApiError
+from libs.events import utcnow
 from libs.lifecycle import IllegalTransition
-from libs.outbox import run_command
+from libs.uow import unit_of_work
 from libs.web import respond
-from services.triage import actions, store
-from services.triage.domain import Incident, assess, priority
+from services.triage import store
+from services.triage.alerts import number_new_incidents
+from services.triage.api.schemas import (
+    Assign,
+    Body,
+    Empty,
+    Hold,
+    IncidentCreate,
+    Note,
+    Reason,
+    Resolve,
+    SetPriority,
+    body_of,
+)
+from services.triage.api.state import RESPONDERS, STATE, incident_json, visible
+from services.triage.domain import actions
+from services.triage.domain.incident import Incident, IncidentRefused, assess, new_incident, priority
+from services.triage.domain.rules import classify, route
 from services.triage.events import incident_event, opened
-from services.triage.rules import classify, route
-from services.triage.state import RESPONDERS, STATE, incident_json, visible
-
-Text = Annotated[str, Field(min_length=1, max_length=2000)]
-
-
-class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Empty(Body):
-    pass
-
-
-class IncidentCreate(Body):
-    tenant: str
-    type: Literal["incident", "request"] = "incident"
-    title: Annotated[str, Field(min_length=1, max_length=1024)]
-    description: Annotated[str, Field(max_length=20000)] | None = None
-    channel: Literal["phone", "email", "portal", "chat", "walk_in"] = "phone"
-    ci: str | None = None
-    severity: Severity | None = None
-    impact: Level | None = None
-    urgency: Level | None = None
-    category: Category | None = None
-    labels: dict[str, str] = {}
-
-
-class Assign(Body):
-    assignee: str | None
-
-
-class Reason(Body):
-    reason: Text
-
-
-class Hold(Body):
-    reason: HoldReason
-    comment: Text | None = None
-
-
-class Resolve(Body):
-    resolution_code: Literal[actions.RESOLUTION_CODES] = "solved"  # type: ignore[valid-type]
-    first_contact: bool = False
-    note: Text | None = None
-
-
-class SetPriority(Body):
-    priority: Priority
-    reason: Text
-
-
-class Note(Body):
-    text: Annotated[str, Field(min_length=1, max_length=20000)]
-    internal: bool = True  # a work note; false: a comment the client's own tokens see too
-
-
-async def body_of(request: web.Request, model: type[Body]) -> Any:
-    raw = await read_json(request) if request.can_read_body else {}
-    if not isinstance(raw, dict):
-        raise ApiError(422, "validation_failed", "the request body must be a JSON object")
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        raise validation_error(exc) from None
+from services.triage.store import TimelineEntry
 
 
 def _check_assignee(request: web.Request, incident: Incident, assignee: str | None) -> None:
@@ -108,12 +57,19 @@ def _check_assignee(request: web.Request, incident: Incident, assignee: str | No
 Act = Callable[[web.Request, Incident, Any, str, Any], actions.Done]
 
 
+def refusal(exc: IncidentRefused | IllegalTransition) -> ApiError:
+    """A domain refusal as the client sees it: an illegal move is a 409 listing the moves allowed."""
+    if isinstance(exc, IllegalTransition):
+        return ApiError(409, "illegal_transition", str(exc), [{"allowed": exc.allowed}])
+    return ApiError(exc.status, exc.code, str(exc), exc.details)
+
+
 def perform(act: Act, request: web.Request, incident: Incident, body: Any, by: str, at: Any) -> actions.Done:
-    """One action on one incident; a refusal is an ApiError (an illegal move: 409 with the allowed ones)."""
+    """One action on one incident; a refusal is an ApiError."""
     try:
         return act(request, incident, body, by, at)
-    except IllegalTransition as exc:
-        raise ApiError(409, "illegal_transition", str(exc), [{"allowed": exc.allowed}]) from None
+    except (IncidentRefused, IllegalTransition) as exc:
+        raise refusal(exc) from None
 
 
 def action(model: type[Body], act: Act) -> Callable[[web.Request], Any]:
@@ -121,24 +77,19 @@ def action(model: type[Body], act: Act) -> Callable[[web.Request], Any]:
         st = request.app[STATE]
         who = authenticate(request, st.tokens, roles=RESPONDERS)
         body = await body_of(request, model)
-        ref = request.match_info["ref"]
-
-        async def command(conn: asyncpg.Connection) -> tuple[Incident, list[Envelope]]:
-            incident = await visible(conn, ref, who, lock=True)
-            now = utcnow()
-            done = perform(act, request, incident, body, who.user, now)
-            steps = [(incident.id, now, kind, who.user, detail) for kind, detail in done.steps]
-            await store.record_batch(conn, incidents=[incident], timeline=steps)
-            if incident.parent_id:  # resolving or reopening a child may settle its provider incident
-                await store.settle_provider_incidents(conn, parents=[incident.parent_id], at=now)
-            cid = request.headers.get("X-Request-Id")
-            return incident, [incident_event(k, incident, p, correlation_id=cid) for k, p in done.events]
-
         try:
-            incident = await run_command(st.pool, st.outbox, command)
+            async with unit_of_work(st.pool, st.outbox) as tx:
+                incident = await visible(tx.conn, request.match_info["ref"], who, lock=True)
+                now = utcnow()
+                done = perform(act, request, incident, body, who.user, now)
+                steps = [TimelineEntry(incident.id, now, kind, who.user, detail) for kind, detail in done.steps]
+                await store.record_batch(tx.conn, incidents=[incident], timeline=steps)
+                if incident.parent_id:  # resolving or reopening a child may settle its provider incident
+                    await store.settle_provider_incidents(tx.conn, parents=[incident.parent_id], at=now)
+                cid = request.headers.get("X-Request-Id")
+                tx.emit(*[incident_event(k, incident, p, correlation_id=cid) for k, p in done.events])
         except asyncpg.UniqueViolationError:  # reopening while a newer incident holds the same dedup key
             raise ApiError(409, "superseded", "a newer open incident has the same dedup key; work that one") from None
-        assert isinstance(incident, Incident)
         return respond(incident_json(incident, who))
 
     return handler
@@ -174,7 +125,7 @@ ACTS: dict[str, tuple[type[Body], Act]] = {
 ROUTES: dict[str, Any] = {name: action(model, act) for name, (model, act) in ACTS.items()}
 
 
-def new_incident(who: Principal, body: IncidentCreate, request: web.Request) -> Incident:
+def incident_by_hand(who: Principal, body: IncidentCreate, request: web.Request) -> Incident:
     """An incident (or service request) taken by phone, e-mail or the portal: priority from the given impact
     and urgency, else from the CI and severity, as for alerts."""
     tenant = request.app[STATE].config.tenant(body.tenant)
@@ -189,12 +140,10 @@ def new_incident(who: Principal, body: IncidentCreate, request: web.Request) -> 
     prio = priority(impact, urgency, tenant)
     category = body.category or classify(tenant, ci_category, body.channel, body.labels)
     r = route(tenant, category, prio, body.ci, body.labels)
-    now = utcnow()
-    return Incident(
-        id=str(uuid.uuid4()), tenant=tenant.id, title=body.title, state="new", priority=prio, impact=impact,
-        urgency=urgency, category=category, ci=body.ci, tier=r.tier, queue=r.queue, routing_rule=r.rule,
-        dedup_key=None, source=body.channel, severity=severity, occurrences=0, opened_at=now, last_seen=now,
-        type=body.type, description=body.description, channel=body.channel, is_new=True, dirty=True,
+    return new_incident(
+        tenant.id, title=body.title, at=utcnow(), impact=impact, urgency=urgency, priority=prio, source=body.channel,
+        severity=severity, category=category, ci=body.ci, tier=r.tier, queue=r.queue, routing_rule=r.rule,
+        occurrences=0, type=body.type, description=body.description, channel=body.channel,
     )  # fmt: skip
 
 
@@ -202,16 +151,12 @@ async def create_incident(request: web.Request) -> web.Response:
     st = request.app[STATE]
     who = authenticate(request, st.tokens, roles=RESPONDERS)
     body = await body_of(request, IncidentCreate)
-    incident = new_incident(who, body, request)
-
-    async def command(conn: asyncpg.Connection) -> tuple[Incident, list[Envelope]]:
-        first = (await store.allocate_numbers(conn, counts={incident.tenant: 1}))[incident.tenant]
-        incident.number, incident.seq = f"{st.config.tenants_by_id[incident.tenant].code}-{first}", first
+    incident = incident_by_hand(who, body, request)
+    async with unit_of_work(st.pool, st.outbox) as tx:
+        await number_new_incidents(tx.conn, [incident], st.config)
         detail = {"type": incident.type, "channel": incident.channel, "routing_rule": incident.routing_rule}
-        await store.record_batch(conn, incidents=[incident], timeline=[(incident.id, incident.opened_at, "opened",
-                                                                        who.user, detail)])  # fmt: skip
+        step = TimelineEntry(incident.id, incident.opened_at, "opened", who.user, detail)
+        await store.record_batch(tx.conn, incidents=[incident], timeline=[step])
         cid = request.headers.get("X-Request-Id")
-        return incident, [incident_event("incident.opened", incident, opened(incident, None), correlation_id=cid)]
-
-    await run_command(st.pool, st.outbox, command)
+        tx.emit(incident_event("incident.opened", incident, opened(incident, None), correlation_id=cid))
     return respond(incident_json(incident, who), status=201)

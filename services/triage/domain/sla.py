@@ -11,13 +11,28 @@ grows fields keeps working.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
+
+from pydantic import ConfigDict
+
+from libs.contracts import Contract
 
 EVENTS = (
     "sla.clock_started", "sla.clock_stopped", "sla.clock_paused", "sla.clock_resumed", "sla.clock_retargeted",
     "sla.warning", "sla.breached",
 )  # fmt: skip
 CLOCKS = ("response", "resolution")
+
+
+class SlaNews(Contract):
+    """Any of escalation's clock events, as triage reads them: by field (the fold below), not by contract."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    VIEW_OF: ClassVar[tuple[str, ...]] = EVENTS
+
+    incident_id: str
+
+
 # A timeline entry: (kind, when as ISO text or None, detail).
 Entry = tuple[str, Any, dict[str, Any]]
 

@@ -1,7 +1,9 @@
-"""Triage's pure rules: the ITIL priority matrix, grouping alerts into incidents, the incident lifecycle."""
+"""The incident: its fields, its one factory, the ITIL impact x urgency matrix, its lifecycle, and the refusal
+clients see when a rule says no. Pure."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -47,6 +49,14 @@ LIFECYCLE = Lifecycle(
     },
 )
 transition = LIFECYCLE.next
+
+
+class IncidentRefused(Exception):
+    """A rule said no; `code` is the machine-readable reason, `status` the HTTP status the API answers with."""
+
+    def __init__(self, status: int, code: str, message: str, details: list[Any] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.details = status, code, details or []
 
 
 def matrix(tenant: Tenant) -> dict[Level, dict[Level, str]]:
@@ -126,3 +136,30 @@ def available_actions(i: Incident) -> list[str]:
     moves, notes always, assign and priority while open, escalate while open below Tier 3."""
     work = ["assign", "priority", *(["escalate"] if i.tier < 3 else [])] if i.is_open else []
     return sorted([*LIFECYCLE.allowed(i.state), *work, "notes"])
+
+
+def new_incident(
+    tenant: str,
+    *,
+    title: str,
+    at: datetime,
+    impact: str,
+    urgency: str,
+    priority: str,
+    source: str,
+    severity: str,
+    category: str | None = None,
+    ci: str | None = None,
+    tier: int = 1,
+    queue: str = "tier-1",
+    routing_rule: str | None = None,
+    **more: Any,
+) -> Incident:
+    """The one way an incident comes to be (from an alert, by hand, or from a dead-lettered alert): new, open,
+    numbered when its transaction commits. `more`: the remaining Incident fields the caller knows."""
+    return Incident(
+        id=str(uuid.uuid4()), tenant=tenant, title=title, state="new", priority=priority, impact=impact,
+        urgency=urgency, category=category, ci=ci, tier=tier, queue=queue, routing_rule=routing_rule,
+        dedup_key=more.pop("dedup_key", None), source=source, severity=severity,
+        occurrences=more.pop("occurrences", 1), opened_at=at, last_seen=at, is_new=True, dirty=True, **more,
+    )  # fmt: skip

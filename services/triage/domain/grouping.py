@@ -4,15 +4,14 @@ the windows in progress) and applies the batch's alerts to it in order; the hand
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 from libs.config import Tenant
 from libs.contracts import AlertReceived
-from services.triage.domain import Incident, assess
-from services.triage.rules import Window, classify, route, suppressing
+from services.triage.domain.incident import Incident, assess, new_incident
+from services.triage.domain.rules import Window, classify, route, suppressing
 
 Effect = Literal[
     "opened", "alert_added", "correlated", "reopened", "acknowledged", "resolved", "alert_resolved",
@@ -51,13 +50,11 @@ def open_incident(tenant: Tenant, alert: AlertReceived) -> Incident:
     impact, urgency, prio, ci_category = assess(tenant, alert.ci, alert.severity)
     category = classify(tenant, ci_category, alert.source, alert.labels)
     r = route(tenant, category, prio, alert.ci, alert.labels)
-    at = alert.received_at
-    return Incident(
-        id=str(uuid.uuid4()), tenant=tenant.id, title=alert.summary, state="new", priority=prio, impact=impact,
-        urgency=urgency, category=category, ci=alert.ci, tier=r.tier, queue=r.queue, routing_rule=r.rule,
-        dedup_key=alert.dedup_key, source=alert.source, severity=alert.severity, occurrences=1, opened_at=at,
-        last_seen=at, detected_at=alert.started_at, description=alert.description, open_alerts=1, is_new=True,
-        dirty=True,
+    return new_incident(
+        tenant.id, title=alert.summary, at=alert.received_at, impact=impact, urgency=urgency, priority=prio,
+        source=alert.source, severity=alert.severity, category=category, ci=alert.ci, tier=r.tier, queue=r.queue,
+        routing_rule=r.rule, dedup_key=alert.dedup_key, detected_at=alert.started_at, description=alert.description,
+        open_alerts=1,
     )  # fmt: skip
 
 
