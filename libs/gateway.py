@@ -7,9 +7,11 @@ balancer or ingress does this routing. /readyz here answers for the whole stack.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import aiohttp
 from aiohttp import web
+from multidict import CIMultiDict
 
 from libs.errors import ApiError
 
@@ -25,6 +27,7 @@ ROUTES = {
     "/v1/changes": "change",
     "/v1/reports": "reporting",
     "/v1/ledger/": "reporting",
+    "/console": "console",  # the operator console's pages (and `/` redirects there)
 }
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "host"}
 SESSION: web.AppKey[aiohttp.ClientSession] = web.AppKey("session", aiohttp.ClientSession)
@@ -36,18 +39,22 @@ def service_for(path: str) -> str | None:
     return ROUTES[max(matches, key=len)] if matches else None
 
 
-async def _forward(request: web.Request, service: str, path: str) -> web.Response:
+async def _forward(request: web.Request, service: str, path: str) -> web.StreamResponse:
     port = request.app[PORTS].get(service)
     if port is None:
         raise ApiError(404, "not_found", f"no service {service!r}")
     url = f"http://127.0.0.1:{port}{path}"
-    headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP | {"x-forwarded-proto"}}
+    headers["X-Forwarded-Proto"] = request.scheme  # the console marks its cookie Secure behind TLS
+    if request.method == "GET" and "text/event-stream" in request.headers.get("Accept", ""):
+        return await _stream(request, url, headers)
     try:
         async with request.app[SESSION].request(
             request.method, url, params=request.query, headers=headers, data=await request.read()
         ) as upstream:
             body = await upstream.read()
-            out = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP}
+            # A multidict: several Set-Cookie headers (the console's sign-in) must all pass.
+            out = CIMultiDict((k, v) for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP)
             return web.Response(status=upstream.status, body=body, headers=out)
     except aiohttp.ClientConnectionError:
         raise ApiError(
@@ -58,14 +65,37 @@ async def _forward(request: web.Request, service: str, path: str) -> web.Respons
         ) from None
 
 
-async def proxy(request: web.Request) -> web.Response:
+async def _stream(request: web.Request, url: str, headers: dict[str, str]) -> web.StreamResponse:
+    """A server-sent event stream (the console's live updates), passed through as it comes, without a timeout."""
+    no_timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
+    try:
+        upstream = await request.app[SESSION].get(url, params=request.query, headers=headers, timeout=no_timeout)
+    except aiohttp.ClientConnectionError:
+        raise ApiError(
+            503, "service_unavailable", "the console is not answering", headers={"Retry-After": "2"}
+        ) from None
+    async with upstream:
+        out = web.StreamResponse(status=upstream.status)
+        out.headers.update({k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP})
+        await out.prepare(request)
+        with contextlib.suppress(aiohttp.ClientError, ConnectionResetError):
+            async for chunk in upstream.content.iter_any():
+                await out.write(chunk)
+        return out
+
+
+async def home(_: web.Request) -> web.Response:
+    raise web.HTTPFound("/console/")
+
+
+async def proxy(request: web.Request) -> web.StreamResponse:
     service = service_for(request.path)
     if service is None:
         raise ApiError(404, "not_found", f"no API at {request.path}", [{"prefixes": sorted(ROUTES)}])
     return await _forward(request, service, request.path)
 
 
-async def per_service(request: web.Request) -> web.Response:
+async def per_service(request: web.Request) -> web.StreamResponse:
     """/services/{name}/metrics, /services/{name}/readyz...: one service's own endpoints."""
     return await _forward(request, request.match_info["name"], "/" + request.match_info["tail"])
 
@@ -107,6 +137,7 @@ def create_gateway(ports: dict[str, int]) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)  # the gateway's own; each service's at /services/{name}/metrics
+    app.router.add_get("/", home)
     app.router.add_route("*", "/services/{name}/{tail:.*}", per_service)
     app.router.add_route("*", "/{tail:.*}", proxy)
     return app
