@@ -8,6 +8,7 @@ import contextlib
 import fcntl
 import json
 import os
+import secrets
 import signal
 import sys
 import time
@@ -30,7 +31,9 @@ DEMO_KEY = "demo-acme-key"  # documented in README; printed only when the runnin
 EXAMPLE_ALERT = '{"summary":"ERP database down","severity":"critical","service":"erp-db","dedup_key":"erp-db-down"}'
 
 
-async def start_gateway(stack: AsyncExitStack, settings: Settings, ports: dict[str, int]) -> str:
+async def start_gateway(stack: AsyncExitStack, settings: Settings, ports: dict[str, int]) -> tuple[str, str]:
+    """The public base URL, and the plain-HTTP loopback URL the console calls the APIs through (the same one
+    unless the public one is TLS or not on loopback)."""
     runner = web.AppRunner(create_gateway(ports), access_log=None, handle_signals=False)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
@@ -42,7 +45,29 @@ async def start_gateway(stack: AsyncExitStack, settings: Settings, ports: dict[s
         port = free_port()  # the default is taken (another stack?): say so and use a free one
         log.warning("gateway.port_taken", wanted=settings.http_port, using=port)
         await web.TCPSite(runner, settings.http_host, port, ssl_context=tls).start()
-    return f"{'https' if tls else 'http'}://{settings.http_host}:{port}"
+    public = f"{'https' if tls else 'http'}://{settings.http_host}:{port}"
+    if not tls and settings.http_host in ("127.0.0.1", "0.0.0.0", "localhost"):
+        return public, f"http://127.0.0.1:{port}"
+    internal = free_port()
+    await web.TCPSite(runner, "127.0.0.1", internal).start()
+    return public, f"http://127.0.0.1:{internal}"
+
+
+CONSOLE_SECRET_FILE = "console.secret"
+
+
+def console_secret(settings: Settings) -> str:
+    """TIERLINE_CONSOLE_SECRET, else one generated once and kept in the data directory (sessions survive a
+    restart of `tierline up`)."""
+    if settings.console_secret:
+        return settings.console_secret
+    path = settings.data_dir.resolve() / CONSOLE_SECRET_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(32) + "\n")
+    return path.read_text().strip()
 
 
 class ServiceProcess:
@@ -89,6 +114,7 @@ def banner(url: str, settings: Settings, config: TierlineConfig) -> str:
     lines = [
         "",
         f"  Tierline is ready at {url}",
+        f"  console: {url}/console/  (sign in with an API token from tierline.yaml; the demo's are in README)",
         f"  health: {url}/readyz   NATS: {settings.nats_url}   PostgreSQL: {settings.database_url}",
     ]
     if sha256_hex(DEMO_KEY) in config.integration_keys:
@@ -107,11 +133,15 @@ async def up(settings: Settings, *, one_process: bool = False) -> None:
         # Servers first: a second `tierline up` on the same data directory stops here, before it
         # could print a base URL that is not its own.
         settings = await start_servers(stack, settings)
-        url = await start_gateway(stack, settings, ports)
+        url, loopback = await start_gateway(stack, settings, ports)
         print(f"Tierline starting; its base URL will be {url} (/readyz answers 200 once all is up)", flush=True)
         ports.update({name: free_port() for name in SERVICE_NAMES})
-        # TLS is for the public base URL only; the gateway reaches the services over loopback HTTP.
-        internal = settings.model_copy(update={"tls_cert_file": None, "tls_key_file": None})
+        # TLS is for the public base URL only; the gateway reaches the services over loopback HTTP, and the
+        # console reaches the APIs through the gateway's loopback URL.
+        secret = console_secret(settings)
+        internal = settings.model_copy(
+            update={"tls_cert_file": None, "tls_key_file": None, "api_url": loopback, "console_secret": secret}
+        )
         if one_process:
             tasks = [asyncio.create_task(serve(n, internal, port=p)) for n, p in ports.items()]
             stack.push_async_callback(_cancel_all, tasks)
@@ -121,8 +151,13 @@ async def up(settings: Settings, *, one_process: bool = False) -> None:
                 "TIERLINE_NATS_URL": settings.nats_url or "",
                 "TIERLINE_DATABASE_URL": settings.database_url or "",
                 "TIERLINE_CONFIG": str(settings.config),
+                "TIERLINE_API_URL": loopback,
             }
-            procs = [ServiceProcess(n, p, env | {"TIERLINE_SERVICE_PORT": str(p)}) for n, p in ports.items()]
+            extra = {"console": {"TIERLINE_CONSOLE_SECRET": secret}}
+            procs = [
+                ServiceProcess(n, p, env | {"TIERLINE_SERVICE_PORT": str(p)} | extra.get(n, {}))
+                for n, p in ports.items()
+            ]
             tasks = [asyncio.create_task(p.supervise()) for p in procs]
             stack.push_async_callback(_stop_procs, procs, tasks)
         await _wait_ready(url)
