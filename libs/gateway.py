@@ -50,7 +50,7 @@ async def _forward(request: web.Request, service: str, path: str) -> web.StreamR
         return await _stream(request, url, headers)
     try:
         async with request.app[SESSION].request(
-            request.method, url, params=request.query, headers=headers, data=await request.read()
+            request.method, url, params=request.query, headers=headers, data=await request.read(), allow_redirects=False
         ) as upstream:
             body = await upstream.read()
             # A multidict: several Set-Cookie headers (the console's sign-in) must all pass.
@@ -69,7 +69,9 @@ async def _stream(request: web.Request, url: str, headers: dict[str, str]) -> we
     """A server-sent event stream (the console's live updates), passed through as it comes, without a timeout."""
     no_timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
     try:
-        upstream = await request.app[SESSION].get(url, params=request.query, headers=headers, timeout=no_timeout)
+        upstream = await request.app[SESSION].get(
+            url, params=request.query, headers=headers, timeout=no_timeout, allow_redirects=False
+        )
     except aiohttp.ClientConnectionError:
         raise ApiError(
             503, "service_unavailable", "the console is not answering", headers={"Retry-After": "2"}
@@ -129,7 +131,11 @@ def create_gateway(ports: dict[str, int]) -> web.Application:
     app[PORTS] = ports
 
     async def session_ctx(app: web.Application):  # type: ignore[no-untyped-def]
-        app[SESSION] = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=512))
+        # No cookie jar: the gateway passes each user's cookies through and must never keep one for the next
+        # request; and redirects go back to the browser, which follows them itself.
+        app[SESSION] = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=512), cookie_jar=aiohttp.DummyCookieJar()
+        )
         yield
         await app[SESSION].close()
 

@@ -49,7 +49,10 @@ class Upstream:
         self.session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
-        self.session = aiohttp.ClientSession(timeout=TIMEOUT, connector=aiohttp.TCPConnector(limit=256))
+        # One session for every user's calls: it must keep no cookies between them.
+        self.session = aiohttp.ClientSession(
+            timeout=TIMEOUT, connector=aiohttp.TCPConnector(limit=256), cookie_jar=aiohttp.DummyCookieJar()
+        )
 
     async def close(self) -> None:
         if self.session:
@@ -69,7 +72,9 @@ class Upstream:
             return _unreachable(path, "no API URL configured (TIERLINE_API_URL or TIERLINE_API_URLS)")
         headers = {"Authorization": f"Bearer {token}"}
         try:
-            async with self.session.request(method, url, params=params, json=json_body, headers=headers) as r:
+            async with self.session.request(
+                method, url, params=params, json=json_body, headers=headers, allow_redirects=False
+            ) as r:
                 kind = r.headers.get("Content-Type", "").split(";")[0]
                 raw = await r.read()
         except (TimeoutError, aiohttp.ClientError) as exc:
