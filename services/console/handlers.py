@@ -53,7 +53,7 @@ class LiveHub:
 
     def flush(self) -> None:
         pending, self.pending = self.pending, {}
-        if not pending:
+        if not pending and not any(listener.missed for listener in self.listeners):
             return
         for listener in list(self.listeners):
             items = [i for t, by_id in pending.items() if listener.who.can_see(t) for i in by_id.values()]

@@ -37,7 +37,7 @@ async def build(stack: AsyncExitStack, settings: Settings, config: TierlineConfi
     app.middlewares.extend([find_session, html_errors])
     app.on_response_prepare.append(security_headers)
     env = aiohttp_jinja2.setup(
-        app, loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, undefined=jinja2.StrictUndefined
+        app, loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, undefined=jinja2.ChainableUndefined
     )
     env.filters.update(FILTERS)
     res = await open_resources(stack, app, settings, schema=NAME, migrations=HERE / "migrations")

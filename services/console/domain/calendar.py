@@ -9,7 +9,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 VIEWS = ("week", "month")
-INACTIVE = {"cancelled", "rejected", "closed", "draft"}  # not booked on the CIs
+# Changes that hold (or ask for) their window on the CIs: two of them overlapping on a CI is a conflict.
+ACTIVE = {"submitted", "assessment", "approved", "scheduled", "implementing"}
 
 
 @dataclass
@@ -73,7 +74,7 @@ def _entries(items: Sequence[Mapping[str, Any]], freezes: Sequence[Mapping[str, 
             continue
         end = _at(item.get("end")) or start + timedelta(minutes=30)  # a tool's change: a moment, drawn small
         out.append(Entry(item, start, max(end, start + timedelta(minutes=1))))
-    booked = [e for e in out if e.item.get("kind") == "managed" and e.item.get("state") not in INACTIVE]
+    booked = [e for e in out if e.item.get("kind") == "managed" and e.item.get("state") in ACTIVE]
     for i, a in enumerate(booked):
         for b in booked[i + 1 :]:
             same_ci = set(a.item.get("cis") or [a.item.get("ci")]) & set(b.item.get("cis") or [b.item.get("ci")])

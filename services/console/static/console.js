@@ -95,11 +95,11 @@
   // --- live updates -----------------------------------------------------------------------------
   const status = document.getElementById("live-status");
   if (body.dataset.live && window.EventSource) {
-    let dropped = false;
     const source = new EventSource("/console/events");
     source.addEventListener("hello", () => {
+      // Connected (again): catch up on whatever moved between rendering the page, or the drop, and now.
       status.textContent = "live"; status.classList.remove("down");
-      if (dropped) { dropped = false; if (rowsBody) refreshRows(); else refreshPage(); }  // catch up after a drop
+      if (rowsBody) refreshRows(); else if (body.dataset.incident || body.dataset.change) refreshPage();
     });
     source.addEventListener("update", (ev) => {
       const update = JSON.parse(ev.data);
@@ -113,7 +113,6 @@
       });
     });
     source.addEventListener("error", () => {
-      dropped = true;
       status.textContent = "reconnecting…"; status.classList.add("down");
       if (source.readyState === EventSource.CLOSED) setTimeout(() => location.reload(), 3000);  // signed out
     });
