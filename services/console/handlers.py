@@ -29,7 +29,7 @@ class Listener:
     """One connected tab."""
 
     who: Principal
-    queue: asyncio.Queue[LiveUpdate | None] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
+    queue: asyncio.Queue[str | None] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))  # JSON updates
     missed: bool = False  # its queue overflowed: the next update is a resync
 
 
@@ -55,12 +55,18 @@ class LiveHub:
         pending, self.pending = self.pending, {}
         if not pending and not any(listener.missed for listener in self.listeners):
             return
+        resync = LiveUpdate(resync=True).model_dump_json()
+        by_view: dict[tuple[str | None, frozenset[str] | None], str | None] = {}  # one JSON per kind of viewer
         for listener in list(self.listeners):
-            items = [i for t, by_id in pending.items() if listener.who.can_see(t) for i in by_id.values()]
-            if not items and not listener.missed:
+            who = listener.who
+            view = (who.tenant, who.scope)
+            if view not in by_view:
+                items = [i for t, by_id in pending.items() if who.can_see(t) for i in by_id.values()]
+                too_many = len(items) > self.max_items
+                by_view[view] = resync if too_many else LiveUpdate(items=items).model_dump_json() if items else None
+            update = resync if listener.missed else by_view[view]
+            if update is None:
                 continue
-            resync = listener.missed or len(items) > self.max_items
-            update = LiveUpdate(resync=True) if resync else LiveUpdate(items=items)
             try:
                 listener.queue.put_nowait(update)
                 listener.missed = False

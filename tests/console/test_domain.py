@@ -15,7 +15,7 @@ from services.console.domain.clocks import countdown, row_countdown, span
 from services.console.domain.queue import BadFilter, QueueFilter, parse_filter
 from services.console.domain.roles import change_actions, incident_actions, navigation, vote_refusal
 from services.console.domain.words import in_words
-from services.console.events import live_item
+from services.console.events import LiveUpdate, live_item
 from services.console.handlers import LiveHub
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -224,13 +224,17 @@ async def test_the_hub_fans_out_per_tenant_and_coalesces_bursts():
     hub.on_item("acme", a)  # the same incident twice in one flush: sent once
     hub.on_item("globex", g)
     hub.flush()
-    assert sorted(i.id for i in provider.queue.get_nowait().items) == ["a", "g"]
-    assert [i.id for i in client.queue.get_nowait().items] == ["a"]
-    assert [i.id for i in scoped.queue.get_nowait().items] == ["g"]
+
+    def update(listener) -> LiveUpdate:
+        return LiveUpdate.model_validate_json(listener.queue.get_nowait())
+
+    assert sorted(i.id for i in update(provider).items) == ["a", "g"]
+    assert [i.id for i in update(client).items] == ["a"]
+    assert [i.id for i in update(scoped).items] == ["g"]
     for n in range(5):
         hub.on_item("acme", live_item("p.incident.opened.acme", envelope({"incident_id": f"x{n}"}), "p")[1])
     hub.flush()
-    assert client.queue.get_nowait().resync and scoped.queue.empty()
+    assert update(client).resync and scoped.queue.empty()
     # A tab that does not read: its queue fills, then it is told to reload once it reads again.
     for _ in range(client.queue.maxsize + 2):
         hub.on_item("acme", a)
@@ -239,7 +243,7 @@ async def test_the_hub_fans_out_per_tenant_and_coalesces_bursts():
     while not client.queue.empty():
         client.queue.get_nowait()
     hub.flush()  # nothing new, but it missed some: a resync
-    assert client.queue.get_nowait().resync
+    assert update(client).resync
     hub.close_all()  # the console stops: every stream gets its end marker, a full queue too
     for listener in (provider, client, scoped):
         items = [listener.queue.get_nowait() for _ in range(listener.queue.qsize())]

@@ -35,7 +35,7 @@ async def events(request: web.Request) -> web.StreamResponse:
                 update = nxt.result()
                 if update is None:  # the console is stopping
                     break
-                await sse.send(update.model_dump_json(), event="update")
+                await sse.send(update, event="update")  # serialised once per kind of viewer by the hub
             gone.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await gone
