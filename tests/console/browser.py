@@ -96,3 +96,14 @@ async def change_in_vote(stack: Stack, title: str, *, start_in: timedelta = time
         stack, "change", "POST", f"/v1/changes/{change['number']}/assess", "alice-token",
         {"risk": "low", "impact": "low"},
     )  # fmt: skip
+
+
+async def incident_titled(stack: Stack, tenant: str, title: str) -> dict:
+    """The incident with this title once triage has it (intake answered 202; triage commits a moment later)."""
+    from tests.conftest import eventually
+
+    async def found() -> dict | None:
+        items = (await api(stack, "triage", "GET", f"/v1/incidents?tenant={tenant}", "admin-token"))["items"]
+        return next((i for i in items if i["title"] == title), None)
+
+    return await eventually(found)

@@ -3,9 +3,7 @@ NATS and PostgreSQL), sessions signed in over HTTP, and Debian's Chromium driven
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,20 +13,10 @@ import pytest
 import yaml
 
 from libs.testing import RunningService, Servers, drop_database, fresh_database, fresh_settings
-from tests.conftest import TEST_CONFIG
+from tests.conftest import CHROMIUM_FLAGS, NO_CHROMIUM, TEST_CONFIG, chromium
 
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "console"
 BACKENDS = ("intake", "triage", "escalation", "change", "reporting")
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-]
 
 
 @dataclass
@@ -90,18 +78,12 @@ async def sign_in(http: aiohttp.ClientSession, url: str, token: str) -> aiohttp.
         return r
 
 
-def chromium() -> str | None:
-    return os.environ.get("TIERLINE_CHROMIUM") or next(
-        (p for n in ("chromium", "chromium-browser", "google-chrome") if (p := shutil.which(n))), None
-    )
-
-
 @pytest.fixture(scope="module")
 async def browser():
     """One headless Debian Chromium per module, driven by Playwright (which never downloads a browser here)."""
     path = chromium()
     if path is None:
-        pytest.skip("no Chromium: `make test` installs Debian's chromium when it can; or set TIERLINE_CHROMIUM")
+        pytest.skip(NO_CHROMIUM)
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:

@@ -10,7 +10,7 @@ import pytest
 from playwright.async_api import expect
 
 from services.console.api.security import CSP
-from tests.console.browser import alertmanager, api, change_in_vote, generic, shot, signed_in
+from tests.console.browser import alertmanager, api, change_in_vote, generic, incident_titled, shot, signed_in
 from tests.console.conftest import CSRF
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -98,8 +98,8 @@ async def test_a_cab_member_approves_and_the_change_manager_cannot_vote_on_her_o
 async def test_a_client_sees_only_its_tenant_read_only(stack, browser):
     await generic(stack, "acme-key", "Acme mail relay queue growing", service="erp-db")
     await generic(stack, "globex-key", "Globex firewall CPU high")
-    globex = await _wait_incident(stack, "globex", "Globex firewall CPU high")
-    acme = await _wait_incident(stack, "acme", "Acme mail relay queue growing")
+    globex = await incident_titled(stack, "globex", "Globex firewall CPU high")
+    acme = await incident_titled(stack, "acme", "Acme mail relay queue growing")
     context, page, _ = await signed_in(browser, stack, "acme-viewer-token")
     try:
         await expect(page.locator("tr.row").first).to_be_visible()
@@ -133,7 +133,7 @@ async def test_a_client_sees_only_its_tenant_read_only(stack, browser):
 async def test_hostile_alert_text_is_shown_as_text(stack, browser):
     summary = "<img src=x onerror=alert(1)> <script>alert(2)</script> disk full"
     await generic(stack, "acme-key", summary, service="erp-db")
-    incident = await _wait_incident(stack, "acme", summary)
+    incident = await incident_titled(stack, "acme", summary)
     context, page, dialogs = await signed_in(browser, stack, "eng-token")
     try:
         row = page.locator(f'tr.row[data-number="{incident["number"]}"] td.title')
@@ -147,16 +147,6 @@ async def test_hostile_alert_text_is_shown_as_text(stack, browser):
         assert dialogs == []
     finally:
         await context.close()
-
-
-async def _wait_incident(stack, tenant: str, title: str) -> dict:
-    from tests.conftest import eventually
-
-    async def found():
-        items = (await api(stack, "triage", "GET", f"/v1/incidents?tenant={tenant}", "admin-token"))["items"]
-        return next((i for i in items if i["title"] == title), None)
-
-    return await eventually(found)
 
 
 async def test_every_page_renders_and_is_saved_as_a_screenshot(stack, browser):

@@ -112,3 +112,32 @@ async def test_every_page_sends_the_security_headers(stack):
             assert "frame-ancestors 'self'" in REPORT_FRAME_CSP and "<svg" in await r.text()
         async with http.get(f"{stack.url}/console/incidents/ACME-999999") as r:
             assert r.status == 404
+
+
+async def test_search_and_the_fragments_a_tab_fetches(stack):
+    from tests.console.browser import generic, incident_titled
+
+    await generic(stack, "acme-key", "Fragment probe", service="erp-db")
+    await incident_titled(stack, "acme", "Fragment probe")
+    async with client() as http:
+        await sign_in(http, stack.url, "eng-token")
+        async with http.get(f"{stack.url}/console/search", params={"q": "acme-7"}, allow_redirects=False) as r:
+            assert r.headers["Location"] == "/console/incidents/ACME-7"
+        async with http.get(f"{stack.url}/console/search", params={"q": "acme-chg-2"}, allow_redirects=False) as r:
+            assert r.headers["Location"] == "/console/changes/ACME-CHG-2"
+        async with http.get(f"{stack.url}/console/search", params={"q": "probe"}) as r:
+            page = await r.text()
+            assert r.status == 200 and "Fragment probe" in page and "Rows on this page" in page
+        async with http.get(f"{stack.url}/console/fragments/queue", params={"tenant": "acme"}) as r:
+            rows = await r.text()
+            assert r.status == 200 and rows.count('<tr class="row"') >= 1 and "<html" not in rows
+        ident = rows.split('data-id="', 1)[1].split('"', 1)[0]
+        async with http.get(f"{stack.url}/console/fragments/rows/{ident}") as r:
+            assert r.status == 200 and ident in await r.text()
+        async with http.get(f"{stack.url}/console/fragments/rows/{ident}", params={"view": "3"}) as r:
+            assert r.status == 204  # not a Tier 3 incident: the tab drops the row
+        async with http.get(f"{stack.url}/console/queue", params={"priority": "P9"}) as r:
+            assert r.status == 400 and "priority" in await r.text()
+    async with client() as anonymous:
+        async with anonymous.get(f"{stack.url}/console/fragments/queue", allow_redirects=False) as r:
+            assert r.status == 303
