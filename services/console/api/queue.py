@@ -19,7 +19,7 @@ from services.console.domain.roles import incident_actions
 from services.console.upstream import Answer
 
 INCIDENT_NUMBER = re.compile(r"^[A-Za-z][A-Za-z0-9]{1,9}-\d+$")
-CHANGE_NUMBER = re.compile(r"^[A-Za-z][A-Za-z0-9]{1,9}-CHG-\d+$")
+CHANGE_NUMBER = re.compile(r"^[A-Za-z][A-Za-z0-9]{1,9}-CHG-\d+$", re.IGNORECASE)
 SLA_FETCHES = 16  # at once, for rows an older triage sends without their clocks
 
 
@@ -115,11 +115,10 @@ async def row_fragment(request: web.Request) -> web.Response:
 
 async def search(request: web.Request) -> web.Response:
     """/ in the console: a number goes straight to its incident or change; other text narrows the queue."""
-    v = viewer(request)
+    viewer(request)  # signed in, or off to sign-in first
     q = (request.query.get("q") or "").strip()[:200]
     if CHANGE_NUMBER.match(q):
         raise web.HTTPSeeOther(f"{PREFIX}/changes/{q.upper()}")
     if INCIDENT_NUMBER.match(q):
         raise web.HTTPSeeOther(f"{PREFIX}/incidents/{q.upper()}")
-    del v
     raise web.HTTPSeeOther(f"{PREFIX}/queue?" + QueueFilter().query_string(text=q))
