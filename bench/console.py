@@ -21,6 +21,7 @@ import tempfile
 import time
 import uuid
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -79,12 +80,19 @@ async def renders(http: aiohttp.ClientSession, url: str, n: int) -> list[float]:
 
 
 class Tabs:
-    """`n` browser tabs: signed-in sessions each reading its SSE stream, counting the updates it gets."""
+    """`n` browser tabs: signed-in sessions (signed in once), each reading its SSE stream while connected and
+    counting the updates it gets."""
 
     def __init__(self, console: str, n: int) -> None:
         self.console, self.n, self.updates = console, n, 0
         self.sessions: list[aiohttp.ClientSession] = []
         self.tasks: list[asyncio.Task[None]] = []
+
+    async def sign_in(self) -> None:
+        for _ in range(self.n):
+            http = client()
+            await sign_in(http, self.console)
+            self.sessions.append(http)
 
     async def read(self, http: aiohttp.ClientSession, connected: asyncio.Event) -> None:
         async with http.get(f"{self.console}/console/events", headers={"Accept": "text/event-stream"},
@@ -94,19 +102,18 @@ class Tabs:
                 if line.startswith(b"event: update"):
                     self.updates += 1
 
-    async def open(self) -> None:
-        for _ in range(self.n):
-            http = client()
-            await sign_in(http, self.console)
-            self.sessions.append(http)
+    async def connect(self) -> None:
+        self.updates = 0
         events = [asyncio.Event() for _ in self.sessions]
         self.tasks = [asyncio.create_task(self.read(h, e)) for h, e in zip(self.sessions, events, strict=True)]
         await asyncio.gather(*(e.wait() for e in events))
 
-    async def close(self) -> None:
+    async def disconnect(self) -> None:
         for t in self.tasks:
             t.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    async def close(self) -> None:
         for s in self.sessions:
             await s.close()
 
@@ -122,89 +129,109 @@ async def burst(http, intake: str, seen: list[int], alerts: int, cpu: CpuMeter) 
     return {"accepted/s": accepted, "committed/s": (seen[0] - before) / (time.perf_counter() - t0), **usage}
 
 
+@dataclass
+class Bench:
+    http: aiohttp.ClientSession
+    procs: dict[str, ServiceProcess]
+    urls: dict[str, str]
+    db: asyncpg.Connection
+    cpu: CpuMeter
+    seen: list[int]  # incidents opened, as seen on the bus
+
+
+async def start(stack: AsyncExitStack) -> Bench:
+    """Servers, the six services in their own processes, a database probe and a bus counter."""
+    nats_srv, pg, nats_url, db_url = await start_servers(stack, Path(tempfile.mkdtemp(prefix="tierline-bench-")))
+    env = {**os.environ, "TIERLINE_NATS_URL": nats_url, "TIERLINE_DATABASE_URL": db_url,
+           "TIERLINE_CONFIG": str(CONFIG), "TIERLINE_LOG_LEVEL": "warning"}  # fmt: skip
+    ports = {n: free_port() for n in SERVICE_NAMES}
+    urls = {n: f"http://127.0.0.1:{p}" for n, p in ports.items()}
+    apis = {n: u for n, u in urls.items() if n != "console"}
+    extra = {"TIERLINE_API_URLS": json.dumps(apis), "TIERLINE_CONSOLE_SECRET": uuid.uuid4().hex}
+    procs = {n: ServiceProcess(n, p, env | {"TIERLINE_SERVICE_PORT": str(p)} | (extra if n == "console" else {}))
+             for n, p in ports.items()}  # fmt: skip
+    tasks = [asyncio.create_task(p.supervise()) for p in procs.values()]
+
+    async def stop_all() -> None:
+        await asyncio.gather(*(p.stop() for p in procs.values()))
+        for t in tasks:
+            t.cancel()
+
+    stack.push_async_callback(stop_all)
+    http = await stack.enter_async_context(client())
+    await wait_ready(http, ports.values())
+    db = await asyncpg.connect(db_url)
+    stack.push_async_callback(db.close)
+    nc = await nats.connect(nats_url)
+    stack.push_async_callback(nc.close)
+    seen = [0]
+
+    async def on_opened(_msg) -> None:  # type: ignore[no-untyped-def]
+        seen[0] += 1
+
+    await nc.subscribe("tierline.incident.opened.*", cb=on_opened)
+    cpu = CpuMeter({n: procs[n] for n in ("intake", "triage", "console")}, nats_srv, pg)
+    return Bench(http, procs, urls, db, cpu, seen)
+
+
+async def queue_renders(b: Bench, target: int, n: int) -> None:
+    await post_alerts(b.http, b.urls["intake"], target)
+    deadline = time.time() + 120
+    while await open_incidents(b.db) < target and time.time() < deadline:
+        await asyncio.sleep(0.2)
+    while time.time() < deadline and await b.db.fetchval("SELECT count(*) FROM escalation.sla_clocks") < 2 * target:
+        await asyncio.sleep(0.2)
+    open_now = await open_incidents(b.db)
+    await sign_in(b.http, b.urls["console"])
+    await renders(b.http, f"{b.urls['console']}{QUEUE}", 10)  # warm up
+    page_ms = await renders(b.http, f"{b.urls['console']}{QUEUE}", n)
+    api_ms = await renders_api(b.http, b.urls["triage"], n)
+    print(f"\nqueue page of acme, {open_now} open incidents, 50 rows a page, {n} renders each:\n")
+    print("| what | p50 ms | p99 ms | max ms |\n|---|---|---|---|")
+    for name, ms in (("console queue page (list API + clocks + template)", page_ms),
+                     ("triage list API alone (same query)", api_ms)):  # fmt: skip
+        print(f"| {name} | {pct(ms, 50):.1f} | {pct(ms, 99):.1f} | {max(ms):.1f} |")
+
+
+async def fan_out(b: Bench, alerts: int, rounds: int, clients: int = 200) -> None:
+    tabs = Tabs(b.urls["console"], clients)
+    await tabs.sign_in()
+    rows = []
+    for round_ in range(rounds):
+        for connected in (0, clients):
+            if connected:
+                await tabs.connect()
+            result = await burst(b.http, b.urls["intake"], b.seen, alerts, b.cpu)
+            await asyncio.sleep(0.5)  # the last flush reaches the tabs
+            got = tabs.updates if connected else 0
+            if connected:
+                await tabs.disconnect()
+            rows.append({"round": round_ + 1, "SSE clients": connected, **result, "updates received": got})
+    await tabs.close()
+    print(f"\nSSE fan-out: bursts of {alerts} new alerts (Alertmanager, 10 per request), alternating:\n")
+    cols = list(rows[0])
+    print("| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
+    for r in rows:
+        print("| " + " | ".join(f"{v:.0f}" if isinstance(v, float) else str(v) for v in r.values()) + " |")
+
+    def ratio(key: str) -> float:
+        return pct([r[key] for r in rows if r["SSE clients"]], 50) / pct(
+            [r[key] for r in rows if not r["SSE clients"]], 50
+        )
+
+    print(f"\nmedian with {clients} clients / none: accepted/s x{ratio('accepted/s'):.2f}, committed/s "
+          f"x{ratio('committed/s'):.2f}")  # fmt: skip
+
+
 async def main(quick: bool) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix="tierline-bench-console-"))
     async with AsyncExitStack() as stack:
-        nats_srv, pg, nats_url, db_url = await start_servers(stack, tmp)
-        env = {**os.environ, "TIERLINE_NATS_URL": nats_url, "TIERLINE_DATABASE_URL": db_url,
-               "TIERLINE_CONFIG": str(CONFIG), "TIERLINE_LOG_LEVEL": "warning"}  # fmt: skip
-        ports = {n: free_port() for n in SERVICE_NAMES}
-        urls = {n: f"http://127.0.0.1:{p}" for n, p in ports.items() if n != "console"}
-        extra = {"TIERLINE_API_URLS": json.dumps(urls), "TIERLINE_CONSOLE_SECRET": uuid.uuid4().hex}
-        procs = {n: ServiceProcess(n, p, env | {"TIERLINE_SERVICE_PORT": str(p)} | (extra if n == "console" else {}))
-                 for n, p in ports.items()}  # fmt: skip
-        tasks = [asyncio.create_task(p.supervise()) for p in procs.values()]
-
-        async def stop_all() -> None:
-            await asyncio.gather(*(p.stop() for p in procs.values()))
-            for t in tasks:
-                t.cancel()
-
-        stack.push_async_callback(stop_all)
-        http = await stack.enter_async_context(client())
-        await wait_ready(http, ports.values())
-        db = await asyncpg.connect(db_url)
-        stack.push_async_callback(db.close)
-        seen = [0]
-        nc = await nats.connect(nats_url)
-        stack.push_async_callback(nc.close)
-
-        async def on_opened(_msg) -> None:  # type: ignore[no-untyped-def]
-            seen[0] += 1
-
-        await nc.subscribe("tierline.incident.opened.*", cb=on_opened)
-        intake, console = f"http://127.0.0.1:{ports['intake']}", f"http://127.0.0.1:{ports['console']}"
-        target = 1000 if quick else 5000
-        await post_alerts(http, intake, target)
-        deadline = time.time() + 120
-        while await open_incidents(db) < target and time.time() < deadline:
-            await asyncio.sleep(0.2)
-        while time.time() < deadline and await db.fetchval("SELECT count(*) FROM escalation.sla_clocks") < 2 * target:
-            await asyncio.sleep(0.2)
-        open_now = await open_incidents(db)
-
-        await sign_in(http, console)
-        n = 50 if quick else 300
-        await renders(http, f"{console}{QUEUE}", 10)  # warm up
-        page_ms = await renders(http, f"{console}{QUEUE}", n)
-        api_ms = await renders_api(http, ports["triage"], n)
-        print(f"\nqueue page of acme, {open_now} open incidents, 50 rows a page, {n} renders each:\n")
-        print("| what | p50 ms | p99 ms | max ms |\n|---|---|---|---|")
-        for name, ms in (("console queue page (list API + clocks + template)", page_ms),
-                         ("triage list API alone (same query)", api_ms)):  # fmt: skip
-            print(f"| {name} | {pct(ms, 50):.1f} | {pct(ms, 99):.1f} | {max(ms):.1f} |")
-
-        cpu = CpuMeter({"intake": procs["intake"], "triage": procs["triage"], "console": procs["console"]},
-                       nats_srv, pg)  # fmt: skip
-        alerts = 1000 if quick else 5000
-        tabs = Tabs(console, 200)
-        await tabs.open()
-        await tabs.close()  # sign the 200 sessions in once, before anything is measured
-        rows = []
-        for round_ in range(2 if quick else 3):
-            for clients in (0, 200):
-                t = Tabs(console, clients)
-                await t.open()
-                result = await burst(http, intake, seen, alerts, cpu)
-                await asyncio.sleep(0.5)  # the last flush reaches the tabs
-                await t.close()
-                rows.append({"round": round_ + 1, "SSE clients": clients, **result, "updates received": t.updates})
-        print(f"\nSSE fan-out: bursts of {alerts} new alerts (Alertmanager, 10 per request), alternating:\n")
-        cols = list(rows[0])
-        print("| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
-        for r in rows:
-            print("| " + " | ".join(f"{v:.0f}" if isinstance(v, float) else str(v) for v in r.values()) + " |")
-        ratio = pct([r["accepted/s"] for r in rows if r["SSE clients"]], 50) / pct(
-            [r["accepted/s"] for r in rows if not r["SSE clients"]], 50
-        )
-        committed = pct([r["committed/s"] for r in rows if r["SSE clients"]], 50) / pct(
-            [r["committed/s"] for r in rows if not r["SSE clients"]], 50
-        )
-        print(f"\nmedian with 200 clients / with none: intake accepted/s x{ratio:.2f}, committed/s x{committed:.2f}")
+        b = await start(stack)
+        await queue_renders(b, 1000 if quick else 5000, 50 if quick else 300)
+        await fan_out(b, 1000 if quick else 5000, 2 if quick else 3)
 
 
-async def renders_api(http: aiohttp.ClientSession, port: int, n: int) -> list[float]:
-    url = f"http://127.0.0.1:{port}/v1/incidents?tenant=acme&tier=1&state=open&limit=50"
+async def renders_api(http: aiohttp.ClientSession, triage: str, n: int) -> list[float]:
+    url = f"{triage}/v1/incidents?tenant=acme&tier=1&state=open&limit=50"
     out = []
     for _ in range(n):
         t0 = time.perf_counter()
