@@ -141,3 +141,21 @@ async def test_search_and_the_fragments_a_tab_fetches(stack):
     async with client() as anonymous:
         async with anonymous.get(f"{stack.url}/console/fragments/queue", allow_redirects=False) as r:
             assert r.status == 303
+
+
+async def test_clearing_a_suspected_incident_goes_to_the_change_api_and_its_answer_is_shown(stack):
+    from tests.console.browser import change_in_vote
+
+    change = await change_in_vote(stack, "Clear-link probe")
+    async with client() as http:
+        await sign_in(http, stack.url, "alice-token")
+        async with http.get(f"{stack.url}/console/changes/{change['number']}") as r:
+            csrf = CSRF.search(await r.text()).group(1)
+        url = f"{stack.url}/console/changes/{change['number']}/incidents/ACME-1/clear"
+        async with http.post(url, data={"csrf": csrf, "reason": "the disk was full"}) as r:
+            page = await r.text()
+            assert r.status == 404 and "linked to" in page and "Clear-link probe" in page  # on the change page
+        async with http.post(url, data={"csrf": csrf}) as r:
+            assert r.status == 422 and "reason" in await r.text()
+        async with http.post(url, data={"reason": "no token"}) as r:
+            assert r.status == 403

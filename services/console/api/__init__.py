@@ -40,6 +40,7 @@ def add_routes(app: web.Application) -> None:
     r.add_post(f"{PREFIX}/changes", changes.create_change)
     r.add_get(f"{PREFIX}/changes/{{ref}}", changes.change_page)
     r.add_post(f"{PREFIX}/changes/{{ref}}/{{action}}", changes.change_action)
+    r.add_post(f"{PREFIX}/changes/{{ref}}/incidents/{{incident}}/clear", changes.clear_link)
     r.add_get(f"{PREFIX}/reports", reports.reports_page)
     r.add_get(f"{PREFIX}/reports/overview", reports.overview)
     r.add_get(f"{PREFIX}/reports/{{tenant}}", reports.tenant_report)

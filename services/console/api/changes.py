@@ -14,7 +14,7 @@ from services.console.api.errors import error_page, refusal
 from services.console.api.forms import CHANGE_ACTIONS, change_body, new_change_body
 from services.console.api.security import checked_form, csrf_refused
 from services.console.domain.calendar import VIEWS, layout, span_for
-from services.console.domain.roles import change_actions, may_create_change, vote_refusal
+from services.console.domain.roles import CHANGE_MANAGERS, change_actions, is_client, may_create_change, vote_refusal
 
 
 def _anchor(raw: str | None) -> date:
@@ -55,6 +55,7 @@ async def render_change(request: web.Request, v: Viewer, ref: str, *, problem: d
     return page(
         request, "change.html", status=status, c=change, actions=change_actions(change, v.who),
         vote_refusal=vote_refusal(change, v.who), problem=problem, active="changes",
+        may_clear=not is_client(v.who) and v.who.has_role(CHANGE_MANAGERS),
     )  # fmt: skip
 
 
@@ -76,6 +77,22 @@ async def change_action(request: web.Request) -> web.Response:
     if answer.status == 404:
         return error_page(request, answer)
     problem = refusal(answer) | {"action": action}
+    return await render_change(request, v, ref, problem=problem, status=answer.status if answer.status < 500 else 503)
+
+
+async def clear_link(request: web.Request) -> web.Response:
+    """A manager clears an incident linked to the change as a suspected result (with the reason)."""
+    v = viewer(request)
+    ref, incident = request.match_info["ref"], request.match_info["incident"]
+    form = await checked_form(request, v)
+    if form is None:
+        return csrf_refused(request)
+    reason = form.get("reason")
+    body = {"reason": reason.strip() or None if isinstance(reason, str) else None}
+    answer = await v.post(request, f"/v1/changes/{ref}/incidents/{incident}/clear", body)
+    if answer.ok:
+        raise web.HTTPSeeOther(f"{PREFIX}/changes/{ref}")
+    problem = refusal(answer) | {"action": "clear"}
     return await render_change(request, v, ref, problem=problem, status=answer.status if answer.status < 500 else 503)
 
 
