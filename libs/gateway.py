@@ -32,6 +32,7 @@ ROUTES = {
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "host"}
 SESSION: web.AppKey[aiohttp.ClientSession] = web.AppKey("session", aiohttp.ClientSession)
 PORTS: web.AppKey[dict[str, int]] = web.AppKey("ports", dict)
+STOPPING: web.AppKey[list[bool]] = web.AppKey("stopping", list)  # non-empty once the gateway shuts down
 
 
 def service_for(path: str) -> str | None:
@@ -81,7 +82,16 @@ async def _stream(request: web.Request, url: str, headers: dict[str, str]) -> we
         out.headers.update({k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP})
         await out.prepare(request)
         with contextlib.suppress(aiohttp.ClientError, ConnectionResetError):
-            async for chunk in upstream.content.iter_any():
+            while not request.app[STOPPING]:
+                try:
+                    async with asyncio.timeout(1.0):
+                        chunk = await upstream.content.readany()
+                except TimeoutError:  # quiet: is the browser still there? (it may have left between pings)
+                    if request.transport is None or request.transport.is_closing():
+                        break
+                    continue
+                if not chunk:
+                    break
                 await out.write(chunk)
         return out
 
@@ -140,6 +150,12 @@ def create_gateway(ports: dict[str, int]) -> web.Application:
         await app[SESSION].close()
 
     app.cleanup_ctx.append(session_ctx)
+    app[STOPPING] = []
+
+    async def end_streams(app: web.Application) -> None:  # open event streams end within a second
+        app[STOPPING].append(True)
+
+    app.on_shutdown.append(end_streams)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)  # the gateway's own; each service's at /services/{name}/metrics
