@@ -10,6 +10,7 @@ import pytest
 from playwright.async_api import expect
 
 from services.console.api.security import CSP
+from tests.conftest import eventually
 from tests.console.browser import alertmanager, api, change_in_vote, generic, incident_titled, shot, signed_in
 from tests.console.conftest import CSRF
 
@@ -156,9 +157,11 @@ async def test_every_page_renders_and_is_saved_as_a_screenshot(stack, browser):
     second = await change_in_vote(stack, "Resize ERP database volumes", start_in=timedelta(hours=27))
     context, page, dialogs = await signed_in(browser, stack, "admin-token")
     try:
+        before = await _open_count(stack)
         for n in range(3):
             await alertmanager(stack, f"erp-app-0{n} is down", severity=("critical", "error", "warning")[n])
-        await expect(page.locator("tr.row")).to_have_count(await _open_count(stack), timeout=WAIT_MS)
+        await eventually(lambda: _open_count(stack, equals=before + 3))
+        await expect(page.locator("tr.row")).to_have_count(before + 3, timeout=WAIT_MS)  # each arrived live
         await shot(page, "queue-admin")
 
         await page.goto(
@@ -210,6 +213,6 @@ async def test_every_page_renders_and_is_saved_as_a_screenshot(stack, browser):
         await context.close()
 
 
-async def _open_count(stack) -> int:
+async def _open_count(stack, equals: int | None = None) -> int | bool:
     items = (await api(stack, "triage", "GET", "/v1/incidents?state=open&limit=50", "admin-token"))["items"]
-    return len(items)
+    return len(items) if equals is None else len(items) == equals
