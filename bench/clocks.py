@@ -29,9 +29,7 @@ import asyncpg
 import nats
 
 from bench.pipeline import pct
-from bench.ready import start_servers, wait_ready
-from libs.localstack import free_port
-from libs.supervisor import ServiceProcess
+from bench.ready import start_servers, supervised, wait_ready
 
 CONFIG = Path(__file__).resolve().parent.parent / "tierline.yaml"
 ROW = (
@@ -115,23 +113,14 @@ async def main(quick: bool) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="tierline-bench-clocks-"))
     async with AsyncExitStack() as stack:
         _, _, nats_url, db_url = await start_servers(stack, tmp)
-        port = free_port()
         env = {
             **os.environ,
             "TIERLINE_NATS_URL": nats_url,
             "TIERLINE_DATABASE_URL": db_url,
             "TIERLINE_CONFIG": str(CONFIG),
             "TIERLINE_LOG_LEVEL": "warning",
-            "TIERLINE_SERVICE_PORT": str(port),
         }
-        proc = ServiceProcess("escalation", port, env)
-        task = asyncio.create_task(proc.supervise())
-
-        async def stop_service() -> None:
-            await proc.stop()
-            task.cancel()
-
-        stack.push_async_callback(stop_service)
+        port = (await supervised(stack, ["escalation"], env, tmp))[0]["escalation"]
         async with aiohttp.ClientSession() as http:
             await wait_ready(http, [port])
         seen: dict[str, float] = {}

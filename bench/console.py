@@ -30,8 +30,7 @@ import nats
 
 from bench.cpu import CpuMeter
 from bench.pipeline import notification, pct
-from bench.ready import start_servers, wait_ready
-from libs.localstack import free_port
+from bench.ready import start_servers, supervised, wait_ready
 from libs.runtime import SERVICE_NAMES
 from libs.supervisor import ServiceProcess
 
@@ -144,20 +143,17 @@ async def start(stack: AsyncExitStack) -> Bench:
     nats_srv, pg, nats_url, db_url = await start_servers(stack, Path(tempfile.mkdtemp(prefix="tierline-bench-")))
     env = {**os.environ, "TIERLINE_NATS_URL": nats_url, "TIERLINE_DATABASE_URL": db_url,
            "TIERLINE_CONFIG": str(CONFIG), "TIERLINE_LOG_LEVEL": "warning"}  # fmt: skip
-    ports = {n: free_port() for n in SERVICE_NAMES}
+    tmp = Path(tempfile.mkdtemp(prefix="tierline-bench-console-"))
+    (tmp / "apis").mkdir()
+    (tmp / "console").mkdir()
+    apis = [n for n in SERVICE_NAMES if n != "console"]
+    ports, backends = await supervised(stack, apis, env, tmp / "apis")
+    apis_env = {"TIERLINE_API_URLS": json.dumps({n: f"http://127.0.0.1:{p}" for n, p in ports.items()}),
+                "TIERLINE_CONSOLE_SECRET": uuid.uuid4().hex}  # fmt: skip
+    console_port, console = await supervised(stack, ["console"], env | apis_env, tmp / "console")
+    ports |= console_port
     urls = {n: f"http://127.0.0.1:{p}" for n, p in ports.items()}
-    apis = {n: u for n, u in urls.items() if n != "console"}
-    extra = {"TIERLINE_API_URLS": json.dumps(apis), "TIERLINE_CONSOLE_SECRET": uuid.uuid4().hex}
-    procs = {n: ServiceProcess(n, p, env | {"TIERLINE_SERVICE_PORT": str(p)} | (extra if n == "console" else {}))
-             for n, p in ports.items()}  # fmt: skip
-    tasks = [asyncio.create_task(p.supervise()) for p in procs.values()]
-
-    async def stop_all() -> None:
-        await asyncio.gather(*(p.stop() for p in procs.values()))
-        for t in tasks:
-            t.cancel()
-
-    stack.push_async_callback(stop_all)
+    procs = dict(zip([*apis, "console"], [*backends, *console], strict=True))
     http = await stack.enter_async_context(client())
     await wait_ready(http, ports.values())
     db = await asyncpg.connect(db_url)

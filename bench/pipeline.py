@@ -26,10 +26,8 @@ import aiohttp
 import nats
 
 from bench.cpu import CpuMeter
-from bench.ready import start_servers, wait_ready
-from libs.localstack import free_port
+from bench.ready import start_servers, supervised, wait_ready
 from libs.runtime import SERVICE_NAMES
-from libs.supervisor import ServiceProcess
 
 CONFIG = Path(__file__).resolve().parent.parent / "tierline.yaml"
 KEY = "demo-acme-key"
@@ -153,16 +151,7 @@ async def main(quick: bool, only: list[tuple[str, int]] | None = None) -> None:
             "TIERLINE_CONFIG": str(CONFIG),
             "TIERLINE_LOG_LEVEL": "warning",
         }
-        ports = {n: free_port() for n in SERVICE_NAMES}
-        procs = [ServiceProcess(n, p, env | {"TIERLINE_SERVICE_PORT": str(p)}) for n, p in ports.items()]
-        tasks = [asyncio.create_task(p.supervise()) for p in procs]
-
-        async def stop_all() -> None:
-            await asyncio.gather(*(p.stop() for p in procs))
-            for t in tasks:
-                t.cancel()
-
-        stack.push_async_callback(stop_all)
+        ports, procs = await supervised(stack, SERVICE_NAMES, env, tmp)
         http = await stack.enter_async_context(aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256)))
         await wait_ready(http, ports.values())
         seen: dict[str, float] = {}

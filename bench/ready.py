@@ -9,7 +9,32 @@ from pathlib import Path
 
 import aiohttp
 
+from libs.gateway import Routes
 from libs.localstack import LocalNats, LocalPostgres
+from libs.supervisor import ServiceProcess
+
+
+async def supervised(
+    stack: AsyncExitStack, names: Iterable[str], env: dict[str, str], tmp: Path
+) -> tuple[dict[str, int], list[ServiceProcess]]:
+    """The named services in their own supervised processes (as `tierline up` runs them); returns their ports,
+    once each has reported the one it bound, and the processes (in `names` order)."""
+    routes = Routes(tuple(names), instance="bench")
+    env = env | {"TIERLINE_INSTANCE_ID": routes.instance}
+    procs = [ServiceProcess(n, env, routes, tmp) for n in routes.services]
+    tasks = [asyncio.create_task(p.supervise()) for p in procs]
+
+    async def stop_all() -> None:
+        await asyncio.gather(*(p.stop() for p in procs))
+        for t in tasks:
+            t.cancel()
+
+    stack.push_async_callback(stop_all)
+    for _ in range(600):
+        if len(routes.ports) == len(routes.services):
+            break
+        await asyncio.sleep(0.1)
+    return dict(routes.ports), procs
 
 
 async def wait_ready(http: aiohttp.ClientSession, ports: Iterable[int], *, attempts: int = 300) -> None:

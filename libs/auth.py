@@ -5,10 +5,11 @@ from __future__ import annotations
 import base64
 import contextlib
 from dataclasses import dataclass
+from typing import get_args
 
 from aiohttp import web
 
-from libs.config import TierlineConfig, sha256_hex
+from libs.config import Role, TierlineConfig, sha256_hex
 from libs.errors import ApiError
 
 PROVIDER_ROLES = {"provider_admin", "engineer", "change_manager", "cab_member", "agent", "manager", "admin"}
@@ -25,6 +26,19 @@ EQUIVALENT: dict[str, set[str]] = {
 }
 
 
+def _holds(role: str, roles: set[str]) -> bool:
+    return bool(({role} | EQUIVALENT.get(role, set())) & roles)
+
+
+def allowed_roles(roles: set[str]) -> list[str]:
+    """Every role name the config accepts whose holder passes a check for `roles`, sorted: what a 403 names.
+
+    One vocabulary everywhere: a check written with `{"agent", "manager", "admin"}` names `engineer` and
+    `provider_admin` too, because their holders pass it, exactly as a check written with the older names would.
+    """
+    return sorted(r for r in get_args(Role) if _holds(r, roles))
+
+
 @dataclass(frozen=True)
 class Principal:
     user: str
@@ -39,7 +53,7 @@ class Principal:
         return self.scope is None or tenant in self.scope
 
     def has_role(self, roles: set[str]) -> bool:
-        return bool(({self.role} | EQUIVALENT.get(self.role, set())) & roles)
+        return _holds(self.role, roles)
 
     def require_tenant(self, tenant: str) -> None:
         # A client token must not learn whether another tenant's object exists: answer 404, not 403.
@@ -97,6 +111,13 @@ def authenticate(request: web.Request, tokens: dict[str, Principal], *, roles: s
     principal = tokens.get(sha256_hex(token))
     if principal is None:
         raise ApiError(401, "unauthenticated", "unknown API token", headers=_challenge(request))
-    if roles is not None and not principal.has_role(roles):
-        raise ApiError(403, "forbidden", f"role {principal.role!r} may not do this", [{"allowed_roles": sorted(roles)}])
+    if roles is not None:
+        require_role(principal, roles)
     return principal
+
+
+def require_role(principal: Principal, roles: set[str]) -> None:
+    """403 unless the principal holds one of `roles` (for a check made after a tenant wall's 404)."""
+    if not principal.has_role(roles):
+        details = [{"allowed_roles": allowed_roles(roles)}]
+        raise ApiError(403, "forbidden", f"role {principal.role!r} may not do this", details)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import nats
 import structlog
@@ -19,6 +20,12 @@ from libs.settings import Settings
 log = structlog.get_logger()
 
 BatchHandler = Callable[[list[Envelope]], Awaitable[None]]
+# The server's own delivery limit, only a backstop: our consumer loop dead-letters after MAX_DELIVERIES failures
+# counted while PostgreSQL and NATS were healthy, and holds its batch (in_progress) through an outage, so a
+# delivery is spent only when a process dies holding the message (ack wait expires) or the message is retried.
+# Large, so a long outage with crash-looping services cannot exhaust it (a message that reached it would be
+# dropped by the server without a word); the loop dead-letters a message one short of it.
+MAX_DELIVER_BACKSTOP = 1000
 
 
 @dataclass
@@ -61,7 +68,8 @@ class Bus:
             ),
             StreamConfig(
                 name=self.dead_letter_stream,
-                subjects=[f"{self.prefix}_dlq.>"],
+                # Letters, and the marks of those replayed (libs/deadletters.py).
+                subjects=[f"{self.prefix}_dlq.>", f"{self.prefix}_dlq_replayed.>"],
                 storage=StorageType.FILE,
                 max_age=s.stream_max_age_days * 86400,
             ),
@@ -98,6 +106,29 @@ class Bus:
         """Messages a consumer has not yet acknowledged (pending + in flight)."""
         info = await self.js.consumer_info(self.stream, durable)
         return int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+
+    async def backlog(self, durable: str, subject: str) -> tuple[int, float]:
+        """(messages not yet acknowledged, age in seconds of the oldest message on `subject` not yet delivered).
+
+        The age is measured from the stream's own store time of the first matching message after the last one
+        delivered: a consumer that stalls (stopped, or waiting for its database) stops taking new messages, so
+        the age grows by a second every second, whatever the rate. Messages delivered but in retry back-off
+        are not counted, so one poison message does not look like a stall.
+        """
+        info = await self.js.consumer_info(self.stream, durable)
+        count = int(info.num_pending or 0) + int(info.num_ack_pending or 0)
+        if not info.num_pending or info.delivered is None:
+            return count, 0.0
+        try:
+            oldest = await self.js.get_msg(
+                self.stream, (info.delivered.stream_seq or 0) + 1, subject=subject, next=True
+            )
+        except nats.js.errors.NotFoundError:  # nothing on that subject is waiting
+            return count, 0.0
+        if oldest.time is None:
+            return count, 0.0
+        stored = oldest.time if oldest.time.tzinfo else oldest.time.replace(tzinfo=UTC)
+        return count, max(0.0, (datetime.now(UTC) - stored).total_seconds())
 
     async def close(self) -> None:
         # close, not drain: drain waits out a pending pull request (up to 30 s); anything we have not
@@ -156,6 +187,12 @@ def check_server_version(version: ServerVersion, url: str) -> None:
         )
 
 
+def dead_letter_subject(bus: Bus, durable: str, subject: str) -> str:
+    """`tierline_dlq.triage.tierline.alert.received.acme`: the consumer that gave up, then the original subject,
+    so a consumer of dead letters can pick them by kind (triage's fallback takes every dead `alert.received`)."""
+    return f"{bus.prefix}_dlq.{durable}.{subject}"
+
+
 def consumer_config(bus: Bus, durable: str, subjects: list[str]) -> ConsumerConfig:
     s = bus.settings
     return ConsumerConfig(
@@ -164,9 +201,7 @@ def consumer_config(bus: Bus, durable: str, subjects: list[str]) -> ConsumerConf
         ack_policy=AckPolicy.EXPLICIT,
         deliver_policy=DeliverPolicy.ALL,
         ack_wait=s.ack_wait_s,
-        # Our own loop dead-letters after max_deliveries; the server limit is a backstop for a
-        # message that crashes the process every time it is handled.
-        max_deliver=s.max_deliveries + 2,
+        max_deliver=MAX_DELIVER_BACKSTOP,
         filter_subjects=subjects,
         max_ack_pending=s.batch_size * 8,
     )

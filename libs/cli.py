@@ -36,6 +36,9 @@ def config_check(path: Path) -> int:
     keys = sum(len(t.integration_keys) for t in cfg.tenants) + len(cfg.provider.integration_keys)
     cis = sum(len(t.services) for t in cfg.tenants)
     print(f"{path}: OK ({len(cfg.tenants)} tenants, {cis} services, {keys} integration keys)")
+    for t in cfg.tenants:  # valid, but a change could wait forever for a vote nobody may cast
+        for line in t.cab.quorum_warnings():
+            print(f"warning: tenant {t.id}: {line}")
     return 0
 
 

@@ -36,7 +36,16 @@ class Envelope(BaseModel):
     tenant: str
     correlationid: str
     causationid: str | None = None
+    # Set on a dead letter re-published after a fix (a new id, so JetStream's duplicate window keeps it): the
+    # id of the event it replays. Consumers mark that id in their inbox, so one that applied the original
+    # skips the replay and only the one that failed applies it (see `inbox_id`).
+    replayof: str | None = None
     data: dict[str, Any]
+
+    @property
+    def inbox_id(self) -> str:
+        """The id a consumer records as applied: the original's, for a replay."""
+        return self.replayof or self.id
 
     @property
     def short_type(self) -> str:

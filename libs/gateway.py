@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Iterable
+from typing import Any
 
 import aiohttp
+import structlog
 from aiohttp import web
 from multidict import CIMultiDict
 
@@ -27,12 +30,59 @@ ROUTES = {
     "/v1/changes": "change",
     "/v1/reports": "reporting",
     "/v1/ledger/": "reporting",
+    "/v1/deadletters": "triage",
     "/console": "console",  # the operator console's pages (and `/` redirects there)
 }
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "host"}
 SESSION: web.AppKey[aiohttp.ClientSession] = web.AppKey("session", aiohttp.ClientSession)
-PORTS: web.AppKey[dict[str, int]] = web.AppKey("ports", dict)
 STOPPING: web.AppKey[list[bool]] = web.AppKey("stopping", list)  # non-empty once the gateway shuts down
+log = structlog.get_logger()
+
+
+class Routes:
+    """Where each service listens now, as its supervisor learnt it, and which of those ports the gateway has seen
+    answer as that service of this stack instance. Nothing is forwarded to a port not seen so: after a crash a
+    stranger may hold the old one, and it must get neither requests nor bearer tokens."""
+
+    def __init__(self, services: Iterable[str], instance: str) -> None:
+        self.services, self.instance = tuple(services), instance
+        self.ports: dict[str, int] = {}
+        self._verified: dict[str, int] = {}
+
+    def set(self, service: str, port: int) -> None:
+        """The service's process reported it listens on `port`."""
+        self.ports[service] = port
+
+    def drop(self, service: str) -> None:
+        """The service's process exited: its port may be anyone's from now on."""
+        self.ports.pop(service, None)
+        self._verified.pop(service, None)
+
+    async def port(self, session: aiohttp.ClientSession, service: str) -> int | None:
+        """The service's port once its /readyz names this service and instance, else None."""
+        port = self.ports.get(service)
+        if port is None:
+            return None
+        if self._verified.get(service) != port:
+            body = await identify(session, port)
+            if (body.get("service"), body.get("instance")) != (service, self.instance):
+                log.warning("gateway.not_itself", service=service, port=port, answered=str(body)[:200])
+                return None
+            self._verified[service] = port
+        return port
+
+
+async def identify(session: aiohttp.ClientSession, port: int) -> dict[str, Any]:
+    """What the process on `port` says it is: its /readyz body (any status), or {} if it says nothing usable."""
+    try:
+        async with session.get(f"http://127.0.0.1:{port}/readyz", timeout=aiohttp.ClientTimeout(total=2)) as r:
+            body = await r.json(content_type=None)
+            return body if isinstance(body, dict) else {}
+    except Exception:
+        return {}
+
+
+ROUTES_KEY: web.AppKey[Routes] = web.AppKey("routes", Routes)
 
 
 def service_for(path: str) -> str | None:
@@ -40,10 +90,17 @@ def service_for(path: str) -> str | None:
     return ROUTES[max(matches, key=len)] if matches else None
 
 
+def _unavailable(service: str, why: str) -> ApiError:
+    return ApiError(503, "service_unavailable", f"{service} {why}", headers={"Retry-After": "2"})
+
+
 async def _forward(request: web.Request, service: str, path: str) -> web.StreamResponse:
-    port = request.app[PORTS].get(service)
-    if port is None:
+    routes = request.app[ROUTES_KEY]
+    if service not in routes.services:
         raise ApiError(404, "not_found", f"no service {service!r}")
+    port = await routes.port(request.app[SESSION], service)
+    if port is None:
+        raise _unavailable(service, "is not answering as itself (starting or restarting)")
     url = f"http://127.0.0.1:{port}{path}"
     headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP | {"x-forwarded-proto"}}
     headers["X-Forwarded-Proto"] = request.scheme  # the console marks its cookie Secure behind TLS
@@ -58,12 +115,7 @@ async def _forward(request: web.Request, service: str, path: str) -> web.StreamR
             out = CIMultiDict((k, v) for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP)
             return web.Response(status=upstream.status, body=body, headers=out)
     except aiohttp.ClientConnectionError:
-        raise ApiError(
-            503,
-            "service_unavailable",
-            f"{service} is not answering (starting or restarting)",
-            headers={"Retry-After": "2"},
-        ) from None
+        raise _unavailable(service, "is not answering (starting or restarting)") from None
 
 
 async def _stream(request: web.Request, url: str, headers: dict[str, str]) -> web.StreamResponse:
@@ -74,9 +126,7 @@ async def _stream(request: web.Request, url: str, headers: dict[str, str]) -> we
             url, params=request.query, headers=headers, timeout=no_timeout, allow_redirects=False
         )
     except aiohttp.ClientConnectionError:
-        raise ApiError(
-            503, "service_unavailable", "the console is not answering", headers={"Retry-After": "2"}
-        ) from None
+        raise _unavailable("the console", "is not answering") from None
     async with upstream:
         out = web.StreamResponse(status=upstream.status)
         out.headers.update({k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP})
@@ -113,20 +163,23 @@ async def per_service(request: web.Request) -> web.StreamResponse:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    async def one(name: str, port: int) -> tuple[str, object]:
-        try:
-            async with request.app[SESSION].get(
-                f"http://127.0.0.1:{port}/readyz", timeout=aiohttp.ClientTimeout(total=2)
-            ) as r:
-                return name, (await r.json() if r.status == 200 else {"status": "not ready", **(await r.json())})
-        except Exception:
-            return name, {"status": "not started"}
+    """Ready only when every service answers on the port its process reported, as itself, and ready."""
+    routes, session = request.app[ROUTES_KEY], request.app[SESSION]
 
-    ports = request.app[PORTS]
-    results = dict(await asyncio.gather(*(one(n, p) for n, p in ports.items())))
-    ready = bool(ports) and all(isinstance(v, dict) and v.get("status") == "ready" for v in results.values())
+    async def one(name: str) -> tuple[str, dict[str, Any]]:
+        port = routes.ports.get(name)
+        if port is None:
+            return name, {"status": "not started"}
+        body = await identify(session, port)
+        if (body.get("service"), body.get("instance")) != (name, routes.instance):
+            return name, {"status": "not answering as itself", "port": port}
+        return name, body | {"port": port}
+
+    results = dict(await asyncio.gather(*(one(n) for n in routes.services)))
+    ready = bool(results) and all(v.get("status") == "ready" for v in results.values())
     return web.json_response(
-        {"status": "ready" if ready else "not ready", "services": results}, status=200 if ready else 503
+        {"status": "ready" if ready else "not ready", "instance": routes.instance, "services": results},
+        status=200 if ready else 503,
     )
 
 
@@ -134,11 +187,11 @@ async def healthz(_: web.Request) -> web.Response:
     return web.json_response({"status": "alive"})
 
 
-def create_gateway(ports: dict[str, int]) -> web.Application:
-    from libs.web import metrics, request_context
+def create_gateway(routes: Routes) -> web.Application:
+    from libs.web import metrics, refuse_invalid_characters, request_context
 
-    app = web.Application(middlewares=[request_context], client_max_size=1024**2)
-    app[PORTS] = ports
+    app = web.Application(middlewares=[request_context, refuse_invalid_characters], client_max_size=1024**2)
+    app[ROUTES_KEY] = routes
 
     async def session_ctx(app: web.Application):  # type: ignore[no-untyped-def]
         # No cookie jar: the gateway passes each user's cookies through and must never keep one for the next

@@ -83,6 +83,32 @@ class LocalProcess:
     def __init__(self, name: str) -> None:
         self.name = name
         self.proc: asyncio.subprocess.Process | None = None
+        self.stopping = False
+
+    async def restart(self) -> None:
+        """Start again on the same port and data directory."""
+        raise NotImplementedError
+
+    async def supervise(self) -> None:
+        """Restart the server whenever it dies (kill -9 included), backing off while restarts fail, until stop():
+        the services reconnect by themselves, so the stack comes back without a person."""
+        backoff = 0.5
+        while not self.stopping and self.proc is not None:
+            code = await self.proc.wait()
+            if self.stopping:
+                return
+            log.error("stack.server_died", server=self.name, exit_code=code)
+            while not self.stopping:
+                await asyncio.sleep(backoff)
+                try:
+                    await self.restart()
+                except Exception as exc:  # e.g. a killed postmaster's backends still hold its shared memory
+                    backoff = min(backoff * 2, 10.0)
+                    log.error("stack.server_restart_failed", server=self.name, error=repr(exc), retry_in_s=backoff)
+                    continue
+                log.info("stack.server_restarted", server=self.name)
+                backoff = 0.5
+                break
 
     async def _spawn(self, args: list[str], *, log_file: Path, stop_signal: int, user: str | None = None) -> None:
         out = log_file.open("ab")
@@ -98,6 +124,7 @@ class LocalProcess:
         out.close()
 
     async def stop(self, timeout: float = 15.0) -> None:
+        self.stopping = True
         if not self.proc or self.proc.returncode is not None:
             return
         with contextlib.suppress(ProcessLookupError):
@@ -114,9 +141,13 @@ class LocalNats(LocalProcess):
     def __init__(self) -> None:
         super().__init__("nats")
 
+    async def restart(self) -> None:
+        await self.start(self.data_dir, port=self.port)
+
     async def start(self, data_dir: Path, *, port: int = 0) -> str:
         data_dir.mkdir(parents=True, exist_ok=True)
         port = port or free_port()
+        self.data_dir, self.port = data_dir, port
         args = [nats_server_binary(), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(data_dir)]
         await self._spawn(args, log_file=data_dir / "nats-server.log", stop_signal=signal.SIGTERM)
         self.url = f"nats://127.0.0.1:{port}"
@@ -133,6 +164,9 @@ class LocalNats(LocalProcess):
 class LocalPostgres(LocalProcess):
     def __init__(self) -> None:
         super().__init__("postgres")
+
+    async def restart(self) -> None:
+        await self.start(self.data_dir, port=self.port, database=self.database, fast=self.fast)
 
     async def start(self, data_dir: Path, *, port: int = 0, database: str = "tierline", fast: bool = False) -> str:
         """Initialise (first time) and start PostgreSQL; returns the URL of `database` (created if missing)."""
@@ -161,6 +195,7 @@ class LocalPostgres(LocalProcess):
         if self._running(data_dir):
             raise RuntimeError(f"a PostgreSQL is already running on {data_dir}: is another `tierline up` running?")
         port = port or free_port()
+        self.data_dir, self.port, self.database, self.fast = data_dir, port, database, fast
         args = [
             str(bin_dir / "postgres"),
             "-D",

@@ -84,6 +84,7 @@ class Outbox:
             await self.relay_all()  # flush what committed before shutdown
 
     async def _run(self) -> None:
+        pause = 0.0  # after a failure: doubling up to 5 s, so an outage is one line a few seconds, not a flood
         while True:
             # asyncio.timeout, not wait_for: see _relay_once.
             with contextlib.suppress(TimeoutError):
@@ -92,9 +93,14 @@ class Outbox:
             self._wake.clear()
             try:
                 await self.relay_all()
-            except Exception as exc:  # NATS down: rows stay, the next pass retries
-                log.warning("outbox.relay_failed", error=repr(exc))
-                await asyncio.sleep(0.5)
+                if pause:
+                    log.info("outbox.relay_resumed")
+                pause = 0.0
+            except Exception as exc:  # NATS or PostgreSQL down: rows stay, the next pass retries
+                if not pause:
+                    log.warning("outbox.relay_failed", error=repr(exc))
+                pause = min(5.0, max(0.5, pause * 2))
+                await asyncio.sleep(pause)
 
     async def relay_all(self) -> int:
         total = 0
@@ -129,14 +135,15 @@ class Outbox:
 
 
 async def handle_messages(pool: asyncpg.Pool, outbox: Outbox, envelopes: list[Envelope], apply: Apply) -> None:
-    """One transaction for a batch of consumed messages: skip seen ids, apply the rest, stage raised events."""
+    """One transaction for a batch of consumed messages: skip seen ids (a replay's original id counts as its
+    own: libs/events.Envelope.inbox_id), apply the rest, stage raised events."""
     async with pool.acquire() as conn, conn.transaction():
-        fresh = await claim(conn, [e.id for e in envelopes])
+        fresh = await claim(conn, [e.inbox_id for e in envelopes])
         seen: set[str] = set()
         todo = []
-        for e in envelopes:  # a batch may hold a redelivered copy of its own message
-            if e.id in fresh and e.id not in seen:
-                seen.add(e.id)
+        for e in envelopes:  # a batch may hold a redelivered copy of its own message (or a replay of one)
+            if e.inbox_id in fresh and e.inbox_id not in seen:
+                seen.add(e.inbox_id)
                 todo.append(e)
         raised = await apply(conn, todo) if todo else []
         await stage(conn, outbox.bus, raised)

@@ -10,21 +10,22 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import structlog
 from aiohttp import web
 
-from libs.bus import Bus, connect_bus
+from libs.bus import BatchHandler, Bus, connect_bus
 from libs.config import TierlineConfig, load_config
-from libs.consumer import Consumer
+from libs.consumer import Consumer, Probe
 from libs.db import create_pool, migrate, pending_migrations
 from libs.events import Envelope
 from libs.logging import configure_logging
 from libs.outbox import Apply, Outbox, handle_messages, prune_inbox
 from libs.settings import Settings
 from libs.tasks import cancel_and_wait
-from libs.web import READINESS, tls_context
+from libs.web import IDENTITY, READINESS, tls_context
 
 log = structlog.get_logger()
 
@@ -37,6 +38,7 @@ class Resources:
     bus: Bus
     pool: asyncpg.Pool
     outbox: Outbox
+    app: web.Application
 
 
 async def open_resources(
@@ -69,7 +71,35 @@ async def open_resources(
         return f"migrations not applied: {pending}" if pending else None
 
     app[READINESS].extend([("nats", nats_ready), ("postgres", db_ready)])
-    return Resources(bus=bus, pool=pool, outbox=outbox)
+    return Resources(bus=bus, pool=pool, outbox=outbox, app=app)
+
+
+def postgres_probe(pool: asyncpg.Pool) -> Probe:
+    """What a waiting consumer asks before it retries: can the pool run a query again?"""
+
+    async def check() -> None:
+        await pool.fetchval("SELECT 1")
+
+    return ("PostgreSQL", check)
+
+
+async def start_consumer(
+    stack: AsyncExitStack,
+    res: Resources,
+    *,
+    durable: str,
+    subjects: list[str],
+    handle: BatchHandler,
+    check: str = "consumer",
+    **options: Any,
+) -> Consumer:
+    """Start a durable consumer that waits out PostgreSQL and NATS outages; while it waits, /readyz fails
+    with check `check` saying what for. `options` go to libs.consumer.Consumer (stream, decode, ...)."""
+    consumer = Consumer(res.bus, durable, subjects, handle, probes=[postgres_probe(res.pool)], **options)
+    await consumer.start()
+    stack.push_async_callback(consumer.stop)
+    res.app[READINESS].append((check, consumer.readiness))
+    return consumer
 
 
 async def consume(
@@ -81,10 +111,8 @@ async def consume(
     async def handle(envs: list[Envelope]) -> None:
         await handle_messages(res.pool, res.outbox, envs, apply)
 
-    consumer = Consumer(res.bus, durable, [res.bus.subject(t) for t in event_types], handle)
-    await consumer.start()
-    stack.push_async_callback(consumer.stop)
-    return consumer
+    subjects = [res.bus.subject(t) for t in event_types]
+    return await start_consumer(stack, res, durable=durable, subjects=subjects, handle=handle)
 
 
 async def _prune_inbox_hourly(pool: asyncpg.Pool, days: float) -> None:
@@ -106,22 +134,46 @@ def builder(name: str) -> Build:
     return module.build  # type: ignore[no-any-return]
 
 
-async def serve(name: str, settings: Settings, *, port: int, ready: asyncio.Event | None = None) -> None:
-    """Run one service's HTTP app until cancelled or signalled; resources close through one exit stack."""
+async def serve(
+    name: str,
+    settings: Settings,
+    *,
+    port: int,
+    ready: asyncio.Event | None = None,
+    on_started: Callable[[web.Application, int], None] | None = None,
+) -> None:
+    """Run one service's HTTP app until cancelled or signalled; resources close through one exit stack.
+
+    `port` 0 binds any free port: the one bound is logged, written to `settings.port_file` (how `tierline up`
+    learns it, only once the service listens) and passed to `on_started` with the app.
+    """
     structlog.contextvars.bind_contextvars(service=name)  # per task: right even with --one-process
     config = load_config(settings.config)
     async with AsyncExitStack() as stack:
         app = await builder(name)(stack, settings, config)
+        app[IDENTITY] = {"service": name, "instance": settings.instance_id}
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         tls = tls_context(settings.tls_cert_file, settings.tls_key_file)
         site = web.TCPSite(runner, settings.http_host, port, reuse_address=True, ssl_context=tls)
         await site.start()
-        log.info("service.started", port=port)
+        bound = int(runner.addresses[0][1])
+        if settings.port_file:
+            tell_port(settings.port_file, bound)
+        log.info("service.started", port=bound, instance=settings.instance_id)
+        if on_started:
+            on_started(app, bound)
         if ready:
             ready.set()
         await asyncio.Event().wait()
+
+
+def tell_port(path: Path, port: int) -> None:
+    """Write the bound port where the supervisor looks for it, atomically: it never reads half a number."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(f"{port}\n")
+    tmp.replace(path)
 
 
 def run_service(name: str, settings: Settings | None = None) -> None:

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=256, ge=1, le=2000)
     max_deliveries: int = Field(default=5, ge=1)
     redelivery_backoff_s: list[float] = [0.5, 2.0, 5.0, 15.0, 30.0]
+    # While PostgreSQL or NATS is unusable a consumer holds its batch and probes again after each of these
+    # delays (the last repeats): an outage costs a message none of its deliveries, however long it lasts.
+    dependency_backoff_s: list[float] = Field(default=[0.5, 1.0, 2.0, 5.0], min_length=1)
     # A message fetched but not acknowledged (its process died, or NATS restarted) comes back after this;
     # a batch still being handled when it does is skipped by the inbox, so short is safe.
     ack_wait_s: float = 10.0
@@ -43,8 +46,11 @@ class Settings(BaseSettings):
     # minutes, so a week is generous.
     inbox_retention_days: float = Field(default=7.0, gt=0)
 
-    # Overload guard: intake answers 503 when triage's consumer lags by more than this many alerts.
+    # Overload guard: intake answers 503 + Retry-After when triage's consumer lags by more than this many
+    # messages, or when the oldest alert triage has not yet taken is older than this many seconds (a stalled
+    # triage reaches that within seconds, whatever the rate; the count alone let a 20 s stall pass unnoticed).
     intake_max_lag: int = Field(default=20_000, ge=1)
+    intake_max_lag_s: float = Field(default=5.0, gt=0)
     timer_poll_s: float = Field(default=0.2, gt=0)
     # Outbound notifications: attempts before the dead-letter record, first retry delay (doubling), timeout.
     notify_max_attempts: int = Field(default=8, ge=1, le=30)
@@ -57,6 +63,12 @@ class Settings(BaseSettings):
     api_urls: dict[str, str] = {}  # or service -> base URL (compose: {"triage": "http://triage:8000", ...})
     console_secret: str | None = None  # unset: a random key per process (sessions end when it restarts)
     console_session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    # The stack instance `tierline up` started this process for (a fresh id per start), shown by /readyz so the
+    # gateway never takes a stranger on a reused port, or a leftover of another start, for its service.
+    instance_id: str = "standalone"
+    # Where a service writes the port it bound (TIERLINE_SERVICE_PORT may be 0) once it listens: how its
+    # supervisor learns it. Unset: not written.
+    port_file: Path | None = None
 
     log_level: str = "info"
     log_format: str = Field(default="auto", pattern="^(auto|json|console)$")

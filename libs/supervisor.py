@@ -1,5 +1,5 @@
-"""`tierline up`: the local stack (own NATS + PostgreSQL unless URLs are given), the five services each in
-its own supervised process (or all in one with --one-process), and one base URL in front of them."""
+"""`tierline up`: the local stack (own NATS + PostgreSQL unless URLs are given), the services (the console
+too) each in its own supervised process (or all in one with --one-process), and one base URL in front of them."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import fcntl
 import json
 import os
 import secrets
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -19,10 +21,12 @@ import structlog
 from aiohttp import web
 
 from libs.config import TierlineConfig, load_config, sha256_hex
-from libs.gateway import create_gateway
+from libs.events import new_id
+from libs.gateway import Routes, create_gateway
 from libs.localstack import LocalNats, LocalPostgres, die_with_parent, free_port
 from libs.runtime import SERVICE_NAMES, serve
 from libs.settings import Settings
+from libs.tasks import cancel_and_wait
 from libs.web import tls_context
 
 log = structlog.get_logger()
@@ -31,10 +35,10 @@ DEMO_KEY = "demo-acme-key"  # documented in README; printed only when the runnin
 EXAMPLE_ALERT = '{"summary":"ERP database down","severity":"critical","service":"erp-db","dedup_key":"erp-db-down"}'
 
 
-async def start_gateway(stack: AsyncExitStack, settings: Settings, ports: dict[str, int]) -> tuple[str, str]:
+async def start_gateway(stack: AsyncExitStack, settings: Settings, routes: Routes) -> tuple[str, str]:
     """The public base URL, and the plain-HTTP loopback URL the console calls the APIs through (the same one
     unless the public one is TLS or not on loopback)."""
-    runner = web.AppRunner(create_gateway(ports), access_log=None, handle_signals=False)
+    runner = web.AppRunner(create_gateway(routes), access_log=None, handle_signals=False)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
     port = settings.http_port or free_port()
@@ -71,10 +75,18 @@ def console_secret(settings: Settings) -> str:
 
 
 class ServiceProcess:
-    """One service in a child process, restarted with backoff when it dies."""
+    """One service in a child process, restarted with backoff when it dies.
 
-    def __init__(self, name: str, port: int, env: dict[str, str]) -> None:
-        self.name, self.port, self.env = name, port, env
+    The child binds a free port itself and writes it to `port_file` once it listens; only then does the
+    gateway learn it, and the moment the child exits the gateway forgets it. (Picking a port here and
+    handing it down let another process take it in between: the service crash-looped while the gateway
+    forwarded requests, bearer tokens included, to whatever held the port.)
+    """
+
+    def __init__(self, name: str, env: dict[str, str], routes: Routes, run_dir: Path) -> None:
+        self.name, self.routes = name, routes
+        self.port_file = run_dir / f"{name}.port"
+        self.env = env | {"TIERLINE_SERVICE_PORT": "0", "TIERLINE_PORT_FILE": str(self.port_file)}
         self.proc: asyncio.subprocess.Process | None = None
         self.stopping = False
 
@@ -82,6 +94,7 @@ class ServiceProcess:
         backoff = 1.0
         while not self.stopping:
             started = time.monotonic()
+            self.port_file.unlink(missing_ok=True)
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
@@ -91,12 +104,22 @@ class ServiceProcess:
                 env=self.env,
                 preexec_fn=lambda: die_with_parent(signal.SIGTERM),
             )
+            learn = asyncio.create_task(self._learn_port())
             code = await self.proc.wait()
+            self.routes.drop(self.name)  # at once: its old port may be anyone's now
+            await cancel_and_wait(learn)
             if self.stopping:
                 return
             backoff = 1.0 if time.monotonic() - started > 60 else min(backoff * 2, 30.0)
             log.error("service.crashed", name=self.name, exit_code=code, restart_in_s=backoff)
             await asyncio.sleep(backoff)
+
+    async def _learn_port(self) -> None:
+        while True:
+            with contextlib.suppress(OSError, ValueError):
+                self.routes.set(self.name, int(self.port_file.read_text()))
+                return
+            await asyncio.sleep(0.05)
 
     async def stop(self) -> None:
         self.stopping = True
@@ -128,36 +151,45 @@ def banner(url: str, settings: Settings, config: TierlineConfig) -> str:
 
 async def up(settings: Settings, *, one_process: bool = False) -> None:
     config = load_config(settings.config)  # fail before starting anything if the config is wrong
-    ports: dict[str, int] = {}
+    # A fresh id per start: each service's /readyz must name it before the gateway routes to it.
+    routes = Routes(SERVICE_NAMES, instance=new_id()[:16])
     async with AsyncExitStack() as stack:
         # Servers first: a second `tierline up` on the same data directory stops here, before it
         # could print a base URL that is not its own.
         settings = await start_servers(stack, settings)
-        url, loopback = await start_gateway(stack, settings, ports)
+        url, loopback = await start_gateway(stack, settings, routes)
         print(f"Tierline starting; its base URL will be {url} (/readyz answers 200 once all is up)", flush=True)
-        ports.update({name: free_port() for name in SERVICE_NAMES})
         # TLS is for the public base URL only; the gateway reaches the services over loopback HTTP, and the
         # console reaches the APIs through the gateway's loopback URL.
         secret = console_secret(settings)
         internal = settings.model_copy(
-            update={"tls_cert_file": None, "tls_key_file": None, "api_url": loopback, "console_secret": secret}
+            update={
+                "tls_cert_file": None,
+                "tls_key_file": None,
+                "instance_id": routes.instance,
+                "api_url": loopback,
+                "console_secret": secret,
+            }
         )
         if one_process:
-            tasks = [asyncio.create_task(serve(n, internal, port=p)) for n, p in ports.items()]
+            tasks = [
+                asyncio.create_task(serve(n, internal, port=0, on_started=lambda _, p, n=n: routes.set(n, p)))
+                for n in SERVICE_NAMES
+            ]
             stack.push_async_callback(_cancel_all, tasks)
         else:
+            run_dir = Path(tempfile.mkdtemp(prefix="tierline-up-"))
+            stack.callback(shutil.rmtree, run_dir, ignore_errors=True)
             env = {
                 **{k: v for k, v in os.environ.items() if not k.startswith("TIERLINE_TLS_")},
                 "TIERLINE_NATS_URL": settings.nats_url or "",
                 "TIERLINE_DATABASE_URL": settings.database_url or "",
                 "TIERLINE_CONFIG": str(settings.config),
+                "TIERLINE_INSTANCE_ID": routes.instance,
                 "TIERLINE_API_URL": loopback,
             }
-            extra = {"console": {"TIERLINE_CONSOLE_SECRET": secret}}
-            procs = [
-                ServiceProcess(n, p, env | {"TIERLINE_SERVICE_PORT": str(p)} | extra.get(n, {}))
-                for n, p in ports.items()
-            ]
+            extra = {"console": {"TIERLINE_CONSOLE_SECRET": secret}}  # only the console holds the sessions' key
+            procs = [ServiceProcess(n, env | extra.get(n, {}), routes, run_dir) for n in SERVICE_NAMES]
             tasks = [asyncio.create_task(p.supervise()) for p in procs]
             stack.push_async_callback(_stop_procs, procs, tasks)
         await _wait_ready(url)
@@ -199,7 +231,8 @@ def running_stack(settings: Settings) -> Settings:
 
 
 async def start_servers(stack: AsyncExitStack, settings: Settings) -> Settings:
-    """Start our own NATS / PostgreSQL for whichever URL is not set; data survives restarts in data_dir."""
+    """Start our own NATS / PostgreSQL for whichever URL is not set; data survives restarts in data_dir. Each is
+    restarted on its port and data directory whenever it dies, as the services are."""
     updates: dict[str, str] = {}
     data = settings.data_dir.resolve()
     if not (settings.nats_url and settings.database_url):
@@ -207,13 +240,23 @@ async def start_servers(stack: AsyncExitStack, settings: Settings) -> Settings:
     if not settings.nats_url:
         nats = LocalNats()
         updates["nats_url"] = await nats.start(data / "nats")
-        stack.push_async_callback(nats.stop)
+        keep_running(stack, nats)
     if not settings.database_url:
         pg = LocalPostgres()
         updates["database_url"] = await pg.start(data / "postgres")
-        stack.push_async_callback(pg.stop)
+        keep_running(stack, pg)
     log.info("stack.servers", **updates)
     return settings.model_copy(update=updates)
+
+
+def keep_running(stack: AsyncExitStack, server: LocalNats | LocalPostgres) -> None:
+    task = asyncio.create_task(server.supervise(), name=f"supervise:{server.name}")
+
+    async def stop() -> None:
+        await server.stop()  # marks it stopping first, so its supervisor does not restart it
+        await cancel_and_wait(task)
+
+    stack.push_async_callback(stop)
 
 
 def hold_data_dir(stack: AsyncExitStack, data: Path) -> None:

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+from aiohttp import web
 
 from libs.bus import connect_bus
 from libs.events import Envelope
-from libs.localstack import LocalNats, LocalPostgres, free_port
+from libs.localstack import LocalNats, LocalPostgres
 from libs.runtime import serve
 from libs.settings import Settings
 
@@ -81,18 +82,37 @@ STOP_TIMEOUT_S = 30
 
 
 class RunningService:
-    """One service served in this event loop on a free port (what `tierline up --one-process` does)."""
+    """One service served in this event loop on a port it binds (what `tierline up --one-process` does)."""
 
     def __init__(self, name: str, settings: Settings) -> None:
         self.name, self.settings = name, settings
-        self.port = free_port()
-        scheme = "https" if settings.tls_cert_file and settings.tls_key_file else "http"
-        self.url = f"{scheme}://127.0.0.1:{self.port}"
+        self.port = 0  # known once started: the service binds a free port itself, so no other process can take it
+        self.scheme = "https" if settings.tls_cert_file and settings.tls_key_file else "http"
+        self.app: web.Application | None = None
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.port}"
+
+    def routes(self) -> list[tuple[str, str]]:
+        """(method, path template) of every route the running service serves, e.g. ("GET", "/v1/incidents/{ref}"):
+        for tests that must cover each endpoint without anyone listing them."""
+        assert self.app is not None, "start() first"
+        out = []
+        for route in self.app.router.routes():
+            info = route.resource.get_info() if route.resource else {}
+            path = info.get("path") or info.get("formatter")
+            if path and route.method != "HEAD":
+                out.append((route.method, path))
+        return out
+
+    def _started(self, app: web.Application, port: int) -> None:
+        self.app, self.port = app, port
 
     async def start(self) -> RunningService:
         ready = asyncio.Event()
-        self._task = asyncio.create_task(serve(self.name, self.settings, port=self.port, ready=ready))
+        self._task = asyncio.create_task(serve(self.name, self.settings, port=0, ready=ready, on_started=self._started))
         waiter = asyncio.create_task(ready.wait())
         done, _ = await asyncio.wait({self._task, waiter}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
         if self._task in done:
@@ -176,5 +196,14 @@ async def stream_envelopes(settings: Settings, prefix: str = "") -> list[Envelop
             if env.short_type.startswith(prefix):
                 out.append(env)
         return out
+    finally:
+        await bus.close()
+
+
+async def dead_letter_count(settings: Settings) -> int:
+    """How many messages this test's dead-letter stream holds."""
+    bus = await connect_bus(settings, name="probe")
+    try:
+        return (await bus.js.stream_info(bus.dead_letter_stream)).state.messages
     finally:
         await bus.close()

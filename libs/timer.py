@@ -30,12 +30,19 @@ class Poller:
         await cancel_and_wait(self._task)
 
     async def _run(self) -> None:
+        pause = 0.0  # after a failure: doubling up to 5 s, so an outage is a line or two, not one per poll
         while True:
             try:
                 handled = await self.tick()
-            except Exception as exc:  # database away: the due rows stay where they are, retry next tick
-                log.warning("timer.failed", timer=self.name, error=repr(exc))
-                handled = 0
+            except Exception as exc:  # database away: the due rows stay where they are, retry later
+                if not pause:
+                    log.warning("timer.failed", timer=self.name, error=repr(exc))
+                pause = min(5.0, max(self.poll_s, pause * 2))
+                await asyncio.sleep(pause)
+                continue
+            if pause:
+                log.info("timer.resumed", timer=self.name)
+                pause = 0.0
             if handled < self.batch:
                 await asyncio.sleep(self.poll_s)
 

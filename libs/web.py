@@ -15,11 +15,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 
 from libs.errors import ApiError
 from libs.events import new_id
+from libs.faults import is_infrastructure
+from libs.text import has_forbidden, scrub
 
 log = structlog.get_logger()
 
 ReadinessCheck = Callable[[], Awaitable[str | None]]  # None when ready, else the reason
 READINESS: web.AppKey[list[tuple[str, ReadinessCheck]]] = web.AppKey("readiness", list)
+# Which service this is and which stack instance started it: /readyz says both, so whoever routes to a port
+# can tell this service from a stranger (or a leftover of another start) that took it.
+IDENTITY: web.AppKey[dict[str, str]] = web.AppKey("identity", dict)
 
 REQUESTS = Counter("tierline_http_requests_total", "HTTP requests", ["route", "method", "status"])
 LATENCY = Histogram(
@@ -49,15 +54,40 @@ async def request_context(request: web.Request, handler: Callable[[web.Request],
         code = _HTTP_CODES.get(exc.status, "http_error")
         kept = {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
         response = ApiError(exc.status, code, exc.reason, headers=kept).response()
-    except Exception:
-        log.exception("http.unhandled", path=request.path)
-        response = ApiError(500, "internal_error", "unexpected error; see the service log", [request_id]).response()
+    except Exception as exc:
+        if is_infrastructure(exc):  # PostgreSQL or NATS away: the client's request is fine, ask it to retry
+            log.warning("http.dependency_unavailable", path=request.path, error=repr(exc))
+            response = ApiError(
+                503, "dependency_unavailable", "a database or the bus is not answering; retry shortly",
+                headers={"Retry-After": "2"},
+            ).response()  # fmt: skip
+        else:
+            log.exception("http.unhandled", path=request.path)
+            response = ApiError(500, "internal_error", "unexpected error; see the service log", [request_id]).response()
     finally:
         structlog.contextvars.unbind_contextvars("request_id", "correlation_id")
     response.headers["X-Request-Id"] = request_id
     REQUESTS.labels(route, request.method, str(response.status)).inc()
     LATENCY.labels(route).observe(time.perf_counter() - started)
     return response
+
+
+@web.middleware
+async def refuse_invalid_characters(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """400 invalid_characters for a NUL, another control character or a lone surrogate in the (decoded) path or
+    a query parameter, before any handler sees it: no id, number or filter holds one, and PostgreSQL cannot
+    even compare with a NUL (a `GET /v1/incidents/%00` answered 500)."""
+    problems = [{"field": "path", "message": "holds a control character"}] if has_forbidden(request.path) else []
+    problems += [
+        {"field": f"query.{scrub(name)}", "message": "holds a control character"}
+        for name, value in request.query.items()
+        if has_forbidden(name) or has_forbidden(value)
+    ]
+    if problems:
+        raise ApiError(400, "invalid_characters", "the path or query string holds control characters", problems)
+    return await handler(request)
 
 
 def _json_default(value: object) -> str:
@@ -86,9 +116,10 @@ async def readyz(request: web.Request) -> web.Response:
             reason = repr(exc)
         if reason:
             failing[name] = reason
+    who = request.app.get(IDENTITY, {})
     if failing:
-        return web.json_response({"status": "not ready", "failing": failing}, status=503)
-    return web.json_response({"status": "ready", "checks": [n for n, _ in request.app[READINESS]]})
+        return web.json_response({"status": "not ready", **who, "failing": failing}, status=503)
+    return web.json_response({"status": "ready", **who, "checks": [n for n, _ in request.app[READINESS]]})
 
 
 async def metrics(_: web.Request) -> web.Response:
@@ -108,7 +139,7 @@ def tls_context(cert_file: object, key_file: object) -> ssl.SSLContext | None:
 
 def create_app(*, client_max_size: int = 1024**2) -> web.Application:
     """The base every service extends with its routes, cleanup contexts and readiness checks."""
-    app = web.Application(middlewares=[request_context], client_max_size=client_max_size)
+    app = web.Application(middlewares=[request_context, refuse_invalid_characters], client_max_size=client_max_size)
     app[READINESS] = []
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

@@ -31,11 +31,13 @@ from libs.config.catalog import (
     WeeklyMaintenance,
 )
 from libs.config.change import (
+    BoardSpec,
     Cab,
     CabRule,
     ChangePolicy,
     ChangeTemplate,
     FreezeWindow,
+    eligible_voters,
 )
 from libs.config.contract import (
     Availability,
@@ -56,6 +58,7 @@ from libs.config.escalation import (
 )
 from libs.config.tenant import (
     ApiToken,
+    Contact,
     Provider,
     ProviderIntegration,
     Tenant,
@@ -79,6 +82,7 @@ __all__ = [
     "_DURATION",
     "ApiToken",
     "Availability",
+    "BoardSpec",
     "Cab",
     "CabRule",
     "Category",
@@ -87,6 +91,7 @@ __all__ = [
     "ChangePolicy",
     "ChangeTemplate",
     "ConfigurationItem",
+    "Contact",
     "Contract",
     "Coverage",
     "Criticality",
@@ -120,6 +125,7 @@ __all__ = [
     "Trigger",
     "Weekday",
     "WeeklyMaintenance",
+    "eligible_voters",
     "load_config",
     "parse_duration",
     "parse_nonnegative_duration",

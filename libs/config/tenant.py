@@ -118,8 +118,17 @@ class ProviderIntegration(Strict):
     name: str | None = None
 
 
+class Contact(Strict):
+    """How a client reaches the provider: printed in the footer of every service report."""
+
+    email: str | None = None
+    phone: str | None = None
+    url: str | None = None
+
+
 class Provider(Strict):
     name: str = "Managed service provider"
+    contact: Contact | None = None
     api_tokens: list[ApiToken] = []
     # Keys not bound to a tenant: each alert names its tenant in the key's `tenant_label` (one Alertmanager
     # for many clients). A tenant-bound key can never write to another tenant.
@@ -156,6 +165,9 @@ class TierlineConfig(Strict):
             members = set(t.cab.members).union(*[r.members or [] for r in t.cab.rules])
             if missing := sorted(members - voters):
                 raise ValueError(f"tenant {t.id}: CAB members without an API token: {', '.join(missing)}")
+            delegates = set(t.cab.delegates).union(*[r.delegates or [] for r in t.cab.rules])
+            if missing := sorted(delegates - voters):
+                raise ValueError(f"tenant {t.id}: CAB delegates without an API token: {', '.join(missing)}")
         known = {t.id for t in self.tenants}
         for a in self.provider.api_tokens:
             if a.role in ("client", "client_viewer", "client_approver"):
@@ -186,6 +198,11 @@ class TierlineConfig(Strict):
         }
         keys.update({k.key_sha256: (None, k) for k in self.provider.integration_keys if not k.revoked})
         return keys
+
+    @cached_property
+    def tiers(self) -> dict[str, int]:
+        """Each provider user's support tier, for those who have one (agents); managers and admins have none."""
+        return {t.user: t.tier for t in self.provider.api_tokens if t.tier is not None}
 
     def tenant(self, tenant_id: str) -> Tenant | None:
         return self.tenants_by_id.get(tenant_id)

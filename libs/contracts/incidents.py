@@ -52,7 +52,7 @@ class IncidentResolved(IncidentRef):
     at: datetime
     reason: str  # alert_resolved | manual
     alert_id: str | None = None  # the resolving alert, when a monitoring tool resolved it
-    resolution_code: str | None = None  # set when a person resolves
+    resolution_code: str | None = None  # a person's code; auto_resolved when the monitoring tool resolved it
     first_contact: bool | None = None  # fixed at first contact (first-contact resolution rate)
 
 

@@ -29,6 +29,9 @@ class AlertReceived(Contract):
     received_at: datetime
     # received_at - started_at (>= 0), kept so reporting can compute mean time to detect.
     detection_delay_s: float | None = None
+    # Fields whose control characters intake replaced with U+FFFD before accepting it ("summary",
+    # "labels.host"); optional, so alerts from an older intake still read.
+    sanitized: list[str] = []
 
 
 class ChangeSignalReceived(Contract):
@@ -43,3 +46,4 @@ class ChangeSignalReceived(Contract):
     received_at: datetime
     custom_details: dict = {}
     links: list[dict] = []
+    sanitized: list[str] = []  # as on AlertReceived

@@ -20,7 +20,7 @@ from libs.outbox import run_command
 from libs.web import respond
 from services.change import store, windows, workflow
 from services.change.api import REQUESTERS, STATE, body_of, detail_json, refusal, visible
-from services.change.approvals import board_for, cast_vote
+from services.change.approvals import board_for, cast_vote, check_reachable
 from services.change.domain import ChangeRefused, ChangeRequest, Step, move, outcome_of
 from services.change.events import change_event, link_event
 from services.change.schedule import BOOKED_STATES, WindowOpen
@@ -89,6 +89,8 @@ async def _submit(ctx: Ctx, body: Submit) -> list[Step]:
     steps = [move(ctx.change, "submit", by=ctx.who.user, at=ctx.at, comment=body.comment)]
     if ctx.change.change_type == "standard":  # pre-approved: scheduled at once, with the same checks
         steps.append(await _schedule(ctx, Schedule(override_reason=body.override_reason)))
+    elif ctx.change.change_type == "emergency":  # its emergency board votes from now on
+        check_reachable(ctx.change, board_for(ctx.tenant, ctx.change))
     return steps
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from libs.config import Tenant
-from services.change.approvals import board_for
+from services.change.approvals import board_for, check_reachable
 from services.change.domain import (
     ChangeRequest,
     IncidentLink,
@@ -91,11 +91,14 @@ def open_change(
 def assess(
     change: ChangeRequest, tenant: Tenant, *, risk: str, impact: str, by: str, at: datetime, comment: str | None
 ) -> Step:
-    """Record risk and impact; the board (and so the quorum) may depend on the risk."""
+    """Record risk and impact; the board (and so the quorum) may depend on the risk. Voting begins here, so a
+    quorum its board cannot reach is refused now (409 quorum_unreachable) rather than waited for forever."""
     note = f"risk {risk}, impact {impact}" + (f": {comment}" if comment else "")
     step = move(change, "assess", by=by, at=at, comment=note)
     change.risk, change.impact = risk, impact  # type: ignore[assignment]
-    change.quorum = board_for(tenant, change).quorum
+    board = board_for(tenant, change)
+    change.quorum = board.quorum
+    check_reachable(change, board)
     return step
 
 

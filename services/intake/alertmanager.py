@@ -88,7 +88,7 @@ def _links(a: AmAlert) -> dict[str, str]:
 def alert_signals(body: AlertmanagerNotification, *, source: str, ci_label: str, tenant_label: str) -> list[Signal]:
     """Each alert of the notification as a Signal: fingerprint is the dedup key; resolved resolves."""
     out = []
-    for a in body.alerts:
+    for i, a in enumerate(body.alerts):
         description = a.annotations.get("description") or a.annotations.get("message")
         if not description and isinstance(body, GrafanaNotification) and len(body.alerts) == 1:
             description = body.message or None
@@ -107,6 +107,7 @@ def alert_signals(body: AlertmanagerNotification, *, source: str, ci_label: str,
                 labels=labels,
                 started_at=a.startsAt if a.startsAt.year > NEVER else None,
                 tenant_hint=a.labels.get(tenant_label),
+                tenant_field=f"alerts.{i}.labels.{tenant_label}",
             )
         )
     return out

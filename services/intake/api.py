@@ -21,11 +21,12 @@ from pydantic import BaseModel, ValidationError
 from libs.bus import Bus
 from libs.config import IntegrationKey, Tenant, TierlineConfig, sha256_hex
 from libs.contracts import AlertReceived, ChangeSignalReceived
-from libs.errors import ApiError, validation_error
+from libs.errors import ApiError, parse_json, validation_error
 from libs.events import Envelope, raise_event, utcnow
+from libs.text import scrub_tree
 from services.intake import pagerduty as pd
 from services.intake.alertmanager import AlertmanagerNotification, GrafanaNotification, alert_signals
-from services.intake.domain import GenericAlert, Signal, content_id, generic_signals, to_alert
+from services.intake.domain import GenericAlert, Signal, content_id, generic_signals, sanitized_for, to_alert
 from services.intake.openapi import document
 from services.intake.security import RateLimiter, key_from_headers, retry_after, verify_signature
 
@@ -42,6 +43,7 @@ class IntakeState:
     config: TierlineConfig
     overloaded: bool = False
     lag: int = 0
+    lag_s: float = 0.0
     limiter: RateLimiter = field(default_factory=RateLimiter)
 
 
@@ -85,11 +87,17 @@ async def read_body(request: web.Request) -> bytes:
         raise ApiError(413, "payload_too_large", f"the body is over {MAX_BODY // 1024} KiB") from None
 
 
-def parse_json(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise ApiError(400, "malformed_json", "the request body is not valid JSON") from None
+def clean_body(raw: bytes) -> tuple[Any, list[str]]:
+    """The body as JSON (nesting bounded before parsing: libs.errors.parse_json) with NUL, other control
+    characters and lone surrogates replaced by U+FFFD in every string and key, and the paths it changed.
+
+    Alerts from tools are never refused for their text (PostgreSQL cannot store a NUL, UTF-8 cannot encode a
+    lone surrogate); the alert records what was replaced. Done before anything reads the body, so hashing,
+    the alert id and every store downstream only ever see text they can keep.
+    """
+    changed: list[str] = []
+    data = scrub_tree(parse_json(raw), "", changed)
+    return data, list(dict.fromkeys(changed))  # a key and its value changed: one field
 
 
 def validate(model: type[M], data: Any) -> M:
@@ -99,15 +107,16 @@ def validate(model: type[M], data: Any) -> M:
         raise validation_error(exc) from None
 
 
-def tenant_of(state: IntakeState, sender: Sender, signal: Signal, index: int) -> Tenant:
-    """A tenant key writes only to its tenant (any tenant label is ignored); a provider key needs the label."""
+def tenant_of(state: IntakeState, sender: Sender, signal: Signal) -> Tenant:
+    """A tenant key writes only to its tenant (any tenant label is ignored); a provider key needs the label,
+    and a refusal names the field where this format's body carries it (`labels.tenant`, `alerts.3.labels.tenant`)."""
     if sender.tenant is not None:
         return sender.tenant
     label = sender.key.tenant_label
     tenant = state.config.tenant(signal.tenant_hint or "")
     if tenant is None:
         problem = "is missing" if not signal.tenant_hint else f"names no tenant ({signal.tenant_hint!r})"
-        where = {"field": f"alerts.{index}.labels.{label}", "message": f"the {label} label {problem}"}
+        where = {"field": signal.tenant_field or f"labels.{label}", "message": f"the {label} label {problem}"}
         raise ApiError(422, "validation_failed", "a provider-wide key needs each alert to name its tenant", [where])
     return tenant
 
@@ -122,7 +131,8 @@ def idempotency_key(request: web.Request) -> str | None:
 async def publish(state: IntakeState, envs: list[Envelope], fmt: str) -> None:
     if state.overloaded:  # refuse rather than accept what cannot be processed in time; the sender retries
         headers = {"Retry-After": "5"}
-        raise ApiError(503, "overloaded", f"triage is {state.lag} alerts behind; retry shortly", headers=headers)
+        behind = f"triage is {state.lag} messages and {state.lag_s:.0f} s behind; retry shortly"
+        raise ApiError(503, "overloaded", behind, headers=headers)
     try:
         await state.bus.publish_many(envs)
     except Exception as exc:
@@ -131,14 +141,20 @@ async def publish(state: IntakeState, envs: list[Envelope], fmt: str) -> None:
     ACCEPTED.labels(fmt).inc(len(envs))
 
 
-async def accept_signals(request: web.Request, sender: Sender, signals: list[Signal], fmt: str) -> list[AlertReceived]:
-    """Signals -> alert events, all stored or none answered as stored."""
+async def accept_signals(
+    request: web.Request, sender: Sender, signals: list[Signal], fmt: str, changed: list[str]
+) -> list[AlertReceived]:
+    """Signals -> alert events, all stored or none answered as stored; `changed`: what clean_body replaced."""
     state, now, idem = request.app[STATE], utcnow(), idempotency_key(request)
-    tenants = [tenant_of(state, sender, s, i) for i, s in enumerate(signals)]
+    tenants = [tenant_of(state, sender, s) for s in signals]
     alerts, envs = [], []
     for i, (s, tenant) in enumerate(zip(signals, tenants, strict=True)):
         aid = content_id(tenant.id, sender.key.name, s, idem, i)
-        alert = to_alert(s, alert_id=aid, integration=sender.key.name, bound_ci=sender.key.ci, received_at=now)
+        sanitized = sanitized_for(changed, i, batch=len(signals) > 1 or fmt in ("alertmanager", "grafana"))
+        alert = to_alert(s, alert_id=aid, integration=sender.key.name, bound_ci=sender.key.ci, received_at=now,
+                         sanitized=sanitized)  # fmt: skip
+        if sanitized:
+            log.info("intake.sanitized", alert_id=aid, fields=sanitized)
         alerts.append(alert)
         envs.append(raise_event("alert.received", alert, source="intake", tenant=tenant.id, subject=aid,
                                 correlation_id=request.headers.get("X-Request-Id"), event_id=aid))  # fmt: skip
@@ -172,10 +188,11 @@ def counted(fmt: str, handler: Callable[[web.Request], Awaitable[web.Response]])
 
 async def generic_webhook(request: web.Request) -> web.Response:
     sender, raw = await gated(request, "generic")
-    body = validate(GenericAlert, parse_json(raw))
+    data, changed = clean_body(raw)
+    body = validate(GenericAlert, data)
     [alert] = await accept_signals(
         request, sender, generic_signals(body, ci_label=sender.key.ci_label, tenant_label=sender.key.tenant_label),
-        "generic",
+        "generic", changed,
     )  # fmt: skip
     return web.json_response(
         {"status": "accepted", "alert_id": alert.alert_id, "event_id": alert.alert_id, "dedup_key": alert.dedup_key},
@@ -186,10 +203,11 @@ async def generic_webhook(request: web.Request) -> web.Response:
 def notification_handler(model: type[AlertmanagerNotification], source: str):
     async def handler(request: web.Request) -> web.Response:
         sender, raw = await gated(request, source)
-        body = validate(model, parse_json(raw))
+        data, changed = clean_body(raw)
+        body = validate(model, data)
         k = sender.key
         signals = alert_signals(body, source=source, ci_label=k.ci_label, tenant_label=k.tenant_label)
-        alerts = await accept_signals(request, sender, signals, source)
+        alerts = await accept_signals(request, sender, signals, source, changed)
         listed = [{"alert_id": a.alert_id, "dedup_key": a.dedup_key, "status": a.status} for a in alerts]
         return web.json_response(
             {"status": "accepted", "alerts": listed, "truncated_alerts": body.truncatedAlerts}, status=202
@@ -198,10 +216,10 @@ def notification_handler(model: type[AlertmanagerNotification], source: str):
     return handler
 
 
-async def _pd_sender(request: web.Request) -> tuple[Sender, Any]:
+async def _pd_sender(request: web.Request) -> tuple[Sender, Any, list[str]]:
     state = request.app[STATE]
     raw = await read_body(request)
-    data = parse_json(raw)
+    data, changed = clean_body(raw)
     routing_key = data.get("routing_key") if isinstance(data, dict) else None
     if not isinstance(routing_key, str) or not routing_key:
         where = {"field": "routing_key", "message": "Field required"}
@@ -210,18 +228,18 @@ async def _pd_sender(request: web.Request) -> tuple[Sender, Any]:
     admit(state, sender)
     if sender.key.signature:
         verify_signature(sender.key.signature, request.headers, raw)
-    return sender, data
+    return sender, data, changed
 
 
 async def pd_enqueue(request: web.Request) -> web.Response:
     try:
-        sender, data = await _pd_sender(request)
+        sender, data, changed = await _pd_sender(request)
         event = validate(pd.PdEvent, data)
         dedup = event.dedup_key or pd.generated_dedup_key(event)
         cis = set(sender.tenant.ci_index) if sender.tenant else set()
         signal = pd.pd_signal(event, dedup_key=dedup, known_cis=cis, ci_label=sender.key.ci_label,
                               tenant_label=sender.key.tenant_label)  # fmt: skip
-        await accept_signals(request, sender, [signal], "pagerduty")
+        await accept_signals(request, sender, [signal], "pagerduty", changed)
     except ApiError as err:
         REJECTED.labels("pagerduty", str(err.status)).inc()
         log.info("intake.refused", format="pagerduty", status=err.status, code=err.code)
@@ -232,13 +250,14 @@ async def pd_enqueue(request: web.Request) -> web.Response:
 async def pd_change_enqueue(request: web.Request) -> web.Response:
     state = request.app[STATE]
     try:
-        sender, data = await _pd_sender(request)
+        sender, data, changed = await _pd_sender(request)
         event = validate(pd.PdChangeEvent, data)
         p, k = event.payload, sender.key
         details = p.custom_details or {}
         hint = details.get(k.tenant_label)
         tenant = tenant_of(state, sender, Signal("pagerduty", "", "firing", "info", p.summary,
-                                                  tenant_hint=hint if isinstance(hint, str) else None), 0)  # fmt: skip
+                                                  tenant_hint=hint if isinstance(hint, str) else None,
+                                                  tenant_field=f"payload.custom_details.{k.tenant_label}"))  # fmt: skip
         ci = details.get(k.ci_label) if isinstance(details.get(k.ci_label), str) else None
         ci = ci or k.ci or (p.source if p.source in tenant.ci_index else None)
         basis = json.dumps([tenant.id, k.name, event.model_dump(mode="json")], sort_keys=True)
@@ -246,7 +265,7 @@ async def pd_change_enqueue(request: web.Request) -> web.Response:
         change = ChangeSignalReceived(
             signal_id=signal_id, source=p.source or "pagerduty", integration=k.name, summary=p.summary, ci=ci,
             timestamp=p.timestamp, received_at=utcnow(), custom_details=details,
-            links=[link.model_dump(exclude_none=True) for link in event.links],
+            links=[link.model_dump(exclude_none=True) for link in event.links], sanitized=changed,
         )  # fmt: skip
         env = raise_event("intake.change_received", change, source="intake", tenant=tenant.id, subject=signal_id,
                           event_id=signal_id)  # fmt: skip

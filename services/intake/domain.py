@@ -58,6 +58,7 @@ class Signal:
     labels: dict[str, str] = field(default_factory=dict)
     started_at: datetime | None = None
     tenant_hint: str | None = None  # the tenant label, read only for provider-wide keys
+    tenant_field: str = ""  # where in the body the tenant label is read, as an error names it (labels.tenant)
 
 
 def clip(text: str | None, limit: int) -> str | None:
@@ -76,6 +77,18 @@ def clean_labels(labels: dict[str, object]) -> dict[str, str]:
     return out
 
 
+def sanitized_for(changed: list[str], index: int, *, batch: bool) -> list[str]:
+    """The body fields `clean_body` changed that belong to the request's alert `index`: all of them for a
+    one-alert body; for a notification of many, those under `alerts.<index>.` (as paths within that alert)
+    and those outside `alerts` that every alert shares."""
+    if not batch:
+        return changed
+    own = f"alerts.{index}."
+    return [p.removeprefix(own) for p in changed if p.startswith(own)] + [
+        p for p in changed if not p.startswith("alerts.")
+    ]
+
+
 def content_id(tenant: str, integration: str, signal: Signal, idempotency_key: str | None, index: int) -> str:
     """The alert's identity: the same alert delivered twice is the same event (JetStream stores it once).
 
@@ -92,7 +105,15 @@ def content_id(tenant: str, integration: str, signal: Signal, idempotency_key: s
     return hashlib.sha256(json.dumps(basis, separators=(",", ":")).encode()).hexdigest()[:32]
 
 
-def to_alert(signal: Signal, *, alert_id: str, integration: str, bound_ci: str | None, received_at: datetime):
+def to_alert(
+    signal: Signal,
+    *,
+    alert_id: str,
+    integration: str,
+    bound_ci: str | None,
+    received_at: datetime,
+    sanitized: list[str] | None = None,
+) -> AlertReceived:
     delay = None
     if signal.started_at is not None and signal.status == "firing":
         delay = max(0.0, (received_at - signal.started_at).total_seconds())
@@ -110,6 +131,7 @@ def to_alert(signal: Signal, *, alert_id: str, integration: str, bound_ci: str |
         started_at=signal.started_at,
         received_at=received_at,
         detection_delay_s=delay,
+        sanitized=sanitized or [],
     )
 
 
@@ -152,5 +174,6 @@ def generic_signals(alert: GenericAlert, *, ci_label: str, tenant_label: str) ->
             labels=alert.labels,
             started_at=alert.started_at,
             tenant_hint=alert.labels.get(tenant_label),
+            tenant_field=f"labels.{tenant_label}",
         )
     ]

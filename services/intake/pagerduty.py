@@ -112,6 +112,7 @@ def pd_signal(event: PdEvent, *, dedup_key: str, known_cis: set[str], ci_label: 
             status="acknowledged" if event.event_action == "acknowledge" else "resolved",
             severity="info",
             summary=f"{event.event_action} from a PagerDuty Events API client",
+            tenant_field=f"payload.custom_details.{tenant_label}",
         )
     p = event.payload
     assert p is not None  # the model requires it for triggers
@@ -132,6 +133,7 @@ def pd_signal(event: PdEvent, *, dedup_key: str, known_cis: set[str], ci_label: 
         labels=clean_labels(labels),
         started_at=p.timestamp,
         tenant_hint=details.get(tenant_label) if isinstance(details.get(tenant_label), str) else None,
+        tenant_field=f"payload.custom_details.{tenant_label}",
     )
 
 

@@ -20,14 +20,21 @@ TRIAGE_CONSUMER = "triage"  # the consumer whose lag bounds what intake accepts
 log = structlog.get_logger()
 
 
-async def watch_lag(state: IntakeState, max_lag: int) -> None:
-    """Poll triage's backlog; above the bound intake answers 503 + Retry-After instead of queueing more."""
+async def watch_lag(state: IntakeState, settings: Settings) -> None:
+    """Poll triage's backlog; past either bound intake answers 503 + Retry-After instead of queueing more.
+
+    Two bounds: how many alerts wait (TIERLINE_INTAKE_MAX_LAG) and how long the oldest one not yet taken has
+    waited (TIERLINE_INTAKE_MAX_LAG_S). A stalled triage reaches the second within seconds at any rate; the
+    count alone let a 20 s stall pile up 3,500 alerts without a word.
+    """
+    subject = state.bus.subject("alert.received")
     while True:
         try:
-            state.lag = await state.bus.lag(TRIAGE_CONSUMER)
-            was, state.overloaded = state.overloaded, state.lag > max_lag
+            state.lag, state.lag_s = await state.bus.backlog(TRIAGE_CONSUMER, subject)
+            was = state.overloaded
+            state.overloaded = state.lag > settings.intake_max_lag or state.lag_s > settings.intake_max_lag_s
             if was != state.overloaded:
-                log.warning("intake.overload_changed", overloaded=state.overloaded, lag=state.lag)
+                log.warning("intake.overload_changed", overloaded=state.overloaded, lag=state.lag, lag_s=state.lag_s)
         except Exception:  # consumer not created yet, or NATS reconnecting: keep accepting
             state.overloaded = False
         await asyncio.sleep(0.5)
@@ -41,7 +48,7 @@ async def build(stack: AsyncExitStack, settings: Settings, config: TierlineConfi
     app[STATE] = state
     add_routes(app)
 
-    task = asyncio.create_task(watch_lag(state, settings.intake_max_lag))
+    task = asyncio.create_task(watch_lag(state, settings))
 
     async def stop_watch() -> None:
         await cancel_and_wait(task)

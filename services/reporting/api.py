@@ -123,7 +123,7 @@ async def get_monthly_html(request: web.Request) -> web.Response:
         raise ApiError(404, "not_found", "a monthly report is at /v1/reports/{tenant}/monthly/YYYY-MM.html")
     period = month_period(int(m[1]), int(m[2]))
     report, trend = await with_trend(st, tenant, period, 5)
-    page = html.render(report, trend, provider=st.config.provider.name, month=f"{period.start:%B %Y}")
+    page = html.render(report, trend, provider=st.config.provider, month=f"{period.start:%B %Y}")
     return _html(page)
 
 

@@ -43,15 +43,16 @@ def ledger_row(env: Envelope) -> LedgerRow:
     if contract is not None:
         contract.model_validate(env.data)  # raises on a broken payload; the payload came as JSON already
     at = env.time if env.time.tzinfo else env.time.replace(tzinfo=UTC)
-    return (env.id, env.tenant, env.short_type, env.subject, at, env.correlationid, json.dumps(env.data))
+    # A replayed dead letter is recorded under the original's id: once, whether or not reporting saw the original.
+    return (env.inbox_id, env.tenant, env.short_type, env.subject, at, env.correlationid, json.dumps(env.data))
 
 
 async def record(pool: asyncpg.Pool, envs: list[Envelope]) -> None:
     """Append a fetched batch to the ledger in one statement (so one transaction)."""
     # A batch may hold a redelivered copy of its own message; key order (time, id) is the same in every
     # batch, so replicas inserting overlapping batches wait on each other instead of deadlocking.
-    rows = sorted({e.id: ledger_row(e) for e in envs}.values(), key=lambda r: (r[4], r[0]))
-    by_id = {e.id: e for e in envs}
+    rows = sorted({e.inbox_id: ledger_row(e) for e in envs}.values(), key=lambda r: (r[4], r[0]))
+    by_id = {e.inbox_id: e for e in envs}
     async with pool.acquire() as conn, conn.transaction():
         new = await store.append_new(conn, rows=rows)
         # Only rows recorded now move the live figures: a redelivered event has moved them already.

@@ -10,6 +10,7 @@ from typing import Any
 from libs.calendar import Calendar, calendar_for
 from libs.config import Tenant
 from services.reporting import figures as fig
+from services.reporting import lists
 from services.reporting.domain import Period
 from services.reporting.stories import Event, IncidentStory, change_stories, change_windows, incident_stories
 
@@ -65,6 +66,8 @@ def build(tenant: Tenant, period: Period, ledger: LedgerSlice, *, as_of: datetim
         "changes": fig.change_figures(changes, unmanaged, period),
         "families": fig.families(opened, avail, coverage),
         "weekly_volume": fig.weekly_volume(opened, period),
+        "incident_list": lists.incidents(opened, changes, tenant),
+        "change_list": lists.changes(changes, tenant, period),
         "sla_compliance_target_pct": tenant.contract.sla_compliance_target_pct,
         "ledger_events": ledger.ledger_events,
     }

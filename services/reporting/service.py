@@ -9,9 +9,8 @@ from aiohttp import web
 
 from libs.auth import token_index
 from libs.config import TierlineConfig
-from libs.consumer import Consumer
 from libs.events import Envelope
-from libs.runtime import open_resources
+from libs.runtime import open_resources, start_consumer
 from libs.settings import Settings
 from libs.web import create_app
 from services.reporting.api import STATE, ReportingState, add_routes
@@ -32,9 +31,7 @@ async def build(stack: AsyncExitStack, settings: Settings, config: TierlineConfi
 
     # Every subject under the prefix, not a list of types: the ledger must hold every event, alerts
     # included, and a type added later is recorded without touching reporting.
-    consumer = Consumer(res.bus, NAME, [f"{res.bus.prefix}.>"], handle)
-    await consumer.start()
-    stack.push_async_callback(consumer.stop)
+    await start_consumer(stack, res, durable=NAME, subjects=[f"{res.bus.prefix}.>"], handle=handle)
     gauges = refresher(res.pool)
     await gauges.start()
     stack.push_async_callback(gauges.stop)

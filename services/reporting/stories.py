@@ -67,6 +67,7 @@ class IncidentStory:
     kind: str  # incident | request
     opened_at: datetime
     detected_at: datetime | None
+    title: str = ""
     acknowledged: list[datetime] = field(default_factory=list)
     resolved: list[datetime] = field(default_factory=list)
     escalations: int = 0
@@ -164,6 +165,7 @@ def incident_stories(events: Iterable[Event]) -> dict[str, IncidentStory]:
                 kind=d.get("type") or "incident",
                 opened_at=instant(d["opened_at"]) or e.at,
                 detected_at=instant(d.get("detected_at")),
+                title=d.get("title") or "",
             )
         elif e.type != "incident.opened":
             pending.append(e)

@@ -107,15 +107,28 @@ def assign(i: Incident, by: str, at: datetime, assignee: str | None) -> Done:
     return Done().add("assigned", {"assignee": assignee, "previous": previous}, "incident.assigned", payload)
 
 
-def escalate(i: Incident, by: str, at: datetime, reason: str) -> Done:
+def escalate(i: Incident, by: str, at: datetime, reason: str, assignee_tier: int | None) -> Done:
     _must_be_open(i, "escalate")
     if i.tier >= 3:
         raise ApiError(409, "top_tier", "the incident is already at Tier 3", [{"tier": i.tier}])
     was = i.tier
     i.tier, i.queue = was + 1, f"tier-{was + 1}"
     payload = IncidentEscalated(**_ref(i), from_tier=was, to_tier=i.tier, reason=reason, at=at, by=by)
-    return Done().add("escalated", {"from_tier": was, "to_tier": i.tier, "reason": reason}, "incident.escalated",
+    done = Done().add("escalated", {"from_tier": was, "to_tier": i.tier, "reason": reason}, "incident.escalated",
                       payload)  # fmt: skip
+    return unassign_below_tier(i, done, by, at, assignee_tier)
+
+
+def unassign_below_tier(i: Incident, done: Done, by: str, at: datetime, assignee_tier: int | None) -> Done:
+    """Escalated above its assignee's own tier, the incident is unassigned: `assign` would refuse that person
+    now (tier_too_low), so keeping them would say two things at once. Staff without a tier (managers, admins)
+    stay assigned."""
+    if i.assignee is None or assignee_tier is None or assignee_tier >= i.tier:
+        return done
+    previous, i.assignee = i.assignee, None
+    detail = {"previous": previous, "reason": f"escalated to Tier {i.tier}; {previous} works Tier {assignee_tier}"}
+    payload = IncidentAssigned(**_ref(i), assignee=None, previous=previous, by=by, at=at)
+    return done.add("unassigned", detail, "incident.assigned", payload)
 
 
 def set_priority(i: Incident, by: str, at: datetime, priority: str, reason: str) -> Done:

@@ -1,10 +1,10 @@
-"""Triage's HTTP API: list and read incidents, suppressed alerts and provider incidents; the commands
-(create, acknowledge, assign, escalate, hold, resolve, ...) live in services/triage/commands.py."""
+"""Triage's HTTP API: list and read incidents and suppressed alerts; the commands (create, acknowledge,
+assign, escalate, hold, resolve, ...) live in services/triage/commands.py, provider incidents in provider.py."""
 
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+import json
 from typing import Any
 
 from aiohttp import web
@@ -14,7 +14,7 @@ from libs.config import PRIORITIES
 from libs.errors import ApiError
 from libs.query import check_query, limit_problems, tenant_scope
 from libs.web import respond
-from services.triage import store
+from services.triage import provider, store
 from services.triage.commands import ROUTES, create_incident
 from services.triage.domain import STATES, Incident
 from services.triage.state import STATE, incident_json, visible
@@ -23,16 +23,19 @@ CATEGORIES = ("infrastructure", "network", "security", "cloud", "end-user", "dat
 BOOLEAN = {"true": True, "false": False}
 
 
-def _cursor(i: Incident) -> str:
-    return base64.urlsafe_b64encode(f"{i.opened_at.isoformat()}|{i.id}".encode()).decode()
+def _cursor(sort: str, i: Incident) -> str:
+    return base64.urlsafe_b64encode(json.dumps([sort, *store.sort_key(sort, i)]).encode()).decode()
 
 
-def _parse_cursor(raw: str) -> tuple[datetime, str]:
+def _parse_cursor(raw: str, sort: str) -> list[Any]:
+    """The key a cursor carries; one from another sort, or not one this API returned, is a 400."""
     try:
-        at, iid = base64.urlsafe_b64decode(raw.encode()).decode().split("|")
-        return datetime.fromisoformat(at), iid
+        got = json.loads(base64.urlsafe_b64decode(raw.encode()))
     except Exception:
-        raise ApiError(400, "invalid_cursor", "the cursor is not one this API returned") from None
+        got = None
+    if not isinstance(got, list) or not got or got[0] != sort or not store.valid_key(sort, got[1:]):
+        raise ApiError(400, "invalid_cursor", f"the cursor is not one this API returned for sort={sort}")
+    return got[1:]
 
 
 # query parameter -> (allowed values or None for free text, how to read it)
@@ -63,12 +66,17 @@ async def list_incidents(request: web.Request) -> web.Response:
             problems.append({"field": name, "message": f"one of {', '.join(allowed)}"})
         else:
             filters[name] = read(q[name])
-    check_query(request, {"tenant", "limit", "cursor", *_FILTERS}, problems)
-    before = _parse_cursor(q["cursor"]) if q.get("cursor") else None
+    sort = q.get("sort", "opened")
+    if sort not in store.SORTS:
+        problems.append({"field": "sort", "message": f"one of {', '.join(store.SORTS)}"})
+    check_query(request, {"tenant", "limit", "cursor", "sort", *_FILTERS}, problems)
+    after = _parse_cursor(q["cursor"], sort) if q.get("cursor") else None
     async with st.pool.acquire() as conn:
-        items = await store.list_incidents(conn, tenants=tenants, filters=filters, before=before, limit=int(limit))
+        items = await store.list_incidents(
+            conn, tenants=tenants, filters=filters, sort=sort, after=after, limit=int(limit)
+        )
     body: dict[str, Any] = {"items": [incident_json(i, who) for i in items]}
-    body["next_cursor"] = _cursor(items[-1]) if len(items) == int(limit) else None
+    body["next_cursor"] = _cursor(sort, items[-1]) if len(items) == int(limit) else None
     return respond(body)
 
 
@@ -98,27 +106,11 @@ async def suppressed_alerts(request: web.Request) -> web.Response:
     return respond({"items": items})
 
 
-async def get_provider_incident(request: web.Request) -> web.Response:
-    """A provider incident and its children: provider staff only; a scoped token sees its tenants' children."""
-    st = request.app[STATE]
-    who = authenticate(request, st.tokens)
-    ref = request.match_info["ref"]
-    async with st.pool.acquire() as conn:
-        found = await store.provider_incident(conn, ref=ref)
-    if found is None or who.tenant is not None:
-        raise ApiError(404, "not_found", f"no provider incident {ref}")
-    parent, children = found
-    kids = [incident_json(c, who) for c in children if who.can_see(c.tenant)]
-    if not kids:
-        raise ApiError(404, "not_found", f"no provider incident {ref}")
-    return respond(parent | {"children": kids})
-
-
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/incidents", list_incidents)
     app.router.add_post("/v1/incidents", create_incident)
     app.router.add_get("/v1/alerts/suppressed", suppressed_alerts)
-    app.router.add_get("/v1/provider-incidents/{ref}", get_provider_incident)
     app.router.add_get("/v1/incidents/{ref}", get_incident)
     for name, handler in ROUTES.items():
         app.router.add_post(f"/v1/incidents/{{ref}}/{name}", handler)
+    provider.add_routes(app)

@@ -27,9 +27,8 @@ from services.triage import actions, store
 from services.triage.domain import Incident, assess, priority
 from services.triage.events import incident_event, opened
 from services.triage.rules import classify, route
-from services.triage.state import STATE, incident_json, visible
+from services.triage.state import RESPONDERS, STATE, incident_json, visible
 
-RESPONDERS = {"agent", "manager", "admin"}  # with their older equivalents engineer, provider_admin
 Text = Annotated[str, Field(min_length=1, max_length=2000)]
 
 
@@ -84,7 +83,7 @@ class Note(Body):
     internal: bool = True  # a work note; false: a comment the client's own tokens see too
 
 
-async def _body(request: web.Request, model: type[Body]) -> Any:
+async def body_of(request: web.Request, model: type[Body]) -> Any:
     raw = await read_json(request) if request.can_read_body else {}
     if not isinstance(raw, dict):
         raise ApiError(422, "validation_failed", "the request body must be a JSON object")
@@ -109,20 +108,25 @@ def _check_assignee(request: web.Request, incident: Incident, assignee: str | No
 Act = Callable[[web.Request, Incident, Any, str, Any], actions.Done]
 
 
+def perform(act: Act, request: web.Request, incident: Incident, body: Any, by: str, at: Any) -> actions.Done:
+    """One action on one incident; a refusal is an ApiError (an illegal move: 409 with the allowed ones)."""
+    try:
+        return act(request, incident, body, by, at)
+    except IllegalTransition as exc:
+        raise ApiError(409, "illegal_transition", str(exc), [{"allowed": exc.allowed}]) from None
+
+
 def action(model: type[Body], act: Act) -> Callable[[web.Request], Any]:
     async def handler(request: web.Request) -> web.Response:
         st = request.app[STATE]
         who = authenticate(request, st.tokens, roles=RESPONDERS)
-        body = await _body(request, model)
+        body = await body_of(request, model)
         ref = request.match_info["ref"]
 
         async def command(conn: asyncpg.Connection) -> tuple[Incident, list[Envelope]]:
             incident = await visible(conn, ref, who, lock=True)
             now = utcnow()
-            try:
-                done = act(request, incident, body, who.user, now)
-            except IllegalTransition as exc:
-                raise ApiError(409, "illegal_transition", str(exc), [{"allowed": exc.allowed}]) from None
+            done = perform(act, request, incident, body, who.user, now)
             steps = [(incident.id, now, kind, who.user, detail) for kind, detail in done.steps]
             await store.record_batch(conn, incidents=[incident], timeline=steps)
             if incident.parent_id:  # resolving or reopening a child may settle its provider incident
@@ -145,21 +149,29 @@ def _assign(request: web.Request, i: Incident, b: Assign, by: str, at: Any) -> a
     return actions.assign(i, by, at, b.assignee)
 
 
-ROUTES: dict[str, Any] = {
-    "acknowledge": action(Empty, lambda _r, i, _b, by, at: actions.acknowledge(i, by, at)),
-    "start": action(Empty, lambda _r, i, _b, by, at: actions.start(i, by, at)),
-    "hold": action(Hold, lambda _r, i, b, by, at: actions.hold(i, by, at, b.reason, b.comment)),
-    "resume": action(Empty, lambda _r, i, _b, by, at: actions.resume(i, by, at)),
-    "resolve": action(
-        Resolve, lambda _r, i, b, by, at: actions.resolve(i, by, at, b.resolution_code, b.first_contact, b.note)
+def _escalate(request: web.Request, i: Incident, b: Reason, by: str, at: Any) -> actions.Done:
+    tiers = request.app[STATE].config.tiers
+    return actions.escalate(i, by, at, b.reason, tiers.get(i.assignee) if i.assignee else None)
+
+
+# action -> (its body, what it does): the routes below, and the provider incident's actions (provider.py).
+ACTS: dict[str, tuple[type[Body], Act]] = {
+    "acknowledge": (Empty, lambda _r, i, _b, by, at: actions.acknowledge(i, by, at)),
+    "start": (Empty, lambda _r, i, _b, by, at: actions.start(i, by, at)),
+    "hold": (Hold, lambda _r, i, b, by, at: actions.hold(i, by, at, b.reason, b.comment)),
+    "resume": (Empty, lambda _r, i, _b, by, at: actions.resume(i, by, at)),
+    "resolve": (
+        Resolve,
+        lambda _r, i, b, by, at: actions.resolve(i, by, at, b.resolution_code, b.first_contact, b.note),
     ),
-    "close": action(Empty, lambda _r, i, _b, by, at: actions.close(i, by, at)),
-    "reopen": action(Reason, lambda _r, i, b, by, at: actions.reopen(i, by, at, b.reason)),
-    "assign": action(Assign, _assign),
-    "escalate": action(Reason, lambda _r, i, b, by, at: actions.escalate(i, by, at, b.reason)),
-    "priority": action(SetPriority, lambda _r, i, b, by, at: actions.set_priority(i, by, at, b.priority, b.reason)),
-    "notes": action(Note, lambda _r, i, b, by, at: actions.note(i, by, at, b.text, b.internal)),
+    "close": (Empty, lambda _r, i, _b, by, at: actions.close(i, by, at)),
+    "reopen": (Reason, lambda _r, i, b, by, at: actions.reopen(i, by, at, b.reason)),
+    "assign": (Assign, _assign),
+    "escalate": (Reason, _escalate),
+    "priority": (SetPriority, lambda _r, i, b, by, at: actions.set_priority(i, by, at, b.priority, b.reason)),
+    "notes": (Note, lambda _r, i, b, by, at: actions.note(i, by, at, b.text, b.internal)),
 }
+ROUTES: dict[str, Any] = {name: action(model, act) for name, (model, act) in ACTS.items()}
 
 
 def new_incident(who: Principal, body: IncidentCreate, request: web.Request) -> Incident:
@@ -189,12 +201,12 @@ def new_incident(who: Principal, body: IncidentCreate, request: web.Request) -> 
 async def create_incident(request: web.Request) -> web.Response:
     st = request.app[STATE]
     who = authenticate(request, st.tokens, roles=RESPONDERS)
-    body = await _body(request, IncidentCreate)
+    body = await body_of(request, IncidentCreate)
     incident = new_incident(who, body, request)
 
     async def command(conn: asyncpg.Connection) -> tuple[Incident, list[Envelope]]:
         first = (await store.allocate_numbers(conn, counts={incident.tenant: 1}))[incident.tenant]
-        incident.number = f"{st.config.tenants_by_id[incident.tenant].code}-{first}"
+        incident.number, incident.seq = f"{st.config.tenants_by_id[incident.tenant].code}-{first}", first
         detail = {"type": incident.type, "channel": incident.channel, "routing_rule": incident.routing_rule}
         await store.record_batch(conn, incidents=[incident], timeline=[(incident.id, incident.opened_at, "opened",
                                                                         who.user, detail)])  # fmt: skip

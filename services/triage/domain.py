@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from libs.config import Tenant
 from libs.lifecycle import Lifecycle
@@ -108,11 +108,21 @@ class Incident:
     closed_at: datetime | None = None
     parent_id: str | None = None
     changes: list[str] = field(default_factory=list)
+    seq: int = 0  # the number's numeric part (ACME-42: 42), the list's tiebreak
     at_risk: bool = False  # read-only here: set from escalation's events
     breached: bool = False
+    sla: dict[str, dict[str, Any]] = field(default_factory=dict)  # escalation's clocks as triage last heard
+    due_at: datetime | None = None  # the deadline that matters now (services/triage/sla.py)
     is_new: bool = False
     dirty: bool = field(default=False, compare=False)
 
     @property
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
+
+
+def available_actions(i: Incident) -> list[str]:
+    """Every `POST /v1/incidents/{ref}/<action>` that may succeed from the incident's state now: its lifecycle
+    moves, notes always, assign and priority while open, escalate while open below Tier 3."""
+    work = ["assign", "priority", *(["escalate"] if i.tier < 3 else [])] if i.is_open else []
+    return sorted([*LIFECYCLE.allowed(i.state), *work, "notes"])

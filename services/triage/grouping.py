@@ -19,6 +19,7 @@ Effect = Literal[
     "resolve_ignored", "ack_ignored", "suppressed",
 ]  # fmt: skip
 SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2, "critical": 3}
+AUTO_RESOLVED = "auto_resolved"  # the resolution code of an incident its tool resolved (people cannot choose it)
 
 
 @dataclass
@@ -174,16 +175,17 @@ class Grouping:
             return Outcome("resolve_ignored", incident if incident and incident.is_open else None, alert)
         key.status = "resolved"
         timeline = self._changed(key, incident, tenant, at)
-        if not incident.is_open:
-            return Outcome("resolve_ignored", None, alert)
         incident.open_alerts = max(0, incident.open_alerts - 1)
         incident.last_seen, incident.dirty = at, True
+        if not incident.is_open:  # a person resolved it first: the tool agrees, and that is all
+            return Outcome("alert_resolved", incident, alert, note="after the incident was resolved", timeline=timeline)
         partial = {"dedup_key": alert.dedup_key, "open_alerts": incident.open_alerts}
         if key.flapping:
             return Outcome("alert_resolved", incident, alert, note="flapping: not resolving", timeline=timeline)
         if not rules.auto_resolve or (rules.resolve_on == "all_alerts" and incident.open_alerts > 0):
             return Outcome("alert_resolved", incident, alert, timeline=[*timeline, ("alert_resolved", partial)])
         incident.state, incident.resolved_at, incident.hold_reason = "resolved", at, None
+        incident.resolution_code = AUTO_RESOLVED
         return Outcome("resolved", incident, alert, timeline=[*timeline, ("resolved", {"alert_id": alert.alert_id})])
 
     def _acknowledge(self, alert: AlertReceived, tenant: Tenant) -> Outcome:

@@ -1,4 +1,5 @@
-"""Triage's event handlers: alerts become incidents; change windows suppress; escalation moves tiers.
+"""Triage's event handlers: alerts become incidents; change windows suppress; escalation moves tiers and
+reports its SLA clocks.
 
 A whole fetch batch of alerts is applied in one transaction: its alert keys and incidents are locked once,
 alerts are applied in order in memory (services/triage/grouping.py), then incidents, alerts, keys and
@@ -7,8 +8,10 @@ timeline are written in one statement.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -25,13 +28,15 @@ from libs.contracts import (
     parse,
 )
 from libs.events import Envelope
-from services.triage import store
+from services.triage import sla, store
+from services.triage.actions import Done, unassign_below_tier
 from services.triage.domain import Incident
 from services.triage.events import incident_event, outcome_event
 from services.triage.grouping import Grouping, Outcome
 from services.triage.rules import maintenance_windows
 
 log = structlog.get_logger()
+ACTOR = "escalation"  # who escalation's requests and SLA news are from, on the timeline
 
 
 async def on_alerts_received(conn: asyncpg.Connection, envs: list[Envelope], config: TierlineConfig) -> list[Envelope]:
@@ -80,7 +85,8 @@ async def triage_alerts(
     await link_provider_children(conn, [i for i in touched if i.is_new], config)
     alert_rows = [
         (o.alert.alert_id, o.incident.id if o.incident else None, env.tenant, o.alert.status, o.alert.severity,
-         o.alert.summary, o.alert.received_at, o.effect, o.alert.dedup_key, o.note)
+         o.alert.summary, o.alert.received_at, o.effect, o.alert.dedup_key, o.note,
+         json.dumps(o.alert.sanitized) if o.alert.sanitized else None)
         for env, o in outcomes
     ]  # fmt: skip
     # Repeats are counted and listed under the incident's alerts, not on its timeline.
@@ -114,7 +120,7 @@ async def number_new_incidents(conn: asyncpg.Connection, new: list[Incident], co
     firsts = await store.allocate_numbers(conn, counts=dict(Counter(i.tenant for i in new)))
     codes = {t.id: t.code for t in config.tenants}
     for i in sorted(new, key=lambda i: i.opened_at):
-        i.number = f"{codes[i.tenant]}-{firsts[i.tenant]}"
+        i.number, i.seq = f"{codes[i.tenant]}-{firsts[i.tenant]}", firsts[i.tenant]
         firsts[i.tenant] += 1
 
 
@@ -131,7 +137,7 @@ async def link_provider_children(conn: asyncpg.Connection, new: list[Incident], 
         i.parent_id = parents[(i.source, i.dedup_key or "")]
 
 
-async def on_escalation_requested(conn: asyncpg.Connection, env: Envelope) -> list[Envelope]:
+async def on_escalation_requested(conn: asyncpg.Connection, env: Envelope, config: TierlineConfig) -> list[Envelope]:
     req = parse(env)
     assert isinstance(req, EscalationRequested)
     incident = await store.get_incident(conn, ref=req.incident_id, lock=True)
@@ -140,16 +146,19 @@ async def on_escalation_requested(conn: asyncpg.Connection, env: Envelope) -> li
         return []
     incident.tier, incident.queue = req.to_tier, f"tier-{req.to_tier}"
     detail = {"from_tier": req.from_tier, "to_tier": req.to_tier, "reason": req.reason}
-    step = (incident.id, req.at, "escalated", "escalation", detail)
-    await store.record_batch(conn, incidents=[incident], timeline=[step])
     payload = IncidentEscalated(
         incident_id=incident.id, number=incident.number, from_tier=req.from_tier, to_tier=req.to_tier,
         reason=req.reason, at=req.at,
     )  # fmt: skip
-    return [incident_event("incident.escalated", incident, payload, cause=env)]
+    done = Done().add("escalated", detail, "incident.escalated", payload)
+    tier = config.tiers.get(incident.assignee) if incident.assignee else None
+    done = unassign_below_tier(incident, done, ACTOR, req.at, tier)
+    steps = [(incident.id, req.at, kind, ACTOR, d) for kind, d in done.steps]
+    await store.record_batch(conn, incidents=[incident], timeline=steps)
+    return [incident_event(kind, incident, p, cause=env) for kind, p in done.events]
 
 
-async def on_change_incident_link(conn: asyncpg.Connection, env: Envelope) -> list[Envelope]:
+async def on_change_incident_link(conn: asyncpg.Connection, env: Envelope, config: TierlineConfig) -> list[Envelope]:
     """Show on the incident the change the change service suspects caused it (and a reviewer clearing it), so
     whoever works the incident sees what changed on its CI."""
     link = parse(env)
@@ -174,7 +183,7 @@ async def on_change_incident_link(conn: asyncpg.Connection, env: Envelope) -> li
     return []
 
 
-async def on_unmanaged_change_link(conn: asyncpg.Connection, env: Envelope) -> list[Envelope]:
+async def on_unmanaged_change_link(conn: asyncpg.Connection, env: Envelope, config: TierlineConfig) -> list[Envelope]:
     """A tool reported a change on the incident's CI just before it opened: put it on the incident's timeline."""
     link = parse(env)
     assert isinstance(link, UnmanagedChangeLinked)
@@ -199,14 +208,25 @@ async def on_change_window(conn: asyncpg.Connection, env: Envelope) -> list[Enve
     return []
 
 
-async def on_sla_event(conn: asyncpg.Connection, env: Envelope) -> list[Envelope]:
-    """sla.breached (and escalation's warning, sla.warning) feed the list's breached / at-risk filters.
-    Read by field, not by contract, so a warning event that grows fields keeps working."""
-    incident_id = env.data.get("incident_id")
-    if isinstance(incident_id, str):
-        incident = await store.get_incident(conn, ref=incident_id)
-        if incident is not None:
-            await store.mark_sla(conn, incident_id=incident.id, breached=env.short_type == "sla.breached")
+async def on_sla_events(conn: asyncpg.Connection, envs: list[Envelope]) -> list[Envelope]:
+    """Escalation's clock news for a whole batch (a clock starts with every new incident, so this is on the
+    path of each): one read and one write, whatever the kinds, applied in order per incident."""
+    if not envs:
+        return []
+    ids = [i for e in envs if isinstance(i := e.data.get("incident_id"), str)]
+    found = await store.lock_sla(conn, incident_ids=ids)
+    for env in envs:
+        row = found.get(str(env.data.get("incident_id")))
+        if row is None or row.tenant != env.tenant:
+            continue
+        entry = sla.apply(row.sla, env.short_type, env.data)
+        row.at_risk |= env.short_type == "sla.warning"
+        row.breached |= env.short_type == "sla.breached"
+        if entry is not None:
+            kind, at, detail = entry
+            row.timeline.append((datetime.fromisoformat(at) if isinstance(at, str) else env.time, kind, detail))
+    due = {r.id: datetime.fromisoformat(d) if (d := sla.deadline(r.sla)) else None for r in found.values()}
+    await store.save_sla(conn, rows=list(found.values()), due=due)
     return []
 
 
@@ -218,9 +238,10 @@ def make_apply(config: TierlineConfig) -> Callable[[asyncpg.Connection, list[Env
             if env.short_type.startswith("change.window_"):
                 raised += await on_change_window(conn, env)
         raised += await on_alerts_received(conn, [e for e in envs if e.short_type == "alert.received"], config)
+        raised += await on_sla_events(conn, [e for e in envs if e.short_type in sla.EVENTS])
         for env in envs:
             if handler := SINGLE_HANDLERS.get(env.short_type):
-                raised += await handler(conn, env)
+                raised += await handler(conn, env, config)
         return raised
 
     return apply
@@ -231,8 +252,6 @@ SINGLE_HANDLERS = {
     "change.incident_linked": on_change_incident_link,
     "change.incident_cleared": on_change_incident_link,
     "change.unmanaged_linked": on_unmanaged_change_link,
-    "sla.breached": on_sla_event,
-    "sla.warning": on_sla_event,
 }
 # What triage consumes, by event type (the consumer's subject filters are built from these).
-HANDLERS = ["alert.received", "change.window_started", "change.window_ended", *SINGLE_HANDLERS]
+HANDLERS = ["alert.received", "change.window_started", "change.window_ended", *sla.EVENTS, *SINGLE_HANDLERS]

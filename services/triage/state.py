@@ -14,7 +14,9 @@ from libs.config import TierlineConfig
 from libs.errors import ApiError
 from libs.outbox import Outbox
 from services.triage import store
-from services.triage.domain import LIFECYCLE, Incident
+from services.triage.domain import Incident, available_actions
+
+RESPONDERS = {"agent", "manager", "admin"}  # who works incidents (with their older names engineer, provider_admin)
 
 
 @dataclass
@@ -28,12 +30,14 @@ class TriageState:
 STATE: web.AppKey[TriageState] = web.AppKey("triage", TriageState)
 
 
-def incident_json(i: Incident, who: Principal | None = None) -> dict[str, Any]:
+def incident_json(i: Incident, who: Principal) -> dict[str, Any]:
+    """The incident as the API shows it to `who`: `allowed_actions` are what this caller may do now (none for
+    a client's read-only token), so a console shows exactly those buttons."""
     data = asdict(i)
-    for k in ("is_new", "dirty"):
+    for k in ("is_new", "dirty", "seq"):
         data.pop(k)
     data["first_seen"] = i.opened_at
-    data["allowed_actions"] = LIFECYCLE.allowed(i.state)
+    data["allowed_actions"] = available_actions(i) if who.has_role(RESPONDERS) else []
     return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in data.items()}
 
 

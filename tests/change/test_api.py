@@ -121,6 +121,8 @@ async def test_votes_on_a_draft_and_from_outside_the_cab_are_refused(svc, http):
     assert status == 403 and body["error"]["code"] == "forbidden"
     status, body = await act(http, svc, change, "submit", "bob-token")  # CAB members vote, they do not submit
     assert status == 403 and body["error"]["code"] == "forbidden"
+    requesters = ["admin", "agent", "change_manager", "engineer", "manager", "provider_admin"]
+    assert body["error"]["details"] == [{"allowed_roles": requesters}]  # as the config names roles
 
 
 async def test_bad_input_is_refused_and_creates_nothing(settings, svc, http):

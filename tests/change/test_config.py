@@ -46,6 +46,8 @@ def test_the_test_config_reads_as_the_change_tests_expect():
     [
         ({"cab__rules": [{"risk": "high", "quorum": 4}]}, "cab.rules.0: quorum 4 exceeds its 3 members"),
         ({"cab__rules": [{"members": ["dave"], "quorum": 1}]}, "CAB members without an API token: dave"),
+        ({"cab__delegates": ["dave"]}, "CAB delegates without an API token: dave"),
+        ({"cab__rules": [{"quorum": 1, "delegates": ["dave"]}]}, "CAB delegates without an API token: dave"),
         ({"changes__templates": [{"id": "t", "title": "T", "cis": ["nas"]}]}, "names unknown services: nas"),
         (
             {"changes__templates": [{"id": "t", "title": "T", "cis": ["erp-db"]}] * 2},

@@ -6,9 +6,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from libs.config import load_config
+from libs.config import Tenant, load_config
 from libs.lifecycle import IllegalTransition
-from services.change.approvals import AlreadyVoted, NotCabMember, OwnChange, awaiting, board_for, cast_vote
+from services.change.approvals import (
+    AlreadyVoted,
+    NotCabMember,
+    OwnChange,
+    QuorumUnreachable,
+    awaiting,
+    board_for,
+    cast_vote,
+    check_reachable,
+)
 from services.change.domain import (
     LIFECYCLES,
     STATES,
@@ -85,8 +94,8 @@ def test_review_is_mandatory_for_emergencies_and_failures() -> None:
 def test_quorum_by_change_type_and_by_risk_rule() -> None:
     assert change().quorum == 2 and change("emergency").quorum == 1
     assert change("standard", template="wifi-firmware", ci=None).quorum == 0
-    # acme: high-risk network changes need all three members
-    router = in_vote(ci="core-router", risk="high")
+    # acme: high-risk network changes need all three members (so one raised by eve, not a member)
+    router = in_vote(ci="core-router", risk="high", by="eve")
     assert router.quorum == 3
     assert in_vote(ci="core-router", risk="low").quorum == 2
     assert in_vote(risk="high").quorum == 2  # erp-db is infrastructure
@@ -214,3 +223,52 @@ def test_start_outside_the_approved_window_needs_a_reason(at, refused):
     assert exc.value.details[0]["earliest_start"] == (c.planned_start - timedelta(hours=1)).isoformat()
     [taken] = check_start(c, at=when, early=ACME.changes.early_start, override_reason="outage fix agreed with Acme")
     assert (taken["kind"], taken["reason"]) == ("outside_window", "outage fix agreed with Acme")
+
+
+def with_cab(**cab: object) -> Tenant:
+    """Acme with another CAB (delegates need tokens only in a whole config; a tenant alone does not check)."""
+    return Tenant.model_validate(ACME.model_dump() | {"cab": ACME.cab.model_dump() | cab})
+
+
+def test_a_quorum_out_of_reach_is_refused_when_voting_would_begin() -> None:
+    """The issue's change: alice raises it, the high-risk network board (alice, bob, carol) needs all three."""
+    c = change(ci="core-router")
+    move(c, "submit", by="alice", at=AT)
+    with pytest.raises(QuorumUnreachable) as refused:
+        assess(c, ACME, risk="high", impact="high", by="alice", at=AT, comment=None)
+    assert refused.value.status == 409 and refused.value.code == "quorum_unreachable"
+    assert str(refused.value) == (
+        "ACME-CHG-1 cannot reach its quorum: cab.rules.0 (network, high risk; members alice, bob, carol) needs 3 "
+        "approvals and alice, who raised it, may not vote on it, leaving 2 eligible voters"
+    )
+    [detail] = refused.value.details
+    assert detail == {"board": "cab.rules.0", "members": ["alice", "bob", "carol"], "delegates": [], "quorum": 3,
+                      "requester": "alice", "eligible": 2, "way_out": detail["way_out"]}  # fmt: skip
+    assert detail["way_out"].startswith("add delegates to cab.rules.0 in tierline.yaml")
+    # The same change raised by someone off the board is fine: every member may vote.
+    check_reachable(in_vote(ci="core-router", risk="high", by="eve"), board_for(ACME, c))
+
+
+def test_delegates_vote_in_place_of_the_member_who_raised_the_change() -> None:
+    tenant = with_cab(rules=[{"category": "network", "risk": "high", "members": ["alice", "bob"], "quorum": 2,
+                              "delegates": ["dave"]}])  # fmt: skip
+    c = in_vote(ci="core-router", risk="high", tenant=tenant)  # alice raised it: dave stands in
+    assert awaiting(c, board_for(tenant, c)) == {"cab_approvals": 2, "client_approval": False}
+    vote(c, "bob", tenant=tenant)
+    _, steps = vote(c, "dave", tenant=tenant)
+    assert c.state == "approved" and steps[-1].by == "dave"
+    with pytest.raises(OwnChange):
+        vote(in_vote(ci="core-router", risk="high", tenant=tenant), "alice", tenant=tenant)
+    # Raised by someone off the board, the members vote themselves: a delegate has no place to stand in.
+    off = in_vote(ci="core-router", risk="high", tenant=tenant, by="eve")
+    with pytest.raises(NotCabMember):
+        vote(off, "dave", tenant=tenant)
+
+
+def test_an_emergency_board_out_of_reach_is_refused_at_submit() -> None:
+    tenant = with_cab(emergency_quorum=3)  # alice, bob, carol: alice's own emergency leaves two voters
+    c = change("emergency", tenant=tenant)
+    move(c, "submit", by="alice", at=AT)
+    with pytest.raises(QuorumUnreachable):
+        check_reachable(c, board_for(tenant, c))
+    check_reachable(c, board_for(with_cab(emergency_quorum=3, delegates=["dave"]), c))  # a delegate makes three

@@ -250,3 +250,16 @@ async def test_the_hub_fans_out_per_tenant_and_coalesces_bursts():
         assert items[-1] is None
     hub.disconnect(provider)
     assert provider not in hub.listeners
+
+
+def test_triage_s_copy_of_the_clocks_is_checked_against_the_incident_s_state():
+    from services.console.domain.clocks import copy_lags
+
+    running, stopped = {"state": "running"}, {"state": "stopped", "met": True}
+    assert copy_lags({"state": "new"}) and copy_lags({"state": "new", "sla": {}})  # none heard of yet
+    assert not copy_lags({"state": "new", "sla": {"response": running, "resolution": running}})
+    assert copy_lags({"state": "acknowledged", "sla": {"response": running, "resolution": running}})
+    assert not copy_lags({"state": "acknowledged", "sla": {"response": stopped, "resolution": running}})
+    assert copy_lags({"state": "on_hold", "sla": {"response": stopped, "resolution": running}})
+    assert copy_lags({"state": "resolved", "sla": {"response": stopped, "resolution": running}})
+    assert not copy_lags({"state": "closed", "sla": {}})

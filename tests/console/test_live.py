@@ -9,7 +9,7 @@ import json
 import pytest
 from aiohttp import web
 
-from libs.gateway import create_gateway
+from libs.gateway import Routes, create_gateway
 from libs.localstack import free_port
 from tests.console.browser import generic
 from tests.console.conftest import client, sign_in
@@ -19,8 +19,10 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 @pytest.fixture(scope="module")
 async def gateway(stack):
-    ports = {name: svc.port for name, svc in stack.services.items()} | {"console": stack.console.port}
-    runner = web.AppRunner(create_gateway(ports), handle_signals=False)
+    routes = Routes([*stack.services, "console"], instance=stack.console.settings.instance_id)
+    for name, svc in [*stack.services.items(), ("console", stack.console)]:
+        routes.set(name, svc.port)
+    runner = web.AppRunner(create_gateway(routes), handle_signals=False)
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()

@@ -42,6 +42,7 @@ async def test_readme_examples_run(tmp_path, http):
     proc, url = await tierline_up(env, tmp_path / "up.log")
     try:
         await eventually(lambda: ready(http, url), timeout=90, interval=0.2, why=tmp_path / "up.log")
+        started = datetime.now(UTC)
         outputs = await run(sh_block("Try it"), url)
         assert outputs[0]["status"] == "accepted" and outputs[0]["dedup_key"] == "erp-db-down"
         [incident] = outputs[1]["items"]
@@ -51,19 +52,21 @@ async def test_readme_examples_run(tmp_path, http):
         report = outputs[-1]
         assert report["tenant"] == "acme" and report["incidents"] == 1
 
-        trigger, ack, notification = await run(sh_block("Connect your monitoring tools"), url)
+        trigger, ack, resolve, firing, resolved = await run(sh_block("Connect your monitoring tools"), url)
         assert trigger == {"status": "success", "message": "Event processed", "dedup_key": "erp-db-lag"}
-        assert ack["status"] == "success" and notification["status"] == "accepted"
+        assert ack["status"] == resolve["status"] == "success"
+        assert [a["status"] for a in firing["alerts"] + resolved["alerts"]] == ["firing"] * 2 + ["resolved"] * 2
 
         async def incidents():
             async with http.get(f"{url}/v1/incidents?tenant=acme", headers={"Authorization": TOKEN}) as r:
-                found = {i["dedup_key"]: i["state"] for i in (await r.json())["items"]}
-            return len(found) == 4 and found
+                found = {i["dedup_key"]: i for i in (await r.json())["items"]}
+            return len(found) == 4 and all(i["state"] == "resolved" for i in found.values()) and found
 
-        found = await eventually(incidents, timeout=15)
-        assert (found["erp-db-lag"], found["c0ffee0000000001"], found["c0ffee0000000002"]) == (
-            "acknowledged", "new", "new",
-        )  # fmt: skip
+        found = await eventually(incidents, timeout=15)  # the examples resolve everything they open
+        nodes = [found[k] for k in ("c0ffee0000000001", "c0ffee0000000002")]
+        since = started.replace(microsecond=0)  # the examples' startsAt is the time they ran, to the second
+        assert all(since <= datetime.fromisoformat(i["detected_at"]) <= datetime.fromisoformat(i["opened_at"])
+                   for i in nodes)  # fmt: skip
 
         # "Service reports": CSV, the monthly HTML, and `tierline reporting rebuild` beside the running stack
         # (it finds the stack by its data directory), which changes no figure.
@@ -76,7 +79,12 @@ async def test_readme_examples_run(tmp_path, http):
                 body = await r.json()
             return {k: v for k, v in body.items() if k != "generated_at"}
 
-        before = await report()
+        async def settled():  # every example's clocks stopped: escalation has caught up with the resolves
+            body = await report()
+            clocks = [body[c]["met"] + body[c]["breached"] for c in ("response_sla", "resolution_sla")]
+            return body if clocks == [4, 4] else None
+
+        before = await eventually(settled, timeout=15)
         script = sh_block("Service reports").replace("http://127.0.0.1:7480", url)
         script = script.replace(".venv/bin/tierline", str(Path(sys.executable).parent / "tierline"))
         shell = await asyncio.create_subprocess_exec(
@@ -86,9 +94,13 @@ async def test_readme_examples_run(tmp_path, http):
         out, err = await asyncio.wait_for(shell.communicate(), 120)
         assert shell.returncode == 0, err.decode()
         assert out.decode().startswith("figure,value\ntenant,acme") and b"events replayed" in out
-        assert (tmp_path / "acme-2026-11.html").read_text().count("<svg") == 5
+        assert (tmp_path / f"acme-{now:%Y-%m}.html").read_text().count("<svg") == 5
         clients = (tmp_path / "clients.html").read_text()
         assert "Acme Manufacturing" in clients and "Initech GmbH" in clients and "</table>" in clients
         assert await report() == before
+        # The first report a new user reads shows no outage left open by the examples: all were resolved.
+        assert len(before["incident_list"]) == 4 and all(i["resolved_at"] for i in before["incident_list"])
+        erp = next(s for s in before["availability"]["services"] if s["ci"] == "erp-db")
+        assert erp["downtime_minutes"] * 60 < (datetime.now(UTC) - started).total_seconds()
     finally:
         await stop(proc)

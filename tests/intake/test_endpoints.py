@@ -67,6 +67,22 @@ async def test_provider_wide_key_routes_each_alert_by_its_label(settings, start,
     assert len(await stored(settings, "alert.received")) == 3  # all or nothing: none of the second batch
 
 
+async def test_provider_wide_key_refusals_name_the_field_of_the_body_sent(settings, start, http):
+    """Each format carries the tenant label in its own place; the 422 names that place, not Alertmanager's."""
+    intake = await start("intake", settings)
+    generic = f"{intake.url}/v1/webhooks/generic/provider-am-key"
+    status, err, _ = await post(http, generic, {"summary": "disk full"})
+    assert status == 422 and err["error"]["details"][0]["field"] == "labels.customer"
+    status, err, _ = await post(http, generic, {"summary": "disk full", "labels": {"customer": "nobody"}})
+    assert err["error"]["details"][0] == {"field": "labels.customer", "message": "the customer label names no "
+                                          "tenant ('nobody')"}  # fmt: skip
+    trigger = {"routing_key": "provider-am-key", "event_action": "trigger",
+               "payload": {"summary": "disk full", "source": "fs-01", "severity": "error"}}  # fmt: skip
+    status, err, _ = await post(http, f"{intake.url}/v2/enqueue", trigger)
+    assert status == 400 and err["errors"] == ["payload.custom_details.customer: the customer label is missing"]
+    assert await stored(settings, "alert.received") == []
+
+
 async def test_tenant_key_ignores_a_tenant_label(settings, start, http):
     intake = await start("intake", settings)
     raw = fixture("alertmanager_resolved.json")

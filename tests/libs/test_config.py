@@ -154,6 +154,26 @@ def test_cli_config_check_good_file():
     result = run_cli("config", "check", str(TEST_CONFIG))
     assert result.returncode == 0, result.stderr
     assert "OK (2 tenants, 4 services, 8 integration keys)" in result.stdout
+    # Valid, yet the high-risk network board (alice, bob, carol; quorum 3) cannot approve a change one of its
+    # own members raised: warned about, still exit 0.
+    assert result.stdout.splitlines()[1:] == [
+        "warning: tenant acme: cab.rules.0 (network, high risk; members alice, bob, carol): quorum 3 cannot be met"
+        " when alice raises a change (2 eligible voters); add delegates to cab.rules.0 in tierline.yaml"
+    ]
+
+
+def test_cli_config_check_is_quiet_when_delegates_make_up_the_difference(tmp_path):
+    data = raw()
+    data["tenants"][0]["cab"]["rules"][0]["delegates"] = ["eve"]
+    good = tmp_path / "good.yaml"
+    good.write_text(yaml.safe_dump(data))
+    result = run_cli("config", "check", str(good))
+    assert result.returncode == 0 and "warning" not in result.stdout, result.stdout
+
+
+def test_the_demo_config_checks_without_warnings():
+    result = run_cli("config", "check", str(ROOT / "tierline.yaml"))
+    assert result.returncode == 0 and result.stdout.count("\n") == 1, result.stdout
 
 
 def test_cli_config_check_bad_file(tmp_path):

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 from collections import Counter
 
+import asyncpg
 import pytest
+import structlog.testing
 
 from libs.bus import Bus, connect_bus
 from libs.consumer import Consumer
 from libs.events import Envelope
+from libs.faults import classify
 from tests.conftest import eventually
 
 DURABLE = "probe"
@@ -81,7 +85,7 @@ async def test_poison_message_is_dead_lettered_and_its_batch_neighbours_handled_
 
     assert len(dlq) == 1
     letter = dlq[0]
-    assert letter.subject == f"{bus.prefix}_dlq.{DURABLE}"
+    assert letter.subject == f"{bus.prefix}_dlq.{DURABLE}.{bus.subject('test.happened', 'acme')}"
     assert Envelope.decode(letter.data).id == "evt-3"
     assert letter.headers["Tierline-Consumer"] == DURABLE
     assert "cannot handle evt-3" in letter.headers["Tierline-Error"]
@@ -150,3 +154,113 @@ async def _lag_is_zero(bus: Bus) -> bool:
 
 async def _handled(recorder: Recorder, event_id: str) -> bool:
     return recorder.handled[event_id] > 0
+
+
+class Outage:
+    """A handler whose database is away while `down`: it fails as asyncpg does then, and so does the probe."""
+
+    def __init__(self, error: Exception) -> None:
+        self.down, self.error = True, error
+        self.calls = self.probes = 0
+        self.handled: Counter[str] = Counter()
+
+    async def __call__(self, envelopes: list[Envelope]) -> None:
+        self.calls += 1
+        if self.down:
+            raise self.error
+        self.handled.update(e.id for e in envelopes)
+
+    async def probe(self) -> None:
+        self.probes += 1
+        if self.down:
+            raise ConnectionRefusedError(111, "Connection refused")
+
+
+@pytest.mark.parametrize(
+    "error",
+    [ConnectionRefusedError(111, "Connection refused"), RuntimeError("odd error while the database is away")],
+    ids=["refused", "any-error-while-unhealthy"],
+)
+async def test_an_outage_longer_than_the_retry_schedule_costs_no_deliveries(bus, consumers, error):
+    outage = Outage(error)
+    fast = bus.settings.model_copy(update={"dependency_backoff_s": [0.05], "ack_wait_s": 1.0})
+    bus.settings = fast
+    consumer = Consumer(bus, DURABLE, [bus.subject("test.happened")], outage, probes=[("PostgreSQL", outage.probe)])
+    await consumer.start()
+    consumers.append(consumer)
+    await bus.publish(envelope(1))
+
+    # Probed 40 times 50 ms apart: longer than the retry schedule (0.6 s) and twice the ack wait (1 s).
+    await eventually(lambda: _probed(outage, 40), timeout=30)
+    assert consumer.waiting and consumer.waiting.startswith("waiting for PostgreSQL: ConnectionRefusedError")
+    assert await consumer.readiness() == consumer.waiting
+    outage.down = False
+
+    await eventually(lambda: _handled(outage, "evt-1"))
+    await eventually(lambda: _lag_is_zero(bus))
+    assert outage.handled == Counter({"evt-1": 1})
+    assert await dead_letters(bus) == []
+    info = await bus.js.consumer_info(bus.stream, DURABLE)
+    assert info.num_redelivered == 0  # held with in_progress all along: delivered once
+    assert consumer.waiting is None and await consumer.readiness() is None
+
+
+async def test_a_deadlock_is_retried_at_once_without_a_redelivery(bus, consumers):
+    class Racy:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        async def __call__(self, envelopes: list[Envelope]) -> None:
+            self.calls += 1
+            if self.calls <= 2:
+                raise asyncpg.DeadlockDetectedError("deadlock detected")
+
+    racy = Racy()
+    consumer = Consumer(bus, DURABLE, [bus.subject("test.happened")], racy)
+    await consumer.start()
+    consumers.append(consumer)
+    await bus.publish(envelope(1))
+    await eventually(lambda: _lag_is_zero(bus))
+    assert racy.calls == 3
+    info = await bus.js.consumer_info(bus.stream, DURABLE)
+    assert info.num_redelivered == 0 and await dead_letters(bus) == []
+
+
+def test_failures_are_classified_by_whose_fault_they_are():
+    assert classify(ConnectionRefusedError(111, "Connection refused")) == "dependency"
+    assert classify(asyncpg.TooManyConnectionsError("too many")) == "dependency"
+    assert classify(asyncpg.CannotConnectNowError("starting up")) == "dependency"
+    assert classify(asyncpg.InterfaceError("pool is closing")) == "dependency"
+    assert classify(TimeoutError()) == "dependency"
+    assert classify(OSError(errno.EHOSTUNREACH, "no route")) == "dependency"
+    assert classify(asyncpg.SerializationError("could not serialize")) == "retry_now"
+    assert classify(asyncpg.DeadlockDetectedError("deadlock")) == "retry_now"
+    assert classify(asyncpg.CharacterNotInRepertoireError("NUL")) == "message"
+    assert classify(ValueError("bad payload")) == "message"
+    assert classify(FileNotFoundError(errno.ENOENT, "gone")) == "message"
+    try:
+        try:
+            raise ConnectionResetError("reset")
+        except ConnectionResetError as inner:
+            raise RuntimeError("wrapped") from inner
+    except RuntimeError as outer:
+        assert classify(outer) == "dependency"
+
+
+async def _probed(outage: Outage, times: int) -> bool:
+    return outage.probes > times
+
+
+async def test_where_there_is_nowhere_further_to_dead_letter_it_logs_a_critical_line(bus, consumers):
+    """The dead-letter stream's own consumer (triage's fallback) cannot dead-letter: a message it keeps failing
+    on is logged at level critical, for the operator's log alerting, and acknowledged."""
+    recorder = Recorder(poison="evt-1")
+    consumer = Consumer(bus, DURABLE, [bus.subject("test.happened")], recorder, dead_letters=False)
+    await consumer.start()
+    consumers.append(consumer)
+    with structlog.testing.capture_logs() as logs:
+        await bus.publish(envelope(1))
+        await eventually(lambda: _lag_is_zero(bus))
+    dropped = [e for e in logs if e["event"] == "consumer.message_dropped"]
+    assert len(dropped) == 1 and dropped[0]["log_level"] == "critical" and "evt-1" in dropped[0]["error"]
+    assert await dead_letters(bus) == []

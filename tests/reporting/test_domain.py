@@ -144,4 +144,53 @@ def test_charts_are_well_formed_svg():
         root = ElementTree.fromstring(svg)
         assert root.tag.endswith("svg") and root.find("{http://www.w3.org/2000/svg}title") is not None
     assert svgs[0].count("<rect") == 2 + 5  # two stacked segments and the legend
-    assert "target 95 %" in svgs[1] and "n/a" in svgs[1]
+    assert "target 95.00 %" in svgs[1] and "n/a" in svgs[1]
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "integer", "marks"),
+    [
+        (0, 10, True, [0, 2, 4, 6, 8, 10]),  # not 0, 2, 5, 8, 10
+        (0, 1, True, [0, 1]),  # never half an incident
+        (0, 3, True, [0, 1, 2, 3]),
+        (0, 7, True, [0, 2, 4, 6, 8]),
+        (0, 0.9, False, [0, 0.2, 0.4, 0.6, 0.8, 1.0]),  # hours: not 0.3, 0.6, 0.9
+        (0, 2.3, False, [0, 0.5, 1, 1.5, 2, 2.5]),
+        (0, 100, False, [0, 20, 40, 60, 80, 100]),
+        (90, 100, False, [90, 92, 94, 96, 98, 100]),
+        (99, 100, False, [99, 99.2, 99.4, 99.6, 99.8, 100]),
+        (0, 40, True, [0, 10, 20, 30, 40]),
+        (0, 23, True, [0, 5, 10, 15, 20, 25]),
+    ],
+)
+def test_axis_ticks_are_round_numbers(low, high, integer, marks):
+    assert charts.ticks(low, high, integer=integer) == marks
+
+
+@pytest.mark.parametrize(
+    ("value", "text"), [(None, "-"), (100.0, "100 %"), (98.7864, "98.78 %"), (99.996, "99.99 %"), (0.0, "0.00 %")]
+)
+def test_percentages_are_written_one_way(value, text):
+    assert charts.pct(value) == text
+
+
+def _texts(svg: str) -> list[tuple[float, str]]:
+    ns = "{http://www.w3.org/2000/svg}"
+    root = ElementTree.fromstring(svg)
+    return [(float(t.get("y") or 0), "".join(t.itertext())) for t in root.iter(f"{ns}text")]
+
+
+def test_a_zero_bar_shows_and_the_target_label_stays_clear_of_the_bars():
+    svg = charts.bars_against_target([("P1", 0.0), ("P2", 100.0), ("P3", 99.9)], 99.9, "compliance")
+    ns = "{http://www.w3.org/2000/svg}"
+    bars = [r for r in ElementTree.fromstring(svg).iter(f"{ns}rect") if r.find(f"{ns}title") is not None]
+    assert [float(r.get("height")) >= charts.MIN_BAR for r in bars] == [True, True, True]  # 0 % is a thin mark
+    plot_bottom = charts.H - charts.PAD_B
+    labels = {text: y for y, text in _texts(svg)}
+    assert labels["100 %"] < plot_bottom and labels["0.00 %"] < plot_bottom and labels["99.90 %"] < plot_bottom
+    assert labels["target 99.90 %"] > plot_bottom + 16  # in the legend row, under the axis labels
+
+
+def test_long_category_labels_wrap_onto_two_lines():
+    svg = charts.bars_against_target([("Microsoft 365 tenant", 100.0)] * 6, 99.9, "availability")
+    assert svg.count("<tspan") == 12 and ">Microsoft 365</tspan>" in svg

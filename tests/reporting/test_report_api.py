@@ -7,6 +7,7 @@ import asyncio
 import csv
 import io
 import json
+import re
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
@@ -44,6 +45,7 @@ async def octo(settings, start, tmp_path):
     config = {
         "provider": {
             "name": "Test MSP",
+            "contact": {"email": "desk@msp.example", "phone": "+44 20 7946 0000", "url": "https://msp.example/help"},
             "api_tokens": [{"user": "admin", "role": "provider_admin", "token_sha256": sha256_hex("admin-token")}],
         },
         "tenants": [octo, other],
@@ -109,8 +111,15 @@ async def test_json_report_is_the_hand_checked_month(octo, http):
         "paused_seconds",
         "first_contact_resolution_pct",
         "breaches",
+        "incident_list",
+        "change_list",
     ):
         assert body[key] == expected[key], key
+    # The month's items: OCTO-D opened at 08:00 London time, before coverage began, and CHG-2 caused it.
+    waits = {i["number"]: i["counting_from"] for i in body["incident_list"] if i["counting_from"]}
+    assert waits == {"OCTO-D": "2026-10-26T09:00:00+00:00"}
+    caused = {c["number"]: c["caused_incidents"] for c in body["change_list"] if c["caused_incidents"]}
+    assert caused == {"CHG-2": ["OCTO-D"]}
     assert body["availability"]["service_credit"]["amount"] == 3500.0
     # Trend: the three months before, then October itself.
     assert [t["period"]["from"][:7] for t in body["trend"]] == ["2026-07", "2026-08", "2026-09", "2026-10"]
@@ -136,6 +145,7 @@ async def test_monthly_html_renders_in_headless_chromium(octo, http, tmp_path):
     page = raw.decode()
     assert "Octo Logistics: service report October 2026" in page and page.count("<svg") == 5
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")  # no external assets
+    assert_reads_as_a_client_report(page)
     OUTPUT.mkdir(parents=True, exist_ok=True)
     html_file = OUTPUT / "octo-2026-10.html"
     html_file.write_text(page)
@@ -144,7 +154,7 @@ async def test_monthly_html_renders_in_headless_chromium(octo, http, tmp_path):
         pytest.skip(NO_CHROMIUM)
     shot = OUTPUT / "octo-2026-10.png"
     shot.unlink(missing_ok=True)
-    flags = ["--headless", *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1000,2600"]
+    flags = ["--headless", *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1000,4600"]
     # The page needs a token, so the browser loads the saved copy; the DOM dump proves it parsed and laid out.
     proc = await asyncio.create_subprocess_exec(
         browser,
@@ -168,6 +178,31 @@ async def test_monthly_html_renders_in_headless_chromium(octo, http, tmp_path):
     assert proc.returncode == 0 and shot.exists()
     png = shot.read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000  # a rendered page, not a blank one
+
+
+def assert_reads_as_a_client_report(page: str) -> None:
+    """What a client reads: every incident and change of the month, in words, figures written one way."""
+    text = re.sub(r"<svg.*?</svg>", "", page, flags=re.S)
+    rows: dict[str, list[str]] = {}
+    for r in overview_rows(text):  # every table's body rows, by their first cell (the lists come first)
+        if r:
+            rows.setdefault(r[0], r)
+    d = rows["OCTO-D"]
+    assert d[1:4] + d[6:] == ["incident D", "P1", "ERP database", "missed", "met", "CHG-2"]
+    assert rows["CHG-2"][1:] == ["change chg-2", "emergency", "ERP database", "26\u00a0Oct\u00a007:30", "failed",
+                                 "OCTO-D"]  # fmt: skip
+    assert [n for n in rows if n.startswith("OCTO-")] == ["OCTO-A", "OCTO-B", "OCTO-C", "OCTO-E", "OCTO-D"]
+    assert [n for n in rows if n.startswith("CHG-")] == ["CHG-1", "CHG-3", "CHG-4", "CHG-2", "CHG-5"]
+    # OCTO-D opened at 08:00 London time on a Monday, an hour before coverage began.
+    assert ("OCTO-D was opened at 2026-10-26 08:00 UTC, outside coverage hours (09:00-17:00 mon,tue,wed,thu,fri "
+            "Europe/London): its SLA clocks started counting at 2026-10-26 09:00 UTC.") in text  # fmt: skip
+    assert "figures computed from 54 recorded events" in text and "ledger" not in page.lower()
+    percentages = re.findall(r"([\d.]+) %", re.sub(r"<[^>]+>", " ", text))
+    assert percentages and all(re.fullmatch(r"100|\d{1,2}\.\d{2}", p) for p in percentages), percentages
+    chart = page.split("Availability per service against target</figcaption>")[1].split("</svg>")[0]
+    assert ">ERP database</tspan>" in chart and ">erp-db<" not in chart  # names, as in the tables
+    footer = page.split("<footer>")[1].split("</footer>")[0]
+    assert "Test MSP" in footer and "desk@msp.example" in footer and "+44 20 7946 0000" in footer
 
 
 async def test_one_incidents_sla_explained(octo, http):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from libs.bus import connect_bus
+from libs.bus import connect_bus, dead_letter_subject
 from libs.db import create_pool
 from libs.events import Envelope
 from services.reporting.handlers import record
@@ -162,7 +162,7 @@ async def test_a_payload_breaking_its_contract_is_dead_lettered_not_recorded(set
     try:
         await bus.publish(bad)
         await bus.publish(good)
-        dead = await eventually(lambda: _dead_letter(bus))
+        dead = await eventually(lambda: _dead_letter(bus, bus.subject_of(bad)))
     finally:
         await bus.close()
     assert dead.headers["Tierline-Consumer"] == "reporting"
@@ -173,8 +173,8 @@ async def test_a_payload_breaking_its_contract_is_dead_lettered_not_recorded(set
     assert (status, report["changes"]["approved"], report["incidents"]) == (200, 1, 0)
 
 
-async def _dead_letter(bus):
+async def _dead_letter(bus, subject: str):
     try:
-        return await bus.js.get_last_msg(bus.dead_letter_stream, f"{bus.prefix}_dlq.reporting")
+        return await bus.js.get_last_msg(bus.dead_letter_stream, dead_letter_subject(bus, "reporting", subject))
     except Exception:
         return None

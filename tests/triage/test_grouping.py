@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.triage.stack import alert, events, incidents, processed, settled
+from tests.triage.stack import act, alert, events, incidents, processed, settled
 
 
 @pytest.fixture
@@ -119,3 +119,31 @@ async def test_category_rules_and_routing_pick_tier_and_queue(stack, http, tsett
                                                                                          "security-major")  # fmt: skip
     assert len(await incidents(http, triage, tier="2", category="security")) == 1
     assert len(await incidents(http, triage, queue="dba")) == 1
+
+
+async def test_a_tools_resolve_after_a_persons_resolve_shows_on_the_incident(stack, http, tsettings):
+    intake, triage = stack
+    await alert(http, intake, dedup_key="db", service="erp-db")
+    await settled(http, triage, "ACME-1", 1)
+    assert (await act(http, triage, "ACME-1", "resolve", {"resolution_code": "workaround"}))[0] == 200
+    await alert(http, intake, dedup_key="db", service="erp-db", status="resolved")  # Alertmanager, later
+    d = await settled(http, triage, "ACME-1", 2)
+    assert (d["alerts"][-1]["effect"], d["alerts"][-1]["note"]) == ("alert_resolved", "after the incident was resolved")
+    assert (d["state"], d["open_alerts"], d["resolution_code"]) == ("resolved", 0, "workaround")
+    assert [t["kind"] for t in d["timeline"]] == ["opened", "resolved"]  # no lifecycle change
+    kinds = [e.short_type for e in await events(tsettings)]
+    assert kinds == ["incident.opened", "incident.resolved"]  # the person's resolve only
+
+
+async def test_an_incident_its_tool_resolved_has_the_auto_resolved_code(stack, http, tsettings):
+    intake, triage = stack
+    for status in ("firing", "resolved"):
+        await alert(http, intake, dedup_key="db", service="erp-db", status=status)
+    d = await settled(http, triage, "ACME-1", 2)
+    assert (d["state"], d["resolution_code"]) == ("resolved", "auto_resolved")
+    [resolved] = [e.data for e in await events(tsettings) if e.short_type == "incident.resolved"]
+    assert (resolved["reason"], resolved["resolution_code"]) == ("alert_resolved", "auto_resolved")
+    # People cannot choose it: it says a tool resolved the incident.
+    assert (await act(http, triage, "ACME-1", "reopen", {"reason": "not fixed"}))[0] == 200
+    status, body = await act(http, triage, "ACME-1", "resolve", {"resolution_code": "auto_resolved"})
+    assert (status, body["error"]["details"][0]["field"]) == (422, "resolution_code")

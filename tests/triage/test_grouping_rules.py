@@ -126,3 +126,22 @@ def test_a_suppressed_alert_is_held_by_its_window_only_with_no_incident_to_join(
     assert (joined.effect, joined.incident, joined.held) == ("suppressed", before.incident, None)  # attached
     released = g.apply(alert(minutes=60), ACME)  # applied again at the window's end: opens
     assert (released.effect, released.held) == ("opened", None)
+
+
+def test_a_tools_resolve_after_a_persons_resolve_is_recorded_on_the_incident(g):
+    i = g.apply(alert(), ACME).incident
+    i.state, i.resolved_at, i.resolution_code = "resolved", T0 + timedelta(minutes=1), "solved"  # by hand
+    out = g.apply(alert(status="resolved", minutes=2), ACME)
+    assert (out.effect, out.incident, out.note) == ("alert_resolved", i, "after the incident was resolved")
+    assert (i.state, i.resolved_at, i.resolution_code, i.open_alerts) == ("resolved", T0 + timedelta(minutes=1),
+                                                                          "solved", 0)  # fmt: skip
+    assert g.keys[("acme", "k1")].status == "resolved" and out.timeline == []  # no lifecycle change
+    assert g.apply(alert(status="resolved", minutes=3), ACME).effect == "resolve_ignored"  # said once
+
+
+def test_an_incident_its_tool_resolved_is_auto_resolved_until_it_reopens(g):
+    i = g.apply(alert(), ACME).incident
+    g.apply(alert(status="resolved", minutes=1), ACME)
+    assert (i.state, i.resolution_code, i.first_contact) == ("resolved", "auto_resolved", None)
+    g.apply(alert(minutes=2), ACME)  # fires again within the reopen window
+    assert (i.state, i.resolution_code) == ("new", None)

@@ -33,7 +33,8 @@ async def _sla(request: web.Request, v: Viewer, incident: dict[str, Any]) -> tup
     clocks = esc.body.get("clocks", []) if esc.ok and isinstance(esc.body, dict) else []
     policy = esc.body.get("escalation") if esc.ok and isinstance(esc.body, dict) else None
     steps = {c.get("clock"): c.get("steps", []) for c in (story.body.get("clocks", []) if story.ok else [])}
-    return clocks_by_name(incident, clocks), policy, steps
+    # Escalation owns the clocks: what it says wins over triage's copy on the incident, which may lag.
+    return clocks_by_name({} if clocks else incident, clocks), policy, steps
 
 
 async def render(request: web.Request, v: Viewer, ref: str, *, problem: dict | None = None, status: int = 200,

@@ -13,7 +13,7 @@ from aiohttp import web
 from libs.events import utcnow
 from services.console.api.context import PREFIX, Viewer, page, viewer, visible_tenants
 from services.console.api.errors import error_page
-from services.console.domain.clocks import clocks_by_name, row_countdown
+from services.console.domain.clocks import clocks_by_name, copy_lags, row_countdown
 from services.console.domain.queue import CATEGORIES, PRIORITIES, STATES, BadFilter, QueueFilter, parse_filter
 from services.console.domain.roles import incident_actions
 from services.console.upstream import Answer
@@ -24,8 +24,8 @@ SLA_FETCHES = 16  # at once, for rows an older triage sends without their clocks
 
 
 async def _clocks(request: web.Request, v: Viewer, items: list[dict[str, Any]]) -> dict[str, list[dict]]:
-    """Escalation's clocks for the open rows that do not carry `sla` themselves (an older triage)."""
-    wanted = [i["id"] for i in items if "sla" not in i and i.get("state") not in ("resolved", "closed")]
+    """Escalation's clocks for the rows whose own `sla` (triage's copy) is missing or lags behind their state."""
+    wanted = [i["id"] for i in items if copy_lags(i)]
     gate = asyncio.Semaphore(SLA_FETCHES)
 
     async def one(iid: str) -> tuple[str, list[dict]]:
@@ -40,7 +40,7 @@ def row_view(incident: dict[str, Any], clocks: list[dict], v: Viewer) -> dict[st
     now = utcnow()
     return {
         "i": incident,
-        "countdown": row_countdown(incident, clocks_by_name(incident, clocks), now),
+        "countdown": row_countdown(incident, clocks_by_name({} if clocks else incident, clocks), now),
         "actions": incident_actions(incident, v.who),
     }
 

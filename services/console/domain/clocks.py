@@ -104,3 +104,19 @@ def row_countdown(incident: Mapping[str, Any], clocks: Mapping[str, Any], now: d
             return view
     last = clocks.get("resolution") or clocks.get("response")
     return countdown("resolution" if "resolution" in clocks else "response", last, now)  # type: ignore[arg-type]
+
+
+def copy_lags(incident: Mapping[str, Any]) -> bool:
+    """Whether triage's copy of the clocks (the incident's `sla`) cannot be right yet, so escalation must be
+    asked: none heard of on an open incident, or a state that has stopped or paused a clock the copy still
+    shows running (triage applies escalation's news a moment after escalation publishes it)."""
+    state = incident.get("state")
+    sla = incident.get("sla")
+    if not isinstance(sla, Mapping) or not sla:
+        return state not in ("resolved", "closed")
+    response, resolution = sla.get("response") or {}, sla.get("resolution") or {}
+    if state != "new" and response and clock_state(response) != "stopped":
+        return True
+    if state == "on_hold" and resolution and clock_state(resolution) == "running":
+        return True
+    return state in ("resolved", "closed") and bool(resolution) and clock_state(resolution) != "stopped"

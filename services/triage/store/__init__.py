@@ -1,25 +1,30 @@
-"""Triage's only SQL: the batch write path (writes.py), change windows and held alerts (windows.py), and the
-API's reads (reads.py)."""
+"""Triage's only SQL: the batch write path (writes.py), change windows and held alerts (windows.py), its copy
+of the SLA clocks (sla.py), and the API's reads (reads.py)."""
 
 from services.triage.store.reads import (
+    SORTS,
     get_incident,
     incident_details,
     list_incidents,
     provider_incident,
+    sort_key,
     suppressed_alerts,
+    valid_key,
 )
+from services.triage.store.sla import SlaRow, lock_sla, save_sla
 from services.triage.store.windows import claim_held, mark_released, window_ended, window_started
 from services.triage.store.writes import (
     allocate_numbers,
     close_resolved,
     link_provider_incidents,
     lock_batch,
-    mark_sla,
     record_batch,
     settle_provider_incidents,
 )
 
 __all__ = [
+    "SORTS",
+    "SlaRow",
     "allocate_numbers",
     "claim_held",
     "close_resolved",
@@ -28,12 +33,15 @@ __all__ = [
     "link_provider_incidents",
     "list_incidents",
     "lock_batch",
+    "lock_sla",
     "mark_released",
-    "mark_sla",
     "provider_incident",
     "record_batch",
+    "save_sla",
     "settle_provider_incidents",
+    "sort_key",
     "suppressed_alerts",
+    "valid_key",
     "window_ended",
     "window_started",
 ]

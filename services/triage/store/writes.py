@@ -26,17 +26,18 @@ _WRITTEN = [
     ("description", "text"), ("channel", "text"), ("queue", "text"), ("routing_rule", "text"),
     ("severity_trend", "text"), ("open_alerts", "int"), ("flapping", "bool"), ("reopen_count", "int"),
     ("hold_reason", "text"), ("resolution_code", "text"), ("first_contact", "bool"), ("closed_at", "timestamptz"),
-    ("parent_id", "uuid"), ("changes", "jsonb"),
+    ("parent_id", "uuid"), ("changes", "jsonb"), ("seq", "int"),
 ]  # fmt: skip
 
 
 _NAMES = [c for c, _ in _WRITTEN]
 
 
-_FIXED = {"id", "tenant", "number", "opened_at", "source", "dedup_key"}
+_FIXED = {"id", "tenant", "number", "seq", "opened_at", "source", "dedup_key"}
 
 
-_READ = [*_NAMES, "at_risk", "breached"]
+# at_risk, breached, sla and due_at come from escalation's events (store/sla.py): never written by the upsert.
+_READ = [*_NAMES, "at_risk", "breached", "sla", "due_at"]
 
 
 _COLUMNS = ", ".join(_READ)
@@ -50,6 +51,7 @@ def _incident(row: asyncpg.Record) -> Incident:
     data["id"] = str(data["id"])
     data["parent_id"] = str(data["parent_id"]) if data["parent_id"] else None
     data["changes"] = json.loads(data["changes"])
+    data["sla"] = json.loads(data["sla"])
     return Incident(**data)
 
 
@@ -193,15 +195,9 @@ async def close_resolved(
     return [_incident(r) for r in rows]
 
 
-async def mark_sla(conn: asyncpg.Connection, *, incident_id: str, breached: bool) -> None:
-    """What escalation told us: a warning puts the incident at risk; a breach marks it breached."""
-    column = "breached" if breached else "at_risk"
-    await conn.execute(f"UPDATE incidents SET {column} = true WHERE id = $1", incident_id)
-
-
 _AL = [("alert_id", "text"), ("incident_id", "uuid"), ("tenant", "text"), ("status", "text"), ("severity", "text"),
        ("summary", "text"), ("received_at", "timestamptz"), ("effect", "text"), ("dedup_key", "text"),
-       ("note", "text")]  # fmt: skip
+       ("note", "text"), ("sanitized", "jsonb")]  # fmt: skip
 
 
 _HELD = [("tenant", "text"), ("dedup_key", "text"), ("alert_id", "text"), ("held_by", "text"),
