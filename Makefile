@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-clocks check-config clean browser
+.PHONY: run test lint bench bench-clocks bench-console check-config clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,14 +18,15 @@ run: $(STAMP)
 test: $(STAMP) browser
 	$(BIN)/pytest -q
 
-# The HTML report test renders in headless Chromium. Where it is missing and we may install packages
-# (root with apt, as on CI), install Debian's chromium; otherwise that one test says so and skips.
+# The HTML report test and the console's browser tests run headless Chromium (the console's through
+# Playwright, which never downloads a browser of its own). Where it is missing and we may install packages
+# (root with apt, as on CI), install Debian's chromium; otherwise those tests say so and skip.
 browser:
 	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
 	  || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
 	       && { apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1 \
 	            || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1; }; }; } \
-	  || echo "note: no Chromium found or installable; the HTML report render test will be skipped"
+	  || echo "note: no Chromium found or installable; the browser tests (report render, console) will be skipped"
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
@@ -35,6 +36,9 @@ bench: $(STAMP)
 
 bench-clocks: $(STAMP)
 	$(BIN)/python -m bench.clocks
+
+bench-console: $(STAMP)
+	$(BIN)/python -m bench.console
 
 check-config: $(STAMP)
 	$(BIN)/tierline config check tierline.yaml

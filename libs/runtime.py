@@ -32,7 +32,7 @@ from libs.web import IDENTITY, READINESS, tls_context
 
 log = structlog.get_logger()
 
-SERVICE_NAMES = ("intake", "triage", "escalation", "change", "reporting")
+SERVICE_NAMES = ("intake", "triage", "escalation", "change", "reporting", "console")
 Build = Callable[[AsyncExitStack, Settings, TierlineConfig], Awaitable[web.Application]]
 
 

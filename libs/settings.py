@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     notify_backoff_s: float = Field(default=2.0, gt=0)
     notify_timeout_s: float = Field(default=10.0, gt=0)
 
+    # The console (services/console): how it reaches the other services' APIs, and the key that seals the
+    # API tokens its sessions keep. `tierline up` sets both; see docs/console.md.
+    api_url: str | None = None  # one base URL that routes /v1/... as the gateway does
+    api_urls: dict[str, str] = {}  # or service -> base URL (compose: {"triage": "http://triage:8000", ...})
+    console_secret: str | None = None  # unset: a random key per process (sessions end when it restarts)
+    console_session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
     # The stack instance `tierline up` started this process for (a fresh id per start), shown by /readyz so the
     # gateway never takes a stranger on a reused port, or a leftover of another start, for its service.
     instance_id: str = "standalone"

@@ -1,5 +1,5 @@
-"""`tierline up`: the local stack (own NATS + PostgreSQL unless URLs are given), the five services each in
-its own supervised process (or all in one with --one-process), and one base URL in front of them."""
+"""`tierline up`: the local stack (own NATS + PostgreSQL unless URLs are given), the services (the console
+too) each in its own supervised process (or all in one with --one-process), and one base URL in front of them."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import contextlib
 import fcntl
 import json
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -34,7 +35,9 @@ DEMO_KEY = "demo-acme-key"  # documented in README; printed only when the runnin
 EXAMPLE_ALERT = '{"summary":"ERP database down","severity":"critical","service":"erp-db","dedup_key":"erp-db-down"}'
 
 
-async def start_gateway(stack: AsyncExitStack, settings: Settings, routes: Routes) -> str:
+async def start_gateway(stack: AsyncExitStack, settings: Settings, routes: Routes) -> tuple[str, str]:
+    """The public base URL, and the plain-HTTP loopback URL the console calls the APIs through (the same one
+    unless the public one is TLS or not on loopback)."""
     runner = web.AppRunner(create_gateway(routes), access_log=None, handle_signals=False)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
@@ -46,7 +49,29 @@ async def start_gateway(stack: AsyncExitStack, settings: Settings, routes: Route
         port = free_port()  # the default is taken (another stack?): say so and use a free one
         log.warning("gateway.port_taken", wanted=settings.http_port, using=port)
         await web.TCPSite(runner, settings.http_host, port, ssl_context=tls).start()
-    return f"{'https' if tls else 'http'}://{settings.http_host}:{port}"
+    public = f"{'https' if tls else 'http'}://{settings.http_host}:{port}"
+    if not tls and settings.http_host in ("127.0.0.1", "0.0.0.0", "localhost"):
+        return public, f"http://127.0.0.1:{port}"
+    internal = free_port()
+    await web.TCPSite(runner, "127.0.0.1", internal).start()
+    return public, f"http://127.0.0.1:{internal}"
+
+
+CONSOLE_SECRET_FILE = "console.secret"
+
+
+def console_secret(settings: Settings) -> str:
+    """TIERLINE_CONSOLE_SECRET, else one generated once and kept in the data directory (sessions survive a
+    restart of `tierline up`)."""
+    if settings.console_secret:
+        return settings.console_secret
+    path = settings.data_dir.resolve() / CONSOLE_SECRET_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(32) + "\n")
+    return path.read_text().strip()
 
 
 class ServiceProcess:
@@ -112,6 +137,7 @@ def banner(url: str, settings: Settings, config: TierlineConfig) -> str:
     lines = [
         "",
         f"  Tierline is ready at {url}",
+        f"  console: {url}/console/  (sign in with an API token from tierline.yaml; the demo's are in README)",
         f"  health: {url}/readyz   NATS: {settings.nats_url}   PostgreSQL: {settings.database_url}",
     ]
     if sha256_hex(DEMO_KEY) in config.integration_keys:
@@ -131,11 +157,19 @@ async def up(settings: Settings, *, one_process: bool = False) -> None:
         # Servers first: a second `tierline up` on the same data directory stops here, before it
         # could print a base URL that is not its own.
         settings = await start_servers(stack, settings)
-        url = await start_gateway(stack, settings, routes)
+        url, loopback = await start_gateway(stack, settings, routes)
         print(f"Tierline starting; its base URL will be {url} (/readyz answers 200 once all is up)", flush=True)
-        # TLS is for the public base URL only; the gateway reaches the services over loopback HTTP.
+        # TLS is for the public base URL only; the gateway reaches the services over loopback HTTP, and the
+        # console reaches the APIs through the gateway's loopback URL.
+        secret = console_secret(settings)
         internal = settings.model_copy(
-            update={"tls_cert_file": None, "tls_key_file": None, "instance_id": routes.instance}
+            update={
+                "tls_cert_file": None,
+                "tls_key_file": None,
+                "instance_id": routes.instance,
+                "api_url": loopback,
+                "console_secret": secret,
+            }
         )
         if one_process:
             tasks = [
@@ -152,8 +186,10 @@ async def up(settings: Settings, *, one_process: bool = False) -> None:
                 "TIERLINE_DATABASE_URL": settings.database_url or "",
                 "TIERLINE_CONFIG": str(settings.config),
                 "TIERLINE_INSTANCE_ID": routes.instance,
+                "TIERLINE_API_URL": loopback,
             }
-            procs = [ServiceProcess(n, env, routes, run_dir) for n in SERVICE_NAMES]
+            extra = {"console": {"TIERLINE_CONSOLE_SECRET": secret}}  # only the console holds the sessions' key
+            procs = [ServiceProcess(n, env | extra.get(n, {}), routes, run_dir) for n in SERVICE_NAMES]
             tasks = [asyncio.create_task(p.supervise()) for p in procs]
             stack.push_async_callback(_stop_procs, procs, tasks)
         await _wait_ready(url)

@@ -4,6 +4,8 @@ TIERLINE_NATS_URL / TIERLINE_DATABASE_URL), with a fresh database and fresh stre
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -71,6 +73,27 @@ async def eventually(
         await asyncio.sleep(interval)
     tail = f"\n--- {why} ---\n{why.read_text()[-4000:]}" if why and why.exists() else ""
     raise AssertionError(f"condition not met within {timeout}s; last result: {last!r}{tail}")
+
+
+# Headless Debian Chromium, quiet and offline: for the report render test and the console's browser tests.
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+]
+NO_CHROMIUM = "no Chromium: `make test` installs Debian's chromium when it can; or set TIERLINE_CHROMIUM"
+
+
+def chromium() -> str | None:
+    """The system's Chromium (TIERLINE_CHROMIUM, else chromium on PATH), or None."""
+    return os.environ.get("TIERLINE_CHROMIUM") or next(
+        (p for n in ("chromium", "chromium-browser", "google-chrome") if (p := shutil.which(n))), None
+    )
 
 
 def auth(token: str) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVICES = {"intake", "triage", "escalation", "change", "reporting"}
+SERVICES = {"intake", "triage", "escalation", "change", "reporting", "console"}
 
 
 def test_compose_describes_the_whole_stack():
@@ -26,6 +27,12 @@ def test_compose_describes_the_whole_stack():
         assert env["TIERLINE_NATS_URL"].startswith("nats://nats:") and "@postgres:" in env["TIERLINE_DATABASE_URL"]
         assert set(svc["depends_on"]) == {"nats", "postgres"}
     assert set(compose["volumes"]) == {"nats-data", "postgres-data"}
+    # The console reaches every API service by its compose name, and keeps its sessions' key from outside.
+    console = services["console"]
+    assert console["ports"] == ["8006:8000"]
+    urls = json.loads(console["environment"]["TIERLINE_API_URLS"])
+    assert urls == {n: f"http://{n}:8000" for n in SERVICES - {"console"}}
+    assert "TIERLINE_CONSOLE_SECRET" in console["environment"]
 
 
 def test_dockerfile_runs_tierline_and_checks_readiness():

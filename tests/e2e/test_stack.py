@@ -97,6 +97,7 @@ async def test_up_serves_one_url_and_keeps_data_across_restarts(tmp_path, http):
                 "escalation",
                 "change",
                 "reporting",
+                "console",
             }
         body = {"summary": "ERP database down", "severity": "critical", "service": "erp-db"}
         async with http.post(f"{url}/v1/webhooks/generic", json=body, headers={"X-Tierline-Key": "acme-key"}) as r:

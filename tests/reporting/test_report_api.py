@@ -7,9 +7,7 @@ import asyncio
 import csv
 import io
 import json
-import os
 import re
-import shutil
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
@@ -24,7 +22,7 @@ from libs.events import Envelope
 from services.reporting.domain import Period
 from services.reporting.report import LedgerSlice, build
 from services.reporting.stories import Event
-from tests.conftest import auth, eventually
+from tests.conftest import CHROMIUM_FLAGS, NO_CHROMIUM, auth, chromium, eventually
 from tests.reporting import month
 
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "reporting"
@@ -141,12 +139,6 @@ async def test_csv_for_spreadsheets(octo, http):
     assert rows["breaches.0.number"] == "OCTO-D"
 
 
-def chromium() -> str | None:
-    return os.environ.get("TIERLINE_CHROMIUM") or next(
-        (p for n in ("chromium", "chromium-browser", "google-chrome") if (p := shutil.which(n))), None
-    )
-
-
 async def test_monthly_html_renders_in_headless_chromium(octo, http, tmp_path):
     status, kind, raw = await get(http, f"{octo.url}/v1/reports/octo/monthly/2026-10.html")
     assert status == 200 and kind.startswith("text/html")
@@ -159,22 +151,10 @@ async def test_monthly_html_renders_in_headless_chromium(octo, http, tmp_path):
     html_file.write_text(page)
     browser = chromium()
     if browser is None:
-        pytest.skip("no Chromium: `make test` installs Debian's chromium when it can; or set TIERLINE_CHROMIUM")
+        pytest.skip(NO_CHROMIUM)
     shot = OUTPUT / "octo-2026-10.png"
     shot.unlink(missing_ok=True)
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'chromium'}",
-        "--hide-scrollbars",
-        "--window-size=1000,4600",
-    ]
+    flags = ["--headless", *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium'}", "--window-size=1000,4600"]
     # The page needs a token, so the browser loads the saved copy; the DOM dump proves it parsed and laid out.
     proc = await asyncio.create_subprocess_exec(
         browser,

@@ -199,6 +199,9 @@ async def test_list_filters(triage, http, tsettings):
     assert await numbers(type="request", category="security", tier="2") == [b]
     assert await numbers(priority="P1") == [b, a]
     assert await numbers(breached="true") == [] and await numbers(at_risk="false") == [b, a]
+    c = (await create(http, triage))["number"]
+    await act(http, triage, c, "resolve")
+    assert await numbers(state="open") == [b, a] and await numbers() == [c, b, a]  # a queue: every open state
     status, body = await call(http, "GET", f"{triage.url}/v1/incidents", breached="maybe", category="fun")
     assert status == 400 and {d["field"] for d in body["error"]["details"]} == {"breached", "category"}
 

@@ -84,7 +84,7 @@ async def test_list_filters_pagination_and_bad_queries(settings, start, http):
         if not cursor:
             break
     assert sorted(seen) == [f"ACME-{n}" for n in range(1, 6)]  # every incident once across pages
-    bad = {"state": "open", "priority": "P9", "tier": "7", "limit": "0", "tennant": "acme"}
+    bad = {"state": "opened", "priority": "P9", "tier": "7", "limit": "0", "tennant": "acme"}  # open is a state set
     async with http.get(f"{triage.url}/v1/incidents", params=bad, headers=auth("admin-token")) as r:
         assert r.status == 400
         err = (await r.json())["error"]

@@ -38,7 +38,7 @@ def _parse_cursor(raw: str, sort: str) -> list[Any]:
 
 # query parameter -> (allowed values or None for free text, how to read it)
 _FILTERS: dict[str, tuple[tuple[str, ...] | None, Any]] = {
-    "state": (STATES, str),
+    "state": (("open", *STATES), str),  # open: new, acknowledged, in progress or on hold (a queue)
     "priority": (PRIORITIES, str),
     "tier": (("1", "2", "3"), int),
     "category": (CATEGORIES, str),

@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from services.triage.domain.incident import Incident
+from services.triage.domain.incident import OPEN_STATES, Incident
 from services.triage.store.writes import _COLUMNS, _incident
 
 
@@ -133,7 +133,10 @@ async def list_incidents(
         where.append(f"tenant = ANY({arg(list(tenants))}::text[])")
     for column, value in filters.items():
         assert column in ("state", "priority", "tier", "category", "assignee", "breached", "at_risk", "type", "queue")
-        where.append(f"{column} IS NULL" if value is None else f"{column} = {arg(value)}")
+        if column == "state" and value == "open":
+            where.append(f"state = ANY({arg(list(OPEN_STATES))}::text[])")
+        else:
+            where.append(f"{column} IS NULL" if value is None else f"{column} = {arg(value)}")
     direction, parts = SORTS[sort]
     if after:
         row = ", ".join(expr for expr, _, _ in parts)
