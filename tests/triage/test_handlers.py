@@ -6,8 +6,8 @@ from pathlib import Path
 
 from libs.contracts import AlertReceived
 from libs.db import create_pool, migrate
-from libs.testing import run_handler
 from libs.events import new_id, raise_event, utcnow
+from libs.testing import run_handler
 from services.triage.handlers import on_alerts_received
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "triage" / "migrations"

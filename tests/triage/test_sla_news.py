@@ -8,8 +8,8 @@ from typing import Any
 
 from libs.contracts import SlaBreached, SlaClockStarted, SlaClockStopped, SlaWarning
 from libs.db import create_pool, migrate
-from libs.testing import run_handler
 from libs.events import raise_event, utcnow
+from libs.testing import run_handler
 from services.triage.domain import sla
 from services.triage.handlers import on_alerts_received, on_sla_events
 from tests.conftest import eventually
