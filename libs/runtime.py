@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,12 +16,13 @@ import structlog
 from aiohttp import web
 
 from libs.bus import BatchHandler, Bus, connect_bus
-from libs.config import TierlineConfig, load_config
+from libs.config import load_config
 from libs.consumer import Consumer, Probe
 from libs.db import create_pool, migrate, pending_migrations
 from libs.events import Envelope
 from libs.logging import configure_logging
 from libs.outbox import Outbox, prune_inbox
+from libs.service import ServiceSpec
 from libs.settings import Settings
 from libs.subscriptions import Dispatcher, Sink, Subscriptions
 from libs.subscriptions import event_types as types_of
@@ -31,9 +31,6 @@ from libs.uow import handle_messages, unit_of_work
 from libs.web import IDENTITY, READINESS, tls_context
 
 log = structlog.get_logger()
-
-SERVICE_NAMES = ("intake", "triage", "escalation", "change", "reporting", "console")
-Build = Callable[[AsyncExitStack, Settings, TierlineConfig], Awaitable[web.Application]]
 
 
 @dataclass
@@ -163,13 +160,8 @@ async def _cancel(task: asyncio.Task[None]) -> None:
     await cancel_and_wait(task)
 
 
-def builder(name: str) -> Build:
-    module = importlib.import_module(f"services.{name}.service")
-    return module.build  # type: ignore[no-any-return]
-
-
 async def serve(
-    name: str,
+    spec: ServiceSpec,
     settings: Settings,
     *,
     port: int,
@@ -181,11 +173,11 @@ async def serve(
     `port` 0 binds any free port: the one bound is logged, written to `settings.port_file` (how `tierline up`
     learns it, only once the service listens) and passed to `on_started` with the app.
     """
-    structlog.contextvars.bind_contextvars(service=name)  # per task: right even with --one-process
+    structlog.contextvars.bind_contextvars(service=spec.name)  # per task: right even with --one-process
     config = load_config(settings.config)
     async with AsyncExitStack() as stack:
-        app = await builder(name)(stack, settings, config)
-        app[IDENTITY] = {"service": name, "instance": settings.instance_id}
+        app = await spec.build(stack, settings, config)
+        app[IDENTITY] = {"service": spec.name, "instance": settings.instance_id}
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
@@ -210,10 +202,10 @@ def tell_port(path: Path, port: int) -> None:
     tmp.replace(path)
 
 
-def run_service(name: str, settings: Settings | None = None) -> None:
+def run_service(spec: ServiceSpec, settings: Settings | None = None) -> None:
     """Entry point of `tierline serve NAME` and of each process `tierline up` supervises."""
     settings = settings or Settings()
-    configure_logging(name, level=settings.log_level, fmt=settings.log_format)
+    configure_logging(spec.name, level=settings.log_level, fmt=settings.log_format)
     with contextlib.suppress(ImportError):
         import uvloop
 
@@ -226,7 +218,7 @@ def run_service(name: str, settings: Settings | None = None) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, task.cancel)
         with contextlib.suppress(asyncio.CancelledError):
-            await serve(name, settings, port=settings.service_port)
+            await serve(spec, settings, port=settings.service_port)
         log.info("service.stopped")
 
     asyncio.run(main())

@@ -11,6 +11,7 @@ from aiohttp import web
 from libs.auth import token_index
 from libs.config import TierlineConfig
 from libs.runtime import consume, open_resources
+from libs.service import ServiceSpec
 from libs.settings import Settings
 from libs.web import create_app
 from services.change import actions, api
@@ -34,3 +35,6 @@ async def build(stack: AsyncExitStack, settings: Settings, config: TierlineConfi
     await timer.start()
     stack.push_async_callback(timer.stop)
     return app
+
+
+SERVICE = ServiceSpec(NAME, build, prefixes=("/v1/changes",))

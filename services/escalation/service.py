@@ -10,6 +10,7 @@ from aiohttp import web
 from libs.auth import token_index
 from libs.config import TierlineConfig
 from libs.runtime import consume, open_resources
+from libs.service import ServiceSpec
 from libs.settings import Settings
 from libs.web import create_app
 from services.escalation.api import STATE, EscalationState, add_routes
@@ -35,3 +36,6 @@ async def build(stack: AsyncExitStack, settings: Settings, config: TierlineConfi
         await worker.start()
         stack.push_async_callback(worker.stop)
     return app
+
+
+SERVICE = ServiceSpec(NAME, build, prefixes=("/v1/sla/",))

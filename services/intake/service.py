@@ -10,6 +10,7 @@ from aiohttp import web
 
 from libs.bus import connect_bus
 from libs.config import TierlineConfig
+from libs.service import ServiceSpec
 from libs.settings import Settings
 from libs.tasks import cancel_and_wait
 from libs.web import READINESS, create_app
@@ -60,3 +61,6 @@ async def build(stack: AsyncExitStack, settings: Settings, config: TierlineConfi
 
     app[READINESS].append(("nats", nats_ready))
     return app
+
+
+SERVICE = ServiceSpec(NAME, build, prefixes=("/v1/webhooks/", "/v2/", "/openapi.json"))

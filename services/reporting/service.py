@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from libs.auth import token_index
 from libs.config import TierlineConfig
 from libs.events import Envelope
 from libs.runtime import open_resources, start_consumer
+from libs.service import Command, ServiceSpec
 from libs.settings import Settings
 from libs.web import create_app
 from services.reporting.api import STATE, ReportingState, add_routes
@@ -36,3 +38,27 @@ async def build(stack: AsyncExitStack, settings: Settings, config: TierlineConfi
     await gauges.start()
     stack.push_async_callback(gauges.stop)
     return app
+
+
+def rebuild_command(settings: Settings) -> int:
+    """`tierline reporting rebuild`: the ledger rebuilt from the event stream, beside a running stack."""
+    from libs.logging import configure_logging
+    from libs.supervisor import running_stack
+    from services.reporting.rebuild import run
+
+    configure_logging("tierline", level="warning", fmt=settings.log_format)
+    try:
+        result = run(running_stack(settings))
+    except RuntimeError as exc:
+        print(f"tierline reporting rebuild: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"ledger rebuilt from the stream in {result.seconds} s: {result.replayed} events replayed"
+        f" ({result.rejected} rejected as breaking their contract), {result.carried_over} rows carried over"
+        f" (older than the stream, or recorded meanwhile); {result.ledger_rows} ledger rows"
+    )
+    return 0
+
+
+COMMANDS = {"rebuild": Command("replay the event stream from its start into a fresh SLA ledger", rebuild_command)}
+SERVICE = ServiceSpec(NAME, build, prefixes=("/v1/reports", "/v1/ledger/"), commands=COMMANDS)
