@@ -9,7 +9,7 @@ from prometheus_client import Gauge, Histogram
 from libs.events import utcnow
 from libs.timer import Poller
 from services.reporting import store
-from services.reporting.domain import calendar_month
+from services.reporting.domain.period import calendar_month
 
 OPEN = Gauge("tierline_open_incidents", "Incidents not yet resolved", ["tenant", "priority", "tier"])
 BREACHES = Gauge("tierline_sla_breaches_this_month", "SLA breaches recorded this UTC month", ["tenant", "clock"])

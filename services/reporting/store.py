@@ -13,8 +13,8 @@ from typing import Any
 
 import asyncpg
 
-from services.reporting.report import LedgerSlice
-from services.reporting.stories import Event
+from services.reporting.domain.report import LedgerSlice
+from services.reporting.domain.stories import Event
 
 # (event_id, tenant, type, subject, occurred_at, correlation_id, data as JSON text)
 LedgerRow = tuple[str, str, str, str | None, datetime, str | None, str]
