@@ -4,7 +4,7 @@ SLA explained, and the latest ledger rows. Everything is computed from the ledge
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -184,7 +184,7 @@ async def get_ledger(request: web.Request) -> web.Response:
     check_query(request, {"limit"}, limit_problems(limit))
     async with st.pool.acquire() as conn:
         items = await store.latest(conn, tenant=tenant.id, limit=int(limit))
-    return respond({"tenant": tenant.id, "items": items})
+    return respond({"tenant": tenant.id, "items": [asdict(i) for i in items]})
 
 
 def add_routes(app: web.Application) -> None:
