@@ -17,7 +17,9 @@ what later handlers must see (triage's change windows before its alerts), and ty
 matters share one entry. A handler takes (tx, messages, deps): the unit of work to write and emit in, the
 typed messages, and the service's own dependencies (its config). It emits what it raises with tx.emit.
 
-A "sink" (reporting's ledger) takes every envelope under the prefix as it came, unparsed.
+A "sink" (reporting's ledger) takes every envelope under the prefix as it came, unparsed. A service that reads
+some types by field rather than by contract (triage's copy of escalation's clock news) declares its own lenient
+class with `VIEW_OF = (types...)` and keys the table with it.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ class Tx:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
         self.events: list[Envelope] = []
+        self.committed: list[Callable[[], None]] = []
 
     def emit(self, *events: Envelope | None) -> None:
         """Raise events (None is skipped: builders answer None when nothing happened). They reach the outbox
@@ -34,6 +35,11 @@ class Tx:
 
     def emit_all(self, events: Iterable[Envelope | None]) -> None:
         self.emit(*events)
+
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run `action` once the transaction has committed (never if it rolls back): for effects outside the
+        database, such as a Prometheus observation, that must not happen twice when a batch is retried."""
+        self.committed.append(action)
 
 
 @contextlib.asynccontextmanager
@@ -45,6 +51,8 @@ async def unit_of_work(pool: asyncpg.Pool, outbox: Outbox) -> AsyncIterator[Tx]:
         await stage(conn, outbox.bus, tx.events)
     if tx.events:
         outbox.kick()
+    for action in tx.committed:
+        action()
 
 
 Apply = Callable[[Tx, list[Envelope]], Awaitable[None]]

@@ -1,7 +1,7 @@
-"""Workers: the periodic claimers of every service (SLA deadlines, policy steps, notifications, change
-windows, held alerts, auto-close, gauges).
+"""Workers: the periodic jobs of every service, mostly claimers (SLA deadlines, policy steps, notifications,
+change windows, held alerts, auto-close), a few readers (gauges, the intake's backlog watch).
 
-A worker's `tick` claims the rows that fell due with `FOR UPDATE SKIP LOCKED` (so replicas share the work
+A claiming worker's `tick` claims the rows that fell due with `FOR UPDATE SKIP LOCKED` (so replicas share the work
 and never take the same row), handles them and commits what it fired together with the events it raised
 (`claiming` runs it in one unit of work); it returns how many rows it took. The loop looks again every
 `poll_s`, and at once while ticks come back full. A row whose time passed while no replica ran is simply

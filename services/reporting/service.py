@@ -1,4 +1,7 @@
-"""Reporting wiring: one consumer on every subject feeding the SLA event ledger, and the report API."""
+"""Reporting wiring: one consumer on every subject feeding the SLA event ledger, the live gauges, the report API.
+
+`tierline reporting rebuild` (replaying the stream into a fresh ledger, rebuild.run) is its CLI command.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +13,14 @@ from aiohttp import web
 
 from libs.auth import token_index
 from libs.config import TierlineConfig
-from libs.events import Envelope
-from libs.runtime import open_resources, start_consumer
+from libs.runtime import consume, open_resources
 from libs.service import Command, ServiceSpec
 from libs.settings import Settings
 from libs.web import create_app
+from libs.workers import start_workers
 from services.reporting.api import STATE, ReportingState, add_routes
 from services.reporting.handlers import record
-from services.reporting.live import refresher
+from services.reporting.workers import live_gauges
 
 NAME = "reporting"
 
@@ -27,16 +30,8 @@ async def build(stack: AsyncExitStack, settings: Settings, config: TierlineConfi
     res = await open_resources(stack, app, settings, schema=NAME, migrations=Path(__file__).parent / "migrations")
     app[STATE] = ReportingState(pool=res.pool, config=config, tokens=token_index(config))
     add_routes(app)
-
-    async def handle(envs: list[Envelope]) -> None:
-        await record(res.pool, envs)
-
-    # Every subject under the prefix, not a list of types: the ledger must hold every event, alerts
-    # included, and a type added later is recorded without touching reporting.
-    await start_consumer(stack, res, durable=NAME, subjects=[f"{res.bus.prefix}.>"], handle=handle)
-    gauges = refresher(res.pool)
-    await gauges.start()
-    stack.push_async_callback(gauges.stop)
+    await consume(stack, res, durable=NAME, sink=record)
+    await start_workers(stack, [live_gauges(res.pool)])
     return app
 
 

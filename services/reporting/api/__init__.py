@@ -4,7 +4,7 @@ SLA explained, and the latest ledger rows. Everything is computed from the ledge
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,11 +17,13 @@ from libs.errors import ApiError
 from libs.events import utcnow
 from libs.query import check_query, limit_problems
 from libs.web import respond
-from services.reporting import html, store
-from services.reporting.domain import InvalidPeriod, Period, month_period, previous_periods, resolve_period, to_csv
-from services.reporting.explain import explain
-from services.reporting.report import build, headline
-from services.reporting.stories import incident_stories
+from services.reporting import store
+from services.reporting.api import html
+from services.reporting.api.spreadsheet import to_csv
+from services.reporting.domain.explain import explain
+from services.reporting.domain.period import InvalidPeriod, Period, month_period, previous_periods, resolve_period
+from services.reporting.domain.report import build, headline
+from services.reporting.domain.stories import incident_stories
 
 MONTH = re.compile(r"^(\d{4})-(\d{2})\.html$")
 MAX_TREND = 12
@@ -182,7 +184,7 @@ async def get_ledger(request: web.Request) -> web.Response:
     check_query(request, {"limit"}, limit_problems(limit))
     async with st.pool.acquire() as conn:
         items = await store.latest(conn, tenant=tenant.id, limit=int(limit))
-    return respond({"tenant": tenant.id, "items": items})
+    return respond({"tenant": tenant.id, "items": [asdict(i) for i in items]})
 
 
 def add_routes(app: web.Application) -> None:

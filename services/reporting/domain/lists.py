@@ -9,8 +9,8 @@ from typing import Any
 
 from libs.calendar import calendar_for
 from libs.config import Tenant
-from services.reporting.domain import Period
-from services.reporting.stories import IMPLEMENTED, ChangeStory, IncidentStory, instant
+from services.reporting.domain.period import Period
+from services.reporting.domain.stories import IMPLEMENTED, ChangeStory, IncidentStory, instant
 
 
 def _outcome(story: IncidentStory, clock: str) -> str | None:

@@ -1,12 +1,9 @@
-"""Reporting's pure rules: the report period, and the arithmetic that turns ledger counts into figures."""
+"""The period a report covers: calendar months (UTC), the bounds a query names, and the periods before it."""
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 
 @dataclass(frozen=True)
@@ -47,24 +44,6 @@ def previous_periods(period: Period, n: int) -> list[Period]:
     return out[::-1]
 
 
-def flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
-    """Nested figures as (dotted.name, value) rows: what a spreadsheet takes."""
-    if isinstance(value, dict):
-        return [row for k, v in value.items() for row in flatten(v, f"{prefix}.{k}" if prefix else str(k))]
-    if isinstance(value, list):
-        return [row for i, v in enumerate(value) for row in flatten(v, f"{prefix}.{i}")]
-    return [(prefix, value)]
-
-
-def to_csv(body: dict[str, Any]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["figure", "value"])
-    for name, value in flatten(body):
-        writer.writerow([name, value.isoformat() if isinstance(value, datetime) else "" if value is None else value])
-    return out.getvalue()
-
-
 def parse_instant(raw: str) -> datetime:
     """An ISO 8601 date (midnight) or datetime; without an offset it is UTC."""
     try:
@@ -93,15 +72,3 @@ def resolve_period(raw_from: str | None, raw_to: str | None, *, now: datetime) -
     if errors:
         raise InvalidPeriod(errors)
     return Period(bounds["from"], bounds["to"])
-
-
-def mean_seconds(total_s: float, count: int) -> float | None:
-    """A mean duration to the millisecond; None when nothing was measured (not zero: zero is a figure)."""
-    return round(total_s / count, 3) if count else None
-
-
-def compliance(met: int, breached: int) -> dict[str, Any]:
-    """met / (met + breached) as a percentage to 2 decimals; clocks still running count in neither."""
-    decided = met + breached
-    pct = round(met / decided * 100, 2) if decided else None
-    return {"met": met, "breached": breached, "compliance_pct": pct}

@@ -7,9 +7,9 @@ from html import escape
 from typing import Any
 
 from libs.config import PRIORITIES, Provider
-from services.reporting import charts
-from services.reporting.charts import pct
-from services.reporting.explain import human
+from services.reporting.api import charts
+from services.reporting.api.charts import pct
+from services.reporting.domain.explain import human
 
 STYLE = """
 body { font-family: system-ui, sans-serif; color: #202124; margin: 2rem auto; max-width: 900px; padding: 0 1rem; }

@@ -9,10 +9,11 @@ from typing import Any
 
 from libs.calendar import Calendar, calendar_for
 from libs.config import Tenant
-from services.reporting import figures as fig
-from services.reporting import lists
-from services.reporting.domain import Period
-from services.reporting.stories import Event, IncidentStory, change_stories, change_windows, incident_stories
+from services.reporting.domain import figures as fig
+from services.reporting.domain import lists
+from services.reporting.domain.availability import availability
+from services.reporting.domain.period import Period
+from services.reporting.domain.stories import Event, IncidentStory, change_stories, change_windows, incident_stories
 
 
 @dataclass
@@ -52,7 +53,7 @@ def build(tenant: Tenant, period: Period, ledger: LedgerSlice, *, as_of: datetim
     )
     coverage = coverage_of(tenant)
     as_of = period.end if as_of is None else as_of
-    avail = fig.availability(
+    avail = availability(
         opened + [s for s in stories.values() if s not in opened], windows, tenant, period, as_of=as_of
     )
     return {

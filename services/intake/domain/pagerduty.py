@@ -1,21 +1,22 @@
-"""PagerDuty Events API v2 (`/v2/enqueue`, `/v2/change/enqueue`): bodies, mapping, and PagerDuty's answers.
+"""PagerDuty Events API v2 (`/v2/enqueue`, `/v2/change/enqueue`): the bodies, and how each maps (pure).
 
-Tierline answers exactly as PagerDuty does, so an existing PagerDuty client library works against it by
-changing only its base URL.
+PagerDuty's answer shapes are api/pagerduty.py's: together they let an existing PagerDuty client library work
+against Tierline by changing only its base URL.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Container
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from libs.contracts import Severity
-from libs.errors import ApiError
-from services.intake.domain import Signal, UtcDatetime, clean_labels
+from libs.config import sha256_hex
+from libs.contracts import ChangeSignalReceived, Severity
+from services.intake.domain.alert import Signal, UtcDatetime, clean_labels
 
 Short = Annotated[str, Field(min_length=1, max_length=255)]
 Summary = Annotated[str, Field(min_length=1, max_length=1024)]
@@ -137,30 +138,36 @@ def pd_signal(event: PdEvent, *, dedup_key: str, known_cis: set[str], ci_label: 
     )
 
 
-# PagerDuty's answer shapes. Everything the PagerDuty endpoints answer goes through these.
-PD_STATUS = {
-    400: ("invalid event", "Event object is invalid"),
-    401: ("unauthorized", "Routing key is unknown or revoked"),
-    403: ("forbidden", "Routing key may not send this event"),
-    413: ("invalid event", "Event object is too large"),
-    415: ("invalid event", "Content-Type must be application/json"),
-    429: ("throttle event", "Requests for this service are arriving too quickly. Please retry later."),
-    503: ("unavailable", "Event not stored; retry later"),
-}
+def change_tenant_signal(event: PdChangeEvent, *, tenant_label: str) -> Signal:
+    """What a provider-wide key's change event says about its tenant: the label in custom_details."""
+    hint = (event.payload.custom_details or {}).get(tenant_label)
+    return Signal("pagerduty", "", "firing", "info", event.payload.summary,
+                  tenant_hint=hint if isinstance(hint, str) else None,
+                  tenant_field=f"payload.custom_details.{tenant_label}")  # fmt: skip
 
 
-def pd_success(dedup_key: str | None) -> web.Response:
-    body: dict[str, Any] = {"status": "success", "message": "Event processed"}
-    if dedup_key is not None:
-        body["dedup_key"] = dedup_key
-    return web.json_response(body, status=202)
-
-
-def pd_error(err: ApiError) -> web.Response:
-    """Any ApiError in PagerDuty's shape; schema errors (422 elsewhere) are PagerDuty's 400 invalid event."""
-    status = 400 if err.status == 422 else err.status
-    label, message = PD_STATUS.get(status, ("error", err.message))
-    errors = [f"{d['field']}: {d['message']}" if isinstance(d, dict) and "field" in d else str(d) for d in err.details]
-    return web.json_response(
-        {"status": label, "message": message, "errors": errors or [err.message]}, status=status, headers=err.headers
-    )
+def change_signal(
+    event: PdChangeEvent,
+    *,
+    tenant: str,
+    known_cis: Container[str],
+    integration: str,
+    bound_ci: str | None,
+    ci_label: str,
+    idempotency_key: str | None,
+    received_at: datetime,
+    sanitized: list[str],
+) -> ChangeSignalReceived:
+    """The change event as a ChangeSignalReceived. CI: custom_details[ci_label], else the key's CI, else the
+    source naming a declared CI. Its id is the Idempotency-Key's, else its content's (a retry is one event)."""
+    p = event.payload
+    details = p.custom_details or {}
+    ci = details.get(ci_label) if isinstance(details.get(ci_label), str) else None
+    ci = ci or bound_ci or (p.source if p.source in known_cis else None)
+    basis = json.dumps([tenant, integration, event.model_dump(mode="json")], sort_keys=True)
+    signal_id = sha256_hex(idempotency_key or basis)[:32]
+    return ChangeSignalReceived(
+        signal_id=signal_id, source=p.source or "pagerduty", integration=integration, summary=p.summary, ci=ci,
+        timestamp=p.timestamp, received_at=received_at, custom_details=details,
+        links=[link.model_dump(exclude_none=True) for link in event.links], sanitized=sanitized,
+    )  # fmt: skip

@@ -8,9 +8,9 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from services.intake.alertmanager import AlertmanagerNotification, GrafanaNotification
-from services.intake.domain import GenericAlert
-from services.intake.pagerduty import PdChangeEvent, PdEvent
+from services.intake.domain.alertmanager import AlertmanagerNotification, GrafanaNotification
+from services.intake.domain.generic import GenericAlert
+from services.intake.domain.pagerduty import PdChangeEvent, PdEvent
 
 REF = "#/components/schemas/{model}"
 ERROR = {

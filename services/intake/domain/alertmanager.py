@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.intake.domain import Signal, UtcDatetime, clean_labels, severity_of
+from services.intake.domain.alert import Signal, UtcDatetime, clean_labels, severity_of
 
 Str = Annotated[str, Field(max_length=8192)]
 Labels = Annotated[dict[str, Str], Field(max_length=256)]
