@@ -18,12 +18,13 @@ from libs.events import Envelope, utcnow
 from libs.lifecycle import IllegalTransition
 from libs.outbox import run_command
 from libs.web import respond
-from services.change import store, windows, workflow
+from services.change import store, windows
 from services.change.api import REQUESTERS, STATE, body_of, detail_json, refusal, visible
-from services.change.approvals import board_for, cast_vote, check_reachable
-from services.change.domain import ChangeRefused, ChangeRequest, Step, move, outcome_of
+from services.change.domain import workflow
+from services.change.domain.approvals import board_for, cast_vote, check_reachable
+from services.change.domain.changes import ChangeRefused, ChangeRequest, Step, move, outcome_of
+from services.change.domain.schedule import BOOKED_STATES, WindowOpen
 from services.change.events import change_event, link_event
-from services.change.schedule import BOOKED_STATES, WindowOpen
 from services.change.schemas import Assess, Clear, Comment, Fail, Schedule, Start, Submit
 
 MANAGERS = {"provider_admin", "change_manager"}

@@ -19,12 +19,12 @@ from libs.outbox import Outbox, run_command
 from libs.query import Problems, check_query, limit_problems, tenant_scope
 from libs.web import respond
 from services.change import store
-from services.change.approvals import awaiting, board_for
-from services.change.domain import STATES, ChangeRefused, ChangeRequest
+from services.change.domain.approvals import awaiting, board_for
+from services.change.domain.changes import STATES, ChangeRefused, ChangeRequest
+from services.change.domain.schedule import freezes_hit
+from services.change.domain.workflow import open_change
 from services.change.events import change_event
-from services.change.schedule import freezes_hit
 from services.change.schemas import ChangeCreate
-from services.change.workflow import open_change
 
 REQUESTERS = {"provider_admin", "engineer", "change_manager"}
 CALENDAR_SPAN = timedelta(days=366)

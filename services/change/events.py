@@ -8,7 +8,7 @@ from typing import Any
 
 from libs.contracts import ChangeEvent, ChangeIncidentLinked, ChangeWindow, UnmanagedChangeLinked
 from libs.events import Envelope, raise_event
-from services.change.domain import ChangeRequest, IncidentLink, Step
+from services.change.domain.changes import ChangeRequest, IncidentLink, Step
 
 SOURCE = "change"
 

@@ -14,7 +14,7 @@ from libs.config import TierlineConfig
 from libs.contracts import ChangeSignalReceived, IncidentOpened, UnmanagedChangeRecorded, parse
 from libs.events import Envelope, raise_event, utcnow
 from services.change import store
-from services.change.domain import IncidentLink, outcome_of
+from services.change.domain.changes import IncidentLink, outcome_of
 from services.change.events import SOURCE, link_event, unmanaged_link_event
 
 log = structlog.get_logger()

@@ -17,7 +17,7 @@ from libs.events import Envelope
 from libs.outbox import Outbox, stage
 from libs.timer import Polled, Poller
 from services.change import store
-from services.change.domain import ChangeRequest
+from services.change.domain.changes import ChangeRequest
 from services.change.events import window_event
 
 log = structlog.get_logger()

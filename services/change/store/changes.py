@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 
 from libs.db import columns
-from services.change.domain import ChangeRequest, IncidentLink, Step, Vote
+from services.change.domain.changes import ChangeRequest, IncidentLink, Step, Vote
 from services.change.store.unmanaged import unmanaged_in
 
 _FIELDS = (
