@@ -1,45 +1,21 @@
 """Change windows: each scheduled change's start and end are due rows, fired exactly once with their event.
 
 The timer claims due edges `FOR UPDATE SKIP LOCKED` and marks them fired in the transaction that stages
-their events, so two replicas or a restart never publish an edge twice (or lose one). Commands that end
-a window early (implementation finished, change cancelled) lock the same rows first, so they and the
-timer never both fire an edge.
+their events, so two replicas or a restart never publish an edge twice (or lose one). Commands that move
+an edge (api/windows.py) lock the same rows first, so they and the timer never both fire an edge.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import asyncpg
 import structlog
 
-from libs.events import Envelope
 from libs.outbox import Outbox, stage
 from libs.timer import Polled, Poller
 from services.change import store
-from services.change.domain.changes import ChangeRequest
 from services.change.events import window_event
 
 log = structlog.get_logger()
-
-
-async def open_now(conn: asyncpg.Connection, change: ChangeRequest, at: datetime, cid: str | None) -> list[Envelope]:
-    """Implementation began: the window is open from now if its planned start has not come yet."""
-    edges = await store.window_edges(conn, change_id=change.id)
-    if "start" in edges and edges["start"] is None:
-        await store.mark_fired(conn, change_id=change.id, edges=["start"], at=at)
-        return [window_event(change, "start", at, correlation_id=cid)]
-    return []
-
-
-async def close_now(conn: asyncpg.Connection, change: ChangeRequest, at: datetime, cid: str | None) -> list[Envelope]:
-    """Implementation ended or the change was cancelled: an open window ends now, one not yet open never will."""
-    edges = await store.window_edges(conn, change_id=change.id)
-    if edges.get("start") is not None and edges.get("end") is None:
-        await store.mark_fired(conn, change_id=change.id, edges=["end"], at=at)
-        return [window_event(change, "end", at, correlation_id=cid)]
-    await store.drop_window(conn, change_id=change.id)
-    return []
 
 
 class WindowTimer(Polled):

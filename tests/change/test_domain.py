@@ -8,6 +8,7 @@ import pytest
 
 from libs.config import Tenant, load_config
 from libs.lifecycle import IllegalTransition
+from services.change.api.schemas import ChangeCreate
 from services.change.domain.approvals import (
     AlreadyVoted,
     NotCabMember,
@@ -30,7 +31,6 @@ from services.change.domain.changes import (
 )
 from services.change.domain.schedule import OutsideWindow, check_start
 from services.change.domain.workflow import assess, finish, open_change
-from services.change.schemas import ChangeCreate
 from tests.conftest import TEST_CONFIG
 
 AT = datetime(2030, 1, 6, 9, 0, tzinfo=UTC)
