@@ -13,10 +13,11 @@ from libs.config import TierlineConfig
 from libs.runtime import consume, open_resources
 from libs.settings import Settings
 from libs.web import create_app
+from libs.workers import start_workers
 from services.change.api import add_routes
 from services.change.api.context import STATE, ChangeState
 from services.change.handlers import HANDLERS, make_apply
-from services.change.windows import WindowTimer
+from services.change.workers import window_timer
 
 NAME = "change"
 
@@ -27,7 +28,5 @@ async def build(stack: AsyncExitStack, settings: Settings, config: TierlineConfi
     app[STATE] = ChangeState(pool=res.pool, outbox=res.outbox, config=config, tokens=token_index(config))
     add_routes(app)
     await consume(stack, res, durable=NAME, event_types=HANDLERS, apply=make_apply(config))
-    timer = WindowTimer(res.pool, res.outbox, poll_s=settings.timer_poll_s)
-    await timer.start()
-    stack.push_async_callback(timer.stop)
+    await start_workers(stack, [window_timer(res.pool, res.outbox, poll_s=settings.timer_poll_s)])
     return app
