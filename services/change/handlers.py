@@ -11,11 +11,11 @@ import asyncpg
 import structlog
 
 from libs.config import TierlineConfig
-from libs.contracts import ChangeSignalReceived, IncidentOpened, UnmanagedChangeRecorded, parse
-from libs.events import Envelope, raise_event, utcnow
+from libs.contracts import ChangeSignalReceived, IncidentOpened, parse
+from libs.events import Envelope, utcnow
 from services.change import store
 from services.change.domain.changes import IncidentLink, outcome_of
-from services.change.events import SOURCE, link_event, unmanaged_link_event
+from services.change.events import link_event, unmanaged_link_event, unmanaged_recorded_event
 
 log = structlog.get_logger()
 
@@ -89,15 +89,7 @@ async def on_change_received(conn: asyncpg.Connection, env: Envelope, config: Ti
         window = tenant.changes.incident_link_window
         for incident in await store.incidents_after(conn, tenant=env.tenant, ci=signal.ci, at=at, window=window):
             raised += await link_unmanaged(conn, env, row, incident, now)
-    payload = UnmanagedChangeRecorded(
-        signal_id=signal.signal_id,
-        source=signal.source,
-        integration=signal.integration,
-        summary=signal.summary,
-        ci=signal.ci,
-        at=at,
-    )
-    recorded = raise_event("change.unmanaged_recorded", payload, source=SOURCE, tenant=env.tenant, cause=env)
+    recorded = unmanaged_recorded_event(env.tenant, row, cause=env)
     return [recorded, *raised]
 
 
