@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 from libs.contracts import (
     CHANGE_MOVES,
@@ -18,6 +16,7 @@ from libs.contracts import (
 )
 from libs.events import Envelope, raise_event
 from services.change.domain.changes import ChangeRequest, IncidentLink, Step
+from services.change.domain.unmanaged import OpenedIncident, UnmanagedChange
 
 SOURCE = "change"
 
@@ -108,29 +107,33 @@ def link_event(
 
 
 def unmanaged_link_event(
-    tenant: str, change: Mapping[str, Any], incident: dict[str, Any], *, at: datetime, cause: Envelope
+    change: UnmanagedChange, incident: OpenedIncident, *, at: datetime, cause: Envelope
 ) -> Envelope:
     """`change.unmanaged_linked`: an incident opened on a CI soon after a tool reported `change` on it."""
+    assert change.ci is not None  # only a change on a CI is linked to incidents
     payload = UnmanagedChangeLinked(
-        signal_id=change["signal_id"],
-        source=change["source"],
-        summary=change["summary"],
-        ci=change["ci"],
-        changed_at=change["at"],
-        **incident,
+        signal_id=change.signal_id,
+        source=change.source,
+        summary=change.summary,
+        ci=change.ci,
+        changed_at=change.at,
+        incident_id=incident.incident_id,
+        incident_number=incident.incident_number,
+        priority=incident.priority,
+        opened_at=incident.opened_at,
         at=at,
     )
-    return _raise(payload, tenant=tenant, subject=change["signal_id"], cause=cause)
+    return _raise(payload, tenant=change.tenant, subject=change.signal_id, cause=cause)
 
 
-def unmanaged_recorded_event(tenant: str, change: Mapping[str, Any], *, cause: Envelope) -> Envelope:
+def unmanaged_recorded_event(change: UnmanagedChange, *, cause: Envelope) -> Envelope:
     """`change.unmanaged_recorded`: a change a tool reported went on the tenant's calendar."""
     payload = UnmanagedChangeRecorded(
-        signal_id=change["signal_id"],
-        source=change["source"],
-        integration=change["integration"],
-        summary=change["summary"],
-        ci=change["ci"],
-        at=change["at"],
+        signal_id=change.signal_id,
+        source=change.source,
+        integration=change.integration,
+        summary=change.summary,
+        ci=change.ci,
+        at=change.at,
     )
-    return _raise(payload, tenant=tenant, subject=None, cause=cause)
+    return _raise(payload, tenant=change.tenant, subject=None, cause=cause)

@@ -3,9 +3,8 @@ become unmanaged changes on the calendar."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
 
 import asyncpg
 import structlog
@@ -14,8 +13,10 @@ from libs.config import TierlineConfig
 from libs.contracts import ChangeSignalReceived, IncidentOpened, parse
 from libs.events import Envelope, utcnow
 from services.change import store
-from services.change.domain.changes import IncidentLink, outcome_of
+from services.change.domain.changes import ChangeRequest, IncidentLink, outcome_of
+from services.change.domain.unmanaged import OpenedIncident, UnmanagedChange
 from services.change.events import link_event, unmanaged_link_event, unmanaged_recorded_event
+from services.change.store.rows import Probe
 
 log = structlog.get_logger()
 
@@ -25,49 +26,53 @@ async def on_incidents_opened(conn: asyncpg.Connection, envs: list[Envelope], co
     tenant's incident_link_window, when it opened (a P1/P2 link turns the change's outcome to failed), and to
     every change a tool reported on the CI within that window before. Two queries for the whole batch: most
     incidents follow no change, and this runs for every incident opened."""
-    opened: list[tuple[Envelope, IncidentOpened]] = []
-    probes = []
+    causes: list[Envelope] = []
+    probes: list[Probe] = []
     for env in envs:
         o = parse(env)
         assert isinstance(o, IncidentOpened)
         tenant = config.tenant(env.tenant)
         if tenant is None or o.ci is None:
             continue
-        opened.append((env, o))
-        probes.append((tenant.id, o.ci, o.opened_at, tenant.changes.incident_link_window.total_seconds()))
-    await store.remember_incidents(
-        conn, incidents=[(env.tenant, o.incident_id, o.number, o.priority, o.ci, o.opened_at) for env, o in opened]
-    )
+        seen = OpenedIncident(env.tenant, o.incident_id, o.number, o.priority, o.ci, o.opened_at)
+        causes.append(env)
+        probes.append(Probe(seen, tenant.changes.incident_link_window))
+    await store.remember_incidents(conn, incidents=[p.incident for p in probes])
     raised: list[Envelope] = []
     now = utcnow()
-    for i, change in await store.suspects(conn, probes=probes):
-        env, o = opened[i]
-        link = IncidentLink(o.incident_id, o.number, o.priority, o.ci, o.opened_at, linked_at=now)
-        if not await store.add_link(conn, change_id=change.id, link=link):
-            continue  # a replay
-        change.outcome = outcome_of(change, await store.links(conn, change_id=change.id))
-        await store.save_change(conn, change=change)
-        raised.append(link_event(change, link, at=now, cause=env))
-        log.info("change.incident_linked", number=change.number, incident=o.number, priority=o.priority)
-    for i, u in await store.unmanaged_suspects(conn, probes=probes):
-        env, o = opened[i]
-        incident = {"incident_id": o.incident_id, "incident_number": o.number, "priority": o.priority,
-                    "opened_at": o.opened_at}  # fmt: skip
-        raised += await link_unmanaged(conn, env, u, incident, now)
+    for cause, probe, changes in zip(causes, probes, await store.suspects(conn, probes=probes), strict=True):
+        for change in changes:
+            raised += await link_managed(conn, cause, change, probe.incident, now)
+    for cause, probe, reported in zip(causes, probes, await store.unmanaged_suspects(conn, probes=probes), strict=True):
+        for u in reported:
+            raised += await link_unmanaged(conn, cause, u, probe.incident, now)
     return raised
 
 
+async def link_managed(
+    conn: asyncpg.Connection, cause: Envelope, change: ChangeRequest, incident: OpenedIncident, now: datetime
+) -> list[Envelope]:
+    """Link an incident to a change at work on its CI when it opened; the link may turn its outcome to failed."""
+    link = IncidentLink(incident.incident_id, incident.incident_number, incident.priority, incident.ci,
+                        incident.opened_at, linked_at=now)  # fmt: skip
+    if not await store.add_link(conn, change_id=change.id, link=link):
+        return []  # a replay
+    change.outcome = outcome_of(change, await store.links(conn, change_id=change.id))
+    await store.save_change(conn, change=change)
+    log.info("change.incident_linked", number=change.number, incident=incident.incident_number,
+             priority=incident.priority)  # fmt: skip
+    return [link_event(change, link, at=now, cause=cause)]
+
+
 async def link_unmanaged(
-    conn: asyncpg.Connection, cause: Envelope, u: Mapping[str, Any], incident: dict[str, Any], now: datetime
+    conn: asyncpg.Connection, cause: Envelope, change: UnmanagedChange, incident: OpenedIncident, now: datetime
 ) -> list[Envelope]:
     """Link an incident to a change a tool reported on its CI shortly before it opened (once per pair, whichever
     of the two arrived last)."""
-    if not await store.add_unmanaged_link(
-        conn, tenant=cause.tenant, signal_id=u["signal_id"], incident=incident, linked_at=now
-    ):
+    if not await store.add_unmanaged_link(conn, change=change, incident=incident, linked_at=now):
         return []  # a replay
-    log.info("change.unmanaged_linked", signal_id=u["signal_id"], incident=incident["incident_number"])
-    return [unmanaged_link_event(cause.tenant, u, incident, at=now, cause=cause)]
+    log.info("change.unmanaged_linked", signal_id=change.signal_id, incident=incident.incident_number)
+    return [unmanaged_link_event(change, incident, at=now, cause=cause)]
 
 
 async def on_change_received(conn: asyncpg.Connection, env: Envelope, config: TierlineConfig) -> list[Envelope]:
@@ -79,18 +84,27 @@ async def on_change_received(conn: asyncpg.Connection, env: Envelope, config: Ti
     if tenant is None:
         log.warning("change.unknown_tenant", tenant=env.tenant, event_id=env.id)
         return []
-    at = signal.timestamp or signal.received_at
-    row = signal.model_dump() | {"at": at}
-    if not await store.record_unmanaged(conn, tenant=env.tenant, row=row):
+    change = UnmanagedChange(
+        tenant=env.tenant,
+        signal_id=signal.signal_id,
+        source=signal.source,
+        integration=signal.integration,
+        summary=signal.summary,
+        ci=signal.ci,
+        at=signal.timestamp or signal.received_at,
+        received_at=signal.received_at,
+        custom_details=signal.custom_details,
+        links=signal.links,
+    )
+    if not await store.record_unmanaged(conn, change=change):
         return []
     raised: list[Envelope] = []
-    if signal.ci is not None:
+    if change.ci is not None:
         now = utcnow()
         window = tenant.changes.incident_link_window
-        for incident in await store.incidents_after(conn, tenant=env.tenant, ci=signal.ci, at=at, window=window):
-            raised += await link_unmanaged(conn, env, row, incident, now)
-    recorded = unmanaged_recorded_event(env.tenant, row, cause=env)
-    return [recorded, *raised]
+        for incident in await store.incidents_after(conn, tenant=env.tenant, ci=change.ci, at=change.at, window=window):
+            raised += await link_unmanaged(conn, env, change, incident, now)
+    return [unmanaged_recorded_event(change, cause=env), *raised]
 
 
 def make_apply(config: TierlineConfig) -> Callable[[asyncpg.Connection, list[Envelope]], Awaitable[list[Envelope]]]:

@@ -24,11 +24,11 @@ WINDOW_BATCH = 200
 async def fire_due_edges(tx: Tx, *, limit: int = WINDOW_BATCH) -> int:
     """Publish the window edges that fell due (a start before its end when both did while no replica ran)."""
     due = await store.claim_due_edges(tx.conn, limit=limit)
-    for edge, change, fired_at in due:
-        await store.mark_fired(tx.conn, change_id=change.id, edges=[edge], at=fired_at)
-        tx.emit(window_event(change, edge, fired_at))
-        kind = "change.window_started" if edge == "start" else "change.window_ended"
-        log.info(kind, tenant=change.tenant, number=change.number)
+    for d in due:
+        await store.mark_fired(tx.conn, change_id=d.change.id, edges=[d.edge], at=d.fired_at)
+        tx.emit(window_event(d.change, d.edge, d.fired_at))
+        kind = "change.window_started" if d.edge == "start" else "change.window_ended"
+        log.info(kind, tenant=d.change.tenant, number=d.change.number)
     return len(due)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
@@ -90,7 +91,7 @@ async def calendar(request: web.Request) -> web.Response:
         {"kind": "managed", "start": c.planned_start, "end": c.planned_end}
         | {k: v for k, v in change_json(c).items() if k not in ("planned_start", "planned_end", "overrides")}
         for c in managed
-    ] + [{"kind": "unmanaged", "start": u["at"], "end": None} | dict(u) for u in unmanaged]
+    ] + [{"kind": "unmanaged", "start": u.at, "end": None} | asdict(u) for u in unmanaged]
     items.sort(key=lambda i: (i["start"], i.get("number") or i.get("signal_id")))
     in_scope = [t for t in st.config.tenants if tenants is None or t.id in tenants]
     freezes = [

@@ -25,7 +25,7 @@ async def detail_json(conn: asyncpg.Connection, c: ChangeRequest, tenant: Tenant
     data = change_json(c) | {
         "approvals": c.approvals,
         "votes": [asdict(v) for v in c.votes],
-        "timeline": await store.timeline(conn, change_id=c.id),
+        "timeline": [asdict(t) for t in await store.timeline(conn, change_id=c.id)],
         "incidents": [asdict(link) | {"counts_as_failed": link.counts_as_failed} for link in links],
         "allowed_actions": c.lifecycle.allowed(c.state),
     }
