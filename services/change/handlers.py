@@ -80,9 +80,8 @@ async def on_changes_received(tx: Tx, messages: list[Message[ChangeSignalReceive
         if change.ci is None:
             continue
         window, now = tenant.changes.incident_link_window, utcnow()
-        for incident in await store.incidents_after(
-            tx.conn, tenant=m.tenant, ci=change.ci, at=change.at, window=window
-        ):
+        seen = await store.incidents_after(tx.conn, tenant=m.tenant, ci=change.ci, at=change.at, window=window)
+        for incident in seen:
             tx.emit(await link_unmanaged(tx.conn, m.envelope, change, incident, now))
 
 
