@@ -24,7 +24,7 @@ from libs.logging import configure_logging
 from libs.outbox import Outbox, prune_inbox
 from libs.service import ServiceSpec
 from libs.settings import Settings
-from libs.subscriptions import Dispatcher, Sink, Subscriptions
+from libs.subscriptions import Before, Dispatcher, Sink, Subscriptions
 from libs.subscriptions import event_types as types_of
 from libs.tasks import cancel_and_wait
 from libs.uow import handle_messages, unit_of_work
@@ -110,15 +110,16 @@ async def consume(
     subscriptions: Subscriptions[Any] | None = None,
     deps: Any = None,
     sink: Sink[Any] | None = None,
+    before: Before[Any] | None = None,
     event_types: list[str] | None = None,  # TRANSITIONAL (issue 13), with apply: removed once all are converted
     apply: Any = None,
     **options: Any,
 ) -> Consumer:
     """Start a durable consumer for a subscriber table (libs.subscriptions): its subject filters come from the
     table, and each fetched batch is dispatched in one unit of work with its inbox marks and the events its
-    handlers emit. With `sink` instead, every subject under the prefix reaches the sink unparsed, in one unit
-    of work without the inbox (the sink's own table is its inbox: reporting's ledger). `options` go to
-    start_consumer (another stream, a decoder, a readiness check name)."""
+    handlers emit (after `before`, a step that sees the whole batch). With `sink` instead, every subject under
+    the prefix reaches the sink unparsed, in one unit of work without the inbox (the sink's own table is its
+    inbox: reporting's ledger). `options` go to start_consumer (another stream, a decoder, a readiness check)."""
     if sink is not None:
         subjects = [f"{res.bus.prefix}.>"]
 
@@ -137,7 +138,7 @@ async def consume(
 
     else:
         assert subscriptions is not None, "consume needs a subscriber table or a sink"
-        dispatch = Dispatcher(subscriptions, deps)
+        dispatch = Dispatcher(subscriptions, deps, before=before)
         subjects = options.pop("subjects", None) or [res.bus.subject(t) for t in types_of(subscriptions)]
 
         async def handle(envs: list[Envelope]) -> None:

@@ -17,6 +17,9 @@ what later handlers must see (triage's change windows before its alerts), and ty
 matters share one entry. A handler takes (tx, messages, deps): the unit of work to write and emit in, the
 typed messages, and the service's own dependencies (its config). It emits what it raises with tx.emit.
 
+A table may have a `before` step, which sees the whole batch before any handler runs (change locks every
+(tenant, CI) the batch names there, in one order, so replicas meet instead of deadlocking).
+
 A "sink" (reporting's ledger) takes every envelope under the prefix as it came, unparsed. A service that reads
 some types by field rather than by contract (triage's copy of escalation's clock news) declares its own lenient
 class with `VIEW_OF = (types...)` and keys the table with it.
@@ -52,6 +55,7 @@ Handler = Callable[[Tx, list[Message[Any]], D], Awaitable[None]]
 Key = type[Contract] | tuple[type[Contract], ...]
 Subscriptions = Mapping[Key, Handler[D]]
 Sink = Callable[[Tx, list[Envelope], D], Awaitable[None]]
+Before = Sink  # a step that sees the whole batch before any handler (change's locks on every CI it names)
 
 
 def as_message(envelope: Envelope) -> Message[Any]:
@@ -77,8 +81,8 @@ def event_types(subscriptions: Subscriptions[Any]) -> list[str]:
 class Dispatcher(Generic[D]):
     """Runs a fetched batch through a subscriber table (see the module docstring for the order)."""
 
-    def __init__(self, subscriptions: Subscriptions[D], deps: D) -> None:
-        self.deps = deps
+    def __init__(self, subscriptions: Subscriptions[D], deps: D, *, before: Before[D] | None = None) -> None:
+        self.deps, self.before = deps, before
         self.handlers = list(subscriptions.values())
         self.slot: dict[str, tuple[int, type[Contract]]] = {}
         for i, key in enumerate(subscriptions):
@@ -88,6 +92,8 @@ class Dispatcher(Generic[D]):
                 self.slot[name] = (i, cls)
 
     async def __call__(self, tx: Tx, envelopes: list[Envelope]) -> None:
+        if self.before is not None:
+            await self.before(tx, envelopes, self.deps)
         batches: list[list[Message[Any]]] = [[] for _ in self.handlers]
         for env in envelopes:
             found = self.slot.get(env.short_type)

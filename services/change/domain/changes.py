@@ -1,6 +1,6 @@
 """Change's pure rules: change types, the ITIL lifecycle per type, and what each move records. No I/O.
 
-Votes and boards are in approvals.py, freezes and conflicts in schedule.py.
+Votes and boards are in approvals.py, freezes and conflicts in schedule.py (this package).
 """
 
 from __future__ import annotations

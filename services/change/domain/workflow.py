@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 from libs.config import Tenant
-from services.change.approvals import board_for, check_reachable
-from services.change.domain import (
+from services.change.domain.approvals import board_for, check_reachable
+from services.change.domain.changes import (
     ChangeRequest,
+    ChangeType,
     IncidentLink,
     InvalidChange,
     Step,
@@ -16,15 +18,41 @@ from services.change.domain import (
     move,
     outcome_of,
 )
-from services.change.schedule import check_schedule, check_start
-from services.change.schemas import ChangeCreate, Schedule
+from services.change.domain.schedule import check_schedule, check_start
+
+
+# What the rules read from a request: the API's bodies (services/change/api/schemas.py) have these fields, and the
+# rules stay free of HTTP.
+class NewChange(Protocol):
+    """A request to raise a change."""
+
+    change_type: ChangeType
+    ci: str | None
+    cis: list[str] | None
+    title: str | None
+    description: str | None
+    template: str | None
+    planned_start: datetime | None
+    planned_end: datetime | None
+    implementer: str | None
+    rollback_plan: str | None
+
+
+class ScheduleRequest(Protocol):
+    """A request to book (or move) a change's window."""
+
+    planned_start: datetime | None
+    planned_end: datetime | None
+    implementer: str | None
+    override_reason: str | None
+    comment: str | None
 
 
 def _invalid(field: str, message: str) -> InvalidChange:
     return InvalidChange(message, [{"field": field, "message": message}])
 
 
-def _from_template(tenant: Tenant, body: ChangeCreate, cis: list[str], field: str) -> tuple[str, str | None, list[str]]:
+def _from_template(tenant: Tenant, body: NewChange, cis: list[str], field: str) -> tuple[str, str | None, list[str]]:
     """A standard change's title, description and CIs, from its pre-approved template."""
     if not body.template:
         known = ", ".join(tenant.changes.template_index) or "none configured"
@@ -47,7 +75,7 @@ def check_duration(tenant: Tenant, template_id: str | None, start: datetime | No
 
 
 def open_change(
-    tenant: Tenant, body: ChangeCreate, *, id: str, number: str, by: str, at: datetime
+    tenant: Tenant, body: NewChange, *, id: str, number: str, by: str, at: datetime
 ) -> tuple[ChangeRequest, Step]:
     """A new draft; its quorum is fixed now (and again when assessed) so a CAB reconfiguration does not move
     the bar under a change in flight."""
@@ -103,7 +131,7 @@ def assess(
 
 
 def schedule(
-    change: ChangeRequest, tenant: Tenant, others: list[ChangeRequest], body: Schedule, *, by: str, at: datetime
+    change: ChangeRequest, tenant: Tenant, others: list[ChangeRequest], body: ScheduleRequest, *, by: str, at: datetime
 ) -> Step:
     """Book the planned window after the freeze and conflict checks; overrides are recorded on the change."""
     change.lifecycle.next(change.state, "schedule")  # an illegal move is refused before any other check

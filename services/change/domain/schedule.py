@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from libs.config import FreezeWindow, Tenant, WeeklyMaintenance
-from services.change.domain import ChangeRefused, ChangeRequest
+from services.change.domain.changes import ChangeRefused, ChangeRequest
 
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # Changes whose window is booked: they hold their CIs and their implementer.

@@ -1,83 +1,29 @@
-"""Change's HTTP API: create, list, read, the calendar; the workflow's actions are in actions.py."""
+"""Raising, listing and reading changes, and the calendar; the workflow's moves are in moves.py."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-import asyncpg
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
 
-from libs.auth import Principal, authenticate
-from libs.config import Tenant, TierlineConfig
-from libs.errors import ApiError, read_json, validation_error
-from libs.events import Envelope, utcnow
-from libs.outbox import Outbox, run_command
+from libs.auth import authenticate
+from libs.errors import ApiError
+from libs.events import utcnow
 from libs.query import Problems, check_query, limit_problems, tenant_scope
+from libs.uow import unit_of_work
 from libs.web import respond
 from services.change import store
-from services.change.approvals import awaiting, board_for
-from services.change.domain import STATES, ChangeRefused, ChangeRequest
+from services.change.api.context import REQUESTERS, STATE, body_of, refusal, visible
+from services.change.api.schemas import ChangeCreate
+from services.change.api.views import change_json, detail_json
+from services.change.domain.changes import STATES, ChangeRefused
+from services.change.domain.schedule import freezes_hit
+from services.change.domain.workflow import open_change
 from services.change.events import change_event
-from services.change.schedule import freezes_hit
-from services.change.schemas import ChangeCreate
-from services.change.workflow import open_change
 
-REQUESTERS = {"provider_admin", "engineer", "change_manager"}
 CALENDAR_SPAN = timedelta(days=366)
-
-
-@dataclass
-class ChangeState:
-    pool: asyncpg.Pool
-    outbox: Outbox
-    config: TierlineConfig
-    tokens: dict[str, Principal]
-
-    def tenant(self, change: ChangeRequest) -> Tenant:
-        tenant = self.config.tenant(change.tenant)
-        if tenant is None:  # a tenant dropped from config: its changes can be read, not moved
-            raise ApiError(409, "unknown_tenant", f"tenant {change.tenant} is no longer configured")
-        return tenant
-
-
-STATE: web.AppKey[ChangeState] = web.AppKey("change", ChangeState)
-
-
-def change_json(c: ChangeRequest) -> dict[str, Any]:
-    data = asdict(c)
-    data.pop("votes")
-    return data
-
-
-async def detail_json(conn: asyncpg.Connection, c: ChangeRequest, tenant: Tenant | None) -> dict[str, Any]:
-    """The detail view: votes, timeline, linked incidents, what it waits for, and the moves open to it."""
-    links = await store.links(conn, change_id=c.id)
-    data = change_json(c) | {
-        "approvals": c.approvals,
-        "votes": [asdict(v) for v in c.votes],
-        "timeline": await store.timeline(conn, change_id=c.id),
-        "incidents": [asdict(link) | {"counts_as_failed": link.counts_as_failed} for link in links],
-        "allowed_actions": c.lifecycle.allowed(c.state),
-    }
-    if tenant and "approve" in c.lifecycle.allowed(c.state):
-        data["awaiting"] = awaiting(c, board_for(tenant, c))
-    return data
-
-
-async def body_of(request: web.Request, model: type[BaseModel]) -> Any:
-    raw = await read_json(request) if request.body_exists else {}  # no body: 422 lists what is required
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        raise validation_error(exc) from None
-
-
-def refusal(exc: ChangeRefused) -> ApiError:
-    return ApiError(exc.status, exc.code, str(exc), exc.details)
 
 
 async def create_change(request: web.Request) -> web.Response:
@@ -87,19 +33,17 @@ async def create_change(request: web.Request) -> web.Response:
     tenant = st.config.tenant(body.tenant)
     if tenant is None or not who.can_see(tenant.id):
         raise ApiError(422, "validation_failed", "unknown tenant", [{"field": "tenant", "message": "unknown tenant"}])
-
-    async def command(conn: asyncpg.Connection) -> tuple[dict[str, Any], list[Envelope]]:
-        try:  # the rules run before a number is taken, so a refused request uses none
-            change, step = open_change(tenant, body, id=str(uuid.uuid4()), number="", by=who.user, at=utcnow())
-        except ChangeRefused as exc:
-            raise refusal(exc) from None
-        change.number = f"{tenant.code}-CHG-{await store.allocate_number(conn, tenant=tenant.id)}"
-        await store.insert_change(conn, change=change)
-        await store.add_timeline(conn, change_id=change.id, steps=[step])
-        event = change_event(change, step, correlation_id=request.headers.get("X-Request-Id"))
-        return await detail_json(conn, change, tenant), [event]
-
-    return respond(await run_command(st.pool, st.outbox, command), status=201)
+    try:  # the rules run before a number is taken, so a refused request uses none
+        change, step = open_change(tenant, body, id=str(uuid.uuid4()), number="", by=who.user, at=utcnow())
+    except ChangeRefused as exc:
+        raise refusal(exc) from None
+    async with unit_of_work(st.pool, st.outbox) as tx:
+        change.number = f"{tenant.code}-CHG-{await store.allocate_number(tx.conn, tenant=tenant.id)}"
+        await store.insert_change(tx.conn, change=change)
+        await store.add_timeline(tx.conn, change_id=change.id, steps=[step])
+        tx.emit(change_event(change, step, correlation_id=request.headers.get("X-Request-Id")))
+        detail = await detail_json(tx.conn, change, tenant)
+    return respond(detail, status=201)
 
 
 async def list_changes(request: web.Request) -> web.Response:
@@ -147,7 +91,7 @@ async def calendar(request: web.Request) -> web.Response:
         {"kind": "managed", "start": c.planned_start, "end": c.planned_end}
         | {k: v for k, v in change_json(c).items() if k not in ("planned_start", "planned_end", "overrides")}
         for c in managed
-    ] + [{"kind": "unmanaged", "start": u["at"], "end": None} | dict(u) for u in unmanaged]
+    ] + [{"kind": "unmanaged", "start": u.at, "end": None} | asdict(u) for u in unmanaged]
     items.sort(key=lambda i: (i["start"], i.get("number") or i.get("signal_id")))
     in_scope = [t for t in st.config.tenants if tenants is None or t.id in tenants]
     freezes = [
@@ -156,13 +100,6 @@ async def calendar(request: web.Request) -> web.Response:
         for f in freezes_hit(t, [s.id for s in t.services], start, end)
     ]
     return respond({"from": start, "to": end, "items": items, "freezes": freezes})
-
-
-async def visible(conn: asyncpg.Connection, ref: str, who: Principal, *, lock: bool = False) -> ChangeRequest:
-    change = await store.get_change(conn, ref=ref, lock=lock)
-    if change is None or not who.can_see(change.tenant):
-        raise ApiError(404, "not_found", f"no change {ref}")
-    return change
 
 
 async def get_change(request: web.Request) -> web.Response:

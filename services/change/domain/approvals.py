@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from libs.config import CabRule, Tenant, eligible_voters
-from services.change.domain import ChangeRefused, ChangeRequest, Step, Vote, VoteKind, move
+from services.change.domain.changes import ChangeRefused, ChangeRequest, Step, Vote, VoteKind, move
 
 
 class NotCabMember(ChangeRefused):

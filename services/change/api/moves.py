@@ -1,5 +1,5 @@
-"""The workflow's HTTP actions: POST /v1/changes/{ref}/<action>. Each locks the change, lets the rules
-decide, and commits state, timeline, votes, window rows and events in one transaction."""
+"""The workflow's moves over HTTP: POST /v1/changes/{ref}/<action>. Each locks the change, lets the rules
+decide, and commits state, timeline, votes, window rows and events in one unit of work."""
 
 from __future__ import annotations
 
@@ -16,19 +16,18 @@ from libs.config import Tenant
 from libs.errors import ApiError
 from libs.events import Envelope, utcnow
 from libs.lifecycle import IllegalTransition
-from libs.outbox import run_command
+from libs.uow import unit_of_work
 from libs.web import respond
-from services.change import store, windows, workflow
-from services.change.api import REQUESTERS, STATE, body_of, detail_json, refusal, visible
-from services.change.approvals import board_for, cast_vote, check_reachable
-from services.change.domain import ChangeRefused, ChangeRequest, Step, move, outcome_of
+from services.change import store
+from services.change.api import windows
+from services.change.api.context import MANAGERS, REQUESTERS, STATE, VOTERS, body_of, refusal, visible
+from services.change.api.schemas import Assess, Clear, Comment, Fail, Schedule, Start, Submit
+from services.change.api.views import detail_json
+from services.change.domain import workflow
+from services.change.domain.approvals import board_for, cast_vote, check_reachable
+from services.change.domain.changes import ChangeRefused, ChangeRequest, Step, move, outcome_of
+from services.change.domain.schedule import BOOKED_STATES, WindowOpen
 from services.change.events import change_event, link_event
-from services.change.schedule import BOOKED_STATES, WindowOpen
-from services.change.schemas import Assess, Clear, Comment, Fail, Schedule, Start, Submit
-
-MANAGERS = {"provider_admin", "change_manager"}
-# CAB membership is the real gate for votes; a client_viewer token is read-only whatever its user name.
-VOTERS = {"provider_admin", "engineer", "change_manager", "cab_member", "client_approver"}
 
 
 class Ctx:
@@ -53,22 +52,19 @@ async def act(request: web.Request, roles: set[str], model: type[BaseModel], dec
     body = await body_of(request, model)
     ref = request.match_info["ref"]
 
-    async def command(conn: asyncpg.Connection) -> tuple[dict[str, Any], list[Envelope]]:
-        change = await visible(conn, ref, who, lock=True)
+    async with unit_of_work(st.pool, st.outbox) as tx:
+        change = await visible(tx.conn, ref, who, lock=True)
         tenant = st.tenant(change)
-        ctx = Ctx(request, conn, change, tenant, who)
+        ctx = Ctx(request, tx.conn, change, tenant, who)
         try:
             steps = await decide(ctx, body)
-        except IllegalTransition as exc:
-            raise ApiError(409, exc.code, str(exc), [{"allowed": exc.allowed}]) from None
-        except ChangeRefused as exc:
+        except (IllegalTransition, ChangeRefused) as exc:
             raise refusal(exc) from None
-        await store.save_change(conn, change=change)
-        await store.add_timeline(conn, change_id=change.id, steps=steps)
-        events = [change_event(change, s, correlation_id=ctx.cid) for s in steps] + ctx.extra
-        return await detail_json(conn, change, tenant), events
-
-    return respond(await run_command(st.pool, st.outbox, command))
+        await store.save_change(tx.conn, change=change)
+        await store.add_timeline(tx.conn, change_id=change.id, steps=steps)
+        tx.emit(*[change_event(change, s, correlation_id=ctx.cid) for s in steps], *ctx.extra)
+        detail = await detail_json(tx.conn, change, tenant)
+    return respond(detail)
 
 
 async def _schedule(ctx: Ctx, body: Schedule) -> Step:
@@ -184,6 +180,7 @@ def _handler(
 
 
 def add_routes(app: web.Application) -> None:
+    """POST /v1/changes/{ref}/<action> for every move, and clearing a linked incident."""
     for name, spec in ACTIONS.items():
         app.router.add_post(f"/v1/changes/{{ref}}/{name}", _handler(*spec))
     clear = _handler(MANAGERS, Clear, _clear)
