@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 
 from libs.auth import authenticate
-from libs.errors import ApiError
+from libs.errors import ApiError, read_body
 from libs.events import utcnow
 from libs.query import Problems, check_query, limit_problems, tenant_scope
 from libs.uow import unit_of_work
 from libs.web import respond
 from services.change import store
-from services.change.api.context import REQUESTERS, STATE, body_of, refusal, visible
+from services.change.api.context import REQUESTERS, STATE, refusal, visible
 from services.change.api.schemas import ChangeCreate
 from services.change.api.views import change_json, detail_json
 from services.change.domain.changes import STATES, ChangeRefused
@@ -29,7 +29,7 @@ CALENDAR_SPAN = timedelta(days=366)
 async def create_change(request: web.Request) -> web.Response:
     st = request.app[STATE]
     who = authenticate(request, st.tokens, roles=REQUESTERS)
-    body: ChangeCreate = await body_of(request, ChangeCreate)
+    body: ChangeCreate = await read_body(request, ChangeCreate)
     tenant = st.config.tenant(body.tenant)
     if tenant is None or not who.can_see(tenant.id):
         raise ApiError(422, "validation_failed", "unknown tenant", [{"field": "tenant", "message": "unknown tenant"}])

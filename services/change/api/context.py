@@ -4,15 +4,13 @@ change a caller may see, and the mapping of the domain's refusals to HTTP answer
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import asyncpg
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
 
 from libs.auth import Principal
 from libs.config import Tenant, TierlineConfig
-from libs.errors import ApiError, read_json, validation_error
+from libs.errors import ApiError
 from libs.lifecycle import IllegalTransition
 from libs.outbox import Outbox
 from services.change import store
@@ -39,14 +37,6 @@ class ChangeState:
 
 
 STATE: web.AppKey[ChangeState] = web.AppKey("change", ChangeState)
-
-
-async def body_of(request: web.Request, model: type[BaseModel]) -> Any:
-    raw = await read_json(request) if request.body_exists else {}  # no body: 422 lists what is required
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        raise validation_error(exc) from None
 
 
 def refusal(exc: ChangeRefused | IllegalTransition) -> ApiError:

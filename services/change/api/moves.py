@@ -13,14 +13,14 @@ from pydantic import BaseModel
 
 from libs.auth import Principal, authenticate
 from libs.config import Tenant
-from libs.errors import ApiError
+from libs.errors import ApiError, read_body
 from libs.events import Envelope, utcnow
 from libs.lifecycle import IllegalTransition
 from libs.uow import unit_of_work
 from libs.web import respond
 from services.change import store
 from services.change.api import windows
-from services.change.api.context import MANAGERS, REQUESTERS, STATE, VOTERS, body_of, refusal, visible
+from services.change.api.context import MANAGERS, REQUESTERS, STATE, VOTERS, refusal, visible
 from services.change.api.schemas import Assess, Clear, Comment, Fail, Schedule, Start, Submit
 from services.change.api.views import detail_json
 from services.change.domain import workflow
@@ -49,7 +49,7 @@ async def act(request: web.Request, roles: set[str], model: type[BaseModel], dec
     """Authenticate, read the body (absent reads as {}), then decide under the change's row lock."""
     st = request.app[STATE]
     who = authenticate(request, st.tokens, roles=roles)
-    body = await body_of(request, model)
+    body = await read_body(request, model)
     ref = request.match_info["ref"]
 
     async with unit_of_work(st.pool, st.outbox) as tx:

@@ -15,7 +15,7 @@ import asyncpg
 from aiohttp import web
 
 from libs.auth import Principal, authenticate
-from libs.errors import ApiError
+from libs.errors import ApiError, read_body
 from libs.events import utcnow
 from libs.lifecycle import IllegalTransition
 from libs.uow import unit_of_work
@@ -32,7 +32,6 @@ from services.triage.api.schemas import (
     Reason,
     Resolve,
     SetPriority,
-    body_of,
 )
 from services.triage.api.state import RESPONDERS, STATE, incident_json, visible
 from services.triage.domain import actions
@@ -76,7 +75,7 @@ def action(model: type[Body], act: Act) -> Callable[[web.Request], Any]:
     async def handler(request: web.Request) -> web.Response:
         st = request.app[STATE]
         who = authenticate(request, st.tokens, roles=RESPONDERS)
-        body = await body_of(request, model)
+        body = await read_body(request, model)
         try:
             async with unit_of_work(st.pool, st.outbox) as tx:
                 incident = await visible(tx.conn, request.match_info["ref"], who, lock=True)
@@ -150,7 +149,7 @@ def incident_by_hand(who: Principal, body: IncidentCreate, request: web.Request)
 async def create_incident(request: web.Request) -> web.Response:
     st = request.app[STATE]
     who = authenticate(request, st.tokens, roles=RESPONDERS)
-    body = await body_of(request, IncidentCreate)
+    body = await read_body(request, IncidentCreate)
     incident = incident_by_hand(who, body, request)
     async with unit_of_work(st.pool, st.outbox) as tx:
         await number_new_incidents(tx.conn, [incident], st.config)

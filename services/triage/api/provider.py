@@ -15,13 +15,12 @@ import asyncpg
 from aiohttp import web
 
 from libs.auth import Principal, authenticate, require_role
-from libs.errors import ApiError
+from libs.errors import ApiError, read_body
 from libs.events import utcnow
 from libs.uow import unit_of_work
 from libs.web import respond
 from services.triage import store
 from services.triage.api.commands import ACTS, perform
-from services.triage.api.schemas import body_of
 from services.triage.api.state import RESPONDERS, STATE, incident_json
 from services.triage.domain.incident import Incident
 from services.triage.events import incident_event
@@ -66,7 +65,7 @@ def provider_action(name: str) -> Any:
     async def handler(request: web.Request) -> web.Response:
         who = _staff(request)
         require_role(who, RESPONDERS)
-        body = await body_of(request, model)
+        body = await read_body(request, model)
         ref, st = request.match_info["ref"], request.app[STATE]
 
         async with unit_of_work(st.pool, st.outbox) as tx:

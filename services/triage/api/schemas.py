@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from libs.config import Category, Level, Priority
 from libs.contracts import HoldReason, Severity
-from libs.errors import ApiError, read_json, validation_error
 from services.triage.domain import actions
 
 Text = Annotated[str, Field(min_length=1, max_length=2000)]
@@ -64,13 +62,3 @@ class SetPriority(Body):
 class Note(Body):
     text: Annotated[str, Field(min_length=1, max_length=20000)]
     internal: bool = True  # a work note; false: a comment the client's own tokens see too
-
-
-async def body_of(request: web.Request, model: type[Body]) -> Any:
-    raw = await read_json(request) if request.can_read_body else {}
-    if not isinstance(raw, dict):
-        raise ApiError(422, "validation_failed", "the request body must be a JSON object")
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        raise validation_error(exc) from None
