@@ -95,24 +95,32 @@ async def on_incident_lifecycle(tx: Tx, messages: list[Message[Lifecycle]], conf
         cause = m.envelope
         match m.payload:
             case IncidentAcknowledged() as e:
-                await _stop_clocks(tx, cause, e.incident_id, ["response"], e.at)  # clocks before runs, everywhere
-                await _end_run(tx, e.incident_id, "acknowledged")
+                await on_acknowledged(tx, cause, e, config)
             case IncidentResolved() | IncidentClosed() as e:
-                await _stop_clocks(tx, cause, e.incident_id, ["response", "resolution"], e.at)
-                found = await _end_run(tx, e.incident_id, "closed")
-                if found and isinstance(e, IncidentResolved):
-                    incident = found[0].incident
-                    await paging.notify(tx, config, tenant=m.tenant, trigger="resolved", incident=incident, cause=cause)
+                await on_resolved(tx, cause, e, config)
             case IncidentHeld() as e:
-                await on_held(tx, cause, e, config.tenant(m.tenant))
+                await on_held(tx, cause, e, config)
             case IncidentResumed() as e:
-                await on_resumed(tx, cause, e)
+                await on_resumed(tx, cause, e, config)
             case IncidentPriorityChanged() as e:
-                await on_priority_changed(tx, cause, e, config.tenant(m.tenant))
+                await on_priority_changed(tx, cause, e, config)
             case IncidentReopened() as e:
                 await on_reopened(tx, cause, e, config)
             case IncidentEscalated() as e:
                 await on_escalated(tx, cause, e, config)
+
+
+async def on_acknowledged(tx: Tx, cause: Envelope, e: IncidentAcknowledged, config: TierlineConfig) -> None:
+    await _stop_clocks(tx, cause, e.incident_id, ["response"], e.at)  # clocks before runs, everywhere
+    await _end_run(tx, e.incident_id, "acknowledged")
+
+
+async def on_resolved(tx: Tx, cause: Envelope, e: IncidentResolved | IncidentClosed, config: TierlineConfig) -> None:
+    await _stop_clocks(tx, cause, e.incident_id, ["response", "resolution"], e.at)
+    found = await _end_run(tx, e.incident_id, "closed")
+    if found and isinstance(e, IncidentResolved):
+        incident = found[0].incident
+        await paging.notify(tx, config, tenant=cause.tenant, trigger="resolved", incident=incident, cause=cause)
 
 
 async def _stop_clocks(tx: Tx, cause: Envelope, incident_id: str, names: list[str], at: datetime) -> None:
@@ -130,8 +138,9 @@ async def _end_run(tx: Tx, incident_id: str, state: RunState) -> list[Escalation
     return found
 
 
-async def on_held(tx: Tx, cause: Envelope, e: IncidentHeld, tenant: Tenant | None) -> None:
+async def on_held(tx: Tx, cause: Envelope, e: IncidentHeld, config: TierlineConfig) -> None:
     """On hold: the resolution clock pauses where the contract says this hold pauses it."""
+    tenant = config.tenant(cause.tenant)
     if tenant is None or not pauses(e.reason, pause_on_vendor=tenant.contract.pause_on_vendor):
         return
     for clock in await sla_clocks.locked(tx.conn, incident_id=e.incident_id, clocks=["resolution"]):
@@ -140,7 +149,7 @@ async def on_held(tx: Tx, cause: Envelope, e: IncidentHeld, tenant: Tenant | Non
             tx.emit(events.clock_paused(paused, cause))
 
 
-async def on_resumed(tx: Tx, cause: Envelope, e: IncidentResumed) -> None:
+async def on_resumed(tx: Tx, cause: Envelope, e: IncidentResumed, config: TierlineConfig) -> None:
     """Off hold: a paused resolution clock counts again, its deadline moved by the coverage time paused."""
     for clock in await sla_clocks.locked(tx.conn, incident_id=e.incident_id, clocks=["resolution"]):
         if (restart := clock.resume(e.at)) is not None:
@@ -148,11 +157,12 @@ async def on_resumed(tx: Tx, cause: Envelope, e: IncidentResumed) -> None:
             tx.emit(events.clock_resumed(restart, clock.pause_reason or e.reason, cause))
 
 
-async def on_priority_changed(tx: Tx, cause: Envelope, e: IncidentPriorityChanged, tenant: Tenant | None) -> None:
+async def on_priority_changed(tx: Tx, cause: Envelope, e: IncidentPriorityChanged, config: TierlineConfig) -> None:
     """Running clocks take the new priority's targets from the contract the incident opened under, counted
     from the same start; warnings already fired stay fired, a breach already fired stays a fact."""
     clocks = await sla_clocks.locked(tx.conn, incident_id=e.incident_id, clocks=["response", "resolution"])
     runs = await escalation_runs.find(tx.conn, incident_ids=[e.incident_id], lock=True)
+    tenant = config.tenant(cause.tenant)
     if runs:
         targets = runs[0].sla
         await escalation_runs.save(tx.conn, replace(runs[0], priority=e.to_priority))
