@@ -1,14 +1,18 @@
 """SlaClock and EscalationRun alone (pure): what a stop, pause, resume, priority change, reopen or firing does
-to a clock in coverage time, and how a policy run moves through its steps, tiers and rounds."""
+to a clock in coverage time, and how a policy run moves through its steps, tiers and rounds; and which of a
+batch of records an insert wrote."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from libs.calendar import calendar_for
 from services.escalation.domain.clock import SlaClock
 from services.escalation.domain.run import EscalationRun, PolicyStep
+from services.escalation.store import inserted
 
 T0 = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)
 CAL = calendar_for({"hours": "24x7"})
@@ -130,3 +134,14 @@ def test_an_ended_run_ends_again_only_by_closing():
     assert acknowledged is not None and (acknowledged.state, acknowledged.step_due_at) == ("acknowledged", None)
     assert acknowledged.end("acknowledged") is None
     assert acknowledged.end("closed").state == "closed"  # type: ignore[union-attr]
+
+
+def test_inserted_records_are_those_written_in_order_the_first_of_a_key():
+    a, b, a2 = clock(incident_id="a"), clock(incident_id="b"), clock(incident_id="a", priority="P1")
+    found = inserted([a, b, a2], ["a"], key=lambda c: c.incident_id)
+    assert found == [a] and found[0].priority == "P2"  # the second of one key in a batch conflicted
+
+
+def test_a_key_written_unlike_any_given_is_an_error_not_a_silent_gap():
+    with pytest.raises(ValueError, match="not given"):
+        inserted([clock(incident_id="ABC")], ["abc"], key=lambda c: c.incident_id)

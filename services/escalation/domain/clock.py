@@ -27,6 +27,7 @@ class ClockPlan:
     coverage: dict[str, Any]
     warn_at: tuple[float, ...]
     next_fire_at: datetime
+    cal: Calendar = field(repr=False, compare=False)  # `coverage`, built once
 
 
 def _points(cal: Calendar, started: datetime, target_s: float, paused_s: float, fractions: Any) -> list[Point]:
@@ -48,7 +49,7 @@ def plan_clocks(tenant: Tenant, priority: str, opened_at: datetime) -> list[Cloc
     for clock, length in (("response", target.respond), ("resolution", target.resolve)):
         points = _points(cal, opened_at, length.total_seconds(), 0.0, warn)
         due, first = points[-1][1], points[0][1]
-        plans.append(ClockPlan(clock, length, due, cal.label, cal.spec(), warn, first))  # type: ignore[arg-type]
+        plans.append(ClockPlan(clock, length, due, cal.label, cal.spec(), warn, first, cal))  # type: ignore[arg-type]
     return plans
 
 
@@ -98,7 +99,7 @@ class SlaClock:
             warn_at=plan.warn_at,
             next_fire_at=plan.next_fire_at,
             started_tier=opened.tier,
-            cal=calendar_for(plan.coverage),
+            cal=plan.cal,
         )
 
     def fire_points(self) -> list[Point]:
@@ -162,9 +163,10 @@ class SlaClock:
                 breached = True
             else:
                 warnings.append((fraction, point))
-        fired = replace(self, warned=self.warned + len(warnings), next_fire_at=next_at)
+        changes: dict[str, Any] = {"warned": self.warned + len(warnings), "next_fire_at": next_at}
         if breached and self.breached_at is None:  # a breach is a fact once fired: never moved, never twice
-            fired = replace(fired, breached_at=at, fired_late=is_late(self.due_at, at))
+            changes |= {"breached_at": at, "fired_late": is_late(self.due_at, at)}
+        fired = replace(self, **changes)
         return Firing(fired, at, tuple(warnings), breached)
 
     def escalates_to(self) -> int | None:

@@ -4,7 +4,7 @@ step for a tier the incident reached, and when a step runs out in the contract's
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -25,14 +25,14 @@ class PolicyStep:
     tier: int
     after_s: float  # how long the step waits for an acknowledgement, in coverage time
     group: str | None = None
-    notify: list[str] = field(default_factory=list)  # the tenant's targets paged when the step starts
+    notify: tuple[str, ...] = ()  # the tenant's targets paged when the step starts
 
     @classmethod
     def of(cls, step: EscalationStep) -> PolicyStep:
-        return cls(tier=step.tier, after_s=step.after.total_seconds(), group=step.group, notify=list(step.notify))
+        return cls(tier=step.tier, after_s=step.after.total_seconds(), group=step.group, notify=tuple(step.notify))
 
     def snapshot(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"tier": self.tier, "after_s": self.after_s, "group": self.group, "notify": list(self.notify)}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,10 +93,10 @@ class EscalationRun:
     def current(self) -> PolicyStep:
         return self.steps[self.step]
 
-    def start_step(self, step: int, round_: int, at: datetime) -> EscalationRun:
-        """On `step` from `at`, due when its delay has passed in coverage time."""
+    def start_step(self, step: int, round_: int, at: datetime, **changes: Any) -> EscalationRun:
+        """On `step` from `at` (with `changes`), due when its delay has passed in coverage time."""
         due = self.cal.add(at, self.steps[step].after_s)
-        return replace(self, step=step, round=round_, step_started_at=at, step_due_at=due)
+        return replace(self, step=step, round=round_, step_started_at=at, step_due_at=due, **changes)
 
     def advance(self, at: datetime) -> EscalationRun:
         """The step ran out unacknowledged at `at`: on to the next step (and its tier, if higher), or, after the
@@ -105,21 +105,21 @@ class EscalationRun:
         if found is None:
             return replace(self, state="exhausted", step_due_at=None)
         step, round_ = found
-        return replace(self, tier=max(self.tier, self.steps[step].tier)).start_step(step, round_, at)
+        return self.start_step(step, round_, at, tier=max(self.tier, self.steps[step].tier))
 
     def reach(self, tier: int, at: datetime) -> tuple[EscalationRun, bool]:
         """The incident reached (or was asked up to) `tier`: a running policy jumps to its first step from here
         at that tier or above (True: a step started); with no such step, or once acknowledged, only the tier is
         remembered (False)."""
-        raised = replace(self, tier=max(self.tier, tier))
+        highest = max(self.tier, tier)
         step = step_for_tier(self.steps, tier, self.step)
         if step is None or self.state != "running":
-            return raised, False
-        return raised.start_step(step, self.round, at), True
+            return replace(self, tier=highest), False
+        return self.start_step(step, self.round, at, tier=highest), True
 
     def rerun(self, at: datetime) -> EscalationRun:
         """Back in the queue, never acknowledged: the policy runs again from the step for the incident's tier."""
-        return replace(self, state="running").start_step(first_step(self.steps, self.tier), 0, at)
+        return self.start_step(first_step(self.steps, self.tier), 0, at, state="running")
 
     def end(self, state: RunState) -> EscalationRun | None:
         """Acknowledged, closed or exhausted: nothing more runs out. An acknowledged or exhausted run is ended

@@ -5,27 +5,34 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import fields
+from functools import lru_cache
 
 import asyncpg
 
 from libs.calendar import calendar_from_json
 from services.escalation.domain.run import EscalationRun, PolicyStep
-from services.escalation.store import Claimed, arrays, assignments
+from services.escalation.store import Claimed, arrays, assignments, inserted, snapshot
 
 COLUMNS = tuple(f.name for f in fields(EscalationRun) if f.name != "cal")
 _STATE = ("priority", "step", "round", "tier", "step_started_at", "step_due_at", "state")
 
 
 def _read(row: asyncpg.Record) -> EscalationRun:
-    coverage = row["coverage"]  # jsonb text: its calendar is cached by it
-    values = {c: row[c] for c in COLUMNS}
-    values.update(incident_id=str(row["incident_id"]), coverage=json.loads(coverage), sla=json.loads(row["sla"]))
-    values["steps"] = tuple(PolicyStep(**s) for s in json.loads(row["steps"]))
+    values = dict(row)
+    values.pop("fired_at", None)  # a claim's time, not the run's
+    coverage = values["coverage"]  # jsonb text: its calendar is cached by it
+    values.update(incident_id=str(row["incident_id"]), coverage=snapshot(coverage), sla=snapshot(row["sla"]))
+    values["steps"] = _steps(row["steps"])
     return EscalationRun(**values, cal=calendar_from_json(coverage))
 
 
+@lru_cache(maxsize=1024)
+def _steps(text: str) -> tuple[PolicyStep, ...]:
+    return tuple(PolicyStep(**s | {"notify": tuple(s["notify"])}) for s in json.loads(text))
+
+
 async def start(conn: asyncpg.Connection, runs: Sequence[EscalationRun]) -> list[EscalationRun]:
-    """Insert policy runs; returns the runs started now (a replay starts none)."""
+    """Insert policy runs; returns those started now (a replay starts none)."""
     if not runs:
         return []
     names = ("incident_id", "tenant", "number", "title", "priority", "category", "policy", "repeat", "step", "round",
@@ -34,13 +41,13 @@ async def start(conn: asyncpg.Connection, runs: Sequence[EscalationRun]) -> list
         f"INSERT INTO escalation_runs ({', '.join(names)}, steps, coverage, sla) SELECT * FROM unnest($1::uuid[],"
         " $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::smallint[], $9::smallint[],"
         " $10::smallint[], $11::smallint[], $12::timestamptz[], $13::timestamptz[], $14::text[], $15::jsonb[],"
-        " $16::jsonb[], $17::jsonb[]) ON CONFLICT DO NOTHING RETURNING *",
+        " $16::jsonb[], $17::jsonb[]) ON CONFLICT DO NOTHING RETURNING incident_id",
         *arrays(runs, names),
         [json.dumps([s.snapshot() for s in r.steps]) for r in runs],
         [json.dumps(r.coverage) for r in runs],
         [json.dumps(r.sla) for r in runs],
     )
-    return [_read(r) for r in rows]
+    return inserted(runs, (str(r["incident_id"]) for r in rows), key=lambda r: r.incident_id)
 
 
 async def find(conn: asyncpg.Connection, *, incident_ids: Sequence[str], lock: bool = False) -> list[EscalationRun]:

@@ -11,7 +11,7 @@ import asyncpg
 
 from libs.calendar import calendar_from_json
 from services.escalation.domain.clock import SlaClock
-from services.escalation.store import Claimed, arrays, assignments
+from services.escalation.store import Claimed, arrays, assignments, inserted, snapshot
 
 COLUMNS = tuple(f.name for f in fields(SlaClock) if f.name != "cal")
 _SELECT = ", ".join(COLUMNS)
@@ -21,9 +21,10 @@ _STATE = ("priority", "tier", "target_s", "due_at", "stopped_at", "breached_at",
 
 
 def _read(row: asyncpg.Record) -> SlaClock:
-    coverage = row["coverage"]  # jsonb text: its calendar is cached by it
-    values = {c: row[c] for c in COLUMNS}
-    values.update(incident_id=str(row["incident_id"]), coverage=json.loads(coverage), warn_at=tuple(row["warn_at"]))
+    values = dict(row)
+    values.pop("fired_at", None)  # a claim's time, not the clock's
+    coverage = values["coverage"]  # jsonb text: its calendar is cached by it
+    values.update(incident_id=str(row["incident_id"]), coverage=snapshot(coverage), warn_at=tuple(row["warn_at"]))
     return SlaClock(**values, cal=calendar_from_json(coverage))
 
 
@@ -41,12 +42,12 @@ async def start(conn: asyncpg.Connection, clocks: Sequence[SlaClock]) -> list[Sl
         " nf, st, cv, w::float8[] FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],"
         " $6::smallint[], $7::text[], $8::float8[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[],"
         " $12::smallint[], $13::jsonb[], $14::text[]) AS u(i, c, t, n, p, ti, ca, ta, s, d, nf, st, cv, w)"
-        f" ON CONFLICT DO NOTHING RETURNING {_SELECT}",
+        " ON CONFLICT DO NOTHING RETURNING incident_id, clock",
         *arrays(clocks, names),
         coverage,
         warn_text,
     )
-    return [_read(r) for r in rows]
+    return inserted(clocks, ((str(r["incident_id"]), r["clock"]) for r in rows), key=lambda c: (c.incident_id, c.clock))
 
 
 async def locked(
