@@ -33,8 +33,8 @@ class Incident:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Notification:
-    """One notification to queue: committed with its cause, sent later by the sender."""
+class NotificationRef:
+    """What every notification names: itself, its tenant and incident, its target and what triggered it."""
 
     id: str
     tenant: str
@@ -43,21 +43,20 @@ class Notification:
     target: str
     kind: str
     trigger: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Notification(NotificationRef):
+    """One notification to queue: committed with its cause, sent later by the sender."""
+
     dedup_key: str  # the cause's event id: a replayed cause (same target) notifies once
     body: dict[str, Any]
 
 
 @dataclass(frozen=True, kw_only=True)
-class Delivery:
+class Delivery(NotificationRef):
     """A queued notification claimed for sending (fields as stored)."""
 
-    id: str
-    tenant: str
-    incident_id: str
-    number: str
-    target: str
-    kind: str
-    trigger: str
     body: str  # the JSON text to send, as it was queued
     attempts: int  # including the attempt being made now
 
