@@ -96,8 +96,10 @@ async def on_incident_lifecycle(tx: Tx, messages: list[Message[Lifecycle]], conf
         match m.payload:
             case IncidentAcknowledged() as e:
                 await on_acknowledged(tx, cause, e, config)
-            case IncidentResolved() | IncidentClosed() as e:
+            case IncidentResolved() as e:
                 await on_resolved(tx, cause, e, config)
+            case IncidentClosed() as e:
+                await on_closed(tx, cause, e, config)
             case IncidentHeld() as e:
                 await on_held(tx, cause, e, config)
             case IncidentResumed() as e:
@@ -115,12 +117,20 @@ async def on_acknowledged(tx: Tx, cause: Envelope, e: IncidentAcknowledged, conf
     await _end_run(tx, e.incident_id, "acknowledged")
 
 
-async def on_resolved(tx: Tx, cause: Envelope, e: IncidentResolved | IncidentClosed, config: TierlineConfig) -> None:
-    await _stop_clocks(tx, cause, e.incident_id, ["response", "resolution"], e.at)
-    found = await _end_run(tx, e.incident_id, "closed")
-    if found and isinstance(e, IncidentResolved):
+async def on_resolved(tx: Tx, cause: Envelope, e: IncidentResolved, config: TierlineConfig) -> None:
+    """Both clocks stop, the policy is over, and the tenant's targets hear it was resolved."""
+    if found := await _close(tx, cause, e.incident_id, e.at):
         incident = found[0].incident
         await paging.notify(tx, config, tenant=cause.tenant, trigger="resolved", incident=incident, cause=cause)
+
+
+async def on_closed(tx: Tx, cause: Envelope, e: IncidentClosed, config: TierlineConfig) -> None:
+    await _close(tx, cause, e.incident_id, e.at)
+
+
+async def _close(tx: Tx, cause: Envelope, incident_id: str, at: datetime) -> list[EscalationRun]:
+    await _stop_clocks(tx, cause, incident_id, ["response", "resolution"], at)
+    return await _end_run(tx, incident_id, "closed")
 
 
 async def _stop_clocks(tx: Tx, cause: Envelope, incident_id: str, names: list[str], at: datetime) -> None:
