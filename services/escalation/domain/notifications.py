@@ -1,28 +1,111 @@
-"""What a notification says and who gets it (pure): trigger rules, webhook/Slack/e-mail bodies, the
-HMAC signature, the retry schedule."""
+"""Notifications (pure): who gets one for what, what it says (webhook, Slack and e-mail bodies), the HMAC
+signature, and what an attempt at sending it leaves (delivered, retried with backoff, or dead)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
 from libs.config import NotificationTarget, Tenant, Trigger
+from libs.events import Envelope
 
 SIGNATURE_HEADER = "Tierline-Signature"
 TIMESTAMP_HEADER = "Tierline-Timestamp"
 DELIVERY_HEADER = "Tierline-Delivery"  # the notification id: a receiver drops a delivery it has seen
 
 
+Status = Literal["pending", "delivered", "dead"]
+
+
 @dataclass(frozen=True)
 class Incident:
+    """The incident a notification is about, as its reader sees it."""
+
     incident_id: str
     number: str
     title: str
     priority: str
     tier: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotificationRef:
+    """What every notification names: itself, its tenant and incident, its target and what triggered it."""
+
+    id: str
+    tenant: str
+    incident_id: str
+    number: str
+    target: str
+    kind: str
+    trigger: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Notification(NotificationRef):
+    """One notification to queue: committed with its cause, sent later by the sender."""
+
+    dedup_key: str  # the cause's event id: a replayed cause (same target) notifies once
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Delivery(NotificationRef):
+    """A queued notification claimed for sending (fields as stored)."""
+
+    body: str  # the JSON text to send, as it was queued
+    attempts: int  # including the attempt being made now
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What one try at sending did: ok, the HTTP status (if any), the error (if not ok), how long it took."""
+
+    ok: bool
+    status_code: int | None
+    error: str | None
+    duration_ms: float = 0.0
+
+
+def notifications_for(
+    tenant: Tenant | None,
+    *,
+    trigger: Trigger | str,
+    incident: Incident,
+    cause: Envelope,
+    targets: list[NotificationTarget] | None = None,
+) -> list[Notification]:
+    """One notification per target of the tenant that wants `trigger` (or the `targets` given, for escalation
+    steps), each carrying its cause as the record of what happened."""
+    if tenant is None:
+        return []
+    if targets is None:
+        targets = targets_for(tenant, trigger, incident.priority)  # type: ignore[arg-type]
+    if not targets:  # the common case: most tenants want few triggers
+        return []
+    event = {"type": cause.short_type, "id": cause.id, "time": cause.time.isoformat(), "data": cause.data}
+    found = []
+    for t in targets:
+        nid = str(uuid.uuid4())
+        body = body_for(t.kind, notification_id=nid, tenant=tenant.id, trigger=trigger, incident=incident, event=event)
+        found.append(
+            Notification(
+                id=nid,
+                tenant=tenant.id,
+                incident_id=incident.incident_id,
+                number=incident.number,
+                target=t.name,
+                kind=t.kind,
+                trigger=trigger,
+                dedup_key=cause.id,
+                body=body,
+            )
+        )
+    return found
 
 
 def targets_for(tenant: Tenant, trigger: Trigger, priority: str) -> list[NotificationTarget]:
@@ -106,3 +189,15 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
 def retry_delay(attempt: int, *, base_s: float, cap_s: float = 600.0) -> float:
     """Exponential backoff after failed attempt number `attempt` (1-based): base, 2 base, 4 base ... capped."""
     return float(min(cap_s, base_s * 2 ** (attempt - 1)))
+
+
+def after_attempt(
+    ok: bool, attempt: int, *, at: datetime, max_attempts: int, backoff_s: float
+) -> tuple[Status, datetime]:
+    """The notification's status after attempt number `attempt`, and when it is next due: delivered, retried
+    after a backoff, or dead after the last attempt (its row stays as the dead-letter record)."""
+    if ok:
+        return "delivered", at
+    if attempt >= max_attempts:
+        return "dead", at
+    return "pending", at + timedelta(seconds=retry_delay(attempt, base_s=backoff_s))
