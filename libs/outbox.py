@@ -130,13 +130,3 @@ class Outbox:
                 await asyncio.gather(*futures)
             await conn.execute("DELETE FROM outbox WHERE seq = ANY($1::bigint[])", [r["seq"] for r in rows])
             return len(rows)
-
-
-async def run_command(pool: asyncpg.Pool, outbox: Outbox, command):  # type: ignore[no-untyped-def]
-    """TRANSITIONAL (issue 13): API commands move to libs.uow.unit_of_work; removed once no service uses it."""
-    async with pool.acquire() as conn, conn.transaction():
-        result, raised = await command(conn)
-        await stage(conn, outbox.bus, raised)
-    if raised:
-        outbox.kick()
-    return result

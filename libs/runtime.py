@@ -111,8 +111,6 @@ async def consume(
     deps: Any = None,
     sink: Sink[Any] | None = None,
     before: Before[Any] | None = None,
-    event_types: list[str] | None = None,  # TRANSITIONAL (issue 13), with apply: removed once all are converted
-    apply: Any = None,
     **options: Any,
 ) -> Consumer:
     """Start a durable consumer for a subscriber table (libs.subscriptions): its subject filters come from the
@@ -126,15 +124,6 @@ async def consume(
         async def handle(envs: list[Envelope]) -> None:
             async with unit_of_work(res.pool, res.outbox) as tx:
                 await sink(tx, envs, deps)
-
-    elif apply is not None:  # TRANSITIONAL
-        subjects = [res.bus.subject(t) for t in event_types or []]
-
-        async def old(tx: Any, envs: list[Envelope]) -> None:
-            tx.emit(*await apply(tx.conn, envs))
-
-        async def handle(envs: list[Envelope]) -> None:
-            await handle_messages(res.pool, res.outbox, envs, old)
 
     else:
         assert subscriptions is not None, "consume needs a subscriber table or a sink"

@@ -14,7 +14,7 @@ from libs.contracts import (
     UnmanagedChangeLinked,
     UnmanagedChangeRecorded,
 )
-from libs.events import Envelope, raise_event
+from libs.events import Envelope, event_for
 from services.change.domain.changes import ChangeRequest, IncidentLink, Step
 from services.change.domain.unmanaged import OpenedIncident, UnmanagedChange
 
@@ -30,9 +30,7 @@ def _raise(
     correlation_id: str | None = None,
 ) -> Envelope:
     """The envelope of `payload`, typed by its class (`TYPE`)."""
-    return raise_event(
-        payload.TYPE, payload, source=SOURCE, tenant=tenant, subject=subject, cause=cause, correlation_id=correlation_id
-    )
+    return event_for(payload, source=SOURCE, tenant=tenant, subject=subject, cause=cause, correlation_id=correlation_id)
 
 
 def change_event(

@@ -19,7 +19,7 @@ from libs.contracts import (
     SlaClockStopped,
     SlaWarning,
 )
-from libs.events import Envelope, raise_event
+from libs.events import Envelope, event_for
 from services.escalation.domain.clock import Firing, Restart, SlaClock, is_late
 from services.escalation.domain.notifications import Delivery, Status
 from services.escalation.domain.run import EscalationRun
@@ -28,7 +28,7 @@ SOURCE = "escalation"
 
 
 def _event(payload: IncidentRef, tenant: str, cause: Envelope | None) -> Envelope:
-    return raise_event(payload.TYPE, payload, source=SOURCE, tenant=tenant, subject=payload.incident_id, cause=cause)
+    return event_for(payload, source=SOURCE, tenant=tenant, subject=payload.incident_id, cause=cause)
 
 
 def clock_started(c: SlaClock, cause: Envelope) -> Envelope:
