@@ -31,8 +31,8 @@ import nats
 from bench.cpu import CpuMeter
 from bench.pipeline import notification, pct
 from bench.ready import start_servers, supervised, wait_ready
-from libs.runtime import SERVICE_NAMES
 from libs.supervisor import ServiceProcess
+from services.registry import NAMES as SERVICE_NAMES
 
 CONFIG = Path(__file__).resolve().parent.parent / "tierline.yaml"
 KEY, TOKEN = "demo-acme-key", "demo-engineer-token"

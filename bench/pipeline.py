@@ -27,7 +27,7 @@ import nats
 
 from bench.cpu import CpuMeter
 from bench.ready import start_servers, supervised, wait_ready
-from libs.runtime import SERVICE_NAMES
+from services.registry import NAMES as SERVICE_NAMES
 
 CONFIG = Path(__file__).resolve().parent.parent / "tierline.yaml"
 KEY = "demo-acme-key"

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import aiohttp
 
-from libs.gateway import Routes
+from libs.gateway import routes_of
 from libs.localstack import LocalNats, LocalPostgres
 from libs.supervisor import ServiceProcess
+from services.registry import REGISTRY
 
 
 async def supervised(
@@ -19,7 +20,7 @@ async def supervised(
 ) -> tuple[dict[str, int], list[ServiceProcess]]:
     """The named services in their own supervised processes (as `tierline up` runs them); returns their ports,
     once each has reported the one it bound, and the processes (in `names` order)."""
-    routes = Routes(tuple(names), instance="bench")
+    routes = routes_of([REGISTRY.spec(n) for n in names], instance="bench")
     env = env | {"TIERLINE_INSTANCE_ID": routes.instance}
     procs = [ServiceProcess(n, env, routes, tmp) for n in routes.services]
     tasks = [asyncio.create_task(p.supervise()) for p in procs]

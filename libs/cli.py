@@ -1,4 +1,5 @@
-"""The `tierline` command: up, serve NAME, config check FILE, config hash SECRET, reporting rebuild."""
+"""The `tierline` command: up, serve NAME, config check FILE, config hash SECRET, and each service's own commands
+(`tierline reporting rebuild`). services/registry.py gives it the services."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from pydantic import ValidationError
 
 from libs.config import load_config, sha256_hex
 from libs.logging import configure_logging
-from libs.runtime import SERVICE_NAMES, run_service
+from libs.runtime import run_service
+from libs.service import Registry
 from libs.settings import Settings
 
 
@@ -42,25 +44,7 @@ def config_check(path: Path) -> int:
     return 0
 
 
-def reporting_rebuild(settings: Settings) -> int:
-    from libs.supervisor import running_stack
-    from services.reporting.rebuild import run
-
-    configure_logging("tierline", level="warning", fmt=settings.log_format)
-    try:
-        result = run(running_stack(settings))
-    except RuntimeError as exc:
-        print(f"tierline reporting rebuild: {exc}", file=sys.stderr)
-        return 1
-    print(
-        f"ledger rebuilt from the stream in {result.seconds} s: {result.replayed} events replayed"
-        f" ({result.rejected} rejected as breaking their contract), {result.carried_over} rows carried over"
-        f" (older than the stream, or recorded meanwhile); {result.ledger_rows} ledger rows"
-    )
-    return 0
-
-
-def run_up(settings: Settings, one_process: bool) -> None:
+def run_up(settings: Settings, registry: Registry, one_process: bool) -> None:
     from libs.supervisor import up
 
     configure_logging("tierline", level=settings.log_level, fmt=settings.log_format)
@@ -71,7 +55,7 @@ def run_up(settings: Settings, one_process: bool) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             asyncio.get_running_loop().add_signal_handler(sig, task.cancel)
         with contextlib.suppress(asyncio.CancelledError):
-            await up(settings, one_process=one_process)
+            await up(settings, registry, one_process=one_process)
         print("Tierline stopped.", flush=True)
 
     try:
@@ -81,37 +65,40 @@ def run_up(settings: Settings, one_process: bool) -> None:
         sys.exit(1)
 
 
-def main(argv: list[str] | None = None) -> None:
+def parser_for(registry: Registry, argv: list[str]) -> argparse.ArgumentParser:
+    """The command line; a service's own commands (`tierline reporting rebuild`) load only when named."""
     parser = argparse.ArgumentParser(prog="tierline", description="Tierline operations backbone")
     sub = parser.add_subparsers(dest="command", required=True)
     p_up = sub.add_parser("up", help="start the whole stack (own NATS + PostgreSQL unless URLs are set)")
     p_up.add_argument("--one-process", action="store_true", help="all services in this process (debugging)")
     p_serve = sub.add_parser("serve", help="run one service (what each container runs)")
-    p_serve.add_argument("service", choices=SERVICE_NAMES)
+    p_serve.add_argument("service", choices=registry.names)
     p_cfg = sub.add_parser("config", help="configuration tools")
     cfg_sub = p_cfg.add_subparsers(dest="action", required=True)
     cfg_sub.add_parser("check", help="validate a tierline.yaml").add_argument("file", type=Path)
     cfg_sub.add_parser("hash", help="SHA-256 of a key or token, for tierline.yaml").add_argument("secret")
-    p_rep = sub.add_parser("reporting", help="reporting tools")
-    rep_sub = p_rep.add_subparsers(dest="action", required=True)
-    rep_sub.add_parser("rebuild", help="replay the event stream from its start into a fresh SLA ledger")
-    args = parser.parse_args(argv)
+    for name in registry.names:
+        p_svc = sub.add_parser(name, help=f"{name} tools")
+        svc_sub = p_svc.add_subparsers(dest="action", required=True)
+        if argv[:1] == [name]:
+            for command, spec in registry.spec(name).commands.items():
+                svc_sub.add_parser(command, help=spec.help)
+    return parser
 
+
+def main(argv: list[str], *, registry: Registry) -> None:
+    args = parser_for(registry, argv).parse_args(argv)
     if args.command == "config":
         if args.action == "hash":
             print(sha256_hex(args.secret))
             return
         sys.exit(config_check(args.file))
     settings = Settings()
-    if args.command == "reporting":
-        sys.exit(reporting_rebuild(settings))
     if args.command == "up":
         if (code := config_check(settings.config)) != 0:
             sys.exit(code)
-        run_up(settings, args.one_process)
-    else:
-        run_service(args.service, settings)
-
-
-if __name__ == "__main__":
-    main()
+        run_up(settings, registry, args.one_process)
+    elif args.command == "serve":
+        run_service(registry.spec(args.service), settings)
+    else:  # a service's own command
+        sys.exit(registry.spec(args.command).commands[args.action].run(settings))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,29 @@ def columns(rows: Sequence[Sequence[Any]], width: int = 0) -> list[list[Any]]:
     """Rows as one list per column: the arrays of an `unnest($1::text[], $2::uuid[], ...)` insert or join, the
     way every batch statement here passes many rows in one round trip. `width` columns when there are no rows."""
     return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+
+
+Spec = Sequence[tuple[str, str]]  # (column = field name, PostgreSQL type) of a batch statement, in order
+
+
+def fields_as_columns(rows: Sequence[Any], spec: Spec) -> list[list[Any]]:
+    """Typed rows (dataclasses, pydantic models: anything with those attributes) as one list per column of
+    `spec`, JSON-encoding the jsonb ones: a batch statement's unnest() arrays, by name, never by position."""
+    out: list[list[Any]] = [[] for _ in spec]
+    for row in rows:
+        for i, (name, pg_type) in enumerate(spec):
+            value = getattr(row, name)
+            out[i].append(json.dumps(value, default=_json_value) if pg_type == "jsonb" and value is not None else value)
+    return out
+
+
+def _json_value(value: object) -> str:
+    return value.isoformat() if isinstance(value, datetime | date) else str(value)
+
+
+def unnest_args(spec: Spec, first: int = 1) -> str:
+    """`$1::uuid[], $2::text[], ...` for `spec`, numbered from `first`."""
+    return ", ".join(f"${first + i}::{pg_type}[]" for i, (_, pg_type) in enumerate(spec))
 
 
 def _lock_key(schema: str) -> int:

@@ -23,6 +23,7 @@ from typing import Any
 import nats.js.errors
 import structlog
 from aiohttp import web
+from nats.aio.msg import Msg
 from nats.js.api import RawStreamMsg
 from prometheus_client import Gauge
 
@@ -31,8 +32,8 @@ from libs.bus import Bus
 from libs.errors import ApiError
 from libs.events import Envelope
 from libs.query import check_query, limit_problems
-from libs.timer import Poller
 from libs.web import respond
+from libs.workers import Worker
 
 log = structlog.get_logger()
 IN_STREAM = Gauge("tierline_dead_letter_messages", "Messages on the dead-letter stream, not yet replayed")
@@ -61,6 +62,30 @@ class LetterGone(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+
+
+def letter_event(msg: Msg) -> Envelope:
+    """A dead letter consumed as an event of its own (a fallback consumer's decoder): type
+    `deadletter.<original type, dots as underscores>`, keyed by the original event (its first id, for a replay)
+    so the letters of one event from several consumers are one, carrying its payload and why it failed."""
+    original = Envelope.decode(msg.data)
+    headers = msg.headers or {}
+    return Envelope(
+        id=f"deadletter:{original.inbox_id}",
+        source="tierline/deadletter",
+        type=f"tierline.deadletter.{original.short_type.replace('.', '_')}",
+        tenant=original.tenant,
+        correlationid=original.correlationid,
+        causationid=original.id,
+        subject=original.subject,
+        data={
+            "payload": original.data,
+            "event_id": original.inbox_id,
+            "error": headers.get("Tierline-Error", ""),
+            "consumer": headers.get("Tierline-Consumer", ""),
+            "subject": headers.get("Tierline-Subject", ""),
+        },
+    )
 
 
 def letter_of(msg: RawStreamMsg) -> DeadLetter:
@@ -156,7 +181,7 @@ async def replay(bus: Bus, seq: int, *, who: Principal) -> Envelope:
     return new
 
 
-def gauge(bus: Bus, *, every_s: float = 10.0) -> Poller:
+def gauge(bus: Bus, *, every_s: float = 10.0) -> Worker:
     """Keeps tierline_dead_letter_messages current (an alert rule in docs/operations.md watches it)."""
 
     async def refresh() -> int:
@@ -164,7 +189,7 @@ def gauge(bus: Bus, *, every_s: float = 10.0) -> Poller:
         IN_STREAM.set(sum((info.state.subjects or {}).values()))  # letters only, not the replay marks
         return 0
 
-    return Poller("dead-letter-gauge", refresh, poll_s=every_s, batch=1)
+    return Worker("dead-letter-gauge", refresh, poll_s=every_s)
 
 
 BUS: web.AppKey[Bus] = web.AppKey("deadletters_bus", Bus)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from libs.text import find_forbidden
 
@@ -78,3 +78,18 @@ async def read_json(request: web.Request) -> Any:
     if problems := find_forbidden(data):
         raise ApiError(422, "validation_failed", "the request body holds characters that cannot be stored", problems)
     return data
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def read_body(request: web.Request, model: type[M]) -> M:
+    """A command's body as `model`: no body reads as {} (so a 422 lists what is required), anything but a JSON
+    object is a 422, and every field error is listed (validation_error)."""
+    raw = await read_json(request) if request.body_exists else {}
+    if not isinstance(raw, dict):
+        raise ApiError(422, "validation_failed", "the request body must be a JSON object")
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise validation_error(exc) from None

@@ -91,3 +91,11 @@ def raise_event(
         causationid=cause.id if cause else None,
         data=payload.model_dump(mode="json"),
     )
+
+
+def event_for(payload: BaseModel, **envelope: Any) -> Envelope:
+    """raise_event for a payload whose class names its event type (libs.contracts: `TYPE`); `envelope` as there."""
+    kind = getattr(type(payload), "TYPE", "")
+    if not kind:
+        raise TypeError(f"{type(payload).__name__} names no event type")
+    return raise_event(kind, payload, **envelope)

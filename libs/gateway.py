@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import aiohttp
@@ -17,22 +17,8 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from libs.errors import ApiError
+from libs.service import ServiceSpec
 
-# API prefix -> owning service. Longest prefix wins.
-ROUTES = {
-    "/v1/webhooks/": "intake",
-    "/v2/": "intake",  # PagerDuty Events API v2 paths, so a PagerDuty client needs only the base URL changed
-    "/openapi.json": "intake",
-    "/v1/incidents": "triage",
-    "/v1/alerts/": "triage",
-    "/v1/provider-incidents": "triage",
-    "/v1/sla/": "escalation",
-    "/v1/changes": "change",
-    "/v1/reports": "reporting",
-    "/v1/ledger/": "reporting",
-    "/v1/deadletters": "triage",
-    "/console": "console",  # the operator console's pages (and `/` redirects there)
-}
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "host"}
 SESSION: web.AppKey[aiohttp.ClientSession] = web.AppKey("session", aiohttp.ClientSession)
 STOPPING: web.AppKey[list[bool]] = web.AppKey("stopping", list)  # non-empty once the gateway shuts down
@@ -44,8 +30,12 @@ class Routes:
     answer as that service of this stack instance. Nothing is forwarded to a port not seen so: after a crash a
     stranger may hold the old one, and it must get neither requests nor bearer tokens."""
 
-    def __init__(self, services: Iterable[str], instance: str) -> None:
+    def __init__(
+        self, services: Iterable[str], instance: str, *, prefixes: Mapping[str, str] | None = None, home: str = "/"
+    ) -> None:
         self.services, self.instance = tuple(services), instance
+        self.prefixes = dict(prefixes or {})  # API path prefix -> the service that serves it (longest wins)
+        self.home = home  # where `/` redirects (a service's page, e.g. the console)
         self.ports: dict[str, int] = {}
         self._verified: dict[str, int] = {}
 
@@ -85,9 +75,18 @@ async def identify(session: aiohttp.ClientSession, port: int) -> dict[str, Any]:
 ROUTES_KEY: web.AppKey[Routes] = web.AppKey("routes", Routes)
 
 
-def service_for(path: str) -> str | None:
-    matches = [p for p in ROUTES if path.startswith(p)]
-    return ROUTES[max(matches, key=len)] if matches else None
+def service_for(prefixes: Mapping[str, str], path: str) -> str | None:
+    """The service serving `path`: the one with the longest prefix of it."""
+    matches = [p for p in prefixes if path.startswith(p)]
+    return prefixes[max(matches, key=len)] if matches else None
+
+
+def routes_of(specs: Iterable[ServiceSpec], instance: str) -> Routes:
+    """A stack's routing table, from what each service declares (libs/service.py)."""
+    specs = list(specs)
+    prefixes = {prefix: s.name for s in specs for prefix in s.prefixes}
+    home = next((s.home for s in specs if s.home), "/")
+    return Routes([s.name for s in specs], instance, prefixes=prefixes, home=home)
 
 
 def _unavailable(service: str, why: str) -> ApiError:
@@ -146,14 +145,18 @@ async def _stream(request: web.Request, url: str, headers: dict[str, str]) -> we
         return out
 
 
-async def home(_: web.Request) -> web.Response:
-    raise web.HTTPFound("/console/")
+async def home(request: web.Request) -> web.Response:
+    target = request.app[ROUTES_KEY].home
+    if target == "/":
+        raise ApiError(404, "not_found", "nothing at /; the APIs are under /v1/")
+    raise web.HTTPFound(target)
 
 
 async def proxy(request: web.Request) -> web.StreamResponse:
-    service = service_for(request.path)
+    prefixes = request.app[ROUTES_KEY].prefixes
+    service = service_for(prefixes, request.path)
     if service is None:
-        raise ApiError(404, "not_found", f"no API at {request.path}", [{"prefixes": sorted(ROUTES)}])
+        raise ApiError(404, "not_found", f"no API at {request.path}", [{"prefixes": sorted(prefixes)}])
     return await _forward(request, service, request.path)
 
 

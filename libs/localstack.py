@@ -176,39 +176,13 @@ class LocalPostgres(LocalProcess):
         if user:
             shutil.chown(data_dir, user, user)
         if not (data_dir / "PG_VERSION").exists():
-            init = await asyncio.create_subprocess_exec(
-                str(bin_dir / "initdb"),
-                "-D",
-                str(data_dir),
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "--encoding=UTF8",
-                "--no-instructions",
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-                preexec_fn=lambda: _become(user, signal.SIGTERM),
-            )
-            out, _ = await init.communicate()
-            if init.returncode:
-                raise RuntimeError(f"initdb failed:\n{out.decode()}")
+            await self._initdb(bin_dir, data_dir, user)
         if self._running(data_dir):
             raise RuntimeError(f"a PostgreSQL is already running on {data_dir}: is another `tierline up` running?")
         port = port or free_port()
         self.data_dir, self.port, self.database, self.fast = data_dir, port, database, fast
-        args = [
-            str(bin_dir / "postgres"),
-            "-D",
-            str(data_dir),
-            "-p",
-            str(port),
-            "-h",
-            "127.0.0.1",
-            "-k",
-            str(data_dir),
-            "-c",
-            "max_connections=200",
-        ]
+        args = [str(bin_dir / "postgres"), "-D", str(data_dir), "-p", str(port), "-h", "127.0.0.1",
+                "-k", str(data_dir), "-c", "max_connections=200"]  # fmt: skip
         if fast:  # tests only: their data is thrown away, so durability buys nothing
             args += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
         log_file = data_dir.parent / f"{data_dir.name}.log"
@@ -216,6 +190,22 @@ class LocalPostgres(LocalProcess):
         self.admin_url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
         assert self.proc
         await wait_for_port(port, self.proc, "postgres", log_file)
+        await self._create_database(database, log_file)
+        self.url = f"postgresql://postgres@127.0.0.1:{port}/{database}"
+        return self.url
+
+    @staticmethod
+    async def _initdb(bin_dir: Path, data_dir: Path, user: str | None) -> None:
+        init = await asyncio.create_subprocess_exec(
+            str(bin_dir / "initdb"), "-D", str(data_dir), "-U", "postgres", "--auth=trust", "--encoding=UTF8",
+            "--no-instructions", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            preexec_fn=lambda: _become(user, signal.SIGTERM),
+        )  # fmt: skip
+        out, _ = await init.communicate()
+        if init.returncode:
+            raise RuntimeError(f"initdb failed:\n{out.decode()}")
+
+    async def _create_database(self, database: str, log_file: Path) -> None:
         for _ in range(100):  # the port opens a moment before the server accepts logins
             try:
                 conn = await asyncpg.connect(self.admin_url, timeout=2)
@@ -229,8 +219,6 @@ class LocalPostgres(LocalProcess):
                 await conn.execute(f'CREATE DATABASE "{database}"')
         finally:
             await conn.close()
-        self.url = f"postgresql://postgres@127.0.0.1:{port}/{database}"
-        return self.url
 
     @staticmethod
     def _running(data_dir: Path) -> bool:

@@ -1,4 +1,4 @@
-"""Inbox and transactional outbox: state change, "already processed" mark and raised events commit together.
+"""Inbox and transactional outbox: the tables behind libs.uow's unit of work, and the relay.
 
 After commit the relay publishes the outbox to JetStream (Nats-Msg-Id = event id) and deletes what was
 stored. A crash before the publish leaves rows the next relay pass sends; a crash after the publish but
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 import asyncpg
 import structlog
@@ -19,8 +19,6 @@ from libs.events import Envelope
 from libs.tasks import cancel_and_wait
 
 log = structlog.get_logger()
-
-Apply = Callable[[asyncpg.Connection, list[Envelope]], Awaitable[list[Envelope]]]
 
 
 async def claim(conn: asyncpg.Connection, event_ids: Sequence[str]) -> set[str]:
@@ -132,34 +130,3 @@ class Outbox:
                 await asyncio.gather(*futures)
             await conn.execute("DELETE FROM outbox WHERE seq = ANY($1::bigint[])", [r["seq"] for r in rows])
             return len(rows)
-
-
-async def handle_messages(pool: asyncpg.Pool, outbox: Outbox, envelopes: list[Envelope], apply: Apply) -> None:
-    """One transaction for a batch of consumed messages: skip seen ids (a replay's original id counts as its
-    own: libs/events.Envelope.inbox_id), apply the rest, stage raised events."""
-    async with pool.acquire() as conn, conn.transaction():
-        fresh = await claim(conn, [e.inbox_id for e in envelopes])
-        seen: set[str] = set()
-        todo = []
-        for e in envelopes:  # a batch may hold a redelivered copy of its own message (or a replay of one)
-            if e.inbox_id in fresh and e.inbox_id not in seen:
-                seen.add(e.inbox_id)
-                todo.append(e)
-        raised = await apply(conn, todo) if todo else []
-        await stage(conn, outbox.bus, raised)
-    if raised:
-        outbox.kick()
-
-
-async def run_command(
-    pool: asyncpg.Pool,
-    outbox: Outbox,
-    command: Callable[[asyncpg.Connection], Awaitable[tuple[object, list[Envelope]]]],
-) -> object:
-    """An API command: its state change and its events commit in one transaction; returns its result."""
-    async with pool.acquire() as conn, conn.transaction():
-        result, raised = await command(conn)
-        await stage(conn, outbox.bus, raised)
-    if raised:
-        outbox.kick()
-    return result

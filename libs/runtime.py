@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,20 +16,21 @@ import structlog
 from aiohttp import web
 
 from libs.bus import BatchHandler, Bus, connect_bus
-from libs.config import TierlineConfig, load_config
+from libs.config import load_config
 from libs.consumer import Consumer, Probe
 from libs.db import create_pool, migrate, pending_migrations
 from libs.events import Envelope
 from libs.logging import configure_logging
-from libs.outbox import Apply, Outbox, handle_messages, prune_inbox
+from libs.outbox import Outbox, prune_inbox
+from libs.service import ServiceSpec
 from libs.settings import Settings
+from libs.subscriptions import Before, Dispatcher, Sink, Subscriptions
+from libs.subscriptions import event_types as types_of
 from libs.tasks import cancel_and_wait
+from libs.uow import handle_messages, unit_of_work
 from libs.web import IDENTITY, READINESS, tls_context
 
 log = structlog.get_logger()
-
-SERVICE_NAMES = ("intake", "triage", "escalation", "change", "reporting", "console")
-Build = Callable[[AsyncExitStack, Settings, TierlineConfig], Awaitable[web.Application]]
 
 
 @dataclass
@@ -103,16 +103,37 @@ async def start_consumer(
 
 
 async def consume(
-    stack: AsyncExitStack, res: Resources, *, durable: str, event_types: list[str], apply: Apply
+    stack: AsyncExitStack,
+    res: Resources,
+    *,
+    durable: str,
+    subscriptions: Subscriptions[Any] | None = None,
+    deps: Any = None,
+    sink: Sink[Any] | None = None,
+    before: Before[Any] | None = None,
+    **options: Any,
 ) -> Consumer:
-    """Start the service's durable consumer: each fetched batch goes through `apply` in one transaction
-    with its inbox marks and the events it raises (libs.outbox.handle_messages)."""
+    """Start a durable consumer for a subscriber table (libs.subscriptions): its subject filters come from the
+    table, and each fetched batch is dispatched in one unit of work with its inbox marks and the events its
+    handlers emit (after `before`, a step that sees the whole batch). With `sink` instead, every subject under
+    the prefix reaches the sink unparsed, in one unit of work without the inbox (the sink's own table is its
+    inbox: reporting's ledger). `options` go to start_consumer (another stream, a decoder, a readiness check)."""
+    if sink is not None:
+        subjects = [f"{res.bus.prefix}.>"]
 
-    async def handle(envs: list[Envelope]) -> None:
-        await handle_messages(res.pool, res.outbox, envs, apply)
+        async def handle(envs: list[Envelope]) -> None:
+            async with unit_of_work(res.pool, res.outbox) as tx:
+                await sink(tx, envs, deps)
 
-    subjects = [res.bus.subject(t) for t in event_types]
-    return await start_consumer(stack, res, durable=durable, subjects=subjects, handle=handle)
+    else:
+        assert subscriptions is not None, "consume needs a subscriber table or a sink"
+        dispatch = Dispatcher(subscriptions, deps, before=before)
+        subjects = options.pop("subjects", None) or [res.bus.subject(t) for t in types_of(subscriptions)]
+
+        async def handle(envs: list[Envelope]) -> None:
+            await handle_messages(res.pool, res.outbox, envs, dispatch)
+
+    return await start_consumer(stack, res, durable=durable, subjects=subjects, handle=handle, **options)
 
 
 async def _prune_inbox_hourly(pool: asyncpg.Pool, days: float) -> None:
@@ -129,13 +150,8 @@ async def _cancel(task: asyncio.Task[None]) -> None:
     await cancel_and_wait(task)
 
 
-def builder(name: str) -> Build:
-    module = importlib.import_module(f"services.{name}.service")
-    return module.build  # type: ignore[no-any-return]
-
-
 async def serve(
-    name: str,
+    spec: ServiceSpec,
     settings: Settings,
     *,
     port: int,
@@ -147,11 +163,11 @@ async def serve(
     `port` 0 binds any free port: the one bound is logged, written to `settings.port_file` (how `tierline up`
     learns it, only once the service listens) and passed to `on_started` with the app.
     """
-    structlog.contextvars.bind_contextvars(service=name)  # per task: right even with --one-process
+    structlog.contextvars.bind_contextvars(service=spec.name)  # per task: right even with --one-process
     config = load_config(settings.config)
     async with AsyncExitStack() as stack:
-        app = await builder(name)(stack, settings, config)
-        app[IDENTITY] = {"service": name, "instance": settings.instance_id}
+        app = await spec.build(stack, settings, config)
+        app[IDENTITY] = {"service": spec.name, "instance": settings.instance_id}
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
@@ -176,10 +192,10 @@ def tell_port(path: Path, port: int) -> None:
     tmp.replace(path)
 
 
-def run_service(name: str, settings: Settings | None = None) -> None:
+def run_service(spec: ServiceSpec, settings: Settings | None = None) -> None:
     """Entry point of `tierline serve NAME` and of each process `tierline up` supervises."""
     settings = settings or Settings()
-    configure_logging(name, level=settings.log_level, fmt=settings.log_format)
+    configure_logging(spec.name, level=settings.log_level, fmt=settings.log_format)
     with contextlib.suppress(ImportError):
         import uvloop
 
@@ -192,7 +208,7 @@ def run_service(name: str, settings: Settings | None = None) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, task.cancel)
         with contextlib.suppress(asyncio.CancelledError):
-            await serve(name, settings, port=settings.service_port)
+            await serve(spec, settings, port=settings.service_port)
         log.info("service.stopped")
 
     asyncio.run(main())

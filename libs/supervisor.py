@@ -8,7 +8,6 @@ import contextlib
 import fcntl
 import json
 import os
-import secrets
 import shutil
 import signal
 import sys
@@ -22,9 +21,10 @@ from aiohttp import web
 
 from libs.config import TierlineConfig, load_config, sha256_hex
 from libs.events import new_id
-from libs.gateway import Routes, create_gateway
+from libs.gateway import Routes, create_gateway, routes_of
 from libs.localstack import LocalNats, LocalPostgres, die_with_parent, free_port
-from libs.runtime import SERVICE_NAMES, serve
+from libs.runtime import serve
+from libs.service import Registry, ServiceSpec
 from libs.settings import Settings
 from libs.tasks import cancel_and_wait
 from libs.web import tls_context
@@ -57,23 +57,6 @@ async def start_gateway(stack: AsyncExitStack, settings: Settings, routes: Route
     return public, f"http://127.0.0.1:{internal}"
 
 
-CONSOLE_SECRET_FILE = "console.secret"
-
-
-def console_secret(settings: Settings) -> str:
-    """TIERLINE_CONSOLE_SECRET, else one generated once and kept in the data directory (sessions survive a
-    restart of `tierline up`)."""
-    if settings.console_secret:
-        return settings.console_secret
-    path = settings.data_dir.resolve() / CONSOLE_SECRET_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(32) + "\n")
-    return path.read_text().strip()
-
-
 class ServiceProcess:
     """One service in a child process, restarted with backoff when it dies.
 
@@ -98,7 +81,7 @@ class ServiceProcess:
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "libs.cli",
+                "services",
                 "serve",
                 self.name,
                 env=self.env,
@@ -133,13 +116,9 @@ class ServiceProcess:
                 self.proc.kill()
 
 
-def banner(url: str, settings: Settings, config: TierlineConfig) -> str:
-    lines = [
-        "",
-        f"  Tierline is ready at {url}",
-        f"  console: {url}/console/  (sign in with an API token from tierline.yaml; the demo's are in README)",
-        f"  health: {url}/readyz   NATS: {settings.nats_url}   PostgreSQL: {settings.database_url}",
-    ]
+def banner(url: str, settings: Settings, config: TierlineConfig, specs: list[ServiceSpec]) -> str:
+    lines = ["", f"  Tierline is ready at {url}", *[f"  {s.banner.format(url=url)}" for s in specs if s.banner]]
+    lines.append(f"  health: {url}/readyz   NATS: {settings.nats_url}   PostgreSQL: {settings.database_url}")
     if sha256_hex(DEMO_KEY) in config.integration_keys:
         lines += [
             f"  demo integration key (tenant acme): {DEMO_KEY}",
@@ -149,10 +128,11 @@ def banner(url: str, settings: Settings, config: TierlineConfig) -> str:
     return "\n".join([*lines, "  Ctrl-C stops everything.", ""])
 
 
-async def up(settings: Settings, *, one_process: bool = False) -> None:
+async def up(settings: Settings, registry: Registry, *, one_process: bool = False) -> None:
     config = load_config(settings.config)  # fail before starting anything if the config is wrong
+    specs = [registry.spec(n) for n in registry.names]
     # A fresh id per start: each service's /readyz must name it before the gateway routes to it.
-    routes = Routes(SERVICE_NAMES, instance=new_id()[:16])
+    routes = routes_of(specs, instance=new_id()[:16])
     async with AsyncExitStack() as stack:
         # Servers first: a second `tierline up` on the same data directory stops here, before it
         # could print a base URL that is not its own.
@@ -161,41 +141,44 @@ async def up(settings: Settings, *, one_process: bool = False) -> None:
         print(f"Tierline starting; its base URL will be {url} (/readyz answers 200 once all is up)", flush=True)
         # TLS is for the public base URL only; the gateway reaches the services over loopback HTTP, and the
         # console reaches the APIs through the gateway's loopback URL.
-        secret = console_secret(settings)
-        internal = settings.model_copy(
-            update={
-                "tls_cert_file": None,
-                "tls_key_file": None,
-                "instance_id": routes.instance,
-                "api_url": loopback,
-                "console_secret": secret,
-            }
-        )
+        internal = settings.model_copy(update={"tls_cert_file": None, "tls_key_file": None,
+                                               "instance_id": routes.instance, "api_url": loopback})  # fmt: skip
+        own = {s.name: s.prepare(internal) if s.prepare else {} for s in specs}  # e.g. the console's key
         if one_process:
             tasks = [
-                asyncio.create_task(serve(n, internal, port=0, on_started=lambda _, p, n=n: routes.set(n, p)))
-                for n in SERVICE_NAMES
-            ]
+                asyncio.create_task(serve(s, internal.model_copy(update=own[s.name]), port=0,
+                                          on_started=lambda _, p, n=s.name: routes.set(n, p)))
+                for s in specs
+            ]  # fmt: skip
             stack.push_async_callback(_cancel_all, tasks)
         else:
-            run_dir = Path(tempfile.mkdtemp(prefix="tierline-up-"))
-            stack.callback(shutil.rmtree, run_dir, ignore_errors=True)
-            env = {
-                **{k: v for k, v in os.environ.items() if not k.startswith("TIERLINE_TLS_")},
-                "TIERLINE_NATS_URL": settings.nats_url or "",
-                "TIERLINE_DATABASE_URL": settings.database_url or "",
-                "TIERLINE_CONFIG": str(settings.config),
-                "TIERLINE_INSTANCE_ID": routes.instance,
-                "TIERLINE_API_URL": loopback,
-            }
-            extra = {"console": {"TIERLINE_CONSOLE_SECRET": secret}}  # only the console holds the sessions' key
-            procs = [ServiceProcess(n, env | extra.get(n, {}), routes, run_dir) for n in SERVICE_NAMES]
-            tasks = [asyncio.create_task(p.supervise()) for p in procs]
-            stack.push_async_callback(_stop_procs, procs, tasks)
+            await start_processes(stack, settings, routes, loopback, own)
         await _wait_ready(url)
         record_stack(stack, settings, url)
-        print(banner(url, settings, config), flush=True)
+        print(banner(url, settings, config, specs), flush=True)
         await asyncio.Event().wait()
+
+
+async def start_processes(
+    stack: AsyncExitStack, settings: Settings, routes: Routes, loopback: str, own: dict[str, dict[str, str]]
+) -> None:
+    """One supervised process per service, each with the common settings and its own (`own`: field -> value)."""
+    run_dir = Path(tempfile.mkdtemp(prefix="tierline-up-"))
+    stack.callback(shutil.rmtree, run_dir, ignore_errors=True)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("TIERLINE_TLS_")},
+        "TIERLINE_NATS_URL": settings.nats_url or "",
+        "TIERLINE_DATABASE_URL": settings.database_url or "",
+        "TIERLINE_CONFIG": str(settings.config),
+        "TIERLINE_INSTANCE_ID": routes.instance,
+        "TIERLINE_API_URL": loopback,
+    }
+    procs = [
+        ServiceProcess(n, env | {f"TIERLINE_{k.upper()}": v for k, v in own[n].items()}, routes, run_dir)
+        for n in routes.services
+    ]
+    tasks = [asyncio.create_task(p.supervise()) for p in procs]
+    stack.push_async_callback(_stop_procs, procs, tasks)
 
 
 STACK_FILE = "stack.json"

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from aiohttp import web
@@ -18,6 +19,7 @@ from libs.bus import connect_bus
 from libs.events import Envelope
 from libs.localstack import LocalNats, LocalPostgres
 from libs.runtime import serve
+from libs.service import ServiceSpec
 from libs.settings import Settings
 
 
@@ -84,8 +86,8 @@ STOP_TIMEOUT_S = 30
 class RunningService:
     """One service served in this event loop on a port it binds (what `tierline up --one-process` does)."""
 
-    def __init__(self, name: str, settings: Settings) -> None:
-        self.name, self.settings = name, settings
+    def __init__(self, spec: ServiceSpec, settings: Settings) -> None:
+        self.spec, self.name, self.settings = spec, spec.name, settings
         self.port = 0  # known once started: the service binds a free port itself, so no other process can take it
         self.scheme = "https" if settings.tls_cert_file and settings.tls_key_file else "http"
         self.app: web.Application | None = None
@@ -112,7 +114,7 @@ class RunningService:
 
     async def start(self) -> RunningService:
         ready = asyncio.Event()
-        self._task = asyncio.create_task(serve(self.name, self.settings, port=0, ready=ready, on_started=self._started))
+        self._task = asyncio.create_task(serve(self.spec, self.settings, port=0, ready=ready, on_started=self._started))
         waiter = asyncio.create_task(ready.wait())
         done, _ = await asyncio.wait({self._task, waiter}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
         if self._task in done:
@@ -207,3 +209,14 @@ async def dead_letter_count(settings: Settings) -> int:
         return (await bus.js.stream_info(bus.dead_letter_stream)).state.messages
     finally:
         await bus.close()
+
+
+async def run_handler(handler: Any, conn: Any, envelopes: list[Envelope], deps: Any = None) -> list[Envelope]:
+    """Run one subscriber-table handler on `conn` as the dispatcher would (payloads parsed into their
+    contracts) and return the events it emitted: for tests of a handler against a real database."""
+    from libs.subscriptions import as_message
+    from libs.uow import Tx
+
+    tx = Tx(conn)
+    await handler(tx, [as_message(e) for e in envelopes], deps)
+    return tx.events

@@ -16,6 +16,7 @@ import pytest
 from libs.config import load_config
 from libs.settings import Settings
 from libs.testing import RunningService, Servers, drop_database, fresh_database, fresh_settings, servers
+from services.registry import REGISTRY
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TEST_CONFIG = FIXTURES / "tierline.yaml"
@@ -45,7 +46,7 @@ async def start() -> AsyncIterator[Callable[..., Awaitable[RunningService]]]:
     running: list[RunningService] = []
 
     async def _start(name: str, settings: Settings) -> RunningService:
-        svc = await RunningService(name, settings).start()
+        svc = await RunningService(REGISTRY.spec(name), settings).start()
         running.append(svc)
         return svc
 

@@ -41,6 +41,6 @@ def test_dockerfile_runs_tierline_and_checks_readiness():
 
 
 def test_console_script_help():
-    out = subprocess.run([sys.executable, "-m", "libs.cli", "--help"], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-m", "services", "--help"], capture_output=True, text=True, check=True)
     for command in ("up", "serve", "config"):
         assert command in out.stdout

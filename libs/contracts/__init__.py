@@ -1,6 +1,8 @@
-"""Every payload that crosses a service boundary, keyed by event type (the short form, e.g. `alert.received`).
+"""Every payload that crosses a service boundary: one class per event type, which it names in `TYPE` (the
+short form used in subjects and subscriber tables, e.g. `alert.received`).
 
-Events are named in the past tense; a consumer validates `Envelope.data` with `parse(envelope)`.
+Events are named in the past tense. The runtime parses a consumed envelope's data into its type's class
+once (libs.subscriptions); `parse(envelope)` does the same for anyone else.
 """
 
 from __future__ import annotations
@@ -13,9 +15,26 @@ from libs.contracts.base import (
     Severity,
 )
 from libs.contracts.changes import (
+    CHANGE_MOVES,
+    ChangeApproved,
+    ChangeAssessment,
+    ChangeCancelled,
+    ChangeClosed,
+    ChangeCompleted,
+    ChangeCreated,
     ChangeEvent,
+    ChangeFailed,
+    ChangeImplementing,
+    ChangeIncidentCleared,
     ChangeIncidentLinked,
+    ChangeRejected,
+    ChangeReview,
+    ChangeScheduled,
+    ChangeSubmitted,
+    ChangeVoteCast,
     ChangeWindow,
+    ChangeWindowEnded,
+    ChangeWindowStarted,
     UnmanagedChangeLinked,
     UnmanagedChangeRecorded,
 )
@@ -41,6 +60,8 @@ from libs.contracts.intake import (
 from libs.contracts.sla import (
     EscalationRequested,
     EscalationStepStarted,
+    NotificationDeadLettered,
+    NotificationDelivered,
     NotificationOutcome,
     SlaBreached,
     SlaClockPaused,
@@ -52,53 +73,51 @@ from libs.contracts.sla import (
 )
 from libs.events import Envelope
 
-REGISTRY: dict[str, type[Contract]] = {
-    "alert.received": AlertReceived,
-    "incident.opened": IncidentOpened,
-    "incident.alert_added": IncidentAlertAdded,
-    "incident.acknowledged": IncidentAcknowledged,
-    "incident.resolved": IncidentResolved,
-    "incident.escalated": IncidentEscalated,
-    "incident.held": IncidentHeld,
-    "incident.resumed": IncidentResumed,
-    "incident.priority_changed": IncidentPriorityChanged,
-    "incident.reopened": IncidentReopened,
-    "incident.closed": IncidentClosed,
-    "escalation.requested": EscalationRequested,
-    "escalation.step_started": EscalationStepStarted,
-    "sla.clock_started": SlaClockStarted,
-    "sla.clock_stopped": SlaClockStopped,
-    "sla.breached": SlaBreached,
-    "sla.clock_paused": SlaClockPaused,
-    "sla.clock_resumed": SlaClockResumed,
-    "sla.clock_retargeted": SlaClockRetargeted,
-    "sla.warning": SlaWarning,
-    "notification.delivered": NotificationOutcome,
-    "notification.dead_lettered": NotificationOutcome,
-    "change.created": ChangeEvent,
-    "change.submitted": ChangeEvent,
-    "change.vote_cast": ChangeEvent,
-    "change.approved": ChangeEvent,
-    "change.rejected": ChangeEvent,
-    "change.window_started": ChangeWindow,
-    "change.window_ended": ChangeWindow,
-    "intake.change_received": ChangeSignalReceived,
-    "change.assessment": ChangeEvent,
-    "change.scheduled": ChangeEvent,
-    "change.implementing": ChangeEvent,
-    "change.completed": ChangeEvent,
-    "change.failed": ChangeEvent,
-    "change.review": ChangeEvent,
-    "change.closed": ChangeEvent,
-    "change.cancelled": ChangeEvent,
-    "change.incident_linked": ChangeIncidentLinked,
-    "change.incident_cleared": ChangeIncidentLinked,
-    "change.unmanaged_recorded": UnmanagedChangeRecorded,
-    "change.unmanaged_linked": UnmanagedChangeLinked,
-    "incident.in_progress": IncidentInProgress,
-    "incident.assigned": IncidentAssigned,
-    "incident.note_added": IncidentNoteAdded,
-}
+EVENT_TYPES: tuple[type[Contract], ...] = (
+    AlertReceived,
+    ChangeSignalReceived,
+    IncidentOpened,
+    IncidentAlertAdded,
+    IncidentAcknowledged,
+    IncidentInProgress,
+    IncidentHeld,
+    IncidentResumed,
+    IncidentAssigned,
+    IncidentEscalated,
+    IncidentPriorityChanged,
+    IncidentNoteAdded,
+    IncidentResolved,
+    IncidentReopened,
+    IncidentClosed,
+    EscalationRequested,
+    EscalationStepStarted,
+    SlaClockStarted,
+    SlaClockStopped,
+    SlaClockPaused,
+    SlaClockResumed,
+    SlaClockRetargeted,
+    SlaWarning,
+    SlaBreached,
+    NotificationDelivered,
+    NotificationDeadLettered,
+    *CHANGE_MOVES.values(),
+    ChangeWindowStarted,
+    ChangeWindowEnded,
+    ChangeIncidentLinked,
+    ChangeIncidentCleared,
+    UnmanagedChangeRecorded,
+    UnmanagedChangeLinked,
+)
+REGISTRY: dict[str, type[Contract]] = {c.TYPE: c for c in EVENT_TYPES}
+
+
+def type_of(contract: type[Contract]) -> str:
+    """The short event type a contract class stands for (`IncidentOpened` -> `incident.opened`). A service may
+    declare a type of its own that never travels the bus (triage's dead-letter fallback); a base class shared
+    by several types (ChangeEvent) stands for none."""
+    if not contract.TYPE or REGISTRY.get(contract.TYPE, contract) is not contract:
+        raise TypeError(f"{contract.__name__} is not an event type (a base shared by several types?)")
+    return contract.TYPE
 
 
 def parse(envelope: Envelope) -> Contract:
@@ -107,12 +126,30 @@ def parse(envelope: Envelope) -> Contract:
 
 
 __all__ = [
+    "CHANGE_MOVES",
+    "EVENT_TYPES",
     "REGISTRY",
     "AlertReceived",
+    "ChangeApproved",
+    "ChangeAssessment",
+    "ChangeCancelled",
+    "ChangeClosed",
+    "ChangeCompleted",
+    "ChangeCreated",
     "ChangeEvent",
+    "ChangeFailed",
+    "ChangeImplementing",
+    "ChangeIncidentCleared",
     "ChangeIncidentLinked",
+    "ChangeRejected",
+    "ChangeReview",
+    "ChangeScheduled",
     "ChangeSignalReceived",
+    "ChangeSubmitted",
+    "ChangeVoteCast",
     "ChangeWindow",
+    "ChangeWindowEnded",
+    "ChangeWindowStarted",
     "Clock",
     "Contract",
     "EscalationRequested",
@@ -132,6 +169,8 @@ __all__ = [
     "IncidentReopened",
     "IncidentResolved",
     "IncidentResumed",
+    "NotificationDeadLettered",
+    "NotificationDelivered",
     "NotificationOutcome",
     "Severity",
     "SlaBreached",
@@ -144,4 +183,5 @@ __all__ = [
     "UnmanagedChangeLinked",
     "UnmanagedChangeRecorded",
     "parse",
+    "type_of",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -12,6 +12,8 @@ Clock = Literal["response", "resolution"]
 
 class Contract(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
+
+    TYPE: ClassVar[str] = ""  # the event type this class stands for (see libs/contracts/__init__.py)
 
 
 class IncidentRef(Contract):

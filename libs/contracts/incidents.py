@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import ClassVar, Literal
 
 from libs.contracts.base import (
     HoldReason,
@@ -13,6 +13,8 @@ from libs.contracts.base import (
 
 
 class IncidentOpened(IncidentRef):
+    TYPE: ClassVar[str] = "incident.opened"
+
     title: str
     priority: str
     impact: str
@@ -34,6 +36,8 @@ class IncidentOpened(IncidentRef):
 class IncidentAlertAdded(IncidentRef):
     """A repeat of an open incident's dedup key: counted, not a new incident."""
 
+    TYPE: ClassVar[str] = "incident.alert_added"
+
     alert_id: str
     occurrences: int
     severity: Severity
@@ -43,11 +47,15 @@ class IncidentAlertAdded(IncidentRef):
 
 
 class IncidentAcknowledged(IncidentRef):
+    TYPE: ClassVar[str] = "incident.acknowledged"
+
     by: str
     at: datetime
 
 
 class IncidentResolved(IncidentRef):
+    TYPE: ClassVar[str] = "incident.resolved"
+
     by: str
     at: datetime
     reason: str  # alert_resolved | manual
@@ -59,6 +67,8 @@ class IncidentResolved(IncidentRef):
 class IncidentHeld(IncidentRef):
     """triage -> everyone: the incident went on hold; the resolution clock may pause (escalation decides)."""
 
+    TYPE: ClassVar[str] = "incident.held"
+
     reason: HoldReason
     by: str
     at: datetime
@@ -68,12 +78,16 @@ class IncidentHeld(IncidentRef):
 class IncidentResumed(IncidentRef):
     """triage -> everyone: the incident came off hold (back to in progress)."""
 
+    TYPE: ClassVar[str] = "incident.resumed"
+
     reason: HoldReason  # the hold that ended
     by: str
     at: datetime
 
 
 class IncidentPriorityChanged(IncidentRef):
+    TYPE: ClassVar[str] = "incident.priority_changed"
+
     from_priority: str
     to_priority: str
     by: str
@@ -82,6 +96,8 @@ class IncidentPriorityChanged(IncidentRef):
 
 
 class IncidentReopened(IncidentRef):
+    TYPE: ClassVar[str] = "incident.reopened"
+
     by: str
     at: datetime
     reason: str  # alert_refired | manual
@@ -91,11 +107,15 @@ class IncidentReopened(IncidentRef):
 
 
 class IncidentClosed(IncidentRef):
+    TYPE: ClassVar[str] = "incident.closed"
+
     by: str
     at: datetime
 
 
 class IncidentEscalated(IncidentRef):
+    TYPE: ClassVar[str] = "incident.escalated"
+
     from_tier: int
     to_tier: int
     reason: str
@@ -106,11 +126,15 @@ class IncidentEscalated(IncidentRef):
 class IncidentInProgress(IncidentRef):
     """triage -> everyone: someone started work on the incident (it left new/acknowledged, or came back)."""
 
+    TYPE: ClassVar[str] = "incident.in_progress"
+
     by: str
     at: datetime
 
 
 class IncidentAssigned(IncidentRef):
+    TYPE: ClassVar[str] = "incident.assigned"
+
     assignee: str | None  # None: unassigned
     previous: str | None
     by: str
@@ -118,6 +142,8 @@ class IncidentAssigned(IncidentRef):
 
 
 class IncidentNoteAdded(IncidentRef):
+    TYPE: ClassVar[str] = "incident.note_added"
+
     by: str
     at: datetime
     text: str

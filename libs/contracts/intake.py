@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import ClassVar, Literal
 
 from libs.contracts.base import (
     Contract,
@@ -13,6 +13,8 @@ from libs.contracts.base import (
 
 class AlertReceived(Contract):
     """intake -> triage: one normalised signal from a monitoring tool."""
+
+    TYPE: ClassVar[str] = "alert.received"
 
     alert_id: str
     source: str  # the tool: generic, alertmanager, grafana, pagerduty
@@ -36,6 +38,8 @@ class AlertReceived(Contract):
 
 class ChangeSignalReceived(Contract):
     """intake -> change: a monitoring/deploy tool reported a change (PagerDuty change events): an unmanaged change."""
+
+    TYPE: ClassVar[str] = "intake.change_received"
 
     signal_id: str
     source: str

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import ClassVar, Literal
 
 from libs.contracts.base import (
     Clock,
@@ -14,6 +14,8 @@ from libs.contracts.base import (
 class EscalationRequested(IncidentRef):
     """escalation -> triage: move the incident up a tier (triage owns the incident and applies it)."""
 
+    TYPE: ClassVar[str] = "escalation.requested"
+
     from_tier: int
     to_tier: int
     reason: str
@@ -22,6 +24,8 @@ class EscalationRequested(IncidentRef):
 
 class EscalationStepStarted(IncidentRef):
     """escalation -> everyone: the incident's escalation policy reached a step (its targets are paged)."""
+
+    TYPE: ClassVar[str] = "escalation.step_started"
 
     policy: str  # "default" or "category:<name>"
     step: int  # 0-based
@@ -35,6 +39,8 @@ class EscalationStepStarted(IncidentRef):
 
 
 class SlaClockStarted(IncidentRef):
+    TYPE: ClassVar[str] = "sla.clock_started"
+
     clock: Clock
     priority: str
     target_s: float
@@ -46,6 +52,8 @@ class SlaClockStarted(IncidentRef):
 
 
 class SlaClockStopped(IncidentRef):
+    TYPE: ClassVar[str] = "sla.clock_stopped"
+
     clock: Clock
     stopped_at: datetime
     elapsed_s: float
@@ -56,6 +64,8 @@ class SlaClockStopped(IncidentRef):
 
 
 class SlaBreached(IncidentRef):
+    TYPE: ClassVar[str] = "sla.breached"
+
     clock: Clock
     priority: str
     due_at: datetime
@@ -69,6 +79,8 @@ class SlaBreached(IncidentRef):
 class SlaClockPaused(IncidentRef):
     """escalation -> reporting: the resolution clock stopped counting (on hold pending customer/vendor)."""
 
+    TYPE: ClassVar[str] = "sla.clock_paused"
+
     clock: Clock
     reason: str
     paused_at: datetime
@@ -78,6 +90,8 @@ class SlaClockPaused(IncidentRef):
 
 class SlaClockResumed(IncidentRef):
     """escalation -> reporting: the clock counts again; its deadline moved by the coverage time paused."""
+
+    TYPE: ClassVar[str] = "sla.clock_resumed"
 
     clock: Clock
     reason: str
@@ -91,6 +105,8 @@ class SlaClockRetargeted(IncidentRef):
     """escalation -> reporting: the incident's priority changed; the clock now runs to that priority's target
     (from the contract it opened under), counted from its original start."""
 
+    TYPE: ClassVar[str] = "sla.clock_retargeted"
+
     clock: Clock
     from_priority: str
     priority: str
@@ -102,6 +118,8 @@ class SlaClockRetargeted(IncidentRef):
 
 class SlaWarning(IncidentRef):
     """escalation -> everyone: a clock reached a warning fraction of its target."""
+
+    TYPE: ClassVar[str] = "sla.warning"
 
     clock: Clock
     priority: str
@@ -125,3 +143,11 @@ class NotificationOutcome(IncidentRef):
     status: Literal["delivered", "dead"]
     last_error: str | None = None
     at: datetime
+
+
+class NotificationDelivered(NotificationOutcome):
+    TYPE: ClassVar[str] = "notification.delivered"
+
+
+class NotificationDeadLettered(NotificationOutcome):
+    TYPE: ClassVar[str] = "notification.dead_lettered"

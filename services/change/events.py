@@ -2,22 +2,42 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
-from libs.contracts import ChangeEvent, ChangeIncidentLinked, ChangeWindow, UnmanagedChangeLinked
-from libs.events import Envelope, raise_event
-from services.change.domain import ChangeRequest, IncidentLink, Step
+from libs.contracts import (
+    CHANGE_MOVES,
+    ChangeIncidentCleared,
+    ChangeIncidentLinked,
+    ChangeWindowEnded,
+    ChangeWindowStarted,
+    Contract,
+    UnmanagedChangeLinked,
+    UnmanagedChangeRecorded,
+)
+from libs.events import Envelope, event_for
+from services.change.domain.changes import ChangeRequest, IncidentLink, Step
+from services.change.domain.unmanaged import OpenedIncident, UnmanagedChange
 
 SOURCE = "change"
+
+
+def _raise(
+    payload: Contract,
+    *,
+    tenant: str,
+    subject: str | None,
+    cause: Envelope | None = None,
+    correlation_id: str | None = None,
+) -> Envelope:
+    """The envelope of `payload`, typed by its class (`TYPE`)."""
+    return event_for(payload, source=SOURCE, tenant=tenant, subject=subject, cause=cause, correlation_id=correlation_id)
 
 
 def change_event(
     c: ChangeRequest, step: Step, *, correlation_id: str | None = None, cause: Envelope | None = None
 ) -> Envelope:
     """`change.<state>` for a move (`change.vote_cast` for a vote that did not decide)."""
-    payload = ChangeEvent(
+    payload = CHANGE_MOVES[step.kind](
         change_id=c.id,
         number=c.number,
         change_type=c.change_type,
@@ -36,15 +56,7 @@ def change_event(
         planned_end=c.planned_end,
         outcome=c.outcome,
     )
-    return raise_event(
-        f"change.{step.kind}",
-        payload,
-        source=SOURCE,
-        tenant=c.tenant,
-        subject=c.id,
-        cause=cause,
-        correlation_id=correlation_id,
-    )
+    return _raise(payload, tenant=c.tenant, subject=c.id, cause=cause, correlation_id=correlation_id)
 
 
 def window_event(c: ChangeRequest, edge: str, at: datetime, *, correlation_id: str | None = None) -> Envelope:
@@ -55,7 +67,8 @@ def window_event(c: ChangeRequest, edge: str, at: datetime, *, correlation_id: s
     """
     assert c.planned_start and c.planned_end
     starts_at = min(c.planned_start, at) if edge == "start" else min(c.planned_start, c.started_at or c.planned_start)
-    payload = ChangeWindow(
+    kind = ChangeWindowStarted if edge == "start" else ChangeWindowEnded
+    payload = kind(
         change_id=c.id,
         number=c.number,
         title=c.title,
@@ -65,15 +78,15 @@ def window_event(c: ChangeRequest, edge: str, at: datetime, *, correlation_id: s
         ends_at=c.planned_end,
         at=at,
     )
-    kind = "change.window_started" if edge == "start" else "change.window_ended"
-    return raise_event(kind, payload, source=SOURCE, tenant=c.tenant, subject=c.id, correlation_id=correlation_id)
+    return _raise(payload, tenant=c.tenant, subject=c.id, correlation_id=correlation_id)
 
 
 def link_event(
     c: ChangeRequest, link: IncidentLink, *, at: datetime, cause: Envelope | None = None, cid: str | None = None
 ) -> Envelope:
     """`change.incident_linked`, or `change.incident_cleared` once a reviewer has cleared the link."""
-    payload = ChangeIncidentLinked(
+    kind = ChangeIncidentCleared if link.cleared_at else ChangeIncidentLinked
+    payload = kind(
         change_id=c.id,
         number=c.number,
         change_type=c.change_type,
@@ -88,22 +101,37 @@ def link_event(
         by=link.cleared_by,
         reason=link.clear_reason,
     )
-    kind = "change.incident_cleared" if link.cleared_at else "change.incident_linked"
-    return raise_event(kind, payload, source=SOURCE, tenant=c.tenant, subject=c.id, cause=cause, correlation_id=cid)
+    return _raise(payload, tenant=c.tenant, subject=c.id, cause=cause, correlation_id=cid)
 
 
 def unmanaged_link_event(
-    tenant: str, change: Mapping[str, Any], incident: dict[str, Any], *, at: datetime, cause: Envelope
+    change: UnmanagedChange, incident: OpenedIncident, *, at: datetime, cause: Envelope
 ) -> Envelope:
     """`change.unmanaged_linked`: an incident opened on a CI soon after a tool reported `change` on it."""
+    assert change.ci is not None  # only a change on a CI is linked to incidents
     payload = UnmanagedChangeLinked(
-        signal_id=change["signal_id"],
-        source=change["source"],
-        summary=change["summary"],
-        ci=change["ci"],
-        changed_at=change["at"],
-        **incident,
+        signal_id=change.signal_id,
+        source=change.source,
+        summary=change.summary,
+        ci=change.ci,
+        changed_at=change.at,
+        incident_id=incident.incident_id,
+        incident_number=incident.incident_number,
+        priority=incident.priority,
+        opened_at=incident.opened_at,
         at=at,
     )
-    kind = "change.unmanaged_linked"
-    return raise_event(kind, payload, source=SOURCE, tenant=tenant, subject=change["signal_id"], cause=cause)
+    return _raise(payload, tenant=change.tenant, subject=change.signal_id, cause=cause)
+
+
+def unmanaged_recorded_event(change: UnmanagedChange, *, cause: Envelope) -> Envelope:
+    """`change.unmanaged_recorded`: a change a tool reported went on the tenant's calendar."""
+    payload = UnmanagedChangeRecorded(
+        signal_id=change.signal_id,
+        source=change.source,
+        integration=change.integration,
+        summary=change.summary,
+        ci=change.ci,
+        at=change.at,
+    )
+    return _raise(payload, tenant=change.tenant, subject=None, cause=cause)

@@ -11,11 +11,14 @@ from aiohttp import web
 from libs.auth import token_index
 from libs.config import TierlineConfig
 from libs.runtime import consume, open_resources
+from libs.service import ServiceSpec
 from libs.settings import Settings
 from libs.web import create_app
-from services.change import actions, api
-from services.change.handlers import HANDLERS, make_apply
-from services.change.windows import WindowTimer
+from libs.workers import start_workers
+from services.change.api import add_routes
+from services.change.api.context import STATE, ChangeState
+from services.change.handlers import SUBSCRIPTIONS, lock_cis
+from services.change.workers import window_timer
 
 NAME = "change"
 
@@ -23,14 +26,12 @@ NAME = "change"
 async def build(stack: AsyncExitStack, settings: Settings, config: TierlineConfig) -> web.Application:
     app = create_app()
     res = await open_resources(stack, app, settings, schema=NAME, migrations=Path(__file__).parent / "migrations")
-    app[api.STATE] = api.ChangeState(pool=res.pool, outbox=res.outbox, config=config, tokens=token_index(config))
-    app.router.add_post("/v1/changes", api.create_change)
-    app.router.add_get("/v1/changes", api.list_changes)
-    app.router.add_get("/v1/changes/calendar", api.calendar)  # before {ref}, which would match it
-    app.router.add_get("/v1/changes/{ref}", api.get_change)
-    actions.add_routes(app)
-    await consume(stack, res, durable=NAME, event_types=HANDLERS, apply=make_apply(config))
-    timer = WindowTimer(res.pool, res.outbox, poll_s=settings.timer_poll_s)
-    await timer.start()
-    stack.push_async_callback(timer.stop)
+    app[STATE] = ChangeState(pool=res.pool, outbox=res.outbox, config=config, tokens=token_index(config))
+    add_routes(app)
+    # The batch's CI locks come first, before any handler (handlers.lock_cis).
+    await consume(stack, res, durable=NAME, subscriptions=SUBSCRIPTIONS, deps=config, before=lock_cis)
+    await start_workers(stack, [window_timer(res.pool, res.outbox, poll_s=settings.timer_poll_s)])
     return app
+
+
+SERVICE = ServiceSpec(NAME, build, prefixes=("/v1/changes",))

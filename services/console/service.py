@@ -3,7 +3,6 @@ client, and one bus subscription fanned out to the connected tabs."""
 
 from __future__ import annotations
 
-import asyncio
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -14,9 +13,10 @@ from aiohttp import web
 from libs.auth import token_index
 from libs.config import TierlineConfig
 from libs.runtime import open_resources
+from libs.service import ServiceSpec
 from libs.settings import Settings
-from libs.tasks import cancel_and_wait
 from libs.web import create_app
+from libs.workers import start_workers
 from services.console.api import add_routes
 from services.console.api.context import STATE, ConsoleState
 from services.console.api.errors import html_errors
@@ -24,9 +24,9 @@ from services.console.api.filters import FILTERS
 from services.console.api.security import security_headers
 from services.console.api.sessions import find_session
 from services.console.handlers import LiveHub, subscribe
-from services.console.sealing import Sealer
+from services.console.sealing import Sealer, stack_secret
 from services.console.upstream import Upstream
-from services.console.workers import prune_sessions
+from services.console.workers import workers
 
 NAME = "console"
 HERE = Path(__file__).resolve().parent
@@ -57,7 +57,12 @@ async def build(stack: AsyncExitStack, settings: Settings, config: TierlineConfi
         hub.close_all()
 
     app.on_shutdown.append(end_streams)
-    pruner = asyncio.create_task(prune_sessions(res.pool))
-    stack.push_async_callback(cancel_and_wait, pruner)
+    await start_workers(stack, workers(res.pool))
     add_routes(app)
     return app
+
+
+SERVICE = ServiceSpec(
+    NAME, build, prefixes=("/console",), home="/console/", prepare=stack_secret,
+    banner="console: {url}/console/  (sign in with an API token from tierline.yaml; the demo's are in README)",
+)  # fmt: skip

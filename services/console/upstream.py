@@ -1,8 +1,9 @@
 """The console's only way to incident, change, SLA and report data: the other services' HTTP APIs, called with
 the signed-in user's own API token, so their role checks and tenant walls are the only ones.
 
-Routing is libs.gateway's prefix table: TIERLINE_API_URLS names a base URL per service (compose), else every
-path goes to TIERLINE_API_URL (the stack's own base URL under `tierline up`).
+TIERLINE_API_URLS names a base URL per service (compose), else every path goes to TIERLINE_API_URL (the
+stack's own base URL under `tierline up`). Which service answers which path is the console's knowledge as a
+client (`OWNERS`): the prefixes each service declares in its SERVICE spec; a test keeps the two in step.
 """
 
 from __future__ import annotations
@@ -13,10 +14,26 @@ from typing import Any
 
 import aiohttp
 
-from libs.gateway import service_for
 from libs.settings import Settings
 
 TIMEOUT = aiohttp.ClientTimeout(total=15, connect=3)
+# API path prefix -> the service that answers it (longest prefix wins), for the APIs the console calls.
+OWNERS = {
+    "/v1/webhooks/": "intake",
+    "/v1/incidents": "triage",
+    "/v1/alerts/": "triage",
+    "/v1/provider-incidents": "triage",
+    "/v1/deadletters": "triage",
+    "/v1/sla/": "escalation",
+    "/v1/changes": "change",
+    "/v1/reports": "reporting",
+    "/v1/ledger/": "reporting",
+}
+
+
+def owner_of(path: str) -> str | None:
+    matches = [p for p in OWNERS if path.startswith(p)]
+    return OWNERS[max(matches, key=len)] if matches else None
 
 
 @dataclass(frozen=True)
@@ -59,7 +76,7 @@ class Upstream:
             await self.session.close()
 
     def url(self, path: str) -> str | None:
-        service = service_for(path)
+        service = owner_of(path)
         base = self.by_service.get(service or "") or self.base
         return f"{base}{path}" if base else None
 
@@ -78,7 +95,7 @@ class Upstream:
                 kind = r.headers.get("Content-Type", "").split(";")[0]
                 raw = await r.read()
         except (TimeoutError, aiohttp.ClientError) as exc:
-            return _unreachable(path, f"{service_for(path) or 'the API'} is not answering ({type(exc).__name__})")
+            return _unreachable(path, f"{owner_of(path) or 'the API'} is not answering ({type(exc).__name__})")
         if kind == "application/json":
             try:
                 return Answer(r.status, json.loads(raw), kind)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import asyncpg
@@ -14,7 +13,9 @@ from libs.config import TierlineConfig
 from libs.errors import ApiError
 from libs.query import check_query, limit_problems, tenant_scope
 from libs.web import respond
-from services.escalation import store
+from services.escalation.domain.clock import SlaClock
+from services.escalation.domain.run import EscalationRun
+from services.escalation.store import escalation_runs, notifications, sla_clocks
 
 NOTIFICATION_STATUSES = ("pending", "delivered", "dead")
 
@@ -29,21 +30,34 @@ class EscalationState:
 STATE: web.AppKey[EscalationState] = web.AppKey("escalation", EscalationState)
 
 
-def clock_view(r: asyncpg.Record, incident_id: str) -> dict[str, Any]:
-    c = dict(r)
-    c["incident_id"] = incident_id
-    c["coverage"] = json.loads(c["coverage"])
+def clock_view(clock: SlaClock) -> dict[str, Any]:
+    """The clock as stored, with its state in words and whether it met its target (once stopped)."""
+    c = {name: getattr(clock, name) for name in sla_clocks.COLUMNS}
     if c["coverage"].get("hours") == "24x7":  # business-hours fields mean nothing here; only confuse a reader
         c["coverage"] = {k: v for k, v in c["coverage"].items() if k not in ("days", "start", "end")}
-    c["warn_at"] = list(c["warn_at"])
-    if r["stopped_at"]:
+    c["warn_at"] = list(clock.warn_at)
+    if clock.stopped_at:
         c["state"] = "stopped"
-    elif r["breached_at"]:
+    elif clock.breached_at:
         c["state"] = "breached"
     else:
-        c["state"] = "paused" if r["paused_at"] else "running"
-    c["met"] = None if not r["stopped_at"] else r["breached_at"] is None
+        c["state"] = "paused" if clock.paused_at else "running"
+    c["met"] = None if not clock.stopped_at else clock.breached_at is None
     return c
+
+
+def run_view(run: EscalationRun) -> dict[str, Any]:
+    return {
+        "policy": run.policy,
+        "state": run.state,
+        "step": run.step,
+        "round": run.round,
+        "tier": run.tier,
+        "step_started_at": run.step_started_at,
+        "step_due_at": run.step_due_at,
+        "steps": [s.snapshot() for s in run.steps],
+        "repeat": run.repeat,
+    }
 
 
 async def incident_clocks(request: web.Request) -> web.Response:
@@ -52,29 +66,18 @@ async def incident_clocks(request: web.Request) -> web.Response:
     ref = request.match_info["incident_id"]
     # One snapshot: the clocks and the policy run as of the same commit.
     async with st.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        rows = await store.clocks_for(conn, ref=ref)
-        if not rows or not who.can_see(rows[0]["tenant"]):
+        clocks = await sla_clocks.find(conn, ref=ref)
+        if not clocks or not who.can_see(clocks[0].tenant):
             raise ApiError(404, "not_found", f"no SLA clocks for incident {ref}")
-        incident_id = str(rows[0]["incident_id"])
-        runs = await store.runs(conn, incident_ids=[incident_id])
-    body: dict[str, Any] = {"incident_id": incident_id, "clocks": [clock_view(r, incident_id) for r in rows]}
+        incident_id = clocks[0].incident_id
+        runs = await escalation_runs.find(conn, incident_ids=[incident_id])
+    body: dict[str, Any] = {"incident_id": incident_id, "clocks": [clock_view(c) for c in clocks]}
     if runs:
-        run = runs[0]
-        body["escalation"] = {
-            "policy": run["policy"],
-            "state": run["state"],
-            "step": run["step"],
-            "round": run["round"],
-            "tier": run["tier"],
-            "step_started_at": run["step_started_at"],
-            "step_due_at": run["step_due_at"],
-            "steps": json.loads(run["steps"]),
-            "repeat": run["repeat"],
-        }
+        body["escalation"] = run_view(runs[0])
     return respond(body)
 
 
-async def notifications(request: web.Request) -> web.Response:
+async def notification_log(request: web.Request) -> web.Response:
     """GET /v1/sla/notifications?tenant=&incident=&status=&limit=: newest first, each with every attempt."""
     st = request.app[STATE]
     who = authenticate(request, st.tokens)
@@ -85,17 +88,12 @@ async def notifications(request: web.Request) -> web.Response:
     check_query(request, {"tenant", "incident", "status", "limit"}, problems)
     tenants = tenant_scope(who, st.config, q.get("tenant"))
     async with st.pool.acquire() as conn:
-        rows = await store.list_notifications(
+        found = await notifications.newest(
             conn, tenants=tenants, incident=q.get("incident"), status=q.get("status"), limit=int(q.get("limit", "100"))
         )
-    items = []
-    for r in rows:
-        item = dict(r)
-        item["attempt_log"] = json.loads(r["attempt_log"]) if isinstance(r["attempt_log"], str) else r["attempt_log"]
-        items.append(item)
-    return respond({"items": items})
+    return respond({"items": [asdict(n) for n in found]})
 
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/sla/incidents/{incident_id}", incident_clocks)  # id or number
-    app.router.add_get("/v1/sla/notifications", notifications)
+    app.router.add_get("/v1/sla/notifications", notification_log)

@@ -1,245 +1,229 @@
-"""Escalation's event handlers: incident events start, pause, resume and stop SLA clocks, move the escalation
-policy, and queue the notifications a tenant asked for."""
+"""Escalation's subscriber table: incident events start, stop, pause, resume and re-target SLA clocks, move the
+escalation policy, and queue the notifications a tenant asked for.
+
+Openings come first, in bulk (one insert of clocks and one of runs per batch). The lifecycle events share one
+entry, so they run in stream order: an acknowledgement later in the batch finds the clock an opening or a hold
+before it left. An incident's clocks are always locked before its policy run (the timer takes both at once,
+without waiting), so handlers and timers cannot deadlock."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable
-from typing import Any
+from dataclasses import replace
+from datetime import datetime
 
-import asyncpg
 import structlog
 
-from libs.calendar import calendar_for
-from libs.config import TierlineConfig
+from libs.config import Tenant, TierlineConfig
 from libs.contracts import (
     IncidentAcknowledged,
     IncidentClosed,
     IncidentEscalated,
+    IncidentHeld,
     IncidentOpened,
+    IncidentPriorityChanged,
     IncidentReopened,
     IncidentResolved,
-    SlaClockStarted,
-    parse,
+    IncidentResumed,
 )
-from libs.events import Envelope, raise_event
-from services.escalation import store
-from services.escalation.clocks import (
-    on_incident_held,
-    on_incident_priority_changed,
-    on_incident_resumed,
-    reopen_resolution_clock,
-    stop_clocks,
-)
-from services.escalation.domain import plan_clocks, sla_snapshot, step_for_tier, steps_snapshot
-from services.escalation.outgoing import (
-    escalation_request,
-    incident_of,
-    notifications,
-    notify,
-    reach_tier,
-    start_step,
-    step_started,
-)
+from libs.events import Envelope
+from libs.subscriptions import Message, Subscriptions
+from libs.uow import Tx
+from services.escalation import events, paging
+from services.escalation.domain.clock import SlaClock, pauses, plan_clocks, sla_snapshot
+from services.escalation.domain.notifications import Notification, notifications_for
+from services.escalation.domain.run import EscalationRun, RunState
+from services.escalation.store import escalation_runs, notifications, sla_clocks
 
 log = structlog.get_logger()
-SOURCE = "escalation"
-Handler = Callable[[asyncpg.Connection, Envelope, TierlineConfig], Awaitable[list[Envelope]]]
+Lifecycle = (
+    IncidentAcknowledged | IncidentResolved | IncidentClosed | IncidentHeld | IncidentResumed
+    | IncidentPriorityChanged | IncidentReopened | IncidentEscalated
+)  # fmt: skip
 
 
-def started_event(row: asyncpg.Record, cause: Envelope) -> Envelope:
-    payload = SlaClockStarted(
-        incident_id=str(row["incident_id"]),
-        number=row["number"],
-        clock=row["clock"],
-        priority=row["priority"],
-        target_s=row["target_s"],
-        started_at=row["started_at"],
-        due_at=row["due_at"],
-        calendar=row["calendar"],
-        coverage=json.loads(row["coverage"]),
-        warn_at=list(row["warn_at"]),
-    )
-    return raise_event(
-        "sla.clock_started", payload, source=SOURCE, tenant=row["tenant"], subject=payload.incident_id, cause=cause
-    )
+async def on_incidents_opened(tx: Tx, messages: list[Message[IncidentOpened]], config: TierlineConfig) -> None:
+    """Start each new incident's clocks and its escalation policy on its first step; a replay starts nothing."""
+    opening = _of_known_tenants(messages, config)
+    causes = {m.payload.incident_id: m for m, _ in opening}
+    clocks = [
+        SlaClock.start(plan, m.payload, tenant=m.tenant)
+        for m, tenant in opening
+        for plan in plan_clocks(tenant, m.payload.priority, m.payload.opened_at)
+    ]
+    for clock in await sla_clocks.start(tx.conn, clocks):
+        tx.emit(events.clock_started(clock, causes[clock.incident_id].envelope))
+    # The first step is planned with the run, not saved after it: one insert per batch, no update per run.
+    runs = await escalation_runs.start(tx.conn, [EscalationRun.open(m.payload, tenant) for m, tenant in opening])
+    pages: list[Notification] = []
+    for run in runs:
+        pages += _first_step(tx, config.tenant(run.tenant), run, causes[run.incident_id])
+    await notifications.enqueue(tx.conn, pages)
 
 
-async def on_incidents_opened(conn: asyncpg.Connection, envs: list[Envelope], config: TierlineConfig) -> list[Envelope]:
-    clock_rows, run_rows, causes = [], [], {}
-    for env in envs:
-        opened = parse(env)
-        assert isinstance(opened, IncidentOpened)
-        tenant = config.tenant(env.tenant)
-        if tenant is None:
-            log.warning("escalation.unknown_tenant", tenant=env.tenant, event_id=env.id)
+def _of_known_tenants(
+    messages: list[Message[IncidentOpened]], config: TierlineConfig
+) -> list[tuple[Message[IncidentOpened], Tenant]]:
+    found = []
+    for m in messages:
+        tenant = config.tenant(m.tenant)
+        if tenant is None:  # a tenant removed from the config: nothing to time it against
+            log.warning("escalation.unknown_tenant", tenant=m.tenant, event_id=m.envelope.id)
             continue
-        causes[opened.incident_id] = (env, opened)
-        for p in plan_clocks(tenant, opened.priority, opened.opened_at):
-            clock_rows.append(
-                (
-                    opened.incident_id,
-                    p.clock,
-                    env.tenant,
-                    opened.number,
-                    opened.priority,
-                    opened.tier,
-                    p.calendar,
-                    p.target.total_seconds(),
-                    opened.opened_at,
-                    p.due_at,
-                    json.dumps(p.coverage),
-                    list(p.warn_at),
-                    p.next_fire_at,
-                )
-            )
-        policy, steps, repeat = tenant.escalation.for_category(opened.category)
-        snapshot = steps_snapshot(steps)
-        first = step_for_tier(snapshot, opened.tier, 0)
-        first = len(snapshot) - 1 if first is None else first
-        # The first step is planned here, not saved afterwards: one bulk insert per batch, no update per run.
-        run_rows.append(
-            (
-                opened.incident_id,
-                env.tenant,
-                opened.number,
-                opened.title,
-                opened.priority,
-                opened.category,
-                policy,
-                json.dumps(snapshot),
-                repeat,
-                json.dumps(tenant.contract.coverage.model_dump(mode="json")),
-                first,
-                max(opened.tier, snapshot[first]["tier"]),
-                opened.opened_at,
-                calendar_for(tenant.contract.coverage).add(opened.opened_at, snapshot[first]["after_s"]),
-                json.dumps(sla_snapshot(tenant)),
-            )
-        )
-    started = await store.start_clocks(conn, clock_rows)
-    raised = [started_event(r, causes[str(r["incident_id"])][0]) for r in started]
-    pages: list[tuple[Any, ...]] = []
-    for run in await store.start_runs(conn, run_rows):  # a replay starts none
-        env, opened = causes[str(run["incident_id"])]
-        request = None
-        if run["tier"] > opened.tier:  # the policy starts above the incident's tier: ask for it
-            reason = f"escalation policy {run['policy']} starts at Tier {run['tier']}"
-            request = escalation_request(
-                run, from_tier=opened.tier, to_tier=run["tier"], reason=reason, at=opened.opened_at, cause=env
-            )
-            raised.append(request)
-        step_env, step_pages = step_started(
-            config,
-            dict(run),
-            step=run["step"],
-            round_=0,
-            at=opened.opened_at,
-            due=run["step_due_at"],
-            reason="incident opened",
-            cause=request or env,
-        )
-        raised.append(step_env)
-        pages += step_pages
-        pages += notifications(config, tenant=env.tenant, trigger="opened", incident=incident_of(run), cause=env)
-    await store.enqueue(conn, pages)
-    return raised
-
-
-async def end_run(conn: asyncpg.Connection, incident_id: str, state: str) -> list[asyncpg.Record]:
-    found = await store.runs(conn, incident_ids=[incident_id], lock=True)
-    for run in found:
-        if run["state"] == "running" or state == "closed":
-            await store.update_run(conn, incident_id=run["incident_id"], state=state, step_due_at=None)
+        found.append((m, tenant))
     return found
 
 
-async def on_incident_acknowledged(conn: asyncpg.Connection, env: Envelope, config: TierlineConfig) -> list[Envelope]:
-    event = parse(env)
-    assert isinstance(event, IncidentAcknowledged)
-    stopped = await stop_clocks(conn, env, ["response"], event.at)  # clocks before runs, everywhere
-    await end_run(conn, event.incident_id, "acknowledged")
-    return stopped
-
-
-async def on_incident_resolved(conn: asyncpg.Connection, env: Envelope, config: TierlineConfig) -> list[Envelope]:
-    event = parse(env)
-    assert isinstance(event, IncidentResolved | IncidentClosed)
-    stopped = await stop_clocks(conn, env, ["response", "resolution"], event.at)
-    found = await end_run(conn, event.incident_id, "closed")
-    if found and isinstance(event, IncidentResolved):
-        await notify(conn, config, tenant=env.tenant, trigger="resolved", incident=incident_of(found[0]), cause=env)
-    return stopped
-
-
-async def on_incident_reopened(conn: asyncpg.Connection, env: Envelope, config: TierlineConfig) -> list[Envelope]:
-    """The resolution clock counts on (clocks.reopen_resolution_clock); and an incident nobody ever acknowledged
-    is back in the queue, so its escalation policy runs again from the step for its tier, paging as it goes.
-    One acknowledged before is back with whoever worked it and pages nobody."""
-    raised = await reopen_resolution_clock(conn, env, config)
-    event = parse(env)
-    assert isinstance(event, IncidentReopened)
-    if event.state != "new":
-        return raised
-    for found in await store.runs(conn, incident_ids=[event.incident_id], lock=True):
-        run = dict(found)
-        steps = json.loads(run["steps"])
-        step = step_for_tier(steps, run["tier"], 0)
-        await store.update_run(conn, incident_id=run["incident_id"], state="running")
-        run["state"] = "running"
-        raised.append(
-            await start_step(
-                conn,
-                config,
-                run,
-                step=len(steps) - 1 if step is None else step,
-                round_=0,
-                at=event.at,
-                reason="incident reopened, never acknowledged",
-                cause=env,
-            )
+def _first_step(tx: Tx, tenant: Tenant | None, run: EscalationRun, m: Message[IncidentOpened]) -> list[Notification]:
+    """Emit the run's first step (asking for its tier first if it is above the incident's); the pages it sends
+    and the `opened` notifications, to queue with the batch's."""
+    opened, cause = m.payload, m.envelope
+    if run.tier > opened.tier:  # the policy starts above the incident's tier: ask for it
+        reason = f"escalation policy {run.policy} starts at Tier {run.tier}"
+        cause = events.escalation_requested(
+            run, from_tier=opened.tier, to_tier=run.tier, reason=reason, at=opened.opened_at, cause=cause
         )
-    return raised
+        tx.emit(cause)
+    started = events.step_started(run, reason="incident opened", cause=cause)
+    tx.emit(started)
+    told = notifications_for(tenant, trigger="opened", incident=run.incident, cause=m.envelope)
+    return run.pages(tenant, started) + told
 
 
-async def on_incident_escalated(conn: asyncpg.Connection, env: Envelope, config: TierlineConfig) -> list[Envelope]:
-    """Triage applied an escalation (ours, or a person's): clocks report the new tier, and a manual jump
-    moves the policy to the step for that tier and pages it, as an automatic escalation would."""
-    event = parse(env)
-    assert isinstance(event, IncidentEscalated)
-    await store.set_tier(conn, incident_id=event.incident_id, tier=event.to_tier)
-    raised = []
-    for found in await store.runs(conn, incident_ids=[event.incident_id], lock=True):
-        run = dict(found)
-        if event.to_tier > found["tier"]:  # not our own request coming back
-            reason = f"escalated by hand: {event.reason}"
-            raised += await reach_tier(conn, config, run, tier=event.to_tier, at=event.at, reason=reason, cause=env)
-        await notify(conn, config, tenant=env.tenant, trigger="escalated", incident=incident_of(run), cause=env)
-    return raised
+async def on_incident_lifecycle(tx: Tx, messages: list[Message[Lifecycle]], config: TierlineConfig) -> None:
+    """Every later move of an incident, one at a time in stream order (their relative order matters)."""
+    for m in messages:
+        cause = m.envelope
+        match m.payload:
+            case IncidentAcknowledged() as e:
+                await on_acknowledged(tx, cause, e, config)
+            case IncidentResolved() as e:
+                await on_resolved(tx, cause, e, config)
+            case IncidentClosed() as e:
+                await on_closed(tx, cause, e, config)
+            case IncidentHeld() as e:
+                await on_held(tx, cause, e, config)
+            case IncidentResumed() as e:
+                await on_resumed(tx, cause, e, config)
+            case IncidentPriorityChanged() as e:
+                await on_priority_changed(tx, cause, e, config)
+            case IncidentReopened() as e:
+                await on_reopened(tx, cause, e, config)
+            case IncidentEscalated() as e:
+                await on_escalated(tx, cause, e, config)
 
 
-def make_apply(
-    config: TierlineConfig,
-) -> Callable[[asyncpg.Connection, list[Envelope]], Awaitable[list[Envelope]]]:
-    async def apply(conn: asyncpg.Connection, envs: list[Envelope]) -> list[Envelope]:
-        # Openings first in bulk; the rest in order, so an ack later in the batch finds its clock.
-        raised = await on_incidents_opened(conn, [e for e in envs if e.short_type == "incident.opened"], config)
-        for env in envs:
-            if handler := SINGLE_HANDLERS.get(env.short_type):
-                raised += await handler(conn, env, config)
-        return raised
-
-    return apply
+async def on_acknowledged(tx: Tx, cause: Envelope, e: IncidentAcknowledged, config: TierlineConfig) -> None:
+    await _stop_clocks(tx, cause, e.incident_id, ["response"], e.at)  # clocks before runs, everywhere
+    await _end_run(tx, e.incident_id, "acknowledged")
 
 
-SINGLE_HANDLERS: dict[str, Handler] = {
-    "incident.acknowledged": on_incident_acknowledged,
-    "incident.resolved": on_incident_resolved,
-    "incident.closed": on_incident_resolved,
-    "incident.held": on_incident_held,
-    "incident.resumed": on_incident_resumed,
-    "incident.priority_changed": on_incident_priority_changed,
-    "incident.reopened": on_incident_reopened,
-    "incident.escalated": on_incident_escalated,
+async def on_resolved(tx: Tx, cause: Envelope, e: IncidentResolved, config: TierlineConfig) -> None:
+    """Both clocks stop, the policy is over, and the tenant's targets hear it was resolved."""
+    if found := await _close(tx, cause, e.incident_id, e.at):
+        incident = found[0].incident
+        await paging.notify(tx, config, tenant=cause.tenant, trigger="resolved", incident=incident, cause=cause)
+
+
+async def on_closed(tx: Tx, cause: Envelope, e: IncidentClosed, config: TierlineConfig) -> None:
+    await _close(tx, cause, e.incident_id, e.at)
+
+
+async def _close(tx: Tx, cause: Envelope, incident_id: str, at: datetime) -> list[EscalationRun]:
+    await _stop_clocks(tx, cause, incident_id, ["response", "resolution"], at)
+    return await _end_run(tx, incident_id, "closed")
+
+
+async def _stop_clocks(tx: Tx, cause: Envelope, incident_id: str, names: list[str], at: datetime) -> None:
+    for clock in await sla_clocks.locked(tx.conn, incident_id=incident_id, clocks=names):
+        stopped = clock.stop(at)
+        await sla_clocks.save(tx.conn, stopped)
+        tx.emit(events.clock_stopped(stopped, cause))
+
+
+async def _end_run(tx: Tx, incident_id: str, state: RunState) -> list[EscalationRun]:
+    found = await escalation_runs.find(tx.conn, incident_ids=[incident_id], lock=True)
+    for run in found:
+        if (ended := run.end(state)) is not None:
+            await escalation_runs.save(tx.conn, ended)
+    return found
+
+
+async def on_held(tx: Tx, cause: Envelope, e: IncidentHeld, config: TierlineConfig) -> None:
+    """On hold: the resolution clock pauses where the contract says this hold pauses it."""
+    tenant = config.tenant(cause.tenant)
+    if tenant is None or not pauses(e.reason, pause_on_vendor=tenant.contract.pause_on_vendor):
+        return
+    for clock in await sla_clocks.locked(tx.conn, incident_id=e.incident_id, clocks=["resolution"]):
+        if (paused := clock.pause(e.at, e.reason)) is not None:
+            await sla_clocks.save(tx.conn, paused)
+            tx.emit(events.clock_paused(paused, cause))
+
+
+async def on_resumed(tx: Tx, cause: Envelope, e: IncidentResumed, config: TierlineConfig) -> None:
+    """Off hold: a paused resolution clock counts again, its deadline moved by the coverage time paused."""
+    for clock in await sla_clocks.locked(tx.conn, incident_id=e.incident_id, clocks=["resolution"]):
+        if (restart := clock.resume(e.at)) is not None:
+            await sla_clocks.save(tx.conn, restart.clock)
+            tx.emit(events.clock_resumed(restart, clock.pause_reason or e.reason, cause))
+
+
+async def on_priority_changed(tx: Tx, cause: Envelope, e: IncidentPriorityChanged, config: TierlineConfig) -> None:
+    """Running clocks take the new priority's targets from the contract the incident opened under, counted
+    from the same start; warnings already fired stay fired, a breach already fired stays a fact."""
+    clocks = await sla_clocks.locked(tx.conn, incident_id=e.incident_id, clocks=["response", "resolution"])
+    runs = await escalation_runs.find(tx.conn, incident_ids=[e.incident_id], lock=True)
+    tenant = config.tenant(cause.tenant)
+    if runs:
+        targets = runs[0].sla
+        await escalation_runs.save(tx.conn, replace(runs[0], priority=e.to_priority))
+    elif tenant is not None:  # clocks from before policy runs kept the contract (migration 003)
+        targets = sla_snapshot(tenant)
+    else:
+        return
+    if e.to_priority not in targets:
+        return
+    for clock in clocks:
+        after = clock.retarget(e.to_priority, targets[e.to_priority][clock.clock])
+        await sla_clocks.save(tx.conn, after)
+        tx.emit(events.clock_retargeted(clock, after, e.at, cause))
+
+
+async def on_reopened(tx: Tx, cause: Envelope, e: IncidentReopened, config: TierlineConfig) -> None:
+    """The resolution clock counts on from where it stopped (the time spent resolved is treated like a pause);
+    and an incident nobody ever acknowledged is back in the queue, so its escalation policy runs again from the
+    step for its tier, paging as it goes. One acknowledged before is back with whoever worked it: no pages."""
+    for clock in await sla_clocks.locked(tx.conn, incident_id=e.incident_id, clocks=["resolution"], stopped=True):
+        restart = clock.reopen(e.at)
+        await sla_clocks.save(tx.conn, restart.clock)
+        tx.emit(events.clock_resumed(restart, "reopened", cause))
+    if e.state != "new":
+        return
+    for run in await escalation_runs.find(tx.conn, incident_ids=[e.incident_id], lock=True):
+        reason = "incident reopened, never acknowledged"
+        await paging.begin_step(tx, config, run.rerun(e.at), reason=reason, cause=cause)
+
+
+async def on_escalated(tx: Tx, cause: Envelope, e: IncidentEscalated, config: TierlineConfig) -> None:
+    """Triage applied an escalation (ours, or a person's): clocks report the new tier, and a manual jump moves
+    the policy to the step for that tier and pages it, as an automatic escalation would."""
+    await sla_clocks.set_tier(tx.conn, incident_id=e.incident_id, tier=e.to_tier)
+    for run in await escalation_runs.find(tx.conn, incident_ids=[e.incident_id], lock=True):
+        if e.to_tier > run.tier:  # not our own request coming back
+            reason = f"escalated by hand: {e.reason}"
+            run = await paging.reach_tier(tx, config, run, tier=e.to_tier, at=e.at, reason=reason, cause=cause)
+        await paging.notify(tx, config, tenant=cause.tenant, trigger="escalated", incident=run.incident, cause=cause)
+
+
+SUBSCRIPTIONS: Subscriptions[TierlineConfig] = {
+    IncidentOpened: on_incidents_opened,
+    (
+        IncidentAcknowledged,
+        IncidentResolved,
+        IncidentClosed,
+        IncidentHeld,
+        IncidentResumed,
+        IncidentPriorityChanged,
+        IncidentReopened,
+        IncidentEscalated,
+    ): on_incident_lifecycle,
 }
-HANDLERS = ["incident.opened", *SINGLE_HANDLERS]

@@ -1,24 +1,24 @@
-"""Reporting's one handler: every consumed event, whatever its type, is appended to the ledger once (and the
-live figures behind /metrics move with the incident events recorded for the first time).
+"""Reporting's one handler, a sink (libs.subscriptions): every consumed event, whatever its type, is appended
+to the ledger once, and the live figures behind /metrics move with the incident events recorded for the first
+time. There is no subscriber table: the ledger takes every subject under the prefix, alerts included, and a
+type added later is recorded without touching reporting.
 
-Reporting raises no events, so it needs neither libs.outbox.handle_messages nor the `processed` inbox:
-the ledger's primary key (the event id) is the inbox, and one INSERT ... ON CONFLICT DO NOTHING per
-fetched batch makes a redelivered or republished event harmless.
+Reporting raises no events and keeps no `processed` inbox: the ledger's primary key (the event id) is the
+inbox, and one INSERT ... ON CONFLICT DO NOTHING per fetched batch makes a redelivered or republished event
+harmless.
 """
 
 from __future__ import annotations
 
-import json
-from datetime import UTC
+from typing import Any
 
-import asyncpg
 import structlog
 
-from libs.contracts import REGISTRY
 from libs.events import Envelope
+from libs.uow import Tx
 from services.reporting import store
-from services.reporting.live import observe_acks
-from services.reporting.store import LedgerRow
+from services.reporting.domain.ledger import ledger_entry
+from services.reporting.events import observe_acknowledgements
 
 log = structlog.get_logger()
 LIVE_TYPES = {
@@ -32,32 +32,16 @@ LIVE_TYPES = {
 }
 
 
-def ledger_row(env: Envelope) -> LedgerRow:
-    """The ledger row of one event; raises if a registered event breaks its contract.
-
-    Raising sends the event through the consumer's retry-alone path to the dead-letter stream (with the
-    validation error), so the report queries can cast every payload field they read. The payload is stored
-    as it came: it is JSON already, with times in ISO 8601 as every publisher writes them.
-    """
-    contract = REGISTRY.get(env.short_type)
-    if contract is not None:
-        contract.model_validate(env.data)  # raises on a broken payload; the payload came as JSON already
-    at = env.time if env.time.tzinfo else env.time.replace(tzinfo=UTC)
-    # A replayed dead letter is recorded under the original's id: once, whether or not reporting saw the original.
-    return (env.inbox_id, env.tenant, env.short_type, env.subject, at, env.correlationid, json.dumps(env.data))
-
-
-async def record(pool: asyncpg.Pool, envs: list[Envelope]) -> None:
-    """Append a fetched batch to the ledger in one statement (so one transaction)."""
+async def record(tx: Tx, envelopes: list[Envelope], deps: Any = None) -> None:
+    """Append a fetched batch to the ledger in one statement, and the live figures with what is new in it."""
     # A batch may hold a redelivered copy of its own message; key order (time, id) is the same in every
     # batch, so replicas inserting overlapping batches wait on each other instead of deadlocking.
-    rows = sorted({e.inbox_id: ledger_row(e) for e in envs}.values(), key=lambda r: (r[4], r[0]))
-    by_id = {e.inbox_id: e for e in envs}
-    async with pool.acquire() as conn, conn.transaction():
-        new = await store.append_new(conn, rows=rows)
-        # Only rows recorded now move the live figures: a redelivered event has moved them already.
-        live = [(by_id[r[0]].tenant, r[2], by_id[r[0]].data) for r in rows if r[0] in new and r[2] in LIVE_TYPES]
-        acks = await store.apply_live(conn, events=live)
-    observe_acks(acks)
-    if len(new) < len(rows):
-        log.info("reporting.duplicates_dropped", batch=len(rows), added=len(new))
+    unique = {e.inbox_id: ledger_entry(e) for e in envelopes}
+    entries = sorted(unique.values(), key=lambda r: (r.occurred_at, r.event_id))
+    new = await store.append_new(tx.conn, entries=entries)
+    # Only entries recorded now move the live figures: a redelivered event has moved them already.
+    acks = await store.apply_live(tx.conn, entries=[e for e in entries if e.event_id in new and e.type in LIVE_TYPES])
+    # Observed once committed: a batch that fails and is redelivered must not count its acknowledgements twice.
+    tx.after_commit(lambda: observe_acknowledgements(acks))
+    if len(new) < len(entries):
+        log.info("reporting.duplicates_dropped", batch=len(entries), added=len(new))

@@ -21,7 +21,7 @@ from libs.bus import Bus, connect_bus
 from libs.events import Envelope
 from libs.settings import Settings
 from services.reporting import store
-from services.reporting.handlers import ledger_row
+from services.reporting.domain.ledger import LedgerEntry, ledger_entry
 
 log = structlog.get_logger()
 BATCH = 1000
@@ -63,20 +63,20 @@ async def replay(bus: Bus, conn: asyncpg.Connection, *, last: int) -> tuple[int,
         f"{bus.prefix}.>", ordered_consumer=True, deliver_policy=DeliverPolicy.ALL, pending_msgs_limit=BATCH * 4
     )
     replayed = rejected = 0
-    rows: list[store.LedgerRow] = []
+    entries: list[LedgerEntry] = []
     try:
         while True:
             msg = await sub.next_msg(timeout=10)
             replayed += 1
             seq = msg.metadata.sequence.stream
             try:
-                rows.append(ledger_row(Envelope.decode(msg.data)))
+                entries.append(ledger_entry(Envelope.decode(msg.data)))
             except Exception as exc:  # a broken payload: the live consumer dead-letters it too
                 rejected += 1
                 log.warning("reporting.rebuild_rejected", seq=seq, error=repr(exc))
-            if len(rows) >= BATCH or seq >= last:
-                await store.append(conn, rows=rows, table="ledger_rebuild")
-                rows = []
+            if len(entries) >= BATCH or seq >= last:
+                await store.append(conn, entries=entries, table="ledger_rebuild")
+                entries = []
             if seq >= last:
                 return replayed, rejected
     finally:
@@ -84,4 +84,5 @@ async def replay(bus: Bus, conn: asyncpg.Connection, *, last: int) -> tuple[int,
 
 
 def run(settings: Settings) -> Rebuilt:
+    """`tierline reporting rebuild`, given the running stack's settings."""
     return asyncio.run(rebuild(settings))

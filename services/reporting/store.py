@@ -1,4 +1,5 @@
-"""Reporting's only SQL: append to the ledger, rebuild it, and read the events a report is computed from.
+"""Reporting's only SQL: append to the ledger (and the live incident figures), rebuild it, and read the events
+a report is computed from.
 
 Event times are read from the payloads (data.opened_at, data.at, data.breached_at), which the handler
 has checked against their contracts, so every cast below is safe.
@@ -8,52 +9,99 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
-from services.reporting.report import LedgerSlice
-from services.reporting.stories import Event
-
-# (event_id, tenant, type, subject, occurred_at, correlation_id, data as JSON text)
-LedgerRow = tuple[str, str, str, str | None, datetime, str | None, str]
-
+from services.reporting.domain.ledger import LedgerEntry
+from services.reporting.domain.report import LedgerSlice
+from services.reporting.domain.stories import Event
 
 LEDGER_TABLES = ("ledger", "ledger_rebuild")
 COLUMNS = "event_id, tenant, type, subject, occurred_at, correlation_id, data, recorded_at"
 REBUILD_LOCK = 0x7265_6275_696C_64  # advisory lock key: one rebuild at a time
 
 
-async def append(conn: asyncpg.Connection, *, rows: Sequence[LedgerRow], table: str = "ledger") -> int:
-    """Insert rows not yet in the ledger, in the given order; returns how many were new."""
-    return len(await append_new(conn, rows=rows, table=table))
+@dataclass(frozen=True, slots=True)
+class Acknowledgement:
+    """An incident's first acknowledgement, recorded now: what the time-to-acknowledge histogram observes."""
+
+    tenant: str
+    priority: str
+    seconds: float  # from open
 
 
-async def append_new(conn: asyncpg.Connection, *, rows: Sequence[LedgerRow], table: str = "ledger") -> set[str]:
-    """Insert rows not yet in the ledger, in the given order; returns the ids of those that were new."""
+@dataclass(frozen=True, slots=True)
+class OpenIncidents:
+    tenant: str
+    priority: str
+    tier: int
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class MonthBreaches:
+    tenant: str
+    clock: str
+    count: int  # (incident, clock) pairs breached this month
+
+
+@dataclass(frozen=True, slots=True)
+class LiveFigures:
+    open: list[OpenIncidents]
+    breaches: list[MonthBreaches]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """A ledger row as the ledger API shows it."""
+
+    event_id: str
+    seq: int
+    type: str
+    subject: str | None
+    occurred_at: datetime
+    correlation_id: str | None
+    data: dict[str, Any]
+    recorded_at: datetime
+
+
+async def append(conn: asyncpg.Connection, *, entries: Sequence[LedgerEntry], table: str = "ledger") -> int:
+    """Insert entries not yet in the ledger, in the given order; returns how many were new."""
+    return len(await append_new(conn, entries=entries, table=table))
+
+
+async def append_new(conn: asyncpg.Connection, *, entries: Sequence[LedgerEntry], table: str = "ledger") -> set[str]:
+    """Insert entries not yet in the ledger, in the given order, in one statement; returns the new ids."""
     assert table in LEDGER_TABLES
-    if not rows:
+    if not entries:
         return set()
-    columns = list(zip(*rows, strict=True))
     found = await conn.fetch(
         f"INSERT INTO {table}(event_id, tenant, type, subject, occurred_at, correlation_id, data)"
         " SELECT e, t, ty, s, o, c, d::jsonb"
         " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[],"
         " $7::text[]) AS u(e, t, ty, s, o, c, d)"
         " ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
-        *[list(c) for c in columns],
+        [e.event_id for e in entries],
+        [e.tenant for e in entries],
+        [e.type for e in entries],
+        [e.subject for e in entries],
+        [e.occurred_at for e in entries],
+        [e.correlation_id for e in entries],
+        [json.dumps(e.data) for e in entries],
     )
     return {r["event_id"] for r in found}
 
 
-async def apply_live(conn: asyncpg.Connection, *, events: Sequence[tuple[str, str, dict[str, Any]]]) -> list[tuple]:
-    """Keep live_incidents up to date from new (tenant, type, data) events; returns first acknowledgements
-    as (tenant, priority, seconds from open)."""
+async def apply_live(conn: asyncpg.Connection, *, entries: Sequence[LedgerEntry]) -> list[Acknowledgement]:
+    """Keep live_incidents up to date from newly recorded incident events (one statement per kind present);
+    returns the first acknowledgements among them."""
 
     def of(kind: str, *fields: str) -> list[list[Any]]:
-        picked = [(tenant, d) for tenant, t, d in events if t == kind]
-        return [[tenant for tenant, _ in picked], *[[d.get(f) for _, d in picked] for f in fields]]
+        picked = [e for e in entries if e.type == kind]
+        return [[e.tenant for e in picked], *[[e.data.get(f) for e in picked] for f in fields]]
 
     opened = of("incident.opened", "incident_id", "priority", "tier", "opened_at")
     if opened[0]:
@@ -95,11 +143,11 @@ async def apply_live(conn: asyncpg.Connection, *, events: Sequence[tuple[str, st
         _, ids = of(kind, "incident_id")
         if ids:
             await conn.execute("UPDATE live_incidents SET state = $2 WHERE incident_id = ANY($1::text[])", ids, state)
-    return [(r["tenant"], r["priority"], r["s"]) for r in acks]
+    return [Acknowledgement(tenant=r["tenant"], priority=r["priority"], seconds=r["s"]) for r in acks]
 
 
-async def live_figures(conn: asyncpg.Connection, *, month_start: datetime) -> tuple[list, list]:
-    """(open incidents by tenant, priority, tier), (breaches this month by tenant, clock)."""
+async def live_figures(conn: asyncpg.Connection, *, month_start: datetime) -> LiveFigures:
+    """Open incidents by tenant, priority and tier; this month's breaches by tenant and clock."""
     open_ = await conn.fetch(
         "SELECT tenant, priority, tier, count(*) AS n FROM live_incidents WHERE state = 'open'"
         " GROUP BY tenant, priority, tier"
@@ -109,7 +157,10 @@ async def live_figures(conn: asyncpg.Connection, *, month_start: datetime) -> tu
         " FROM ledger WHERE type = 'sla.breached' AND occurred_at >= $1 GROUP BY tenant, data->>'clock'",
         month_start,
     )
-    return [tuple(r) for r in open_], [tuple(r) for r in breaches]
+    return LiveFigures(
+        open=[OpenIncidents(tenant=r["tenant"], priority=r["priority"], tier=r["tier"], count=r["n"]) for r in open_],
+        breaches=[MonthBreaches(tenant=r["tenant"], clock=r["clock"], count=r["n"]) for r in breaches],
+    )
 
 
 class RebuildRunning(RuntimeError):
@@ -214,7 +265,7 @@ async def incident_events(conn: asyncpg.Connection, *, tenant: str, ref: str) ->
     return _events(list(rows))
 
 
-async def latest(conn: asyncpg.Connection, *, tenant: str, limit: int) -> list[dict[str, Any]]:
+async def latest(conn: asyncpg.Connection, *, tenant: str, limit: int) -> list[RecordedEvent]:
     """A tenant's most recently recorded ledger rows, newest first."""
     rows = await conn.fetch(
         "SELECT event_id, seq, type, subject, occurred_at, correlation_id, data::text AS data, recorded_at"
@@ -222,4 +273,4 @@ async def latest(conn: asyncpg.Connection, *, tenant: str, limit: int) -> list[d
         tenant,
         limit,
     )
-    return [dict(r) | {"data": json.loads(r["data"])} for r in rows]
+    return [RecordedEvent(**(dict(r) | {"data": json.loads(r["data"])})) for r in rows]

@@ -13,8 +13,8 @@ from libs.contracts import (
     IncidentResolved,
 )
 from libs.events import Envelope, raise_event
-from services.triage.domain import Incident
-from services.triage.grouping import Outcome
+from services.triage.domain.grouping import Outcome
+from services.triage.domain.incident import Incident
 
 SOURCE = "triage"
 

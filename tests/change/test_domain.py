@@ -8,7 +8,8 @@ import pytest
 
 from libs.config import Tenant, load_config
 from libs.lifecycle import IllegalTransition
-from services.change.approvals import (
+from services.change.api.schemas import ChangeCreate
+from services.change.domain.approvals import (
     AlreadyVoted,
     NotCabMember,
     OwnChange,
@@ -18,7 +19,7 @@ from services.change.approvals import (
     cast_vote,
     check_reachable,
 )
-from services.change.domain import (
+from services.change.domain.changes import (
     LIFECYCLES,
     STATES,
     ChangeRequest,
@@ -28,9 +29,8 @@ from services.change.domain import (
     outcome_of,
     transition,
 )
-from services.change.schedule import OutsideWindow, check_start
-from services.change.schemas import ChangeCreate
-from services.change.workflow import assess, finish, open_change
+from services.change.domain.schedule import OutsideWindow, check_start
+from services.change.domain.workflow import assess, finish, open_change
 from tests.conftest import TEST_CONFIG
 
 AT = datetime(2030, 1, 6, 9, 0, tzinfo=UTC)

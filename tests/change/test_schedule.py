@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from libs.config import load_config
-from services.change.domain import ChangeRequest
-from services.change.schedule import (
+from services.change.domain.changes import ChangeRequest
+from services.change.domain.schedule import (
     InFreeze,
     ScheduleConflict,
     booking_conflicts,

@@ -13,8 +13,10 @@ import pytest
 from libs.bus import connect_bus
 from libs.contracts import ChangeSignalReceived
 from libs.events import utcnow
+from libs.subscriptions import Dispatcher
 from libs.testing import consumer_caught_up
-from services.change.handlers import make_apply
+from libs.uow import Tx
+from services.change.handlers import SUBSCRIPTIONS, lock_cis
 from tests.change.client import act, call, create, get, ok, published
 from tests.conftest import eventually
 from tests.events import Incident, event
@@ -240,7 +242,13 @@ async def test_a_change_event_that_arrives_after_its_incident_is_linked_to_it(se
 async def test_an_incident_and_its_change_event_handled_at_once_by_two_replicas_still_meet(settings, svc, config):
     """Replica A handles the incident while replica B handles the change event, each in its own transaction:
     without the CI lock each would miss the other's uncommitted row, and neither would link them."""
-    apply = make_apply(config)
+    dispatch = Dispatcher(SUBSCRIPTIONS, config, before=lock_cis)
+
+    async def apply(conn, envs):  # type: ignore[no-untyped-def]
+        tx = Tx(conn)
+        await dispatch(tx, envs)
+        return tx.events
+
     at = utcnow().replace(microsecond=0)
     s = ChangeSignalReceived(signal_id="deploy-racing", source="argocd", integration="deploys", summary="deploy",
                              ci="erp-db", timestamp=at, received_at=at)  # fmt: skip

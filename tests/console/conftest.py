@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from libs.testing import RunningService, Servers, drop_database, fresh_database, fresh_settings
+from services.registry import REGISTRY
 from tests.conftest import CHROMIUM_FLAGS, NO_CHROMIUM, TEST_CONFIG, chromium
 
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "console"
@@ -50,10 +51,10 @@ async def stack(real_servers: Servers, tmp_path_factory: pytest.TempPathFactory)
     started: list[RunningService] = []
     try:
         for n in BACKENDS:
-            started.append(await RunningService(n, settings).start())
+            started.append(await RunningService(REGISTRY.spec(n), settings).start())
         urls = {s.name: s.url for s in started}
         mine = settings.model_copy(update={"api_urls": urls, "console_secret": "console-test-secret"})
-        console = await RunningService("console", mine).start()
+        console = await RunningService(REGISTRY.spec("console"), mine).start()
         started.append(console)
         yield Stack({s.name: s for s in started[:-1]}, console)
     finally:

@@ -9,8 +9,9 @@ import json
 import pytest
 from aiohttp import web
 
-from libs.gateway import Routes, create_gateway
+from libs.gateway import create_gateway, routes_of
 from libs.localstack import free_port
+from services.registry import REGISTRY
 from tests.console.browser import generic
 from tests.console.conftest import client, sign_in
 
@@ -19,7 +20,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 @pytest.fixture(scope="module")
 async def gateway(stack):
-    routes = Routes([*stack.services, "console"], instance=stack.console.settings.instance_id)
+    specs = [REGISTRY.spec(n) for n in [*stack.services, "console"]]
+    routes = routes_of(specs, instance=stack.console.settings.instance_id)
     for name, svc in [*stack.services.items(), ("console", stack.console)]:
         routes.set(name, svc.port)
     runner = web.AppRunner(create_gateway(routes), handle_signals=False)

@@ -35,7 +35,7 @@ async def spawn_triage(settings, port: int) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "libs.cli",
+        "services",
         "serve",
         "triage",
         env=env,

@@ -35,7 +35,7 @@ async def tierline_up(env: dict[str, str], log: Path) -> tuple[asyncio.subproces
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "libs.cli",
+        "services",
         "up",
         env=env,
         stdout=asyncio.subprocess.PIPE,
@@ -110,7 +110,7 @@ async def test_up_serves_one_url_and_keeps_data_across_restarts(tmp_path, http):
             assert r.status == 404 and (await r.json())["error"]["code"] == "not_found"
         # A second `tierline up` on the same data directory refuses plainly and starts nothing.
         second = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "libs.cli", "up", env=env, stdout=asyncio.subprocess.PIPE,
+            sys.executable, "-m", "services", "up", env=env, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
         _, err = await asyncio.wait_for(second.communicate(), 30)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from libs.runtime import SERVICE_NAMES
 from libs.testing import stream_envelopes
+from services.registry import NAMES as SERVICE_NAMES
 from tests.conftest import auth, eventually
 
 ADMIN = auth("admin-token")

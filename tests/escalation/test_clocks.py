@@ -7,7 +7,7 @@ import asyncio
 from libs.bus import connect_bus
 from libs.contracts import IncidentAcknowledged
 from libs.events import raise_event, utcnow
-from services.escalation.domain import LATE_AFTER
+from services.escalation.domain.clock import LATE_AFTER
 from tests.conftest import auth, eventually
 from tests.escalation.support import stream_events
 from tests.events import Incident

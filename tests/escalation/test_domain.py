@@ -11,16 +11,9 @@ import pytest
 
 from libs.calendar import calendar_for
 from libs.config import Notifications, NotificationTarget, Tenant
-from services.escalation.domain import (
-    escalation_after_breach,
-    fire_points,
-    is_late,
-    next_step,
-    pauses,
-    plan_clocks,
-    step_for_tier,
-)
-from services.escalation.notify import Incident, body_for, retry_delay, sign, targets_for
+from services.escalation.domain.clock import SlaClock, escalation_after_breach, is_late, pauses, plan_clocks
+from services.escalation.domain.notifications import Incident, body_for, retry_delay, sign, targets_for
+from services.escalation.domain.run import PolicyStep, next_step, step_for_tier
 
 T0 = datetime(2025, 3, 4, 10, 0, tzinfo=UTC)  # a Tuesday
 
@@ -72,6 +65,16 @@ def test_contract_change_does_not_touch_a_plan_already_made(config):
     assert before[0].due_at == T0 + timedelta(seconds=2)  # what the open incident's clock stored
 
 
+def clock(cal, started, target_s, paused_s, warn_at, warned):
+    return SlaClock(incident_id="i", clock="response", tenant="acme", number="ACME-1", priority="P1", tier=1,
+                    calendar=cal.label, target_s=target_s, started_at=started, due_at=started, coverage=cal.spec(),
+                    warn_at=warn_at, warned=warned, paused_s=paused_s, started_tier=1, cal=cal)  # fmt: skip
+
+
+def fire_points(*clock_terms):
+    return clock(*clock_terms).fire_points()
+
+
 def test_fire_points_warnings_then_breach_and_pause_moves_them_all():
     cal = calendar_for({"hours": "24x7"})
     points = fire_points(cal, T0, 100.0, 0.0, (0.75, 0.9), 0)
@@ -98,7 +101,7 @@ def test_next_step(step, round_, n, repeat, after):
     assert next_step(step, round_, n, repeat) == after
 
 
-STEPS = [{"tier": 1}, {"tier": 1}, {"tier": 2}, {"tier": 3}, {"tier": 3}]
+STEPS = [PolicyStep(tier=t, after_s=60.0) for t in (1, 1, 2, 3, 3)]
 
 
 @pytest.mark.parametrize(

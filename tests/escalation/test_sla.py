@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from libs.bus import connect_bus
 from libs.events import utcnow
-from services.escalation.domain import LATE_AFTER
+from services.escalation.domain.clock import LATE_AFTER
 from tests.conftest import auth, eventually
 from tests.escalation.support import SECRET, Bus, Receiver, stream_events, write_config
 from tests.events import Incident

@@ -11,8 +11,8 @@ from openapi_spec_validator import validate
 
 from libs.bus import connect_bus
 from services.intake.api import add_routes
-from services.intake.openapi import document
-from services.intake.security import sign
+from services.intake.api.openapi import document
+from services.intake.api.security import sign
 from tests.intake.wire import fixture, post, stored
 
 AM = {"Authorization": "Bearer acme-key"}

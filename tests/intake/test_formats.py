@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from services.intake.alertmanager import AlertmanagerNotification, GrafanaNotification, alert_signals
-from services.intake.domain import Signal, content_id, severity_of, to_alert
-from services.intake.pagerduty import PdEvent, generated_dedup_key, pd_signal
+from services.intake.domain.alert import Signal, content_id, severity_of, to_alert
+from services.intake.domain.alertmanager import AlertmanagerNotification, GrafanaNotification, alert_signals
+from services.intake.domain.pagerduty import PdEvent, generated_dedup_key, pd_signal
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "intake"
 

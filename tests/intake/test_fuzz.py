@@ -18,7 +18,7 @@ from hypothesis import settings as fuzzing
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
-from services.intake.openapi import document
+from services.intake.api.openapi import document
 from tests.intake.wire import fixture, stored
 
 ENDPOINTS = {  # path -> (schema in /openapi.json, a real-shaped body to start from)

@@ -10,7 +10,7 @@ import pytest
 
 from libs.config import RateLimit, Signature
 from libs.errors import ApiError
-from services.intake.security import RateLimiter, key_from_headers, retry_after, sign, verify_signature
+from services.intake.api.security import RateLimiter, key_from_headers, retry_after, sign, verify_signature
 
 BODY = b'{"summary":"disk full"}'
 NOW = 1_800_000_000

@@ -45,7 +45,7 @@ async def service(name: str, instance: str) -> TestServer:
 
 async def test_a_stranger_on_the_port_gets_no_request_and_readyz_does_not_lie(stranger):
     who, port = stranger
-    routes = Routes(["triage"], instance="i-1")
+    routes = Routes(["triage"], instance="i-1", prefixes={"/v1/incidents": "triage"})
     routes.set("triage", port)
     async with TestClient(TestServer(create_gateway(routes))) as gw:
         r = await gw.get("/v1/incidents", headers={"Authorization": "Bearer admin-token"})
@@ -60,7 +60,7 @@ async def test_a_stranger_on_the_port_gets_no_request_and_readyz_does_not_lie(st
 async def test_a_leftover_of_another_start_is_not_taken_for_this_one():
     old = await service("triage", "i-0")
     try:
-        routes = Routes(["triage"], instance="i-1")
+        routes = Routes(["triage"], instance="i-1", prefixes={"/v1/incidents": "triage"})
         routes.set("triage", old.port)
         async with TestClient(TestServer(create_gateway(routes))) as gw:
             assert (await gw.get("/v1/incidents")).status == 503
@@ -72,7 +72,7 @@ async def test_a_leftover_of_another_start_is_not_taken_for_this_one():
 async def test_the_service_itself_is_routed_to_and_forgotten_when_it_exits():
     real = await service("triage", "i-1")
     try:
-        routes = Routes(["triage"], instance="i-1")
+        routes = Routes(["triage"], instance="i-1", prefixes={"/v1/incidents": "triage"})
         routes.set("triage", real.port)
         async with TestClient(TestServer(create_gateway(routes))) as gw:
             r = await gw.get("/v1/incidents", headers={"Authorization": "Bearer admin-token"})

@@ -77,7 +77,7 @@ async def test_a_service_that_cannot_reach_postgres_says_so_in_json(settings):
         "TIERLINE_LOG_FORMAT": "json",
     }
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "libs.cli", "serve", "triage", env=env, stderr=asyncio.subprocess.PIPE
+        sys.executable, "-m", "services", "serve", "triage", env=env, stderr=asyncio.subprocess.PIPE
     )
     _, err = await asyncio.wait_for(proc.communicate(), 60)
     found = records(err)

@@ -9,7 +9,8 @@ import pytest
 from libs.bus import connect_bus
 from libs.db import create_pool, migrate, pending_migrations
 from libs.events import Envelope
-from libs.outbox import Outbox, handle_messages, prune_inbox, stage
+from libs.outbox import Outbox, prune_inbox, stage
+from libs.uow import handle_messages
 from tests.conftest import eventually
 
 SCHEMA = "t_outbox"
@@ -54,11 +55,11 @@ class Things:
     def __init__(self) -> None:
         self.applied: list[str] = []
 
-    async def __call__(self, conn, envelopes: list[Envelope]) -> list[Envelope]:
+    async def __call__(self, tx, envelopes: list[Envelope]) -> None:
         for e in envelopes:
-            await conn.execute("INSERT INTO things(id) VALUES ($1)", e.id)
+            await tx.conn.execute("INSERT INTO things(id) VALUES ($1)", e.id)
             self.applied.append(e.id)
-        return [envelope(e.data["n"], "thing.stored") for e in envelopes]
+        tx.emit(*[envelope(e.data["n"], "thing.stored") for e in envelopes])
 
 
 async def stream_count(bus) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from services.reporting.domain import calendar_month
+from services.reporting.domain.period import calendar_month
 from tests.conftest import auth
 
 

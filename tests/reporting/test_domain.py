@@ -7,20 +7,19 @@ from xml.etree import ElementTree
 
 import pytest
 
-from services.reporting import charts
-from services.reporting.domain import (
+from services.reporting.api import charts
+from services.reporting.api.spreadsheet import to_csv
+from services.reporting.domain.availability import credit_pct, merge, minus
+from services.reporting.domain.explain import human
+from services.reporting.domain.figures import compliance, mean_seconds
+from services.reporting.domain.period import (
     InvalidPeriod,
     Period,
     calendar_month,
-    compliance,
-    mean_seconds,
     parse_instant,
     previous_periods,
     resolve_period,
-    to_csv,
 )
-from services.reporting.explain import human
-from services.reporting.figures import credit_pct, merge, minus
 
 NOW = datetime(2024, 3, 17, 12, 30, tzinfo=UTC)
 

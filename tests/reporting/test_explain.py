@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from services.reporting.explain import explain
-from services.reporting.stories import Event, incident_stories
+from services.reporting.domain.explain import explain
+from services.reporting.domain.stories import Event, incident_stories
 from tests.reporting.month import Inc, iso, t
 
 

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.reporting.domain import Period
-from services.reporting.report import LedgerSlice, build
-from services.reporting.stories import Event
+from services.reporting.domain.period import Period
+from services.reporting.domain.report import LedgerSlice, build
+from services.reporting.domain.stories import Event
 from tests.reporting import month
 
 OCTOBER = Period(datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC))

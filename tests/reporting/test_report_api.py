@@ -19,9 +19,9 @@ import yaml
 from libs.bus import connect_bus
 from libs.config import sha256_hex
 from libs.events import Envelope
-from services.reporting.domain import Period
-from services.reporting.report import LedgerSlice, build
-from services.reporting.stories import Event
+from services.reporting.domain.period import Period
+from services.reporting.domain.report import LedgerSlice, build
+from services.reporting.domain.stories import Event
 from tests.conftest import CHROMIUM_FLAGS, NO_CHROMIUM, auth, chromium, eventually
 from tests.reporting import month
 

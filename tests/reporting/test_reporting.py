@@ -5,11 +5,18 @@ from __future__ import annotations
 from libs.bus import connect_bus, dead_letter_subject
 from libs.db import create_pool
 from libs.events import Envelope
-from services.reporting.handlers import record
+from libs.uow import Tx
+from services.reporting import handlers
 from tests.conftest import auth, eventually
 from tests.events import Incident, alert, change, utc
 
 MARCH = {"from": "2024-03-01", "to": "2024-04-01"}
+
+
+async def record(pool, envs: list[Envelope]) -> None:
+    """The ledger sink on one batch in one transaction, as the consumer runs it."""
+    async with pool.acquire() as conn, conn.transaction():
+        await handlers.record(Tx(conn), envs, None)
 
 
 def scenario() -> tuple[list[Envelope], Envelope]:

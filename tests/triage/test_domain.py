@@ -8,8 +8,8 @@ import pytest
 
 from libs.config import load_config
 from libs.lifecycle import IllegalTransition
-from services.triage.domain import STATES, assess, priority, transition
-from services.triage.rules import classify, route
+from services.triage.domain.incident import STATES, assess, priority, transition
+from services.triage.domain.rules import classify, route
 from tests.triage.conftest import TRIAGE_CONFIG
 
 ITIL = {

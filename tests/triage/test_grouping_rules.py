@@ -9,8 +9,8 @@ import pytest
 
 from libs.config import load_config
 from libs.contracts import AlertReceived
-from services.triage.grouping import Grouping
-from services.triage.rules import Window
+from services.triage.domain.grouping import Grouping
+from services.triage.domain.rules import Window
 from tests.triage.conftest import TRIAGE_CONFIG
 
 T0 = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)

@@ -7,6 +7,7 @@ from pathlib import Path
 from libs.contracts import AlertReceived
 from libs.db import create_pool, migrate
 from libs.events import new_id, raise_event, utcnow
+from libs.testing import run_handler
 from services.triage.handlers import on_alerts_received
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "triage" / "migrations"
@@ -26,7 +27,7 @@ async def test_one_batch_opens_counts_and_resolves_in_order(settings, config):
         await migrate(pool, schema="triage", migrations=MIGRATIONS)
         batch = [alert("a"), alert("a"), alert("b"), alert("a"), alert("a", "resolved"), alert("c", "resolved")]
         async with pool.acquire() as conn, conn.transaction():
-            raised = await on_alerts_received(conn, batch, config)
+            raised = await run_handler(on_alerts_received, conn, batch, config)
         kinds = [(e.short_type, e.data.get("number"), e.data.get("occurrences")) for e in raised]
         assert kinds == [
             ("incident.opened", "ACME-1", None),

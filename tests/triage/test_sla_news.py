@@ -9,7 +9,8 @@ from typing import Any
 from libs.contracts import SlaBreached, SlaClockStarted, SlaClockStopped, SlaWarning
 from libs.db import create_pool, migrate
 from libs.events import raise_event, utcnow
-from services.triage import sla
+from libs.testing import run_handler
+from services.triage.domain import sla
 from services.triage.handlers import on_alerts_received, on_sla_events
 from tests.conftest import eventually
 from tests.triage.stack import call, detail
@@ -90,7 +91,7 @@ async def test_a_batch_of_clock_news_is_two_statements_whatever_its_size(setting
     try:
         await migrate(pool, schema="triage", migrations=MIGRATIONS)
         async with pool.acquire() as conn, conn.transaction():
-            opened = await on_alerts_received(conn, [alert(f"k{n}") for n in range(30)], config)
+            opened = await run_handler(on_alerts_received, conn, [alert(f"k{n}") for n in range(30)], config)
         now = utcnow()
         news: list[tuple[str, Any]] = []
         for e in opened:
@@ -126,7 +127,7 @@ async def test_a_batch_of_clock_news_is_two_statements_whatever_its_size(setting
         envs = [raise_event(kind, payload, source="escalation", tenant="acme") for kind, payload in news]
         async with pool.acquire() as conn, conn.transaction():
             counted = Counting(conn)
-            await on_sla_events(counted, envs)  # type: ignore[arg-type]
+            await run_handler(on_sla_events, counted, envs, config)
         assert counted.statements == 2  # one read, one write, for 150 events on 30 incidents
         rows = await pool.fetch("SELECT sla, due_at, breached FROM incidents")
         assert len(rows) == 30 and all(r["breached"] and r["due_at"] == now for r in rows)

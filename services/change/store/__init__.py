@@ -1,36 +1,29 @@
-"""Change's only SQL: managed changes (changes.py) and the changes tools report (unmanaged.py)."""
+"""Change's only SQL: managed changes (changes.py), their incident links (links.py) and window edges
+(windows.py), and the changes tools report (unmanaged.py); typed rows beyond the domain's in rows.py."""
 
 from services.change.store.changes import (
-    add_link,
     add_timeline,
     add_vote,
     allocate_number,
-    book_window,
     booked_overlapping,
     calendar,
-    claim_due_edges,
-    clear_link,
-    drop_window,
     get_change,
     insert_change,
-    links,
     list_changes,
     lock_schedule,
-    mark_fired,
     save_change,
-    suspects,
     timeline,
-    window_edges,
 )
+from services.change.store.links import add_link, clear_link, links, suspects
 from services.change.store.unmanaged import (
     add_unmanaged_link,
     incidents_after,
     lock_cis,
     record_unmanaged,
     remember_incidents,
-    unmanaged_in,
     unmanaged_suspects,
 )
+from services.change.store.windows import book_window, claim_due_edges, drop_window, mark_fired, window_edges
 
 __all__ = [
     "add_link",
@@ -57,7 +50,6 @@ __all__ = [
     "save_change",
     "suspects",
     "timeline",
-    "unmanaged_in",
     "unmanaged_suspects",
     "window_edges",
 ]

@@ -1,5 +1,5 @@
 """Triage's only SQL: the batch write path (writes.py), change windows and held alerts (windows.py), its copy
-of the SLA clocks (sla.py), and the API's reads (reads.py)."""
+of the SLA clocks (sla.py), the API's reads (reads.py), and the typed rows they take and give (rows.py)."""
 
 from services.triage.store.reads import (
     SORTS,
@@ -11,6 +11,7 @@ from services.triage.store.reads import (
     suppressed_alerts,
     valid_key,
 )
+from services.triage.store.rows import AlertRow, BatchView, HeldAlert, ProviderHit, Released, TimelineEntry
 from services.triage.store.sla import SlaRow, lock_sla, save_sla
 from services.triage.store.windows import claim_held, mark_released, window_ended, window_started
 from services.triage.store.writes import (
@@ -24,7 +25,13 @@ from services.triage.store.writes import (
 
 __all__ = [
     "SORTS",
+    "AlertRow",
+    "BatchView",
+    "HeldAlert",
+    "ProviderHit",
+    "Released",
     "SlaRow",
+    "TimelineEntry",
     "allocate_numbers",
     "claim_held",
     "close_resolved",

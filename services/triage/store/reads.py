@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from services.triage.domain import OPEN_STATES, Incident
+from services.triage.domain.incident import OPEN_STATES, Incident
 from services.triage.store.writes import _COLUMNS, _incident
 
 

@@ -1,18 +1,21 @@
 """Triage's SQL for change windows (its copy of the windows in progress) and the alerts they hold: suppressed
-alerts still firing, triaged again when their window ends (services/triage/release.py)."""
+alerts still firing, triaged again when their window ends (services/triage/workers.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import asyncpg
 
-from libs.db import columns
+from libs.contracts import ChangeWindow
+from libs.db import fields_as_columns
+from services.triage.store.rows import HeldAlert, Released
+
+_RELEASED = [("alert_id", "text"), ("incident_id", "uuid"), ("effect", "text"), ("note", "text")]
 
 
-async def window_started(conn: asyncpg.Connection, *, tenant: str, w: Any) -> None:
+async def window_started(conn: asyncpg.Connection, *, tenant: str, w: ChangeWindow) -> None:
     await conn.execute(
         "INSERT INTO change_windows (tenant, change_id, number, title, cis, starts_at, ends_at)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant, change_id) DO UPDATE SET cis = EXCLUDED.cis,"
@@ -33,23 +36,24 @@ async def window_ended(conn: asyncpg.Connection, *, tenant: str, change_id: str,
     )
 
 
-async def claim_held(conn: asyncpg.Connection, *, now: datetime, limit: int) -> list[asyncpg.Record]:
+async def claim_held(conn: asyncpg.Connection, *, now: datetime, limit: int) -> list[HeldAlert]:
     """Held alerts whose window has ended, taken out of held_alerts (this transaction triages them again;
     another replica skips them)."""
-    return await conn.fetch(
+    rows = await conn.fetch(
         "DELETE FROM held_alerts WHERE (tenant, dedup_key) IN (SELECT tenant, dedup_key FROM held_alerts"
         " WHERE held_until <= $1 ORDER BY held_until LIMIT $2 FOR UPDATE SKIP LOCKED)"
         " RETURNING tenant, dedup_key, alert_id, held_by, held_until, received_at, envelope",
         now,
         limit,
     )
+    return [HeldAlert(**dict(r)) for r in rows]
 
 
-async def mark_released(conn: asyncpg.Connection, *, alerts: Sequence[tuple[str, str | None, str, str]]) -> None:
-    """(alert_id, incident_id, effect, note) of held alerts triaged again: their rows say what they did."""
+async def mark_released(conn: asyncpg.Connection, *, alerts: Sequence[Released]) -> None:
+    """Held alerts triaged again: their rows say what they did."""
     await conn.execute(
         "UPDATE incident_alerts a SET incident_id = r.incident_id, effect = r.effect, note = r.note"
         " FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[]) AS r(alert_id, incident_id, effect, note)"
         " WHERE a.alert_id = r.alert_id",
-        *columns(alerts),
+        *fields_as_columns(alerts, _RELEASED),
     )

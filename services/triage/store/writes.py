@@ -11,10 +11,11 @@ from typing import Any
 
 import asyncpg
 
-from libs.db import columns
-from services.triage.domain import Incident
-from services.triage.grouping import AlertKey
-from services.triage.rules import Window
+from libs.db import columns, fields_as_columns, unnest_args
+from services.triage.domain.grouping import AlertKey
+from services.triage.domain.incident import Incident
+from services.triage.domain.rules import Window
+from services.triage.store.rows import AlertRow, BatchView, HeldAlert, ProviderHit, TimelineEntry
 
 # (column, array type) of every column the upsert writes, in Incident field order where it matters.
 _WRITTEN = [
@@ -66,9 +67,7 @@ async def lock_batch(
     cis: Sequence[tuple[str, str, datetime]],
     tenants: Sequence[str],
     since: datetime,
-) -> tuple[
-    dict[tuple[str, str], AlertKey], dict[str, Incident], dict[tuple[str, str], Incident], dict[str, list[Window]]
-]:
+) -> BatchView:
     """Everything a batch of alerts decides on, in ONE round trip (every alert waits on this transaction):
     its alert keys and their incidents, the open incidents on its CIs opened since each given time
     (correlation), all row-locked (keys first, then incidents, each in sorted order, so batches and API
@@ -112,7 +111,7 @@ async def lock_batch(
     for i in sorted(incidents.values(), key=lambda i: i.opened_at):
         if i.ci and i.is_open:
             by_ci[(i.tenant, i.ci)] = i  # the latest opened wins
-    return found, incidents, by_ci, windows
+    return BatchView(keys=found, incidents=incidents, by_ci=by_ci, windows=windows)
 
 
 async def allocate_numbers(conn: asyncpg.Connection, *, counts: dict[str, int]) -> dict[str, int]:
@@ -131,11 +130,12 @@ async def allocate_numbers(conn: asyncpg.Connection, *, counts: dict[str, int]) 
 
 
 async def link_provider_incidents(
-    conn: asyncpg.Connection, *, hits: Sequence[tuple[str, str, str, datetime]]
+    conn: asyncpg.Connection, *, hits: Sequence[ProviderHit]
 ) -> dict[tuple[str, str], str]:
-    """The open provider incident for each (source, dedup_key, title, opened_at), opened if there is none."""
+    """The open provider incident of each hit's (source, dedup_key), opened if there is none; in key order, as
+    every batch locks them."""
     found: dict[tuple[str, str], str] = {}
-    for source, key, title, at in sorted(set(hits)):
+    for source, key, title, at in sorted({(h.source, h.dedup_key, h.title, h.opened_at) for h in hits}):
         row = await conn.fetchrow(
             "SELECT id FROM provider_incidents WHERE source = $1 AND dedup_key = $2 AND state = 'open' FOR UPDATE",
             source,
@@ -211,62 +211,48 @@ _KEYS = [("tenant", "text"), ("dedup_key", "text"), ("incident_id", "uuid"), ("s
          ("changes", "jsonb"), ("flapping", "bool")]  # fmt: skip
 
 
-def _unnest(spec: list[tuple[str, str]], offset: int) -> str:
-    return ", ".join(f"${offset + k + 1}::{t}[]" for k, (_, t) in enumerate(spec))
-
-
 async def record_batch(
     conn: asyncpg.Connection,
     *,
     incidents: Sequence[Incident],
-    alerts: Sequence[tuple[Any, ...]] = (),
-    timeline: Sequence[tuple[str, datetime, str, str, dict[str, Any]]] = (),
+    alerts: Sequence[AlertRow] = (),
+    timeline: Sequence[TimelineEntry] = (),
     keys: Sequence[AlertKey] = (),
-    held: Sequence[tuple[str, str, str, str, datetime, datetime, bytes]] = (),
+    held: Sequence[HeldAlert] = (),
     unheld: Sequence[tuple[str, str]] = (),
 ) -> None:
     """Incidents (upserted, in id order), their alerts, timeline entries and alert keys in ONE statement: a
     fetched batch's, or one API command's. Foreign keys hold: they are checked at the end of the statement.
 
-    `held`: (tenant, dedup_key, alert_id, held_by, held_until, received_at, envelope) of alerts suppressed with
-    nothing to attach to (the newer one per key stays); `unheld`: (tenant, dedup_key) whose held alert the
-    batch superseded. The two never name one key (one statement must not change a row twice)."""
+    `held`: alerts suppressed with nothing to attach to (the newer one per key stays); `unheld`: (tenant,
+    dedup_key) whose held alert the batch superseded. The two never name one key (one statement must not
+    change a row twice)."""
     inc = columns([_incident_row(i) for i in sorted(incidents, key=lambda i: i.id)], len(_WRITTEN))
-    al = columns(alerts, len(_AL))
-    tl = columns([(i, at, k, a, json.dumps(d, default=str)) for i, at, k, a, d in timeline], len(_TL))
-    ks = columns(
-        [(k.tenant, k.dedup_key, k.incident_id, k.status, json.dumps([t.isoformat() for t in k.changes]), k.flapping)
-         for k in sorted(keys, key=lambda k: (k.tenant, k.dedup_key))],
-        len(_KEYS),
-    )  # fmt: skip
-    n_inc, n_al, n_tl = len(_WRITTEN), len(_AL), len(_TL)
+    ks = fields_as_columns(sorted(keys, key=lambda k: (k.tenant, k.dedup_key)), _KEYS)
+    parts = [inc, fields_as_columns(alerts, _AL), fields_as_columns(timeline, _TL), ks, fields_as_columns(held, _HELD),
+             columns(unheld, 2)]  # fmt: skip
+    first = [1]
+    for part in parts[:-1]:
+        first.append(first[-1] + len(part))
+    f_inc, f_al, f_tl, f_ks, f_hold, f_drop = first
     updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _NAMES if c not in _FIXED)
-    hold = columns(held, len(_HELD))
-    drop = columns(unheld, 2)
-    n_ks, n_hold = len(_KEYS), len(_HELD)
-    base = n_inc + n_al + n_tl + n_ks
     await conn.execute(
-        f"WITH inc AS (INSERT INTO incidents ({', '.join(_NAMES)}) SELECT * FROM unnest({_unnest(_WRITTEN, 0)})"
+        f"WITH inc AS (INSERT INTO incidents ({', '.join(_NAMES)}) SELECT * FROM unnest({unnest_args(_WRITTEN, f_inc)})"
         f" ON CONFLICT (id) DO UPDATE SET {updates} RETURNING 1),"
         f" al AS (INSERT INTO incident_alerts ({', '.join(c for c, _ in _AL)})"
-        f" SELECT * FROM unnest({_unnest(_AL, n_inc)}) ON CONFLICT (alert_id) DO NOTHING RETURNING 1),"
+        f" SELECT * FROM unnest({unnest_args(_AL, f_al)}) ON CONFLICT (alert_id) DO NOTHING RETURNING 1),"
         f" ks AS (INSERT INTO alert_keys ({', '.join(c for c, _ in _KEYS)})"
-        f" SELECT * FROM unnest({_unnest(_KEYS, n_inc + n_al + n_tl)}) ON CONFLICT (tenant, dedup_key) DO UPDATE"
+        f" SELECT * FROM unnest({unnest_args(_KEYS, f_ks)}) ON CONFLICT (tenant, dedup_key) DO UPDATE"
         " SET incident_id = EXCLUDED.incident_id, status = EXCLUDED.status, changes = EXCLUDED.changes,"
         " flapping = EXCLUDED.flapping RETURNING 1),"
         f" hu AS (INSERT INTO held_alerts ({', '.join(c for c, _ in _HELD)})"
-        f" SELECT * FROM unnest({_unnest(_HELD, base)})"
+        f" SELECT * FROM unnest({unnest_args(_HELD, f_hold)})"
         " ON CONFLICT (tenant, dedup_key) DO UPDATE SET alert_id = EXCLUDED.alert_id, held_by = EXCLUDED.held_by,"
         " held_until = EXCLUDED.held_until, received_at = EXCLUDED.received_at, envelope = EXCLUDED.envelope"
         " WHERE EXCLUDED.received_at >= held_alerts.received_at RETURNING 1),"
-        f" hd AS (DELETE FROM held_alerts h USING unnest(${base + n_hold + 1}::text[], ${base + n_hold + 2}::text[])"
+        f" hd AS (DELETE FROM held_alerts h USING unnest(${f_drop}::text[], ${f_drop + 1}::text[])"
         " AS d(tenant, dedup_key) WHERE h.tenant = d.tenant AND h.dedup_key = d.dedup_key RETURNING 1)"
         " INSERT INTO timeline (incident_id, at, kind, actor, detail)"
-        f" SELECT * FROM unnest({_unnest(_TL, n_inc + n_al)})",
-        *inc,
-        *al,
-        *tl,
-        *ks,
-        *hold,
-        *drop,
+        f" SELECT * FROM unnest({unnest_args(_TL, f_tl)})",
+        *[column for part in parts for column in part],
     )

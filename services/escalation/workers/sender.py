@@ -1,0 +1,146 @@
+"""The notification sender: claims due deliveries (one replica each), sends them, records every attempt.
+
+The claim commits in one unit of work, the sending happens outside any transaction (a slow target holds no
+lock or connection), and the attempts commit in another. A failed attempt is retried with exponential
+backoff; after the last one the row stays as the dead-letter record (status `dead`) and a
+`notification.dead_lettered` event says so. A process dying mid-send leaves the row leased, so after the lease
+another replica sends it again: receivers dedupe on Tierline-Delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from datetime import UTC, datetime
+from email.message import EmailMessage
+
+import aiohttp
+import aiosmtplib
+import asyncpg
+import structlog
+from prometheus_client import Counter
+
+from libs.config import NotificationTarget, TierlineConfig
+from libs.outbox import Outbox
+from libs.settings import Settings
+from libs.uow import Tx, unit_of_work
+from libs.workers import Worker
+from services.escalation import events
+from services.escalation.domain.notifications import (
+    DELIVERY_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    Attempt,
+    Delivery,
+    after_attempt,
+    sign,
+)
+from services.escalation.store import notifications
+
+log = structlog.get_logger()
+ATTEMPTS = Counter("tierline_notification_attempts_total", "Notification attempts", ["kind", "outcome"])
+
+
+def notification_sender(
+    pool: asyncpg.Pool,
+    outbox: Outbox,
+    config: TierlineConfig,
+    settings: Settings,
+    http: aiohttp.ClientSession,
+    *,
+    batch: int = 50,
+) -> Worker:
+    send = Sender(config, settings, http)
+    lease_s = settings.notify_timeout_s * 3 + 5  # far longer than one send can take
+
+    async def tick() -> int:
+        async with unit_of_work(pool, outbox) as tx:
+            due = await notifications.claim_due(tx.conn, limit=batch, lease_s=lease_s)
+        if not due:
+            return 0
+        started = time.perf_counter()
+        attempts = await asyncio.gather(*(send(d) for d in due))
+        async with unit_of_work(pool, outbox) as tx:
+            for delivery, attempt in zip(due, attempts, strict=True):
+                await _record(tx, settings, delivery, attempt)
+        log.debug("notifications.sent", count=len(due), seconds=round(time.perf_counter() - started, 3))
+        return len(due)
+
+    return Worker("notification-sender", tick, poll_s=settings.timer_poll_s, batch=batch)
+
+
+async def _record(tx: Tx, settings: Settings, d: Delivery, attempt: Attempt) -> None:
+    now = datetime.now(UTC)
+    status, next_at = after_attempt(
+        attempt.ok, d.attempts, at=now, max_attempts=settings.notify_max_attempts, backoff_s=settings.notify_backoff_s
+    )
+    ATTEMPTS.labels(d.kind, "ok" if attempt.ok else "failed").inc()
+    await notifications.record_attempt(tx.conn, d, attempt, at=now, status=status, next_at=next_at)
+    if status == "pending":
+        log.info("notification.retry", target=d.target, attempt=d.attempts, error=attempt.error, next_at=next_at)
+        return
+    if status == "dead":
+        log.error("notification.dead_lettered", target=d.target, attempts=d.attempts, error=attempt.error)
+    tx.emit(events.notification_outcome(d, status, attempt.error, now))
+
+
+class Sender:
+    """Sends one delivery to its target (signed webhook, Slack-compatible webhook, e-mail) and says how it went."""
+
+    def __init__(self, config: TierlineConfig, settings: Settings, http: aiohttp.ClientSession) -> None:
+        self.config, self.settings, self.http = config, settings, http
+
+    async def __call__(self, d: Delivery) -> Attempt:
+        t0 = time.perf_counter()
+        try:
+            ok, code, error = await self._send(d)
+        except Exception as exc:  # the target is down, slow or refuses: recorded, retried later
+            ok, code, error = False, None, f"{type(exc).__name__}: {exc}"[:500]
+        return Attempt(ok, code, error, (time.perf_counter() - t0) * 1000)
+
+    def _target(self, d: Delivery) -> NotificationTarget | None:
+        tenant = self.config.tenant(d.tenant)
+        found = [t for t in tenant.notifications.targets if t.name == d.target] if tenant else []
+        return found[0] if found else None
+
+    async def _send(self, d: Delivery) -> tuple[bool, int | None, str | None]:
+        target = self._target(d)
+        if target is None:
+            return False, None, f"target {d.target!r} is no longer configured"
+        body = d.body.encode()
+        if target.kind == "email":
+            return await self._mail(target, json.loads(body))
+        headers = {"Content-Type": "application/json", "User-Agent": "Tierline", DELIVERY_HEADER: d.id}
+        if target.kind == "webhook":
+            secret = os.environ.get(target.secret_env, "") if target.secret_env else target.secret or ""
+            if not secret:
+                return False, None, f"signing secret not set (environment variable {target.secret_env})"
+            ts = int(time.time())
+            headers |= {TIMESTAMP_HEADER: str(ts), SIGNATURE_HEADER: sign(secret, ts, body)}
+        assert target.url
+        async with self.http.post(target.url, data=body, headers=headers) as resp:
+            await resp.read()
+            ok = 200 <= resp.status < 300
+            return ok, resp.status, None if ok else f"HTTP {resp.status}"
+
+    async def _mail(self, target: NotificationTarget, body: dict[str, str]) -> tuple[bool, int | None, str | None]:
+        smtp = self.config.provider.smtp
+        if smtp is None:
+            return False, None, "no provider.smtp configured"
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = smtp.sender, ", ".join(target.to), body["subject"]
+        msg.set_content(body["text"])
+        password = os.environ.get(smtp.password_env) if smtp.password_env else None
+        await aiosmtplib.send(
+            msg,
+            hostname=smtp.host,
+            port=smtp.port,
+            username=smtp.username,
+            password=password,
+            start_tls=smtp.starttls,
+            use_tls=smtp.use_tls,
+            timeout=self.settings.notify_timeout_s,
+        )
+        return True, None, None

@@ -1,0 +1,6 @@
+"""Intake's pure rules, no I/O: what each monitoring tool's body says, as one normalised alert.
+
+- `alert`: the `Signal` every format is read into, the alert's identity (a retry is one event), the
+  AlertReceived payload;
+- `generic`, `alertmanager` (and Grafana), `pagerduty`: each format's body schema and its mapping to signals.
+"""

@@ -1,0 +1,92 @@
+"""One tenant's service report for one period: the stories read from the ledger, turned into figures (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from libs.calendar import Calendar, calendar_for
+from libs.config import Tenant
+from services.reporting.domain import figures as fig
+from services.reporting.domain import lists
+from services.reporting.domain.availability import availability
+from services.reporting.domain.period import Period
+from services.reporting.domain.stories import Event, IncidentStory, change_stories, change_windows, incident_stories
+
+
+@dataclass
+class LedgerSlice:
+    """What the store read for one tenant and period."""
+
+    incident_events: list[Event]  # of incidents opened in the period, or breached in it
+    change_events: list[Event]  # every change event of the tenant
+    ledger_events: int  # ledger rows whose envelope time is in the period
+
+
+def coverage_of(tenant: Tenant) -> Callable[[IncidentStory, datetime, datetime], float]:
+    """Coverage seconds by the calendar an incident's clock started with (a contract change does not
+    rewrite history), else by the tenant's calendar as configured now."""
+    default = calendar_for(tenant.contract.coverage)
+
+    def seconds(story: IncidentStory, a: datetime, b: datetime) -> float:
+        cal: Calendar = default
+        for name in ("resolution", "response"):
+            clock = story.clocks.get(name)
+            if clock and clock.started and clock.started.get("coverage"):
+                cal = calendar_for(clock.started["coverage"])
+                break
+        return cal.between(a, b)
+
+    return seconds
+
+
+def build(tenant: Tenant, period: Period, ledger: LedgerSlice, *, as_of: datetime | None = None) -> dict[str, Any]:
+    """The report of `tenant` for `period`, as known at `as_of` (default: the period's end, a closed period)."""
+    stories = incident_stories(ledger.incident_events)
+    opened = [s for s in stories.values() if period.start <= s.opened_at < period.end]
+    changes = list(change_stories(ledger.change_events).values())
+    windows = change_windows(ledger.change_events)
+    unmanaged = sum(
+        1 for e in ledger.change_events if e.type == "change.unmanaged_recorded" and period.start <= e.at < period.end
+    )
+    coverage = coverage_of(tenant)
+    as_of = period.end if as_of is None else as_of
+    avail = availability(
+        opened + [s for s in stories.values() if s not in opened], windows, tenant, period, as_of=as_of
+    )
+    return {
+        "tenant": tenant.id,
+        "name": tenant.name,
+        "contract": {"tier": tenant.contract.tier, "coverage": tenant.contract.coverage.label},
+        "period": {"from": period.start, "to": period.end},
+        **fig.incident_figures(opened, coverage),
+        "breaches": fig.breaches(stories.values(), period),
+        "availability": avail,
+        "changes": fig.change_figures(changes, unmanaged, period),
+        "families": fig.families(opened, avail, coverage),
+        "weekly_volume": fig.weekly_volume(opened, period),
+        "incident_list": lists.incidents(opened, changes, tenant),
+        "change_list": lists.changes(changes, tenant, period),
+        "sla_compliance_target_pct": tenant.contract.sla_compliance_target_pct,
+        "ledger_events": ledger.ledger_events,
+    }
+
+
+HEADLINES = ("incidents", "mtta_seconds", "mttr_seconds", "mttr_coverage_seconds", "mttd_seconds")
+
+
+def headline(report: dict[str, Any]) -> dict[str, Any]:
+    """The figures a trend compares across periods (quarterly business reviews)."""
+    services = report["availability"]["services"]
+    pcts = [s["availability_pct"] for s in services if s["availability_pct"] is not None]
+    return {
+        "period": report["period"],
+        **{k: report[k] for k in HEADLINES},
+        "response_compliance_pct": report["response_sla"]["compliance_pct"],
+        "resolution_compliance_pct": report["resolution_sla"]["compliance_pct"],
+        "availability_pct": round(min(pcts), 4) if pcts else None,  # the worst service
+        "breaches": len(report["breaches"]),
+        "changes_implemented": report["changes"]["implemented"],
+    }

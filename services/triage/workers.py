@@ -1,0 +1,104 @@
+"""Triage's workers: held alerts released when their window ends, resolved incidents closed after a while.
+
+**Releasing.** A suppressed alert that nothing resolved is still firing when its window ends: the change
+left the CI broken, or the maintenance did not fix it. Monitoring tools do not repeat a firing alert for
+hours (Alertmanager's repeat_interval is 4 h by default), so Tierline does: the held alert is applied again
+as if it arrived when the window ended (or when it really arrived, if that was later: triage may learn of
+an early end a moment after an alert), and opens or joins an incident like any other.
+
+**Auto-close.** Resolved incidents close themselves after the tenant's `triage.close_after` (ITSM's
+auto-close).
+
+Each claims its due rows with SKIP LOCKED and commits them with their events, once, whichever replica runs it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from libs.config import TierlineConfig
+from libs.contracts import AlertReceived, IncidentClosed
+from libs.events import Envelope, utcnow
+from libs.runtime import Resources
+from libs.subscriptions import Message, as_message
+from libs.uow import Tx
+from libs.workers import Worker, claiming
+from services.triage import store
+from services.triage.alerts import triage_alerts
+from services.triage.events import incident_event, outcome_event
+from services.triage.store import HeldAlert, Released, TimelineEntry
+
+log = structlog.get_logger()
+BATCH = 200
+CLOSER = "triage:auto-close"
+
+
+def released_note(held_by: str) -> str:
+    kind, _, ref = held_by.partition(":")
+    return f"still firing after change {ref}" if kind == "change" else f"still firing after {ref}"
+
+
+def _readable(row: HeldAlert, config: TierlineConfig) -> Message[AlertReceived] | None:
+    try:
+        message = as_message(Envelope.decode(row.envelope))
+    except Exception as exc:  # unreadable (a payload older than this code): dropped, not retried forever
+        log.error("triage.held_alert_unreadable", alert_id=row.alert_id, error=repr(exc))
+        return None
+    if not isinstance(message.payload, AlertReceived) or config.tenant(message.tenant) is None:
+        return None  # not an alert, or the tenant left the config meanwhile
+    at = max(message.payload.received_at, row.held_until)
+    return Message(message.envelope, message.payload.model_copy(update={"received_at": at}))
+
+
+async def release_held(tx: Tx, config: TierlineConfig) -> int:
+    # Lock order differs from the consumer's (held row, then key; the consumer: key, then held row): a new
+    # alert on a held key in the very same moment can deadlock, PostgreSQL aborts one and both retry.
+    rows = await store.claim_held(tx.conn, now=utcnow(), limit=BATCH)
+    if not rows:
+        return 0
+    alerts: list[Message[AlertReceived]] = []
+    details: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if (m := _readable(row, config)) is not None:
+            alerts.append(m)
+            details[row.alert_id] = {"held_by": row.held_by, "held_since": row.received_at.isoformat()}
+    alerts.sort(key=lambda m: m.payload.received_at)
+    outcomes = await triage_alerts(tx.conn, alerts, config, details=details)
+    released = [
+        Released(o.alert.alert_id, o.incident.id if o.incident else None, o.effect,
+                 released_note(details[o.alert.alert_id]["held_by"]))
+        for _, o in outcomes if o.held is None
+    ]  # fmt: skip
+    if released:
+        await store.mark_released(tx.conn, alerts=released)
+    tx.emit_all(outcome_event(o, m.envelope) for m, o in outcomes)
+    for r in released:
+        log.info("triage.held_alert_released", alert_id=r.alert_id, effect=r.effect, note=r.note)
+    return len(rows)
+
+
+async def close_resolved(tx: Tx, after_s: dict[str, float]) -> int:
+    now = utcnow()
+    closed = await store.close_resolved(tx.conn, after_s=after_s, at=now, limit=BATCH)
+    if not closed:
+        return 0
+    steps = [TimelineEntry(i.id, now, "closed", CLOSER, {"after_s": after_s[i.tenant]}) for i in closed]
+    await store.record_batch(tx.conn, incidents=[], timeline=steps)
+    tx.emit(*[
+        incident_event("incident.closed", i, IncidentClosed(incident_id=i.id, number=i.number, by=CLOSER, at=now))
+        for i in closed
+    ])  # fmt: skip
+    return len(closed)
+
+
+def workers(res: Resources, config: TierlineConfig, *, poll_s: float) -> list[Worker]:
+    """Held alerts fall due when their window ends: looked for as often as the deadline timers. Closing is not
+    urgent: every few seconds (20 x that; a minute at most), and only if some tenant closes at all."""
+    found = [Worker("release-held", claiming(res.pool, res.outbox, lambda tx: release_held(tx, config)), poll_s, BATCH)]
+    after_s = {t.id: s for t in config.tenants if (s := t.triage.close_after.total_seconds()) > 0}
+    if after_s:
+        tick = claiming(res.pool, res.outbox, lambda tx: close_resolved(tx, after_s))
+        found.append(Worker("auto-close", tick, min(60.0, poll_s * 20), BATCH))
+    return found
