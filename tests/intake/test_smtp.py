@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from libs.localstack import LocalNats, free_port
-from tests.conftest import auth, eventually
+from tests.conftest import eventually
 from tests.intake.mail import ACME_ALERTS, ACME_REQUESTS, GLOBEX_ALERTS, deliver, message
+from tests.intake.test_to_incidents import incidents, until
 from tests.intake.wire import stored
 
 ROOT_ID = "<backup-1@nas.acme.example>"
@@ -16,20 +17,6 @@ ROOT_ID = "<backup-1@nas.acme.example>"
 @pytest.fixture
 def mail_settings(settings):
     return settings.model_copy(update={"smtp_port": free_port()})
-
-
-async def incidents(http, triage, tenant: str) -> dict[str, dict]:
-    async with http.get(f"{triage.url}/v1/incidents?tenant={tenant}", headers=auth("admin-token")) as r:
-        assert r.status == 200
-        return {i["dedup_key"]: i for i in (await r.json())["items"]}
-
-
-async def until(http, triage, tenant, check):
-    async def probe():
-        found = await incidents(http, triage, tenant)
-        return found if check(found) else None
-
-    return await eventually(probe)
 
 
 async def test_alert_mail_opens_an_incident_a_reply_joins_it_and_resolved_resolves_it(mail_settings, start, http):
@@ -147,13 +134,11 @@ async def test_nats_down_answers_451_and_stores_nothing(tmp_path, mail_settings,
     await start("intake", own)
     raw = message("CRITICAL: core switch down", message_id="<sw-1@acme.example>")
     await nats.stop()
+    code, reply = await deliver(own.smtp_port, raw, to=[ACME_ALERTS])
+    nats = LocalNats()
+    await nats.start(tmp_path / "nats", port=nats_port)  # same port, same JetStream store
     try:
-        code, reply = await deliver(own.smtp_port, raw, to=[ACME_ALERTS])
         assert (code, reply.split()[0]) == (451, "4.3.0")  # try again later: the sending MTA keeps the mail
-    finally:
-        nats = LocalNats()
-        await nats.start(tmp_path / "nats", port=nats_port)  # same port, same JetStream store
-    try:
         assert await stored(own, "alert.received") == []
 
         async def retried():  # the MTA's retry, once intake has reconnected
