@@ -148,3 +148,20 @@ async def test_nats_down_answers_451_and_stores_nothing(tmp_path, mail_settings,
         assert len(await stored(own, "alert.received")) == 1
     finally:
         await nats.stop()
+
+
+async def test_a_hostile_mail_is_still_an_alert_with_its_characters_replaced(mail_settings, start):
+    """NUL and other control characters, undeclared 8-bit bytes, an unknown charset, a broken MIME boundary and
+    a 5,000-character line: still stored (250), with what cannot be kept replaced and named in `sanitized`."""
+    await start("intake", mail_settings)
+    raw = (
+        b"From: \x01nas\xff@acme.example\r\nSubject: disk \x00 errors on nas-01\r\nMessage-ID: <h-1@acme.example>\r\n"
+        b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="never-closed"\r\n\r\n--never-closed\r\n'
+        b"Content-Type: text/plain; charset=x-klingon\r\n\r\n" + b"sector \x07 bad " * 400 + b"\r\n"
+    )
+    code, _ = await deliver(mail_settings.smtp_port, raw, to=[ACME_ALERTS])
+    assert code == 250
+    [event] = await stored(mail_settings, "alert.received")
+    data = event["data"]
+    assert data["summary"] == "disk \ufffd errors on nas-01" and "sector \ufffd bad" in data["description"]
+    assert set(data["sanitized"]) == {"summary", "description", "labels.from"}
