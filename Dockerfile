@@ -13,7 +13,7 @@ RUN pip install .
 COPY tierline.yaml /etc/tierline/tierline.yaml
 RUN useradd --system --uid 10001 tierline
 USER tierline
-EXPOSE 8000
+EXPOSE 8000 2525
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD curl -fsS http://127.0.0.1:8000/readyz || exit 1
 ENTRYPOINT ["tierline"]

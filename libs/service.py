@@ -35,9 +35,10 @@ class ServiceSpec:
     prefixes: tuple[str, ...] = ()  # API paths it serves under the one base URL (longest prefix wins)
     commands: Mapping[str, Command] = field(default_factory=dict)
     home: str | None = None  # a page the base URL's `/` redirects to (the console's)
-    banner: str | None = None  # a line for `tierline up`'s ready banner; {url} is the base URL
+    # A line for `tierline up`'s ready banner: {url} is the base URL, {<field>} a value `prepare` gave.
+    banner: str | None = None
     # What `tierline up` hands this service's processes besides the common settings (Settings field -> value),
-    # made once per start: the console's sealing key, kept in the data directory.
+    # made once per start: the console's sealing key, kept in the data directory; intake's SMTP port.
     prepare: Callable[[Settings], dict[str, str]] | None = None
 
 

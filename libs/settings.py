@@ -27,6 +27,12 @@ class Settings(BaseSettings):
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
 
+    # Intake's SMTP listener (alerts and requests by e-mail, docs/email.md): 0 is off for `tierline serve`;
+    # `tierline up` uses this port when set, else any free one, and prints it. Mails over the limit get 552.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(default=0, ge=0, le=65535)
+    smtp_max_bytes: int = Field(default=1024 * 1024, ge=1024)
+
     # Subject prefix and stream-name stem; tests set a fresh one each so they never collide.
     bus_prefix: str = Field(default="tierline", pattern=r"^[a-z][a-z0-9_]*$")
     stream_max_age_days: float = 90.0

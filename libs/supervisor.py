@@ -116,8 +116,12 @@ class ServiceProcess:
                 self.proc.kill()
 
 
-def banner(url: str, settings: Settings, config: TierlineConfig, specs: list[ServiceSpec]) -> str:
-    lines = ["", f"  Tierline is ready at {url}", *[f"  {s.banner.format(url=url)}" for s in specs if s.banner]]
+def banner(
+    url: str, settings: Settings, config: TierlineConfig, specs: list[ServiceSpec], own: dict[str, dict[str, str]]
+) -> str:
+    """The ready banner; each service's line is formatted with the base URL and what its `prepare` gave it."""
+    lines = ["", f"  Tierline is ready at {url}"]
+    lines += [f"  {s.banner.format(url=url, **own.get(s.name, {}))}" for s in specs if s.banner]
     lines.append(f"  health: {url}/readyz   NATS: {settings.nats_url}   PostgreSQL: {settings.database_url}")
     if sha256_hex(DEMO_KEY) in config.integration_keys:
         lines += [
@@ -155,7 +159,7 @@ async def up(settings: Settings, registry: Registry, *, one_process: bool = Fals
             await start_processes(stack, settings, routes, loopback, own)
         await _wait_ready(url)
         record_stack(stack, settings, url)
-        print(banner(url, settings, config, specs), flush=True)
+        print(banner(url, settings, config, specs, own), flush=True)
         await asyncio.Event().wait()
 
 

@@ -33,6 +33,11 @@ def test_compose_describes_the_whole_stack():
     urls = json.loads(console["environment"]["TIERLINE_API_URLS"])
     assert urls == {n: f"http://{n}:8000" for n in SERVICES - {"console"}}
     assert "TIERLINE_CONSOLE_SECRET" in console["environment"]
+    # Intake's SMTP listener (docs/email.md) listens on every interface of its container, and is published.
+    intake = services["intake"]
+    assert intake["ports"] == ["8001:8000", "2525:2525"]
+    env = intake["environment"]
+    assert (env["TIERLINE_SMTP_HOST"], env["TIERLINE_SMTP_PORT"]) == ("0.0.0.0", "2525")
 
 
 def test_dockerfile_runs_tierline_and_checks_readiness():

@@ -33,6 +33,7 @@ from libs.config.escalation import (
     Notifications,
     Smtp,
 )
+from libs.config.mail import MailRoute, ProviderMail, TenantMail, check_tenant_mail, mail_routes
 from libs.config.triage import (
     TriageRules,
 )
@@ -59,6 +60,7 @@ class Tenant(Strict):
     triage: TriageRules = TriageRules()
     notifications: Notifications = Notifications()
     changes: ChangePolicy = ChangePolicy()
+    mail: TenantMail | None = None  # its addresses for alerts and requests by e-mail (docs/email.md)
 
     @model_validator(mode="after")
     def _notification_references(self) -> Tenant:
@@ -90,6 +92,8 @@ class Tenant(Strict):
             if t.tenants is not None or t.role in ("admin", "manager", "agent"):
                 raise ValueError(f"token {t.user!r}: a tenant's token is a client token (client, client_viewer, ...)")
         self._check_changes(cis)
+        if self.mail is not None:
+            check_tenant_mail(self.mail, [k.name for k in self.integration_keys])
         return self
 
     def _check_changes(self, cis: set[str]) -> None:
@@ -134,7 +138,8 @@ class Provider(Strict):
     # for many clients). A tenant-bound key can never write to another tenant.
     integration_keys: list[IntegrationKey] = []
     integrations: list[ProviderIntegration] = []
-    smtp: Smtp | None = None
+    smtp: Smtp | None = None  # the relay e-mail notifications go out through
+    mail: ProviderMail | None = None  # the domain alerts and requests by e-mail come in at (docs/email.md)
 
 
 class TierlineConfig(Strict):
@@ -185,6 +190,19 @@ class TierlineConfig(Strict):
         if emails and self.provider.smtp is None:
             raise ValueError(f"e-mail notification targets need provider.smtp (tenants: {', '.join(sorted(emails))})")
         return self
+
+    @model_validator(mode="after")
+    def _mail_addresses(self) -> TierlineConfig:
+        with_mail = sorted(t.id for t in self.tenants if t.mail is not None)
+        if with_mail and self.provider.mail is None:
+            raise ValueError(f"tenants with mail addresses need provider.mail.domain (tenants: {', '.join(with_mail)})")
+        mail_routes(self.tenants)  # raises on an address used twice
+        return self
+
+    @cached_property
+    def mail_routes(self) -> dict[str, MailRoute]:
+        """Live mail addresses by local part (at provider.mail.domain)."""
+        return mail_routes(self.tenants)
 
     @cached_property
     def tenants_by_id(self) -> dict[str, Tenant]:

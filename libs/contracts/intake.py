@@ -34,6 +34,9 @@ class AlertReceived(Contract):
     # Fields whose control characters intake replaced with U+FFFD before accepting it ("summary",
     # "labels.host"); optional, so alerts from an older intake still read.
     sanitized: list[str] = []
+    # `request`: a service request (a mail to a tenant's request address), opened as type `request`; optional,
+    # so every alert from before it (and from any other format) is an alert.
+    kind: Literal["alert", "request"] = "alert"
 
 
 class ChangeSignalReceived(Contract):

@@ -1,4 +1,5 @@
-"""Intake wiring: the webhook endpoints, the bus they store into, and the watch on triage's backlog.
+"""Intake wiring: the webhook endpoints, the SMTP listener, the bus they store into, and the watch on triage's
+backlog.
 
 Intake keeps no tables (its store is the stream: store.py) and consumes nothing (handlers.py), so it opens no
 pool and starts no consumer.
@@ -18,6 +19,7 @@ from libs.web import READINESS, create_app
 from libs.workers import start_workers
 from services.intake.api import add_routes
 from services.intake.api.gates import MAX_BODY, STATE, IntakeState
+from services.intake.smtp import smtp_for_up, start_smtp
 from services.intake.workers import backlog_watch
 
 NAME = "intake"
@@ -30,6 +32,7 @@ async def build(stack: AsyncExitStack, settings: Settings, config: TierlineConfi
     state = IntakeState(bus=bus, config=config)
     app[STATE] = state
     add_routes(app)
+    await start_smtp(stack, state, settings)
     await start_workers(stack, [backlog_watch(bus, state.backlog, settings)])
 
     async def nats_ready() -> str | None:
@@ -39,4 +42,7 @@ async def build(stack: AsyncExitStack, settings: Settings, config: TierlineConfi
     return app
 
 
-SERVICE = ServiceSpec(NAME, build, prefixes=("/v1/webhooks/", "/v2/", "/openapi.json"))
+SERVICE = ServiceSpec(
+    NAME, build, prefixes=("/v1/webhooks/", "/v2/", "/openapi.json"), prepare=smtp_for_up,
+    banner="mail: smtp://{smtp_host}:{smtp_port}  (alerts and requests by e-mail: docs/email.md)",
+)  # fmt: skip

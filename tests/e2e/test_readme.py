@@ -102,5 +102,32 @@ async def test_readme_examples_run(tmp_path, http):
         assert len(before["incident_list"]) == 4 and all(i["resolved_at"] for i in before["incident_list"])
         erp = next(s for s in before["availability"]["services"] if s["ci"] == "erp-db")
         assert erp["downtime_minutes"] * 60 < (datetime.now(UTC) - started).total_seconds()
+
+        # "Alerts and requests by e-mail": curl into the SMTP listener whose address the banner printed.
+        smtp = await printed(proc, r"mail: (smtp://127\.0\.0\.1:\d+)")
+        [requests] = await run(sh_block("Alerts and requests by e-mail").replace("smtp://127.0.0.1:2525", smtp), url)
+        assert [(i["title"], i["type"], i["channel"]) for i in requests["items"]] == [
+            ("Laptop for a new starter", "request", "email"),
+        ]  # fmt: skip
+
+        async def mailed():
+            async with http.get(f"{url}/v1/incidents?tenant=acme", headers={"Authorization": TOKEN}) as r:
+                found = {i["dedup_key"]: i for i in (await r.json())["items"]}
+            thread = found.get("mail-thread:<job-4711@backup.acme.example>", {})
+            return thread.get("state") == "resolved" and thread
+
+        thread = await eventually(mailed, timeout=15)
+        title = "FAILED: [erp-db] nightly backup"
+        assert (thread["priority"], thread["ci"], thread["title"]) == ("P1", "erp-db", title)
     finally:
         await stop(proc)
+
+
+async def printed(proc: asyncio.subprocess.Process, pattern: str) -> str:
+    """The first group of the first line `tierline up` printed (after its base URL) that matches `pattern`."""
+    assert proc.stdout
+    while True:
+        line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
+        assert line, "tierline up stopped printing before the line wanted"
+        if m := re.search(pattern, line):
+            return m.group(1)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime
 
 import pytest
 
 from libs.config import load_config
+from libs.contracts import AlertReceived
 from libs.lifecycle import IllegalTransition
+from services.triage.domain.grouping import Grouping
 from services.triage.domain.incident import STATES, assess, priority, transition
 from services.triage.domain.rules import classify, route
 from tests.triage.conftest import TRIAGE_CONFIG
@@ -123,3 +126,16 @@ def test_every_illegal_transition_lists_what_is_allowed(state, action):
     allowed = sorted(a for (s, a) in LEGAL if s == state)
     assert (info.value.state, info.value.action, info.value.allowed) == (state, action, allowed)
     assert str(info.value) == f"cannot {action} an incident that is {state}"
+
+
+def test_a_request_by_mail_opens_a_service_request_and_any_other_alert_an_incident(tc):
+    """AlertReceived's optional `kind`: `request` (a mail to a tenant's request address) opens a service
+    request taken by e-mail; an event without it (every format, every event from before it) an incident."""
+    at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    base = {"alert_id": "a1", "source": "email", "integration": "acme+requests", "dedup_key": "k1",
+            "status": "firing", "severity": "error", "summary": "a laptop", "received_at": at}  # fmt: skip
+    grouping, acme = Grouping({}, {}, {}, {}), tc.tenant("acme")
+    request = grouping.apply(AlertReceived.model_validate({**base, "kind": "request"}), acme)
+    older = grouping.apply(AlertReceived.model_validate({**base, "alert_id": "a2", "dedup_key": "k2"}), acme)
+    assert request.incident and (request.incident.type, request.incident.channel) == ("request", "email")
+    assert older.incident and (older.incident.type, older.incident.channel) == ("incident", "alert")

@@ -58,6 +58,7 @@ class Signal:
     started_at: datetime | None = None
     tenant_hint: str | None = None  # the tenant label, read only for provider-wide keys
     tenant_field: str = ""  # where in the body the tenant label is read, as an error names it (labels.tenant)
+    kind: Literal["alert", "request"] = "alert"  # request: a service request (by e-mail, docs/email.md)
 
 
 def clip(text: str | None, limit: int) -> str | None:
@@ -131,4 +132,5 @@ def to_alert(
         received_at=received_at,
         detection_delay_s=delay,
         sanitized=sanitized or [],
+        kind=signal.kind,
     )

@@ -54,8 +54,13 @@ def open_incident(tenant: Tenant, alert: AlertReceived) -> Incident:
         tenant.id, title=alert.summary, at=alert.received_at, impact=impact, urgency=urgency, priority=prio,
         source=alert.source, severity=alert.severity, category=category, ci=alert.ci, tier=r.tier, queue=r.queue,
         routing_rule=r.rule, dedup_key=alert.dedup_key, detected_at=alert.started_at, description=alert.description,
-        open_alerts=1,
+        open_alerts=1, **_kind(alert),
     )  # fmt: skip
+
+
+def _kind(alert: AlertReceived) -> dict[str, str]:
+    """A service request by e-mail opens a request taken by e-mail; every other alert an incident from an alert."""
+    return {"type": "request", "channel": "email"} if alert.kind == "request" else {}
 
 
 def repeat(incident: Incident, alert: AlertReceived) -> None:
