@@ -56,6 +56,11 @@ from libs.config.escalation import (
     Smtp,
     Trigger,
 )
+from libs.config.signals import (
+    Control,
+    Heartbeat,
+    SignalSeverity,
+)
 from libs.config.tenant import (
     ApiToken,
     Contact,
@@ -93,6 +98,7 @@ __all__ = [
     "ConfigurationItem",
     "Contact",
     "Contract",
+    "Control",
     "Coverage",
     "Criticality",
     "Duration",
@@ -100,6 +106,7 @@ __all__ = [
     "EscalationStep",
     "Flapping",
     "FreezeWindow",
+    "Heartbeat",
     "IntegrationKey",
     "Level",
     "MaintenanceWindow",
@@ -115,6 +122,7 @@ __all__ = [
     "RoutingRule",
     "ServiceCredits",
     "Sha256",
+    "SignalSeverity",
     "Signature",
     "SlaTarget",
     "Smtp",

@@ -33,6 +33,11 @@ from libs.config.escalation import (
     Notifications,
     Smtp,
 )
+from libs.config.signals import (
+    Control,
+    Heartbeat,
+    check_signals,
+)
 from libs.config.triage import (
     TriageRules,
 )
@@ -59,6 +64,8 @@ class Tenant(Strict):
     triage: TriageRules = TriageRules()
     notifications: Notifications = Notifications()
     changes: ChangePolicy = ChangePolicy()
+    heartbeats: list[Heartbeat] = []  # a dead man's switch, backup jobs (docs/heartbeats.md)
+    controls: list[Control] = []  # compliance controls a scanner checks
 
     @model_validator(mode="after")
     def _notification_references(self) -> Tenant:
@@ -90,6 +97,7 @@ class Tenant(Strict):
             if t.tenants is not None or t.role in ("admin", "manager", "agent"):
                 raise ValueError(f"token {t.user!r}: a tenant's token is a client token (client, client_viewer, ...)")
         self._check_changes(cis)
+        check_signals(self.heartbeats, self.controls, cis)
         return self
 
     def _check_changes(self, cis: set[str]) -> None:
@@ -108,6 +116,19 @@ class Tenant(Strict):
     @cached_property
     def ci_index(self) -> dict[str, ConfigurationItem]:
         return {c.id: c for c in self.services}
+
+    @cached_property
+    def heartbeat_index(self) -> dict[str, Heartbeat]:
+        return {h.name: h for h in self.heartbeats}
+
+    @cached_property
+    def heartbeat_alertnames(self) -> dict[str, Heartbeat]:
+        """Alertmanager alert names that count as a beat (Watchdog), to their heartbeat."""
+        return {h.alertmanager_alertname: h for h in self.heartbeats if h.alertmanager_alertname}
+
+    @cached_property
+    def control_index(self) -> dict[str, Control]:
+        return {c.id: c for c in self.controls}
 
 
 class ProviderIntegration(Strict):
