@@ -39,4 +39,8 @@ async def build(stack: AsyncExitStack, settings: Settings, config: TierlineConfi
     return app
 
 
-SERVICE = ServiceSpec(NAME, build, prefixes=("/v1/webhooks/", "/v2/", "/openapi.json"))
+SERVICE = ServiceSpec(
+    NAME,
+    build,
+    prefixes=("/v1/webhooks/", "/v2/", "/openapi.json", "/v1/heartbeats/", "/v1/recovery-tests", "/v1/controls/"),
+)
