@@ -1,0 +1,121 @@
+"""Triage's SQL for heartbeats and compliance control checks: lock a batch's rows (creating those not seen yet),
+claim the late ones, save them, and read them for the API."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from libs.db import fields_as_columns, unnest_args
+from services.triage.domain.controls import ControlCheck
+from services.triage.domain.heartbeats import HeartbeatState
+
+_BEAT = [("tenant", "text"), ("name", "text"), ("first_beat_at", "timestamptz"), ("last_beat_at", "timestamptz"),
+         ("recovery_point", "timestamptz"), ("due_at", "timestamptz"), ("late_since", "timestamptz"),
+         ("late_reason", "text"), ("fired", "int"), ("incident_id", "uuid")]  # fmt: skip
+_CHECK = [("tenant", "text"), ("control_id", "text"), ("ci", "text"), ("result", "text"),
+          ("checked_at", "timestamptz"), ("failing_since", "timestamptz"), ("fired", "int"),
+          ("incident_id", "uuid")]  # fmt: skip
+_BEAT_COLUMNS = ", ".join(c for c, _ in _BEAT)
+_CHECK_COLUMNS = ", ".join(c for c, _ in _CHECK)
+
+
+def _state(row: Mapping[str, Any]) -> HeartbeatState:
+    values = {c: row[c] for c, _ in _BEAT}
+    return HeartbeatState(**(values | {"incident_id": str(row["incident_id"]) if row["incident_id"] else None}))
+
+
+def _check(row: Mapping[str, Any]) -> ControlCheck:
+    values = {c: row[c] for c, _ in _CHECK}
+    return ControlCheck(**(values | {"incident_id": str(row["incident_id"]) if row["incident_id"] else None}))
+
+
+async def lock_heartbeats(
+    conn: asyncpg.Connection, *, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], HeartbeatState]:
+    """The batch's heartbeats, row-locked in key order; one never heard from gets its (empty) row first, so two
+    replicas' batches meet on the same row instead of both inserting it."""
+    ordered = sorted(set(keys))
+    tenants, names = [t for t, _ in ordered], [n for _, n in ordered]
+    await conn.execute(
+        "INSERT INTO heartbeats (tenant, name) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING",
+        tenants, names,
+    )  # fmt: skip
+    rows = await conn.fetch(
+        f"SELECT {_BEAT_COLUMNS} FROM heartbeats WHERE (tenant, name) IN (SELECT * FROM unnest($1::text[], $2::text[]))"
+        " ORDER BY tenant, name FOR UPDATE",
+        tenants, names,
+    )  # fmt: skip
+    return {(r["tenant"], r["name"]): _state(r) for r in rows}
+
+
+async def claim_late_heartbeats(conn: asyncpg.Connection, *, now: datetime, limit: int) -> list[HeartbeatState]:
+    """Heartbeats past their deadline, locked for this transaction (another replica skips them)."""
+    rows = await conn.fetch(
+        f"SELECT {_BEAT_COLUMNS} FROM heartbeats WHERE due_at <= $1 ORDER BY due_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+        now,
+        limit,
+    )
+    return [_state(r) for r in rows]
+
+
+async def save_heartbeats(conn: asyncpg.Connection, *, states: Sequence[HeartbeatState]) -> None:
+    if states:
+        sets = ", ".join(f"{c} = u.{c}" for c, _ in _BEAT[2:])
+        await conn.execute(
+            f"UPDATE heartbeats h SET {sets} FROM unnest({unnest_args(_BEAT)}) AS u({_BEAT_COLUMNS})"
+            " WHERE h.tenant = u.tenant AND h.name = u.name",
+            *fields_as_columns(states, _BEAT),
+        )
+
+
+@dataclass(frozen=True)
+class HeartbeatRead:
+    """A heartbeat row for the API, with the incident its late alert opened while that incident is open."""
+
+    state: HeartbeatState
+    incident_number: str | None
+    incident_state: str | None
+
+
+async def heartbeat_rows(conn: asyncpg.Connection, *, tenants: Sequence[str]) -> list[HeartbeatRead]:
+    rows = await conn.fetch(
+        f"SELECT {', '.join(f'h.{c}' for c, _ in _BEAT)}, i.number AS incident_number, i.state AS incident_state"
+        " FROM heartbeats h LEFT JOIN incidents i ON i.id = h.incident_id AND i.state NOT IN ('resolved', 'closed')"
+        " WHERE h.tenant = ANY($1::text[]) AND h.last_beat_at IS NOT NULL",
+        list(tenants),
+    )
+    return [HeartbeatRead(_state(r), r["incident_number"], r["incident_state"]) for r in rows]
+
+
+async def lock_control_checks(
+    conn: asyncpg.Connection, *, keys: Sequence[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], ControlCheck]:
+    """The batch's (tenant, control, CI) checks, row-locked in key order, created empty if new (as heartbeats)."""
+    ordered = sorted(set(keys))
+    cols = [[k[i] for k in ordered] for i in range(3)]
+    await conn.execute(
+        "INSERT INTO control_checks (tenant, control_id, ci) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])"
+        " ON CONFLICT DO NOTHING",
+        *cols,
+    )
+    rows = await conn.fetch(
+        f"SELECT {_CHECK_COLUMNS} FROM control_checks WHERE (tenant, control_id, ci) IN"
+        " (SELECT * FROM unnest($1::text[], $2::text[], $3::text[])) ORDER BY tenant, control_id, ci FOR UPDATE",
+        *cols,
+    )
+    return {(r["tenant"], r["control_id"], r["ci"]): _check(r) for r in rows}
+
+
+async def save_control_checks(conn: asyncpg.Connection, *, checks: Sequence[ControlCheck]) -> None:
+    if checks:
+        sets = ", ".join(f"{c} = u.{c}" for c, _ in _CHECK[3:])
+        await conn.execute(
+            f"UPDATE control_checks c SET {sets} FROM unnest({unnest_args(_CHECK)}) AS u({_CHECK_COLUMNS})"
+            " WHERE c.tenant = u.tenant AND c.control_id = u.control_id AND c.ci = u.ci",
+            *fields_as_columns(checks, _CHECK),
+        )
