@@ -10,7 +10,7 @@ from typing import Any
 
 import asyncpg
 
-from libs.db import fields_as_columns, unnest_args
+from libs.db import Spec, fields_as_columns, unnest_args
 from services.triage.domain.controls import ControlCheck
 from services.triage.domain.heartbeats import HeartbeatState
 
@@ -21,7 +21,6 @@ _CHECK = [("tenant", "text"), ("control_id", "text"), ("ci", "text"), ("result",
           ("checked_at", "timestamptz"), ("failing_since", "timestamptz"), ("fired", "int"),
           ("incident_id", "uuid")]  # fmt: skip
 _BEAT_COLUMNS = ", ".join(c for c, _ in _BEAT)
-_CHECK_COLUMNS = ", ".join(c for c, _ in _CHECK)
 
 
 def _state(row: Mapping[str, Any]) -> HeartbeatState:
@@ -34,23 +33,39 @@ def _check(row: Mapping[str, Any]) -> ControlCheck:
     return ControlCheck(**(values | {"incident_id": str(row["incident_id"]) if row["incident_id"] else None}))
 
 
+async def _lock(
+    conn: asyncpg.Connection, table: str, spec: Spec, width: int, keys: Sequence[tuple[str, ...]]
+) -> list[asyncpg.Record]:
+    """Rows of `table` by their first `width` columns, locked in key order; a key not seen yet gets its (empty)
+    row first, so two replicas' batches meet on the same row instead of both inserting it."""
+    ordered = sorted(set(keys))
+    key = ", ".join(c for c, _ in spec[:width])
+    cols, args = [[k[i] for k in ordered] for i in range(width)], unnest_args(spec[:width])
+    await conn.execute(f"INSERT INTO {table} ({key}) SELECT * FROM unnest({args}) ON CONFLICT DO NOTHING", *cols)
+    return await conn.fetch(
+        f"SELECT {', '.join(c for c, _ in spec)} FROM {table} WHERE ({key}) IN (SELECT * FROM unnest({args}))"
+        f" ORDER BY {key} FOR UPDATE",
+        *cols,
+    )
+
+
+async def _save(conn: asyncpg.Connection, table: str, spec: Spec, width: int, rows: Sequence[Any]) -> None:
+    """Write back rows of `table`, matched on their first `width` columns, in one statement."""
+    if rows:
+        sets = ", ".join(f"{c} = u.{c}" for c, _ in spec[width:])
+        match = " AND ".join(f"t.{c} = u.{c}" for c, _ in spec[:width])
+        names = ", ".join(c for c, _ in spec)
+        await conn.execute(
+            f"UPDATE {table} t SET {sets} FROM unnest({unnest_args(spec)}) AS u({names}) WHERE {match}",
+            *fields_as_columns(rows, spec),
+        )
+
+
 async def lock_heartbeats(
     conn: asyncpg.Connection, *, keys: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], HeartbeatState]:
-    """The batch's heartbeats, row-locked in key order; one never heard from gets its (empty) row first, so two
-    replicas' batches meet on the same row instead of both inserting it."""
-    ordered = sorted(set(keys))
-    tenants, names = [t for t, _ in ordered], [n for _, n in ordered]
-    await conn.execute(
-        "INSERT INTO heartbeats (tenant, name) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING",
-        tenants, names,
-    )  # fmt: skip
-    rows = await conn.fetch(
-        f"SELECT {_BEAT_COLUMNS} FROM heartbeats WHERE (tenant, name) IN (SELECT * FROM unnest($1::text[], $2::text[]))"
-        " ORDER BY tenant, name FOR UPDATE",
-        tenants, names,
-    )  # fmt: skip
-    return {(r["tenant"], r["name"]): _state(r) for r in rows}
+    """The batch's heartbeats (tenant, name), row-locked; one never heard from gets its empty row first."""
+    return {(r["tenant"], r["name"]): _state(r) for r in await _lock(conn, "heartbeats", _BEAT, 2, keys)}
 
 
 async def claim_late_heartbeats(conn: asyncpg.Connection, *, now: datetime, limit: int) -> list[HeartbeatState]:
@@ -64,13 +79,7 @@ async def claim_late_heartbeats(conn: asyncpg.Connection, *, now: datetime, limi
 
 
 async def save_heartbeats(conn: asyncpg.Connection, *, states: Sequence[HeartbeatState]) -> None:
-    if states:
-        sets = ", ".join(f"{c} = u.{c}" for c, _ in _BEAT[2:])
-        await conn.execute(
-            f"UPDATE heartbeats h SET {sets} FROM unnest({unnest_args(_BEAT)}) AS u({_BEAT_COLUMNS})"
-            " WHERE h.tenant = u.tenant AND h.name = u.name",
-            *fields_as_columns(states, _BEAT),
-        )
+    await _save(conn, "heartbeats", _BEAT, 2, states)
 
 
 @dataclass(frozen=True)
@@ -95,27 +104,10 @@ async def heartbeat_rows(conn: asyncpg.Connection, *, tenants: Sequence[str]) ->
 async def lock_control_checks(
     conn: asyncpg.Connection, *, keys: Sequence[tuple[str, str, str]]
 ) -> dict[tuple[str, str, str], ControlCheck]:
-    """The batch's (tenant, control, CI) checks, row-locked in key order, created empty if new (as heartbeats)."""
-    ordered = sorted(set(keys))
-    cols = [[k[i] for k in ordered] for i in range(3)]
-    await conn.execute(
-        "INSERT INTO control_checks (tenant, control_id, ci) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])"
-        " ON CONFLICT DO NOTHING",
-        *cols,
-    )
-    rows = await conn.fetch(
-        f"SELECT {_CHECK_COLUMNS} FROM control_checks WHERE (tenant, control_id, ci) IN"
-        " (SELECT * FROM unnest($1::text[], $2::text[], $3::text[])) ORDER BY tenant, control_id, ci FOR UPDATE",
-        *cols,
-    )
+    """The batch's (tenant, control, CI) checks, row-locked, created empty if new (as heartbeats)."""
+    rows = await _lock(conn, "control_checks", _CHECK, 3, keys)
     return {(r["tenant"], r["control_id"], r["ci"]): _check(r) for r in rows}
 
 
 async def save_control_checks(conn: asyncpg.Connection, *, checks: Sequence[ControlCheck]) -> None:
-    if checks:
-        sets = ", ".join(f"{c} = u.{c}" for c, _ in _CHECK[3:])
-        await conn.execute(
-            f"UPDATE control_checks c SET {sets} FROM unnest({unnest_args(_CHECK)}) AS u({_CHECK_COLUMNS})"
-            " WHERE c.tenant = u.tenant AND c.control_id = u.control_id AND c.ci = u.ci",
-            *fields_as_columns(checks, _CHECK),
-        )
+    await _save(conn, "control_checks", _CHECK, 3, checks)
