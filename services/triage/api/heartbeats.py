@@ -3,6 +3,7 @@ the next beat is due, a backup's recovery point and RPO, and the open incident i
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -22,7 +23,7 @@ def _seconds(spec: Heartbeat, name: str) -> float | None:
     return None if value is None else value.total_seconds()
 
 
-def heartbeat_json(tenant: str, spec: Heartbeat, row: store.HeartbeatRead | None, now: Any) -> dict[str, Any]:
+def heartbeat_json(tenant: str, spec: Heartbeat, row: store.HeartbeatRead | None, now: datetime) -> dict[str, Any]:
     state = row.state if row else None
     out: dict[str, Any] = {
         "tenant": tenant, "name": spec.name, "kind": spec.kind, "ci": spec.ci, "severity": spec.severity,
