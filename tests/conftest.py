@@ -20,6 +20,7 @@ from services.registry import REGISTRY
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TEST_CONFIG = FIXTURES / "tierline.yaml"
+SIGNALS_CONFIG = FIXTURES / "signals.yaml"  # heartbeats, backups, restore tests, controls (docs/heartbeats.md)
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +33,14 @@ async def real_servers(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
 async def settings(real_servers: Servers) -> AsyncIterator[Settings]:
     db_url, name = await fresh_database(real_servers.admin_db_url)
     yield fresh_settings(real_servers, db_url, TEST_CONFIG)
+    await drop_database(real_servers.admin_db_url, name)
+
+
+@pytest.fixture
+async def signal_settings(real_servers: Servers) -> AsyncIterator[Settings]:
+    """As `settings`, with the heartbeats-and-controls config (tests/fixtures/signals.yaml)."""
+    db_url, name = await fresh_database(real_servers.admin_db_url)
+    yield fresh_settings(real_servers, db_url, SIGNALS_CONFIG)
     await drop_database(real_servers.admin_db_url, name)
 
 

@@ -64,6 +64,11 @@ from libs.config.mail import (
     TenantMail,
     route_for,
 )
+from libs.config.signals import (
+    Control,
+    Heartbeat,
+    SignalSeverity,
+)
 from libs.config.tenant import (
     ApiToken,
     Contact,
@@ -101,6 +106,7 @@ __all__ = [
     "ConfigurationItem",
     "Contact",
     "Contract",
+    "Control",
     "Coverage",
     "Criticality",
     "Duration",
@@ -108,6 +114,7 @@ __all__ = [
     "EscalationStep",
     "Flapping",
     "FreezeWindow",
+    "Heartbeat",
     "IntegrationKey",
     "Level",
     "MailRoute",
@@ -127,6 +134,7 @@ __all__ = [
     "ServiceCredits",
     "SeverityRule",
     "Sha256",
+    "SignalSeverity",
     "Signature",
     "SlaTarget",
     "Smtp",

@@ -46,6 +46,7 @@ class ConfigurationItem(Strict):
     criticality: Criticality = "medium"
     # Changes to this CI must fit in one of these (a conflict otherwise); none: any time.
     maintenance_windows: list[WeeklyMaintenance] = []
+    rto: Duration | None = None  # recovery time objective: a restore test of this CI should finish within it
 
 
 class Signature(Strict):

@@ -34,6 +34,11 @@ from libs.config.escalation import (
     Smtp,
 )
 from libs.config.mail import MailRoute, ProviderMail, TenantMail, check_tenant_mail, mail_routes
+from libs.config.signals import (
+    Control,
+    Heartbeat,
+    check_signals,
+)
 from libs.config.triage import (
     TriageRules,
 )
@@ -61,6 +66,8 @@ class Tenant(Strict):
     notifications: Notifications = Notifications()
     changes: ChangePolicy = ChangePolicy()
     mail: TenantMail | None = None  # its addresses for alerts and requests by e-mail (docs/email.md)
+    heartbeats: list[Heartbeat] = []  # a dead man's switch, backup jobs (docs/heartbeats.md)
+    controls: list[Control] = []  # compliance controls a scanner checks
 
     @model_validator(mode="after")
     def _notification_references(self) -> Tenant:
@@ -94,6 +101,7 @@ class Tenant(Strict):
         self._check_changes(cis)
         if self.mail is not None:
             check_tenant_mail(self.mail, [k.name for k in self.integration_keys])
+        check_signals(self.heartbeats, self.controls, cis)
         return self
 
     def _check_changes(self, cis: set[str]) -> None:
@@ -112,6 +120,19 @@ class Tenant(Strict):
     @cached_property
     def ci_index(self) -> dict[str, ConfigurationItem]:
         return {c.id: c for c in self.services}
+
+    @cached_property
+    def heartbeat_index(self) -> dict[str, Heartbeat]:
+        return {h.name: h for h in self.heartbeats}
+
+    @cached_property
+    def heartbeat_alertnames(self) -> dict[str, Heartbeat]:
+        """Alertmanager alert names that count as a beat (Watchdog), to their heartbeat."""
+        return {h.alertmanager_alertname: h for h in self.heartbeats if h.alertmanager_alertname}
+
+    @cached_property
+    def control_index(self) -> dict[str, Control]:
+        return {c.id: c for c in self.controls}
 
 
 class ProviderIntegration(Strict):

@@ -57,6 +57,11 @@ from libs.contracts.intake import (
     AlertReceived,
     ChangeSignalReceived,
 )
+from libs.contracts.signals import (
+    ControlResultRecorded,
+    HeartbeatReceived,
+    RecoveryTestRecorded,
+)
 from libs.contracts.sla import (
     EscalationRequested,
     EscalationStepStarted,
@@ -76,6 +81,9 @@ from libs.events import Envelope
 EVENT_TYPES: tuple[type[Contract], ...] = (
     AlertReceived,
     ChangeSignalReceived,
+    HeartbeatReceived,
+    RecoveryTestRecorded,
+    ControlResultRecorded,
     IncidentOpened,
     IncidentAlertAdded,
     IncidentAcknowledged,
@@ -152,8 +160,10 @@ __all__ = [
     "ChangeWindowStarted",
     "Clock",
     "Contract",
+    "ControlResultRecorded",
     "EscalationRequested",
     "EscalationStepStarted",
+    "HeartbeatReceived",
     "HoldReason",
     "IncidentAcknowledged",
     "IncidentAlertAdded",
@@ -172,6 +182,7 @@ __all__ = [
     "NotificationDeadLettered",
     "NotificationDelivered",
     "NotificationOutcome",
+    "RecoveryTestRecorded",
     "Severity",
     "SlaBreached",
     "SlaClockPaused",

@@ -2,7 +2,8 @@
 
 Its alert keys and incidents are locked once (store.lock_batch), the alerts are applied in order in memory
 (domain/grouping.py), then incidents, alerts, keys, held alerts and timeline are written in one statement.
-Two callers: the consumer (handlers.on_alerts_received) and the releaser of held alerts (workers.py).
+Callers: the consumer (handlers.on_alerts_received), the releaser of held alerts (workers.py), and the alerts
+triage raises itself for a silent heartbeat or a failing control (`triage_own`).
 """
 
 from __future__ import annotations
@@ -15,14 +16,18 @@ import asyncpg
 
 from libs.config import TierlineConfig
 from libs.contracts import AlertReceived
+from libs.events import Envelope, raise_event
 from libs.subscriptions import Message
+from libs.uow import Tx
 from services.triage import store
 from services.triage.domain.grouping import Grouping, Outcome
 from services.triage.domain.incident import Incident
 from services.triage.domain.rules import maintenance_windows
+from services.triage.events import outcome_event
 from services.triage.store import AlertRow, HeldAlert, ProviderHit, TimelineEntry
 
 Triaged = tuple[Message[AlertReceived], Outcome]
+Raised = tuple[str, AlertReceived, Envelope | None]  # (tenant, the alert, the event that caused it)
 
 
 async def triage_alerts(
@@ -121,3 +126,18 @@ async def link_provider_children(conn: asyncpg.Connection, new: list[Incident], 
     parents = await store.link_provider_incidents(conn, hits=hits)
     for i in children:
         i.parent_id = parents[(i.source, i.dedup_key or "")]
+
+
+async def triage_own(tx: Tx, raised: list[Raised], config: TierlineConfig) -> dict[str, str | None]:
+    """Alerts triage raises itself (a heartbeat fell silent, a control failed, and their resolves), triaged as if
+    they had arrived, so incidents, clocks, escalation and reports treat them like any other; their incident
+    events are emitted. Returns each alert's incident id. They never travel the bus (triage would take them in
+    again): the envelope only carries them, and a held one, through this path."""
+    messages = [
+        Message(raise_event("alert.received", a, source="triage", tenant=t, subject=a.alert_id, cause=cause,
+                            event_id=a.alert_id), a)
+        for t, a, cause in raised
+    ]  # fmt: skip
+    outcomes = await triage_alerts(tx.conn, messages, config)
+    tx.emit_all(outcome_event(o, m.envelope) for m, o in outcomes)
+    return {o.alert.alert_id: o.incident.id if o.incident else None for _, o in outcomes}

@@ -1,6 +1,8 @@
-"""Triage's subscriber table: alerts become incidents; change windows suppress; escalation moves tiers and
-reports its SLA clocks; change links suspected causes. The one dispatch order (libs/subscriptions.py) puts
-change windows first, so alerts in the same batch see them."""
+"""Triage's subscriber table: alerts become incidents; change windows suppress; heartbeats re-arm and control
+results open or close findings (through the same path as alerts); escalation moves tiers and reports its SLA
+clocks; change links suspected causes. The one dispatch order (libs/subscriptions.py) puts change windows first,
+so alerts in the same batch see them, and heartbeats and controls before alerts, so a batch locks a heartbeat's
+row before alert keys, as the late-heartbeat worker does."""
 
 from __future__ import annotations
 
@@ -8,14 +10,16 @@ from datetime import datetime
 
 import structlog
 
-from libs.config import TierlineConfig
+from libs.config import Heartbeat, TierlineConfig
 from libs.contracts import (
     AlertReceived,
     ChangeIncidentCleared,
     ChangeIncidentLinked,
     ChangeWindowEnded,
     ChangeWindowStarted,
+    ControlResultRecorded,
     EscalationRequested,
+    HeartbeatReceived,
     IncidentEscalated,
     UnmanagedChangeLinked,
 )
@@ -23,8 +27,8 @@ from libs.events import utcnow
 from libs.subscriptions import Message, Subscriptions
 from libs.uow import Tx
 from services.triage import store
-from services.triage.alerts import number_new_incidents, triage_alerts
-from services.triage.domain import sla
+from services.triage.alerts import Raised, number_new_incidents, triage_alerts, triage_own
+from services.triage.domain import controls, heartbeats, sla
 from services.triage.domain.actions import Done, unassign_below_tier
 from services.triage.domain.fallback import AlertDeadLettered, fallback_incident
 from services.triage.domain.sla import SlaNews
@@ -44,6 +48,53 @@ async def on_change_windows(
             await store.window_started(tx.conn, tenant=m.tenant, w=m.payload)
         else:
             await store.window_ended(tx.conn, tenant=m.tenant, change_id=m.payload.change_id, at=m.payload.at)
+
+
+async def on_heartbeats_received(tx: Tx, messages: list[Message[HeartbeatReceived]], config: TierlineConfig) -> None:
+    """A beat re-arms its heartbeat; the one that ends a late spell resolves its alert (domain/heartbeats.py).
+    A beat of a heartbeat no longer configured is dropped: there is nothing left to watch."""
+    known = [(m, spec) for m in messages if (spec := _spec(config, m.tenant, m.payload.heartbeat)) is not None]
+    if not known:
+        return
+    rows = await store.lock_heartbeats(tx.conn, keys=[(m.tenant, m.payload.heartbeat) for m, _ in known])
+    raised: list[Raised] = []
+    for m, spec in known:
+        if (alert := heartbeats.record_beat(rows[(m.tenant, m.payload.heartbeat)], m.payload, spec)) is not None:
+            raised.append((m.tenant, alert, m.envelope))
+    await triage_own(tx, raised, config)
+    await store.save_heartbeats(tx.conn, states=list(rows.values()))
+
+
+def _spec(config: TierlineConfig, tenant: str, name: str) -> Heartbeat | None:
+    t = config.tenant(tenant)
+    return t.heartbeat_index.get(name) if t else None
+
+
+async def on_control_results(tx: Tx, messages: list[Message[ControlResultRecorded]], config: TierlineConfig) -> None:
+    """A failing result of an `incident_on_fail` control opens a finding; the next pass closes it
+    (domain/controls.py). A result for a control, or a CI, no longer in the config is dropped."""
+    known = []
+    for m in messages:
+        tenant = config.tenant(m.tenant)
+        spec = tenant.control_index.get(m.payload.control_id) if tenant else None
+        if spec is not None and m.payload.ci in spec.cis:
+            known.append((m, spec))
+    if not known:
+        return
+    rows = await store.lock_control_checks(
+        tx.conn, keys=[(m.tenant, m.payload.control_id, m.payload.ci) for m, _ in known]
+    )
+    raised: list[Raised] = []
+    owners = {}
+    for m, spec in known:
+        check = rows[(m.tenant, m.payload.control_id, m.payload.ci)]
+        if (alert := controls.record_result(check, m.payload, spec)) is not None:
+            raised.append((m.tenant, alert, m.envelope))
+            owners[alert.alert_id] = check
+    for alert_id, incident_id in (await triage_own(tx, raised, config)).items():
+        if incident_id and owners[alert_id].failing_since is not None:
+            owners[alert_id].incident_id = incident_id
+    await store.save_control_checks(tx.conn, checks=list(rows.values()))
 
 
 async def on_alerts_received(tx: Tx, messages: list[Message[AlertReceived]], config: TierlineConfig) -> None:
@@ -150,6 +201,8 @@ async def on_alerts_dead_lettered(tx: Tx, messages: list[Message[AlertDeadLetter
 
 SUBSCRIPTIONS: Subscriptions[TierlineConfig] = {
     (ChangeWindowStarted, ChangeWindowEnded): on_change_windows,
+    HeartbeatReceived: on_heartbeats_received,
+    ControlResultRecorded: on_control_results,
     AlertReceived: on_alerts_received,
     SlaNews: on_sla_events,
     EscalationRequested: on_escalation_requested,

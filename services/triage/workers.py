@@ -1,10 +1,15 @@
-"""Triage's workers: held alerts released when their window ends, resolved incidents closed after a while.
+"""Triage's workers: held alerts released when their window ends, silent heartbeats raising their alert, resolved
+incidents closed after a while.
 
 **Releasing.** A suppressed alert that nothing resolved is still firing when its window ends: the change
 left the CI broken, or the maintenance did not fix it. Monitoring tools do not repeat a firing alert for
 hours (Alertmanager's repeat_interval is 4 h by default), so Tierline does: the held alert is applied again
 as if it arrived when the window ended (or when it really arrived, if that was later: triage may learn of
 an early end a moment after an alert), and opens or joins an incident like any other.
+
+**Late heartbeats.** A heartbeat past its deadline (domain/heartbeats.py) raises its "no heartbeat" alert
+through the same path as any alert, once per late spell: the row's deadline is cleared in the transaction that
+opens the incident.
 
 **Auto-close.** Resolved incidents close themselves after the tenant's `triage.close_after` (ITSM's
 auto-close).
@@ -26,7 +31,8 @@ from libs.subscriptions import Message, as_message
 from libs.uow import Tx
 from libs.workers import Worker, claiming
 from services.triage import store
-from services.triage.alerts import triage_alerts
+from services.triage.alerts import Raised, triage_alerts, triage_own
+from services.triage.domain import heartbeats
 from services.triage.events import incident_event, outcome_event
 from services.triage.store import HeldAlert, Released, TimelineEntry
 
@@ -79,6 +85,27 @@ async def release_held(tx: Tx, config: TierlineConfig) -> int:
     return len(rows)
 
 
+async def fire_late_heartbeats(tx: Tx, config: TierlineConfig) -> int:
+    now = utcnow()
+    rows = await store.claim_late_heartbeats(tx.conn, now=now, limit=BATCH)
+    raised: list[Raised] = []
+    owners = {}
+    for row in rows:
+        tenant = config.tenant(row.tenant)
+        spec = tenant.heartbeat_index.get(row.name) if tenant else None
+        if spec is None:  # no longer configured: nothing left to watch
+            row.due_at = None
+        elif (alert := heartbeats.fire_if_late(row, spec, now)) is not None:
+            raised.append((row.tenant, alert, None))
+            owners[alert.alert_id] = row
+    for alert_id, incident_id in (await triage_own(tx, raised, config)).items():
+        owners[alert_id].incident_id = incident_id or owners[alert_id].incident_id
+    await store.save_heartbeats(tx.conn, states=rows)
+    for _, alert, _ in raised:
+        log.warning("triage.heartbeat_late", heartbeat=alert.integration, summary=alert.summary)
+    return len(rows)
+
+
 async def close_resolved(tx: Tx, after_s: dict[str, float]) -> int:
     now = utcnow()
     closed = await store.close_resolved(tx.conn, after_s=after_s, at=now, limit=BATCH)
@@ -94,9 +121,13 @@ async def close_resolved(tx: Tx, after_s: dict[str, float]) -> int:
 
 
 def workers(res: Resources, config: TierlineConfig, *, poll_s: float) -> list[Worker]:
-    """Held alerts fall due when their window ends: looked for as often as the deadline timers. Closing is not
+    """Held alerts and late heartbeats are looked for as often as the deadline timers. Closing is not
     urgent: every few seconds (20 x that; a minute at most), and only if some tenant closes at all."""
-    found = [Worker("release-held", claiming(res.pool, res.outbox, lambda tx: release_held(tx, config)), poll_s, BATCH)]
+    found = [
+        Worker("release-held", claiming(res.pool, res.outbox, lambda tx: release_held(tx, config)), poll_s, BATCH),
+        Worker("late-heartbeats", claiming(res.pool, res.outbox, lambda tx: fire_late_heartbeats(tx, config)), poll_s,
+               BATCH),
+    ]  # fmt: skip
     after_s = {t.id: s for t in config.tenants if (s := t.triage.close_after.total_seconds()) > 0}
     if after_s:
         tick = claiming(res.pool, res.outbox, lambda tx: close_resolved(tx, after_s))

@@ -17,6 +17,7 @@ from tests.e2e.test_stack import ready, stop, tierline_up, up_env
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "Bearer demo-engineer-token"
+SIGNALS = "Heartbeats, backups and compliance controls"
 
 
 def sh_block(heading: str) -> str:
@@ -119,6 +120,36 @@ async def test_readme_examples_run(tmp_path, http):
         thread = await eventually(mailed, timeout=15)
         title = "FAILED: [erp-db] nightly backup"
         assert (thread["priority"], thread["ci"], thread["title"]) == ("P1", "erp-db", title)
+
+        # "Heartbeats, backups and compliance controls": two beats, a restore test, three control results, read back.
+        beat, backup, restore, *results, beats, figures = await run(sh_block(SIGNALS), url)
+        assert (beat["heartbeat"], backup["heartbeat"], backup["result"]) == ("acme-prometheus", "nightly-backup",
+                                                                             "success")  # fmt: skip
+        assert restore["test_id"] and [r["ci"] for r in results] == ["erp-db", "m365", "m365"]
+        assert {h["name"] for h in beats["items"]} == {"acme-prometheus", "nightly-backup"}
+        assert set(figures) == {"data_protection", "compliance_controls"}
+
+        async def measured():  # the ledger has them all: a good backup, a restore within RTO, 2 of 3 covered
+            async with http.get(f"{url}/v1/reports/acme", headers={"Authorization": TOKEN}) as r:
+                body = await r.json()
+            data, controls = body["data_protection"], body["compliance_controls"]
+            return (data["backups"][0]["runs"], data["restores"]["rto_met"], controls["covered"],
+                    controls["open_findings"]) == (1, 1, 2, 0) and body  # fmt: skip
+
+        body = await eventually(measured, timeout=15)
+        assert body["families"]["compliance"]["control_coverage_pct"] == 66.67
+        assert body["data_protection"]["backups"][0]["rpo_compliance_pct"] == 100.0
+
+        async def finding_resolved():
+            async with http.get(f"{url}/v1/incidents?tenant=acme", headers={"Authorization": TOKEN}) as r:
+                items = (await r.json())["items"]
+            return [i["state"] for i in items if i["dedup_key"] == "control:audit-logging:m365"] == ["resolved"]
+
+        await eventually(finding_resolved, timeout=15)
+        async with http.get(f"{url}/v1/heartbeats?tenant=acme", headers={"Authorization": TOKEN}) as r:
+            assert {h["name"]: h["status"] for h in (await r.json())["items"]} == {
+                "acme-prometheus": "ok", "nightly-backup": "ok"
+            }  # fmt: skip
     finally:
         await stop(proc)
 

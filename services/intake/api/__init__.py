@@ -3,8 +3,8 @@
 Every request passes the same gates in the same order (gates.py) -- key (401), rate limit (429), content type
 (415), size (413), signature (401), JSON (400), schema (422; PagerDuty's 400 on its endpoints) -- and only then
 is anything published (accept.py). 202 means JetStream stored every alert of the request; if it could not, 503
-with Retry-After. The formats: generic.py, alertmanager.py (and Grafana), pagerduty.py; openapi.py describes
-them all.
+with Retry-After. The formats: generic.py, alertmanager.py (and Grafana), pagerduty.py; heartbeats, restore
+tests and control results: signals.py; openapi.py describes them all.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from services.intake.api.gates import counted
 from services.intake.api.generic import generic_webhook
 from services.intake.api.openapi import document
 from services.intake.api.pagerduty import pd_change_enqueue, pd_enqueue
+from services.intake.api.signals import control_result, heartbeat, recovery_test
 from services.intake.domain.alertmanager import AlertmanagerNotification, GrafanaNotification
 
 
@@ -34,4 +35,7 @@ def add_routes(app: web.Application) -> None:
         app.router.add_post(path, pd_enqueue)
     for path in ("/v2/change/enqueue", "/v1/webhooks/pagerduty/change"):
         app.router.add_post(path, pd_change_enqueue)
+    app.router.add_post("/v1/heartbeats/{name}", counted("heartbeat", heartbeat))
+    app.router.add_post("/v1/recovery-tests", counted("recovery_test", recovery_test))
+    app.router.add_post("/v1/controls/{id}/results", counted("control_result", control_result))
     app.router.add_get("/openapi.json", openapi)

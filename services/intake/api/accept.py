@@ -4,6 +4,8 @@ Alertmanager drops a notification answered 4xx), and while triage is too far beh
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import structlog
 from aiohttp import web
 from prometheus_client import Counter
@@ -19,8 +21,9 @@ log = structlog.get_logger()
 ACCEPTED = Counter("tierline_intake_alerts_total", "Alert events stored", ["format"])
 
 
-async def publish(state: IntakeState, envs: list[Envelope], fmt: str) -> None:
-    """Store the request's events, or refuse it whole with 503 (nothing of it is answered as stored)."""
+async def publish(state: IntakeState, envs: list[Envelope], fmt: str, *, alerts: int | None = None) -> None:
+    """Store the request's events, or refuse it whole with 503 (nothing of it is answered as stored).
+    `alerts`: how many of them are alerts, for the counter (default: all)."""
     backlog = state.backlog
     if backlog.overloaded:  # refuse rather than accept what cannot be processed in time; the sender retries
         headers = {"Retry-After": "5"}
@@ -31,13 +34,19 @@ async def publish(state: IntakeState, envs: list[Envelope], fmt: str) -> None:
     except store.NotStored as exc:
         log.error("intake.publish_failed", format=fmt, events=len(envs), error=str(exc))
         raise ApiError(503, "bus_unavailable", "not stored; retry", headers={"Retry-After": "2"}) from None
-    ACCEPTED.labels(fmt).inc(len(envs))
+    ACCEPTED.labels(fmt).inc(len(envs) if alerts is None else alerts)
 
 
 async def accept_signals(
-    request: web.Request, sender: Sender, signals: list[Signal], fmt: str, changed: list[str]
+    request: web.Request,
+    sender: Sender,
+    signals: list[Signal],
+    fmt: str,
+    changed: list[str],
+    beats: Sequence[Envelope] = (),
 ) -> list[AlertReceived]:
-    """Signals -> alert events, all stored or none answered as stored; `changed`: what clean_body replaced."""
+    """Signals -> alert events, all stored or none answered as stored, with the request's `beats` (alerts that
+    count as a heartbeat); `changed`: what clean_body replaced."""
     state, now, idem = request.app[STATE], utcnow(), idempotency_key(request)
     tenants = [tenant_of(state, sender, s) for s in signals]
     alerts, envs = [], []
@@ -50,7 +59,7 @@ async def accept_signals(
             log.info("intake.sanitized", alert_id=aid, fields=sanitized)
         alerts.append(alert)
         envs.append(events.alert_received(alert, tenant=tenant.id, correlation_id=request.headers.get("X-Request-Id")))
-    await publish(state, envs, fmt)
+    await publish(state, [*envs, *beats], fmt, alerts=len(envs))
     tenant_ids = sorted({t.id for t in tenants})
     log.info("intake.accepted", format=fmt, integration=sender.key.name, alerts=len(alerts), tenants=tenant_ids)
     return alerts

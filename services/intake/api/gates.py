@@ -63,7 +63,10 @@ def admit(state: IntakeState, sender: Sender) -> None:
         raise ApiError(429, "rate_limited", "too many requests for this integration key; retry later", headers=headers)
 
 
-async def read_body(request: web.Request) -> bytes:
+async def read_body(request: web.Request, *, optional: bool = False) -> bytes:
+    """The raw body; `optional`: none at all is fine (a cron job's bare `curl -X POST` heartbeat)."""
+    if optional and not request.content_length and not request.body_exists:
+        return b""
     if request.content_type != "application/json" and not request.content_type.endswith("+json"):
         raise ApiError(415, "unsupported_media_type", "send the body as JSON with 'Content-Type: application/json'")
     if (request.content_length or 0) > MAX_BODY:
@@ -115,11 +118,11 @@ def idempotency_key(request: web.Request) -> str | None:
     return key
 
 
-async def gated(request: web.Request, fmt: str) -> tuple[Sender, bytes]:
+async def gated(request: web.Request, fmt: str, *, optional_body: bool = False) -> tuple[Sender, bytes]:
     state = request.app[STATE]
     sender = identify(state, key_from_headers(request.headers, request.match_info.get("key")))
     admit(state, sender)
-    raw = await read_body(request)
+    raw = await read_body(request, optional=optional_body)
     if sender.key.signature:
         verify_signature(sender.key.signature, request.headers, raw)
     return sender, raw

@@ -11,6 +11,7 @@ from pydantic.json_schema import models_json_schema
 from services.intake.domain.alertmanager import AlertmanagerNotification, GrafanaNotification
 from services.intake.domain.generic import GenericAlert
 from services.intake.domain.pagerduty import PdChangeEvent, PdEvent
+from services.intake.domain.signals import Beat, ControlResult, RecoveryTest
 
 REF = "#/components/schemas/{model}"
 ERROR = {
@@ -44,6 +45,10 @@ ACCEPTED = {
         "dedup_key": {"type": "string"},
         "alerts": {"type": "array", "items": {"type": "object"}},
         "truncated_alerts": {"type": "integer"},
+        "heartbeats": {"type": "array", "items": {"type": "object"}},
+        "heartbeat": {"type": "string"},
+        "test_id": {"type": "string"},
+        "result_id": {"type": "string"},
     },
 }
 REFUSALS = {
@@ -61,13 +66,18 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
     return {"content": {"application/json": {"schema": schema}}}
 
 
-def _operation(summary: str, model: str, ok: dict[str, Any], err: dict[str, Any], *, pd: bool = False) -> dict:
+def _operation(
+    summary: str, model: str, ok: dict[str, Any], err: dict[str, Any], *, pd: bool = False, path: str | None = None
+) -> dict:
     responses = {"202": {"description": "durably accepted (stored in JetStream)", **_json(ok)}}
     for status, why in REFUSALS.items():
         if pd and status == "422":
             continue  # PagerDuty answers schema errors with 400 invalid event
         responses[status] = {"description": why, **_json(err)}
     parameters = [{"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"}}]
+    if path is not None:  # a heartbeat's name, a control's id: one the key's tenant does not configure is 404
+        parameters.append({"name": path, "in": "path", "required": True, "schema": {"type": "string"}})
+        responses["404"] = {"description": f"the key's tenant configures no such {path}", **_json(err)}
     return {
         "post": {
             "summary": summary,
@@ -81,7 +91,8 @@ def _operation(summary: str, model: str, ok: dict[str, Any], err: dict[str, Any]
 
 @cache
 def document() -> dict[str, Any]:
-    models = [GenericAlert, AlertmanagerNotification, GrafanaNotification, PdEvent, PdChangeEvent]
+    models = [GenericAlert, AlertmanagerNotification, GrafanaNotification, PdEvent, PdChangeEvent, Beat, RecoveryTest,
+              ControlResult]  # fmt: skip
     _, defs = models_json_schema([(m, "validation") for m in models], ref_template=REF)
     schemas = {**defs["$defs"], "Error": ERROR, "PagerDutyResult": PD_RESULT, "Accepted": ACCEPTED}
     err, pd_res, ok = ({"$ref": REF.format(model=n)} for n in ("Error", "PagerDutyResult", "Accepted"))
@@ -102,6 +113,14 @@ def document() -> dict[str, Any]:
         paths[path] = _operation("PagerDuty Events API v2 event", "PdEvent", pd_res, pd_res, pd=True)
     for path in ("/v2/change/enqueue", "/v1/webhooks/pagerduty/change"):
         paths[path] = _operation("PagerDuty change event", "PdChangeEvent", pd_res, pd_res, pd=True)
+    paths["/v1/heartbeats/{name}"] = _operation(
+        "A heartbeat's beat (a backup run's result)", "Beat", ok, err, path="name"
+    )
+    paths["/v1/heartbeats/{name}"]["post"]["requestBody"]["required"] = False  # no body at all is a beat
+    paths["/v1/recovery-tests"] = _operation("A restore test of a CI", "RecoveryTest", ok, err)
+    paths["/v1/controls/{id}/results"] = _operation(
+        "A compliance control's result", "ControlResult", ok, err, path="id"
+    )
     return {
         "openapi": "3.1.0",
         "info": {

@@ -2,5 +2,6 @@
 
 - `alert`: the `Signal` every format is read into, the alert's identity (a retry is one event), the
   AlertReceived payload;
-- `generic`, `alertmanager` (and Grafana), `pagerduty`: each format's body schema and its mapping to signals.
+- `generic`, `alertmanager` (and Grafana), `pagerduty`: each format's body schema and its mapping to signals;
+- `signals`: heartbeats (and backup runs), restore tests and control results, checked against the tenant's config.
 """

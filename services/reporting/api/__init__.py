@@ -71,8 +71,11 @@ async def compute(st: ReportingState, tenant: Tenant, period: Period) -> dict[st
     downtime = list(tenant.contract.availability.downtime_priorities)
     # One snapshot: the incident and change events (and the row count) as of the same commit.
     async with st.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        ledger = await store.ledger_slice(conn, tenant=tenant.id, start=period.start, end=period.end, downtime=downtime)
-    return build(tenant, period, ledger, as_of=utcnow())
+        now = utcnow()
+        ledger = await store.ledger_slice(
+            conn, tenant=tenant.id, start=period.start, end=period.end, downtime=downtime, measured_to=now
+        )
+    return build(tenant, period, ledger, as_of=now)
 
 
 async def with_trend(st: ReportingState, tenant: Tenant, period: Period, n: int) -> tuple[dict, list[dict]]:

@@ -9,6 +9,8 @@ from typing import Any
 from libs.config import PRIORITIES, Provider
 from services.reporting.api import charts
 from services.reporting.api.charts import pct
+from services.reporting.api.families import controls_section, data_section, families_table
+from services.reporting.api.tables import cell, section, table
 from services.reporting.domain.explain import human
 
 STYLE = """
@@ -28,39 +30,9 @@ footer a { color: inherit; }
 """
 
 
-def _cell(v: Any) -> str:
-    if isinstance(v, datetime):
-        return escape(v.strftime("%Y-%m-%d %H:%M UTC"))
-    return escape("-" if v is None else str(v))
-
-
-def _table(headers: list[str], rows: list[list[Any]]) -> str:
-    if not rows:
-        return '<p class="sub">None.</p>'
-    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{_cell(c)}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-WORDS = {"mttr": "mean time to resolve", "mtta": "mean time to acknowledge", "mttd": "mean time to detect"}
-
-
-def _figure(name: str, value: Any) -> str:
-    """`mttr_seconds: 9000.0` as `mean time to resolve 2 h 30 min`: words, durations humanised, percentages."""
-    label = name.removesuffix("_seconds").removesuffix("_pct").replace("_", " ")
-    label = WORDS.get(label, label)
-    if name.endswith("_seconds"):
-        return f"{label} {human(value)}"
-    return f"{label} {pct(value)}" if name.endswith("_pct") else f"{label} {value}"
-
-
 def _card(label: str, value: str, good: bool | None = None) -> str:
     cls = "" if good is None else (' class="good"' if good else ' class="bad"')
     return f'<div class="card"><b{cls}>{escape(value)}</b><span>{escape(label)}</span></div>'
-
-
-def _section(title: str, body: str) -> str:
-    return f"<h2>{escape(title)}</h2>{body}"
 
 
 def _worst(r: dict[str, Any]) -> float | None:
@@ -126,7 +98,7 @@ def _when(at: datetime | None) -> str | None:
 
 def _incidents(r: dict[str, Any], coverage: str) -> str:
     items = r["incident_list"]
-    table = _table(
+    listed = table(
         ["incident", "title", "priority", "service", "opened (UTC)", "resolved", "response", "resolution",
          "suspected change"],
         [[i["number"], i["title"], i["priority"], i["service"], _when(i["opened_at"]),
@@ -135,15 +107,15 @@ def _incidents(r: dict[str, Any], coverage: str) -> str:
          for i in items],
     )  # fmt: skip
     waits = [
-        f"<p>{escape(i['number'])} was opened at {_cell(i['opened_at'])}, outside coverage hours "
-        f"({escape(coverage)}): its SLA clocks started counting at {_cell(i['counting_from'])}.</p>"
+        f"<p>{escape(i['number'])} was opened at {cell(i['opened_at'])}, outside coverage hours "
+        f"({escape(coverage)}): its SLA clocks started counting at {cell(i['counting_from'])}.</p>"
         for i in items if i["counting_from"]
     ]  # fmt: skip
-    return table + "".join(waits)
+    return listed + "".join(waits)
 
 
 def _services(r: dict[str, Any]) -> str:
-    return _table(
+    return table(
         ["service", "availability", "target", "downtime", "change windows excluded", "credit"],
         [[s["name"], pct(s["availability_pct"]), pct(s["target_pct"]), f"{s['downtime_minutes']:g} min",
           f"{s['excluded_change_minutes']:g} min", pct(s.get("credit_pct"))] for s in r["availability"]["services"]],
@@ -151,7 +123,7 @@ def _services(r: dict[str, Any]) -> str:
 
 
 def _breaches(r: dict[str, Any]) -> str:
-    return _table(
+    return table(
         ["incident", "clock", "priority", "due", "missed at"],
         [[b["number"], b["clock"], b["priority"], b["due_at"], b["breached_at"]] for b in r["breaches"]],
     )
@@ -159,12 +131,12 @@ def _breaches(r: dict[str, Any]) -> str:
 
 def _changes(r: dict[str, Any]) -> str:
     ch = r["changes"]
-    listed = _table(
+    listed = table(
         ["change", "title", "type", "services", "implemented (UTC)", "result", "incidents it caused"],
         [[c["number"], c["title"], c["change_type"], ", ".join(c["services"]), _when(c["implemented_at"]), c["result"],
           ", ".join(c["caused_incidents"]) or None] for c in r["change_list"]],
     )  # fmt: skip
-    summary = _table(
+    summary = table(
         ["implemented", "successful", "failed", "rejected", "cancelled", "success rate", "emergency share",
          "reported by tools"],
         [[ch["implemented"], ch["by_outcome"]["successful"], ch["by_outcome"]["failed"], ch["by_outcome"]["rejected"],
@@ -176,18 +148,10 @@ def _changes(r: dict[str, Any]) -> str:
 
 def _operations(r: dict[str, Any]) -> str:
     held = ", ".join(f"{k.replace('_', ' ')} {human(v)}" for k, v in r["paused_seconds"].items()) or "-"
-    return _table(
+    return table(
         ["escalation rate", "resolved at first contact", "reopen rate", "mean time to detect", "on hold (SLA paused)"],
         [[pct(r["escalation_rate_pct"]), pct(r["first_contact_resolution_pct"]), pct(r["reopen_rate_pct"]),
           human(r["mttd_seconds"]), held]],
-    )  # fmt: skip
-
-
-def _families(r: dict[str, Any]) -> str:
-    return _table(
-        ["family", "incidents", "main figures"],
-        [[name, f["incidents"], ", ".join(_figure(k, v) for k, v in f.items() if k != "incidents")]
-         for name, f in r["families"].items()],
     )  # fmt: skip
 
 
@@ -205,7 +169,7 @@ def render(report: dict[str, Any], trend: list[dict[str, Any]], *, provider: Pro
     so_far = (
         ""
         if r["availability"]["complete"]
-        else (f" &middot; month to date: availability and credits as of {_cell(r['availability']['measured_to'])}")
+        else (f" &middot; month to date: availability and credits as of {cell(r['availability']['measured_to'])}")
     )
     head = (f"<h1>{escape(r['name'])}: service report {escape(month)}</h1>"
             f'<p class="sub">{escape(provider.name)} &middot; contract {escape(r["contract"]["tier"])}, coverage '
@@ -213,10 +177,10 @@ def render(report: dict[str, Any], trend: list[dict[str, Any]], *, provider: Pro
             f"events{so_far}</p>")  # fmt: skip
     body = "".join([
         head, _cards(r), _charts(r, trend),
-        _section("Incidents", _incidents(r, r["contract"]["coverage"])),
-        _section("Service availability", _services(r)), _section("SLA targets missed", _breaches(r)),
-        _section("Changes", _changes(r)), _section("Operations", _operations(r)),
-        _section("Service families", _families(r)), _footer(provider),
+        section("Incidents", _incidents(r, r["contract"]["coverage"])),
+        section("Service availability", _services(r)), section("SLA targets missed", _breaches(r)),
+        section("Changes", _changes(r)), section("Operations", _operations(r)),
+        data_section(r), controls_section(r), section("Service families", families_table(r)), _footer(provider),
     ])  # fmt: skip
     title = f"{escape(r['name'])} service report {escape(month)}"
     return f"""<!doctype html>

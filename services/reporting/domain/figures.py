@@ -120,8 +120,20 @@ def change_figures(changes: list[ChangeStory], unmanaged: int, period: Period) -
     }
 
 
-def families(stories: list[IncidentStory], avail: dict[str, Any], coverage: CoverageSeconds) -> dict[str, Any]:
-    """Each service family's primary metrics, where the tenant has incidents or services of that family."""
+def families(
+    stories: list[IncidentStory],
+    avail: dict[str, Any],
+    coverage: CoverageSeconds,
+    *,
+    data: dict[str, Any] | None = None,
+    controls: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Each service family's primary metrics, where the tenant has incidents or services of that family (or, for
+    data and compliance, backup jobs, restore tests or controls: protection.py measures those)."""
+    data = data or {"backups": [], "restores": {"tests": 0, "with_rto": 0, "rto_met": 0, "rto_met_pct": None},
+                    "rpo_compliance_pct": None, "worst_gap_seconds": None}  # fmt: skip
+    controls = controls or {"in_scope": 0, "control_coverage_pct": None, "open_findings": 0}
+    restores = data["restores"]
 
     def of(cat: str) -> list[IncidentStory]:
         return [s for s in stories if s.category == cat]
@@ -148,15 +160,19 @@ def families(stories: list[IncidentStory], avail: dict[str, Any], coverage: Cove
             },
             "cloud": {"uptime_pct": uptime(cat), "mttr_seconds": f["mttr_seconds"]},
             "data": {
-                "mttr_seconds": f["mttr_seconds"],
-                "resolution_compliance_pct": f["resolution_sla"]["compliance_pct"],
+                "rpo_compliance_pct": data["rpo_compliance_pct"],
+                "worst_gap_seconds": data["worst_gap_seconds"],
+                "rto_met": restores["rto_met"],
+                "rto_tests": restores["with_rto"],
+                "rto_met_pct": restores["rto_met_pct"],
             },
             "compliance": {
-                "mttr_seconds": f["mttr_seconds"],
-                "resolution_compliance_pct": f["resolution_sla"]["compliance_pct"],
+                "control_coverage_pct": controls["control_coverage_pct"],
+                "open_findings": controls["open_findings"],
             },
         }[cat]
-        if inc or any(s["category"] == cat for s in avail["services"]):
+        measured = {"data": bool(data["backups"] or restores["tests"]), "compliance": bool(controls["in_scope"])}
+        if inc or measured.get(cat) or any(s["category"] == cat for s in avail["services"]):
             out[cat] = {"incidents": len(inc), **figures}
     return out
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +13,7 @@ from services.reporting.domain import figures as fig
 from services.reporting.domain import lists
 from services.reporting.domain.availability import availability
 from services.reporting.domain.period import Period
+from services.reporting.domain.protection import control_coverage, data_protection
 from services.reporting.domain.stories import Event, IncidentStory, change_stories, change_windows, incident_stories
 
 
@@ -23,6 +24,7 @@ class LedgerSlice:
     incident_events: list[Event]  # of incidents opened in the period, or breached in it
     change_events: list[Event]  # every change event of the tenant
     ledger_events: int  # ledger rows whose envelope time is in the period
+    signal_events: list[Event] = field(default_factory=list)  # backup runs, restore tests, control results
 
 
 def coverage_of(tenant: Tenant) -> Callable[[IncidentStory, datetime, datetime], float]:
@@ -56,6 +58,9 @@ def build(tenant: Tenant, period: Period, ledger: LedgerSlice, *, as_of: datetim
     avail = availability(
         opened + [s for s in stories.values() if s not in opened], windows, tenant, period, as_of=as_of
     )
+    measured_to = min(period.end, as_of)  # a period still running is measured to now, as availability is
+    data = data_protection(tenant, ledger.signal_events, period.start, period.end, measured_to)
+    controls = control_coverage(tenant, ledger.signal_events, measured_to if measured_to > period.start else None)
     return {
         "tenant": tenant.id,
         "name": tenant.name,
@@ -65,7 +70,9 @@ def build(tenant: Tenant, period: Period, ledger: LedgerSlice, *, as_of: datetim
         "breaches": fig.breaches(stories.values(), period),
         "availability": avail,
         "changes": fig.change_figures(changes, unmanaged, period),
-        "families": fig.families(opened, avail, coverage),
+        "data_protection": data,
+        "compliance_controls": controls,
+        "families": fig.families(opened, avail, coverage, data=data, controls=controls),
         "weekly_volume": fig.weekly_volume(opened, period),
         "incident_list": lists.incidents(opened, changes, tenant),
         "change_list": lists.changes(changes, tenant, period),

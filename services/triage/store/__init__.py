@@ -1,6 +1,16 @@
 """Triage's only SQL: the batch write path (writes.py), change windows and held alerts (windows.py), its copy
-of the SLA clocks (sla.py), the API's reads (reads.py), and the typed rows they take and give (rows.py)."""
+of the SLA clocks (sla.py), heartbeats and control checks (heartbeats.py), the API's reads (reads.py), and the
+typed rows they take and give (rows.py)."""
 
+from services.triage.store.heartbeats import (
+    HeartbeatRead,
+    claim_late_heartbeats,
+    heartbeat_rows,
+    lock_control_checks,
+    lock_heartbeats,
+    save_control_checks,
+    save_heartbeats,
+)
 from services.triage.store.reads import (
     SORTS,
     get_incident,
@@ -27,6 +37,7 @@ __all__ = [
     "SORTS",
     "AlertRow",
     "BatchView",
+    "HeartbeatRead",
     "HeldAlert",
     "ProviderHit",
     "Released",
@@ -34,16 +45,22 @@ __all__ = [
     "TimelineEntry",
     "allocate_numbers",
     "claim_held",
+    "claim_late_heartbeats",
     "close_resolved",
     "get_incident",
+    "heartbeat_rows",
     "incident_details",
     "link_provider_incidents",
     "list_incidents",
     "lock_batch",
+    "lock_control_checks",
+    "lock_heartbeats",
     "lock_sla",
     "mark_released",
     "provider_incident",
     "record_batch",
+    "save_control_checks",
+    "save_heartbeats",
     "save_sla",
     "settle_provider_incidents",
     "sort_key",

@@ -1,9 +1,5 @@
-"""Reporting's only SQL: append to the ledger (and the live incident figures), rebuild it, and read the events
-a report is computed from.
-
-Event times are read from the payloads (data.opened_at, data.at, data.breached_at), which the handler
-has checked against their contracts, so every cast below is safe.
-"""
+"""Reporting's SQL for writing: append to the ledger (and the live incident figures), read those figures, and
+rebuild the ledger."""
 
 from __future__ import annotations
 
@@ -16,8 +12,6 @@ from typing import Any
 import asyncpg
 
 from services.reporting.domain.ledger import LedgerEntry
-from services.reporting.domain.report import LedgerSlice
-from services.reporting.domain.stories import Event
 
 LEDGER_TABLES = ("ledger", "ledger_rebuild")
 COLUMNS = "event_id, tenant, type, subject, occurred_at, correlation_id, data, recorded_at"
@@ -52,20 +46,6 @@ class MonthBreaches:
 class LiveFigures:
     open: list[OpenIncidents]
     breaches: list[MonthBreaches]
-
-
-@dataclass(frozen=True, slots=True)
-class RecordedEvent:
-    """A ledger row as the ledger API shows it."""
-
-    event_id: str
-    seq: int
-    type: str
-    subject: str | None
-    occurred_at: datetime
-    correlation_id: str | None
-    data: dict[str, Any]
-    recorded_at: datetime
 
 
 async def append(conn: asyncpg.Connection, *, entries: Sequence[LedgerEntry], table: str = "ledger") -> int:
@@ -198,79 +178,3 @@ async def finish_rebuild(conn: asyncpg.Connection) -> tuple[int, int]:
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", REBUILD_LOCK)
     return carried, int(total)
-
-
-# The incidents a period's report needs: opened in it, breached in it, or (for availability) of a downtime
-# priority, opened before its end and not resolved before its start.
-_INCIDENT_EVENTS = """
-WITH ids AS (
-    SELECT data->>'incident_id' AS id FROM ledger
-    WHERE tenant = $1 AND type = 'incident.opened'
-        AND (data->>'opened_at')::timestamptz >= $2 AND (data->>'opened_at')::timestamptz < $3
-    UNION
-    SELECT data->>'incident_id' FROM ledger
-    WHERE tenant = $1 AND type = 'sla.breached'
-        AND (data->>'breached_at')::timestamptz >= $2 AND (data->>'breached_at')::timestamptz < $3
-    UNION
-    SELECT o.data->>'incident_id' FROM ledger o
-    WHERE o.tenant = $1 AND o.type = 'incident.opened' AND o.data->>'priority' = ANY($4::text[])
-        AND (o.data->>'opened_at')::timestamptz < $3
-        AND coalesce((SELECT max((r.data->>'at')::timestamptz) FROM ledger r
-                      WHERE r.tenant = $1 AND r.type = 'incident.resolved'
-                          AND r.data->>'incident_id' = o.data->>'incident_id'), 'infinity') >= $2
-)
-SELECT event_id, type, data::text AS data, occurred_at FROM ledger
-WHERE tenant = $1 AND data->>'incident_id' IN (SELECT id FROM ids)
-ORDER BY seq
-"""
-# Every change event of the tenant (a change's story may start months before the period it is implemented in);
-# a range on type, so the (tenant, type, occurred_at) index serves it.
-_CHANGE_EVENTS = """
-SELECT event_id, type, data::text AS data, occurred_at FROM ledger
-WHERE tenant = $1 AND type >= 'change.' AND type < 'change/' ORDER BY seq
-"""
-
-
-def _events(rows: list[asyncpg.Record]) -> list[Event]:
-    return [Event(r["type"], json.loads(r["data"]), r["occurred_at"], r["event_id"]) for r in rows]
-
-
-async def ledger_slice(
-    conn: asyncpg.Connection, *, tenant: str, start: datetime, end: datetime, downtime: list[str]
-) -> LedgerSlice:
-    """What a report needs, read from one snapshot so its figures agree with each other."""
-    async with conn.transaction(isolation="repeatable_read", readonly=True):
-        await conn.execute("SET LOCAL TIME ZONE 'UTC'")  # payload times without an offset are UTC
-        incidents = await conn.fetch(_INCIDENT_EVENTS, tenant, start, end, downtime)
-        changes = await conn.fetch(_CHANGE_EVENTS, tenant)
-        count = await conn.fetchval(
-            "SELECT count(*) FROM ledger WHERE tenant = $1 AND occurred_at >= $2 AND occurred_at < $3",
-            tenant,
-            start,
-            end,
-        )
-    return LedgerSlice(_events(incidents), _events(changes), int(count))
-
-
-async def incident_events(conn: asyncpg.Connection, *, tenant: str, ref: str) -> list[Event]:
-    """Every ledger event of one incident (by id or number), in recording order."""
-    rows = await conn.fetch(
-        "WITH i AS (SELECT data->>'incident_id' AS id FROM ledger WHERE tenant = $1 AND type = 'incident.opened'"
-        " AND (data->>'incident_id' = $2 OR data->>'number' = $2) LIMIT 1)"
-        " SELECT event_id, type, data::text AS data, occurred_at FROM ledger"
-        " WHERE tenant = $1 AND data->>'incident_id' = (SELECT id FROM i) ORDER BY seq",
-        tenant,
-        ref,
-    )
-    return _events(list(rows))
-
-
-async def latest(conn: asyncpg.Connection, *, tenant: str, limit: int) -> list[RecordedEvent]:
-    """A tenant's most recently recorded ledger rows, newest first."""
-    rows = await conn.fetch(
-        "SELECT event_id, seq, type, subject, occurred_at, correlation_id, data::text AS data, recorded_at"
-        " FROM ledger WHERE tenant = $1 ORDER BY seq DESC LIMIT $2",
-        tenant,
-        limit,
-    )
-    return [RecordedEvent(**(dict(r) | {"data": json.loads(r["data"])})) for r in rows]
