@@ -46,6 +46,7 @@ from libs.config.contract import (
     ServiceCredits,
     SlaTarget,
 )
+from libs.config.directory import Directory, ScheduleRef
 from libs.config.escalation import (
     TRIGGERS,
     CategoryPolicy,
@@ -63,6 +64,15 @@ from libs.config.mail import (
     SeverityRule,
     TenantMail,
     route_for,
+)
+from libs.config.oncall import (
+    ContactMethod,
+    Layer,
+    Person,
+    Restriction,
+    Rotation,
+    Schedule,
+    step_target,
 )
 from libs.config.signals import (
     Control,
@@ -105,10 +115,12 @@ __all__ = [
     "ChangeTemplate",
     "ConfigurationItem",
     "Contact",
+    "ContactMethod",
     "Contract",
     "Control",
     "Coverage",
     "Criticality",
+    "Directory",
     "Duration",
     "EscalationPolicy",
     "EscalationStep",
@@ -116,6 +128,7 @@ __all__ = [
     "FreezeWindow",
     "Heartbeat",
     "IntegrationKey",
+    "Layer",
     "Level",
     "MailRoute",
     "MailRules",
@@ -123,14 +136,19 @@ __all__ = [
     "NotificationTarget",
     "Notifications",
     "OptionalDuration",
+    "Person",
     "Priority",
     "Provider",
     "ProviderIntegration",
     "ProviderMail",
     "RateLimit",
+    "Restriction",
     "Risk",
     "Role",
+    "Rotation",
     "RoutingRule",
+    "Schedule",
+    "ScheduleRef",
     "ServiceCredits",
     "SeverityRule",
     "Sha256",
@@ -153,4 +171,5 @@ __all__ = [
     "parse_positive_duration",
     "route_for",
     "sha256_hex",
+    "step_target",
 ]
