@@ -57,6 +57,14 @@ from libs.contracts.intake import (
     AlertReceived,
     ChangeSignalReceived,
 )
+from libs.contracts.oncall import (
+    PROVIDER_SCOPE,
+    PageAcknowledged,
+    PageAnswered,
+    PageResolved,
+    ScheduleOverrideAdded,
+    ScheduleOverrideRemoved,
+)
 from libs.contracts.signals import (
     ControlResultRecorded,
     HeartbeatReceived,
@@ -108,6 +116,10 @@ EVENT_TYPES: tuple[type[Contract], ...] = (
     SlaBreached,
     NotificationDelivered,
     NotificationDeadLettered,
+    ScheduleOverrideAdded,
+    ScheduleOverrideRemoved,
+    PageAcknowledged,
+    PageResolved,
     *CHANGE_MOVES.values(),
     ChangeWindowStarted,
     ChangeWindowEnded,
@@ -136,6 +148,7 @@ def parse(envelope: Envelope) -> Contract:
 __all__ = [
     "CHANGE_MOVES",
     "EVENT_TYPES",
+    "PROVIDER_SCOPE",
     "REGISTRY",
     "AlertReceived",
     "ChangeApproved",
@@ -182,7 +195,12 @@ __all__ = [
     "NotificationDeadLettered",
     "NotificationDelivered",
     "NotificationOutcome",
+    "PageAcknowledged",
+    "PageAnswered",
+    "PageResolved",
     "RecoveryTestRecorded",
+    "ScheduleOverrideAdded",
+    "ScheduleOverrideRemoved",
     "Severity",
     "SlaBreached",
     "SlaClockPaused",
