@@ -6,6 +6,7 @@ import json
 import ssl
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -25,6 +26,17 @@ READINESS: web.AppKey[list[tuple[str, ReadinessCheck]]] = web.AppKey("readiness"
 # Which service this is and which stack instance started it: /readyz says both, so whoever routes to a port
 # can tell this service from a stranger (or a leftover of another start) that took it.
 IDENTITY: web.AppKey[dict[str, str]] = web.AppKey("identity", dict)
+
+
+@dataclass
+class Origin:
+    """The base URL people reach this service at: TIERLINE_PUBLIC_URL, else (filled in by libs.runtime.serve
+    once it listens) the address it bound. For links sent out of the service (a page's acknowledge link)."""
+
+    url: str | None = None
+
+
+ORIGIN: web.AppKey[Origin] = web.AppKey("origin", Origin)
 
 REQUESTS = Counter("tierline_http_requests_total", "HTTP requests", ["route", "method", "status"])
 LATENCY = Histogram(
