@@ -26,7 +26,7 @@ def handoff_worker(
     async def hand_over_due(tx: Tx) -> int:
         nonlocal ticks
         ticks += 1
-        if ticks % 10_000 == 1:  # about every half hour at the default poll
+        if ticks % 10_000 == 1:  # at the first tick, then every few hours at the 1 s poll
             await ack_links.prune(tx.conn, older_than_days=LINK_RETENTION_DAYS)
         claimed = await escalation_runs.claim_handoffs(tx.conn, limit=batch)
         if claimed is None:
