@@ -18,7 +18,7 @@ from libs.events import utcnow
 from libs.localstack import free_port
 from tests.conftest import eventually
 from tests.escalation.oncall import api, oncall_config, paged, pages, person
-from tests.escalation.support import Receiver
+from tests.escalation.support import Mailbox, Receiver
 
 STEPS = [{"tier": 1, "after": "2s", "notify": ["schedule:primary"]},
          {"tier": 2, "after": "10m", "notify": ["schedule:secondary"]}]  # fmt: skip
@@ -99,15 +99,6 @@ async def _state(http, svc, ref, state):
     return i["state"] == state and i
 
 
-class Mailbox:
-    def __init__(self) -> None:
-        self.messages: list[bytes] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(envelope.content)
-        return "250 OK"
-
-
 async def test_a_page_by_mail_carries_the_link_the_test_follows(settings, start, http, tmp_path):
     receiver = await Receiver().start()
     mailbox = Mailbox()
@@ -120,7 +111,7 @@ async def test_a_page_by_mail_carries_the_link_the_test_follows(settings, start,
         settings, svc = await stack(settings, start, config)
         found = await alert(http, svc, "erp-mail")
         await eventually(lambda: _has_mail(mailbox))
-        mail = message_from_bytes(mailbox.messages[0], policy=policy.default)
+        mail = message_from_bytes(mailbox.messages[0][2], policy=policy.default)
         assert mail["To"] == "ann@msp.example" and found["number"] in mail["Subject"]
         text = mail.get_body().get_content()
         link = re.search(r"^Acknowledge: (\S+)", text, re.M).group(1)
