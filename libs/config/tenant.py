@@ -137,8 +137,9 @@ class Tenant(Strict):
         if len(self.changes.template_index) != len(self.changes.templates):
             raise ValueError("change template ids must be unique within a tenant")
 
-    @cached_property
+    @property
     def contract_versions(self) -> tuple[Contract, ...]:
+        # Not cached: model_copy(update={"contract": ...}) would carry a cached value over to the copy.
         return tuple(self.contract) if isinstance(self.contract, list) else (self.contract,)
 
     def contract_at(self, at: datetime) -> Contract:
