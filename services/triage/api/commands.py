@@ -133,14 +133,14 @@ def incident_by_hand(who: Principal, body: IncidentCreate, request: web.Request)
     if body.ci is not None and body.ci not in tenant.ci_index:
         problem = {"field": "ci", "message": f"not one of {body.tenant}'s services", "type": "unknown_ci"}
         raise ApiError(422, "validation_failed", "the request body failed validation", [problem])
-    severity = body.severity or "error"
-    impact, urgency, _, ci_category = assess(tenant, body.ci, severity)
+    severity, now = body.severity or "error", utcnow()
+    impact, urgency, _, ci_category = assess(tenant, body.ci, severity, now)
     impact, urgency = body.impact or impact, body.urgency or urgency
-    prio = priority(impact, urgency, tenant)
+    prio = priority(impact, urgency, tenant.contract_at(now))
     category = body.category or classify(tenant, ci_category, body.channel, body.labels)
     r = route(tenant, category, prio, body.ci, body.labels)
     return new_incident(
-        tenant.id, title=body.title, at=utcnow(), impact=impact, urgency=urgency, priority=prio, source=body.channel,
+        tenant.id, title=body.title, at=now, impact=impact, urgency=urgency, priority=prio, source=body.channel,
         severity=severity, category=category, ci=body.ci, tier=r.tier, queue=r.queue, routing_rule=r.rule,
         occurrences=0, type=body.type, description=body.description, channel=body.channel,
     )  # fmt: skip
