@@ -68,7 +68,9 @@ def _trend(request: web.Request, default: int) -> int:
 
 
 async def compute(st: ReportingState, tenant: Tenant, period: Period) -> dict[str, Any]:
-    downtime = list(tenant.contract.availability.downtime_priorities)
+    # Every priority that is downtime under some version in force during the period.
+    spans = tenant.contracts_between(period.start, period.end)
+    downtime = sorted({p for s in spans for p in s.contract.availability.downtime_priorities})
     # One snapshot: the incident and change events (and the row count) as of the same commit.
     async with st.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         now = utcnow()
