@@ -11,8 +11,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from libs.auth import token_index
-from libs.config import TierlineConfig
+from libs.config.live import LiveConfig
 from libs.runtime import consume, open_resources
 from libs.service import Command, ServiceSpec
 from libs.settings import Settings
@@ -25,10 +24,10 @@ from services.reporting.workers import live_gauges
 NAME = "reporting"
 
 
-async def build(stack: AsyncExitStack, settings: Settings, config: TierlineConfig) -> web.Application:
+async def build(stack: AsyncExitStack, settings: Settings, live: LiveConfig) -> web.Application:
     app = create_app()
     res = await open_resources(stack, app, settings, schema=NAME, migrations=Path(__file__).parent / "migrations")
-    app[STATE] = ReportingState(pool=res.pool, config=config, tokens=token_index(config))
+    app[STATE] = ReportingState(pool=res.pool)
     add_routes(app)
     await consume(stack, res, durable=NAME, sink=record)
     await start_workers(stack, [live_gauges(res.pool)])

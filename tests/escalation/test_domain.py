@@ -76,7 +76,9 @@ def test_clocks_and_policy_run_take_the_contract_in_force_when_the_incident_open
         update={"effective_from": datetime(2025, 11, 15).date(), "tier": "premium", "sla": sla,
                 "coverage": globex.contract.coverage.model_copy(update={"hours": "24x7"})}
     )  # fmt: skip
-    moved = Tenant.model_validate(globex.model_dump() | {"contract": [globex.contract.model_dump(), premium.model_dump()]})
+    moved = Tenant.model_validate(
+        globex.model_dump() | {"contract": [globex.contract.model_dump(), premium.model_dump()]}
+    )
     # Saturday 15 Nov 2025 03:00 UTC is Friday 14 Nov 22:00 in New York: still the standard contract (30 minutes of
     # business hours, so due Monday 17 Nov 07:30 EST = 12:30 UTC). At 05:00 UTC it is midnight there: premium.
     before, after = datetime(2025, 11, 15, 3, 0, tzinfo=UTC), datetime(2025, 11, 15, 5, 0, tzinfo=UTC)

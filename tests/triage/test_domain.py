@@ -67,10 +67,12 @@ def test_assess_impact_from_ci_urgency_from_severity(tc, tenant, ci, severity, e
 def test_the_matrix_and_impact_are_the_contracts_in_force_when_the_alert_arrived(tc):
     """Acme moves to initech's terms (its own matrix, medium CIs weighed high) from 15 Nov 2025, in UTC."""
     acme, initech = tc.tenant("acme"), tc.tenant("initech")
-    later = acme.contract.model_copy(update={"effective_from": datetime(2025, 11, 15, tzinfo=UTC),
-                                            "priority_matrix": initech.contract.priority_matrix,
-                                            "impact_by_criticality": initech.contract.impact_by_criticality})  # fmt: skip
-    moved = type(acme).model_validate(acme.model_dump() | {"contract": [acme.contract.model_dump(), later.model_dump()]})
+    terms = {"priority_matrix": initech.contract.priority_matrix,
+             "impact_by_criticality": initech.contract.impact_by_criticality}  # fmt: skip
+    later = acme.contract.model_copy(update={"effective_from": datetime(2025, 11, 15, tzinfo=UTC), **terms})
+    moved = type(acme).model_validate(
+        acme.model_dump() | {"contract": [acme.contract.model_dump(), later.model_dump()]}
+    )
     before, after = datetime(2025, 11, 14, 23, 59, tzinfo=UTC), datetime(2025, 11, 15, tzinfo=UTC)
     # erp-db is critical (high impact either way); a critical alert is high urgency: ITIL P1, initech's P1 too;
     # an error (medium urgency) is ITIL's P2 but initech's P1 (one step more urgent).
