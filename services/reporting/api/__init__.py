@@ -33,6 +33,7 @@ MAX_TREND = 12
 @dataclass
 class ReportingState:
     pool: asyncpg.Pool
+    config_file: Path  # TIERLINE_CONFIG, which POST /v1/config/reload re-reads
 
 
 STATE: web.AppKey[ReportingState] = web.AppKey("reporting", ReportingState)
