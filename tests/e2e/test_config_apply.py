@@ -119,6 +119,8 @@ async def test_a_tenant_added_while_alerts_flow_for_another_loses_none(stack, ht
     assert await eventually(lambda: incident_keys(http, url, "initech")) == {"flow-1"}
     assert {n: service_pids(pid, n) for n in SERVICES} == pids  # no process restarted
     assert await versions(http, url) == dict.fromkeys(SERVICES, 2)
+    async with http.get(f"{url}/services/triage/metrics") as r:
+        assert 'tierline_config_version{service="triage"} 2.0' in await r.text()
 
     # An invalid file changes nothing and says every error with its path.
     bad = tmp_path / "bad.yaml"

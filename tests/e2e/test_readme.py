@@ -150,6 +150,22 @@ async def test_readme_examples_run(tmp_path, http):
             assert {h["name"]: h["status"] for h in (await r.json())["items"]} == {
                 "acme-prometheus": "ok", "nightly-backup": "ok"
             }  # fmt: skip
+
+        # "Configuration changes without a restart": the shipped file is the version in force, so nothing changes.
+        script = sh_block("Configuration changes without a restart").replace("http://127.0.0.1:7480", url)
+        script = script.replace(".venv/bin/tierline", str(Path(sys.executable).parent / "tierline"))
+        script = script.replace(" tierline.yaml", f" {ROOT / 'tierline.yaml'}")
+        shell = await asyncio.create_subprocess_exec(
+            "bash", "-euo", "pipefail", "-c", script, cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(shell.communicate(), 60)
+        assert shell.returncode == 0, err.decode()
+        text, _, answers = out.decode().partition("\n{")
+        assert "unchanged; config version 1 is this file already" in text
+        current, reloaded = (json.loads(line) for line in ("{" + answers).replace("}{", "}\n{").splitlines())
+        assert (current["version"], current["via"], [h["version"] for h in current["history"]]) == (1, "seed", [1])
+        assert reloaded == {"version": 1, "changed": False, "changes": {}, "warnings": []}
     finally:
         await stop(proc)
 

@@ -146,3 +146,18 @@ def test_config_check_lists_a_version_error_with_its_path(tmp_path, capsys):
     assert "tenants.0.contract.1.effective_from: every version after the first needs effective_from" in (
         capsys.readouterr().err
     )
+
+
+def test_the_documented_example_is_valid_and_reads_as_documented():
+    """docs/configuration.md's contract versions, as a tenant's contract: Standard until 14 Nov, Premium from 15."""
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
+    block = re.search(r"```yaml\n(.*?)```", doc.split("## Contracts over time", 1)[1], re.S).group(1)  # type: ignore[union-attr]
+    data = copy.deepcopy(RAW)
+    data["tenants"][0]["contract"] = yaml.safe_load(block)["contract"]
+    acme = TierlineConfig.model_validate(data).tenant("acme")
+    assert acme is not None
+    assert acme.contract_at(datetime(2025, 11, 14, 23, 59, tzinfo=UTC)).tier == "Standard"
+    assert acme.contract_at(datetime(2025, 11, 15, 0, 0, tzinfo=UTC)).tier == "Premium"  # GMT in November
