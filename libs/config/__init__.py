@@ -42,6 +42,7 @@ from libs.config.change import (
 from libs.config.contract import (
     Availability,
     Contract,
+    ContractSpan,
     Coverage,
     ServiceCredits,
     SlaTarget,
@@ -106,6 +107,7 @@ __all__ = [
     "ConfigurationItem",
     "Contact",
     "Contract",
+    "ContractSpan",
     "Control",
     "Coverage",
     "Criticality",

@@ -38,6 +38,11 @@ from libs.contracts.changes import (
     UnmanagedChangeLinked,
     UnmanagedChangeRecorded,
 )
+from libs.contracts.config import (
+    PROVIDER_TENANT,
+    ConfigApplied,
+    ConfigChanges,
+)
 from libs.contracts.incidents import (
     IncidentAcknowledged,
     IncidentAlertAdded,
@@ -115,6 +120,7 @@ EVENT_TYPES: tuple[type[Contract], ...] = (
     ChangeIncidentCleared,
     UnmanagedChangeRecorded,
     UnmanagedChangeLinked,
+    ConfigApplied,
 )
 REGISTRY: dict[str, type[Contract]] = {c.TYPE: c for c in EVENT_TYPES}
 
@@ -136,6 +142,7 @@ def parse(envelope: Envelope) -> Contract:
 __all__ = [
     "CHANGE_MOVES",
     "EVENT_TYPES",
+    "PROVIDER_TENANT",
     "REGISTRY",
     "AlertReceived",
     "ChangeApproved",
@@ -159,6 +166,8 @@ __all__ = [
     "ChangeWindowEnded",
     "ChangeWindowStarted",
     "Clock",
+    "ConfigApplied",
+    "ConfigChanges",
     "Contract",
     "ControlResultRecorded",
     "EscalationRequested",

@@ -9,8 +9,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from libs.auth import token_index
-from libs.config import TierlineConfig
+from libs.config.live import LiveConfig
 from libs.runtime import consume, open_resources
 from libs.service import ServiceSpec
 from libs.settings import Settings
@@ -25,21 +24,21 @@ from services.escalation.workers.steps import step_timer
 NAME = "escalation"
 
 
-async def build(stack: AsyncExitStack, settings: Settings, config: TierlineConfig) -> web.Application:
+async def build(stack: AsyncExitStack, settings: Settings, live: LiveConfig) -> web.Application:
     app = create_app()
     res = await open_resources(stack, app, settings, schema=NAME, migrations=Path(__file__).parent / "migrations")
-    app[STATE] = EscalationState(pool=res.pool, tokens=token_index(config), config=config)
+    app[STATE] = EscalationState(pool=res.pool)
     add_routes(app)
-    await consume(stack, res, durable=NAME, subscriptions=SUBSCRIPTIONS, deps=config)
+    await consume(stack, res, durable=NAME, subscriptions=SUBSCRIPTIONS, deps=live.config)
     # The sender's HTTP session closes after the workers stop (the stack unwinds in reverse).
     timeout = aiohttp.ClientTimeout(total=settings.notify_timeout_s)
     http = await stack.enter_async_context(aiohttp.ClientSession(timeout=timeout))
     await start_workers(
         stack,
         [
-            deadline_timer(res.pool, res.outbox, config, poll_s=settings.timer_poll_s),
-            step_timer(res.pool, res.outbox, config, poll_s=settings.timer_poll_s),
-            notification_sender(res.pool, res.outbox, config, settings, http),
+            deadline_timer(res.pool, res.outbox, live, poll_s=settings.timer_poll_s),
+            step_timer(res.pool, res.outbox, live, poll_s=settings.timer_poll_s),
+            notification_sender(res.pool, res.outbox, live, settings, http),
         ],
     )
     return app

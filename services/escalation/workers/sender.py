@@ -23,6 +23,7 @@ import structlog
 from prometheus_client import Counter
 
 from libs.config import NotificationTarget, TierlineConfig
+from libs.config.live import LiveConfig
 from libs.outbox import Outbox
 from libs.settings import Settings
 from libs.uow import Tx, unit_of_work
@@ -46,13 +47,12 @@ ATTEMPTS = Counter("tierline_notification_attempts_total", "Notification attempt
 def notification_sender(
     pool: asyncpg.Pool,
     outbox: Outbox,
-    config: TierlineConfig,
+    live: LiveConfig,
     settings: Settings,
     http: aiohttp.ClientSession,
     *,
     batch: int = 50,
 ) -> Worker:
-    send = Sender(config, settings, http)
     lease_s = settings.notify_timeout_s * 3 + 5  # far longer than one send can take
 
     async def tick() -> int:
@@ -60,6 +60,7 @@ def notification_sender(
             due = await notifications.claim_due(tx.conn, limit=batch, lease_s=lease_s)
         if not due:
             return 0
+        send = Sender(live.config(), settings, http)  # one configuration version for the whole tick
         started = time.perf_counter()
         attempts = await asyncio.gather(*(send(d) for d in due))
         async with unit_of_work(pool, outbox) as tx:
