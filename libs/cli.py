@@ -1,5 +1,5 @@
-"""The `tierline` command: up, serve NAME, config check FILE, config hash SECRET, and each service's own commands
-(`tierline reporting rebuild`). services/registry.py gives it the services."""
+"""The `tierline` command: up, serve NAME, config check FILE, config apply FILE, config hash SECRET, and each service's
+own commands (`tierline reporting rebuild`). services/registry.py gives it the services."""
 
 from __future__ import annotations
 
@@ -10,38 +10,55 @@ import signal
 import sys
 from pathlib import Path
 
-import yaml
-from pydantic import ValidationError
-
-from libs.config import load_config, sha256_hex
+from libs.config import sha256_hex
+from libs.config.apply import Checked, check_file
 from libs.logging import configure_logging
 from libs.runtime import run_service
 from libs.service import Registry
 from libs.settings import Settings
 
 
-def config_check(path: Path) -> int:
-    try:
-        cfg = load_config(path)
-    except FileNotFoundError:
-        print(f"{path}: no such file", file=sys.stderr)
+def _problems(checked: Checked) -> int:
+    """Print what a check found wrong, each error with its path; the exit code (0: valid)."""
+    path = checked.source
+    if checked.config is not None:
+        return 0
+    [first, *_] = checked.errors
+    if first.where == "file":
+        print(f"{path}: {first.message}", file=sys.stderr)
         return 2
-    except yaml.YAMLError as exc:
-        print(f"{path}: not valid YAML: {exc}", file=sys.stderr)
+    if first.where == "yaml":
+        print(f"{path}: {first.message}", file=sys.stderr)
         return 1
-    except ValidationError as exc:
-        print(f"{path}: {exc.error_count()} error(s)", file=sys.stderr)
-        for e in exc.errors(include_url=False):
-            where = ".".join(str(p) for p in e["loc"]) or "(top level)"
-            print(f"  {where}: {e['msg'].removeprefix('Value error, ')}", file=sys.stderr)
-        return 1
+    print(f"{path}: {len(checked.errors)} error(s)", file=sys.stderr)
+    for p in checked.errors:
+        print(f"  {p.where}: {p.message}", file=sys.stderr)
+    return 1
+
+
+def config_check(path: Path) -> int:
+    checked = check_file(path)
+    if (code := _problems(checked)) or checked.config is None:
+        return code
+    cfg = checked.config
     keys = sum(len(t.integration_keys) for t in cfg.tenants) + len(cfg.provider.integration_keys)
     cis = sum(len(t.services) for t in cfg.tenants)
     print(f"{path}: OK ({len(cfg.tenants)} tenants, {cis} services, {keys} integration keys)")
-    for t in cfg.tenants:  # valid, but a change could wait forever for a vote nobody may cast
-        for line in t.cab.quorum_warnings():
-            print(f"warning: tenant {t.id}: {line}")
+    for line in checked.warnings:  # valid, but a change could wait forever for a vote nobody may cast
+        print(f"warning: {line}")
     return 0
+
+
+def config_apply(path: Path, settings: Settings) -> int:
+    """`tierline config apply FILE`: check it completely (as `config check`), then store it as the next version
+    beside a running stack; every service swaps to it (libs/config/apply.py). 0 applied (or unchanged), 1 not."""
+    from libs.config.commands import apply_to_stack
+
+    if (code := config_check(path)) != 0:
+        print(f"{path}: nothing applied", file=sys.stderr)
+        return code
+    configure_logging("tierline", level="warning", fmt=settings.log_format)
+    return asyncio.run(apply_to_stack(check_file(path), settings))
 
 
 def run_up(settings: Settings, registry: Registry, one_process: bool) -> None:
@@ -76,6 +93,9 @@ def parser_for(registry: Registry, argv: list[str]) -> argparse.ArgumentParser:
     p_cfg = sub.add_parser("config", help="configuration tools")
     cfg_sub = p_cfg.add_subparsers(dest="action", required=True)
     cfg_sub.add_parser("check", help="validate a tierline.yaml").add_argument("file", type=Path)
+    cfg_sub.add_parser("apply", help="check a tierline.yaml, then apply it to the running stack").add_argument(
+        "file", type=Path
+    )
     cfg_sub.add_parser("hash", help="SHA-256 of a key or token, for tierline.yaml").add_argument("secret")
     for name in registry.names:
         p_svc = sub.add_parser(name, help=f"{name} tools")
@@ -92,6 +112,8 @@ def main(argv: list[str], *, registry: Registry) -> None:
         if args.action == "hash":
             print(sha256_hex(args.secret))
             return
+        if args.action == "apply":
+            sys.exit(config_apply(args.file, Settings()))
         sys.exit(config_check(args.file))
     settings = Settings()
     if args.command == "up":

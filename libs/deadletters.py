@@ -32,7 +32,7 @@ from libs.bus import Bus
 from libs.errors import ApiError
 from libs.events import Envelope
 from libs.query import check_query, limit_problems
-from libs.web import respond
+from libs.web import respond, snapshot
 from libs.workers import Worker
 
 log = structlog.get_logger()
@@ -193,12 +193,11 @@ def gauge(bus: Bus, *, every_s: float = 10.0) -> Worker:
 
 
 BUS: web.AppKey[Bus] = web.AppKey("deadletters_bus", Bus)
-TOKENS: web.AppKey[dict[str, Principal]] = web.AppKey("deadletters_tokens", dict)
 
 
 async def list_route(request: web.Request) -> web.Response:
     """GET /v1/deadletters?consumer=&tenant=&limit=: provider admins only."""
-    who = authenticate(request, request.app[TOKENS], roles=ADMINS)
+    who = authenticate(request, snapshot(request).tokens, roles=ADMINS)
     q = request.query
     problems = limit_problems(limit := q.get("limit", "50"))
     check_query(request, {"consumer", "tenant", "limit"}, problems)
@@ -210,7 +209,7 @@ async def list_route(request: web.Request) -> web.Response:
 
 async def replay_route(request: web.Request) -> web.Response:
     """POST /v1/deadletters/{id}/replay: 202 with the new event id; 409 if replayed already; 404 if none."""
-    who = authenticate(request, request.app[TOKENS], roles=ADMINS)
+    who = authenticate(request, snapshot(request).tokens, roles=ADMINS)
     raw = request.match_info["id"]
     if not raw.isdigit() or int(raw) < 1:
         raise ApiError(404, "not_found", f"no dead letter {raw}")
@@ -222,7 +221,8 @@ async def replay_route(request: web.Request) -> web.Response:
     return respond(body, status=202)
 
 
-def add_routes(app: web.Application, bus: Bus, tokens: dict[str, Principal]) -> None:
-    app[BUS], app[TOKENS] = bus, tokens
+def add_routes(app: web.Application, bus: Bus) -> None:
+    """The dead-letter routes on a service's app; the token check reads each request's configuration version."""
+    app[BUS] = bus
     app.router.add_get("/v1/deadletters", list_route)
     app.router.add_post("/v1/deadletters/{id}/replay", replay_route)

@@ -16,7 +16,7 @@ import structlog
 from aiohttp import web
 
 from libs.bus import BatchHandler, Bus, connect_bus
-from libs.config import load_config
+from libs.config.live import start_live_config
 from libs.consumer import Consumer, Probe
 from libs.db import create_pool, migrate, pending_migrations
 from libs.events import Envelope
@@ -28,9 +28,10 @@ from libs.subscriptions import Before, Dispatcher, Sink, Subscriptions
 from libs.subscriptions import event_types as types_of
 from libs.tasks import cancel_and_wait
 from libs.uow import handle_messages, unit_of_work
-from libs.web import IDENTITY, ORIGIN, READINESS, tls_context
+from libs.web import IDENTITY, LIVE, ORIGIN, READINESS, tls_context
 
 log = structlog.get_logger()
+SIGHUP_HINT = "send SIGHUP to `tierline up`, or run `tierline config apply FILE`"
 
 
 @dataclass
@@ -108,22 +109,24 @@ async def consume(
     *,
     durable: str,
     subscriptions: Subscriptions[Any] | None = None,
-    deps: Any = None,
+    deps: Callable[[], Any] = lambda: None,
     sink: Sink[Any] | None = None,
     before: Before[Any] | None = None,
     **options: Any,
 ) -> Consumer:
     """Start a durable consumer for a subscriber table (libs.subscriptions): its subject filters come from the
     table, and each fetched batch is dispatched in one unit of work with its inbox marks and the events its
-    handlers emit (after `before`, a step that sees the whole batch). With `sink` instead, every subject under
-    the prefix reaches the sink unparsed, in one unit of work without the inbox (the sink's own table is its
-    inbox: reporting's ledger). `options` go to start_consumer (another stream, a decoder, a readiness check)."""
+    handlers emit (after `before`, a step that sees the whole batch); `deps` is called once per batch for what
+    the handlers are given (a service's `live.config`: the configuration version in force). With `sink` instead,
+    every subject under the prefix reaches the sink unparsed, in one unit of work without the inbox (the sink's
+    own table is its inbox: reporting's ledger). `options` go to start_consumer (another stream, a decoder, a
+    readiness check)."""
     if sink is not None:
         subjects = [f"{res.bus.prefix}.>"]
 
         async def handle(envs: list[Envelope]) -> None:
             async with unit_of_work(res.pool, res.outbox) as tx:
-                await sink(tx, envs, deps)
+                await sink(tx, envs, deps())
 
     else:
         assert subscriptions is not None, "consume needs a subscriber table or a sink"
@@ -164,10 +167,12 @@ async def serve(
     learns it, only once the service listens) and passed to `on_started` with the app.
     """
     structlog.contextvars.bind_contextvars(service=spec.name)  # per task: right even with --one-process
-    config = load_config(settings.config)
     async with AsyncExitStack() as stack:
-        app = await spec.build(stack, settings, config)
+        # The configuration version in force, from the bus (seeded from TIERLINE_CONFIG on a first start).
+        live = await start_live_config(stack, settings, spec.name)
+        app = await spec.build(stack, settings, live)
         app[IDENTITY] = {"service": spec.name, "instance": settings.instance_id}
+        app[LIVE] = live
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
@@ -209,6 +214,9 @@ def run_service(spec: ServiceSpec, settings: Settings | None = None) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, task.cancel)
+        # Nothing to reload here: a service follows the configuration on the bus. (A hangup of the terminal
+        # `tierline up` runs in must not kill the services it reloads for.)
+        loop.add_signal_handler(signal.SIGHUP, lambda: log.info("service.sighup_ignored", hint=SIGHUP_HINT))
         with contextlib.suppress(asyncio.CancelledError):
             await serve(spec, settings, port=settings.service_port)
         log.info("service.stopped")

@@ -14,10 +14,11 @@ from typing import Protocol
 
 from aiohttp import web
 
-from libs.config import TierlineConfig
+from libs.config.live import LiveConfig
 from libs.settings import Settings
 
-Build = Callable[[AsyncExitStack, Settings, TierlineConfig], Awaitable[web.Application]]
+# build(stack, settings, live): the live config is the version in force, swapped whole when a new one is applied.
+Build = Callable[[AsyncExitStack, Settings, LiveConfig], Awaitable[web.Application]]
 
 
 @dataclass(frozen=True)

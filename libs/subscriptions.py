@@ -15,7 +15,9 @@ contract, and dispatches a fetched batch in ONE documented order:
 So a handler is written for a batch (one statement per table, not one per message), a service puts first
 what later handlers must see (triage's change windows before its alerts), and types whose relative order
 matters share one entry. A handler takes (tx, messages, deps): the unit of work to write and emit in, the
-typed messages, and the service's own dependencies (its config). It emits what it raises with tx.emit.
+typed messages, and the service's own dependencies (its config). It emits what it raises with tx.emit. The
+dispatcher is given a function that returns the deps and calls it once per batch: every handler of a batch sees the
+same configuration version, and the next batch the version then in force (libs/config/live.py).
 
 A table may have a `before` step, which sees the whole batch before any handler runs (change locks every
 (tenant, CI) the batch names there, in one order, so replicas meet instead of deadlocking).
@@ -81,7 +83,9 @@ def event_types(subscriptions: Subscriptions[Any]) -> list[str]:
 class Dispatcher(Generic[D]):
     """Runs a fetched batch through a subscriber table (see the module docstring for the order)."""
 
-    def __init__(self, subscriptions: Subscriptions[D], deps: D, *, before: Before[D] | None = None) -> None:
+    def __init__(
+        self, subscriptions: Subscriptions[D], deps: Callable[[], D], *, before: Before[D] | None = None
+    ) -> None:
         self.deps, self.before = deps, before
         self.handlers = list(subscriptions.values())
         self.slot: dict[str, tuple[int, type[Contract]]] = {}
@@ -92,8 +96,9 @@ class Dispatcher(Generic[D]):
                 self.slot[name] = (i, cls)
 
     async def __call__(self, tx: Tx, envelopes: list[Envelope]) -> None:
+        deps = self.deps()  # once per batch: one configuration version for all of it
         if self.before is not None:
-            await self.before(tx, envelopes, self.deps)
+            await self.before(tx, envelopes, deps)
         batches: list[list[Message[Any]]] = [[] for _ in self.handlers]
         for env in envelopes:
             found = self.slot.get(env.short_type)
@@ -103,4 +108,4 @@ class Dispatcher(Generic[D]):
             batches[i].append(Message(env, cls.model_validate(env.data)))
         for handler, messages in zip(self.handlers, batches, strict=True):
             if messages:
-                await handler(tx, messages, self.deps)
+                await handler(tx, messages, deps)

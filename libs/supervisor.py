@@ -23,6 +23,7 @@ from libs.config import TierlineConfig, load_config, sha256_hex
 from libs.events import new_id
 from libs.gateway import Routes, create_gateway, routes_of
 from libs.localstack import LocalNats, LocalPostgres, die_with_parent, free_port
+from libs.reload import drift, reload_on_sighup
 from libs.runtime import serve
 from libs.service import Registry, ServiceSpec
 from libs.settings import Settings
@@ -159,9 +160,12 @@ async def up(settings: Settings, registry: Registry, *, one_process: bool = Fals
             stack.push_async_callback(_cancel_all, tasks)
         else:
             await start_processes(stack, settings, routes, loopback, own)
+        reloader = await reload_on_sighup(stack, internal)  # SIGHUP: re-read TIERLINE_CONFIG and apply it
         await _wait_ready(url)
         record_stack(stack, settings, url)
         print(banner(url, settings, config, specs, own), flush=True)
+        if note := await drift(reloader):
+            print(f"  {note}\n", flush=True)
         await asyncio.Event().wait()
 
 
@@ -199,9 +203,20 @@ def record_stack(stack: AsyncExitStack, settings: Settings, url: str) -> None:
     stack.callback(path.unlink, missing_ok=True)
 
 
-def running_stack(settings: Settings) -> Settings:
-    """Settings with the NATS and PostgreSQL URLs: from the environment, else from a running `tierline up`."""
-    if settings.nats_url and settings.database_url:
+def running_base_url(settings: Settings) -> str | None:
+    """The base URL of the `tierline up` running on this data directory, if one is."""
+    try:
+        info = json.loads((settings.data_dir.resolve() / STACK_FILE).read_text())
+        os.kill(info["pid"], 0)
+        return str(info["base_url"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def running_stack(settings: Settings, *, need: tuple[str, ...] = ("nats_url", "database_url")) -> Settings:
+    """Settings with the NATS and PostgreSQL URLs (those in `need`): from the environment, else from a running
+    `tierline up`."""
+    if all(getattr(settings, n) for n in need):
         return settings
     path = settings.data_dir.resolve() / STACK_FILE
     try:

@@ -220,3 +220,19 @@ async def run_handler(handler: Any, conn: Any, envelopes: list[Envelope], deps: 
     tx = Tx(conn)
     await handler(tx, [as_message(e) for e in envelopes], deps)
     return tx.events
+
+
+async def apply_config(settings: Settings, path: Path, *, applied_by: str = "test") -> int:
+    """Apply the tierline.yaml at `path` to this test's stack as `tierline config apply` does; the version it got."""
+    from libs.config.apply import apply, check_file
+    from libs.config.bucket import ConfigBucket
+
+    checked = check_file(path)
+    assert checked.config is not None, checked.errors
+    bus = await connect_bus(settings, name="config-apply")
+    try:
+        done = await apply(await ConfigBucket.open(bus.js, settings.bus_prefix), bus, checked, applied_by=applied_by,
+                           via="cli")  # fmt: skip
+        return done.version
+    finally:
+        await bus.close()

@@ -1,4 +1,5 @@
-"""Base aiohttp app: /healthz, /readyz, /metrics, request ids, structured access logs and JSON errors."""
+"""Base aiohttp app: /healthz, /readyz, /metrics, request ids, structured access logs, JSON errors, and the
+configuration version each request runs with."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
+from libs.config.live import ConfigSnapshot, LiveConfig
 from libs.errors import ApiError
 from libs.events import new_id
 from libs.faults import is_infrastructure
@@ -26,6 +28,11 @@ READINESS: web.AppKey[list[tuple[str, ReadinessCheck]]] = web.AppKey("readiness"
 # Which service this is and which stack instance started it: /readyz says both, so whoever routes to a port
 # can tell this service from a stranger (or a leftover of another start) that took it.
 IDENTITY: web.AppKey[dict[str, str]] = web.AppKey("identity", dict)
+
+# The process's live configuration (libs/config/live.py), and the version one request runs with: taken once, as
+# the request starts, so every check it makes (token, key, tenant, rules) reads the same version.
+LIVE: web.AppKey[LiveConfig] = web.AppKey("live_config", LiveConfig)
+CONFIG: web.RequestKey[ConfigSnapshot] = web.RequestKey("config", ConfigSnapshot)
 
 
 @dataclass
@@ -84,6 +91,18 @@ async def request_context(request: web.Request, handler: Callable[[web.Request],
     return response
 
 
+def snapshot(request: web.Request) -> ConfigSnapshot:
+    """The configuration version this request runs with (the whole request sees this one)."""
+    return request[CONFIG]
+
+
+@web.middleware
+async def take_config(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
+    if (live := request.app.get(LIVE)) is not None:
+        request[CONFIG] = live.snapshot
+    return await handler(request)
+
+
 @web.middleware
 async def refuse_invalid_characters(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -129,6 +148,8 @@ async def readyz(request: web.Request) -> web.Response:
         if reason:
             failing[name] = reason
     who = request.app.get(IDENTITY, {})
+    if (snap := request.get(CONFIG)) is not None:  # the same number in every service once a version has spread
+        who = who | {"config_version": snap.version}
     if failing:
         return web.json_response({"status": "not ready", **who, "failing": failing}, status=503)
     return web.json_response({"status": "ready", **who, "checks": [n for n, _ in request.app[READINESS]]})
@@ -151,7 +172,9 @@ def tls_context(cert_file: object, key_file: object) -> ssl.SSLContext | None:
 
 def create_app(*, client_max_size: int = 1024**2) -> web.Application:
     """The base every service extends with its routes, cleanup contexts and readiness checks."""
-    app = web.Application(middlewares=[request_context, refuse_invalid_characters], client_max_size=client_max_size)
+    app = web.Application(
+        middlewares=[request_context, take_config, refuse_invalid_characters], client_max_size=client_max_size
+    )
     app[READINESS] = []
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)

@@ -85,6 +85,12 @@ async def eventually(
     raise AssertionError(f"condition not met within {timeout}s; last result: {last!r}{tail}")
 
 
+async def config_version(http: aiohttp.ClientSession, svc: Any, version: int) -> bool:
+    """Whether the service (a RunningService, or anything with `url`) runs configuration `version` or a later one."""
+    async with http.get(f"{svc.url}/readyz") as r:
+        return (await r.json()).get("config_version", 0) >= version
+
+
 # Headless Debian Chromium, quiet and offline: for the report render test and the console's browser tests.
 CHROMIUM_FLAGS = [
     "--no-sandbox",

@@ -42,6 +42,7 @@ from libs.config.change import (
 from libs.config.contract import (
     Availability,
     Contract,
+    ContractSpan,
     Coverage,
     ServiceCredits,
     SlaTarget,
@@ -117,6 +118,7 @@ __all__ = [
     "Contact",
     "ContactMethod",
     "Contract",
+    "ContractSpan",
     "Control",
     "Coverage",
     "Criticality",

@@ -1,16 +1,22 @@
-"""A tenant's contract: coverage hours, SLA targets per priority, availability and service credits."""
+"""A tenant's contract: coverage hours, SLA targets per priority, availability and service credits; and its
+versions over time (a list of contracts, each from its `effective_from`)."""
 
 from __future__ import annotations
 
-from datetime import time
-from typing import Annotated, Literal
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    BeforeValidator,
     Field,
+    TypeAdapter,
+    ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from libs.config.base import (
     LEVELS,
@@ -84,7 +90,23 @@ class Availability(Strict):
     credits: ServiceCredits | None = None
 
 
+def _date_or_datetime(value: object) -> object:
+    """An ISO 8601 date or date-time (YAML gives either already); anything else is left for pydantic to refuse."""
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value) if len(value.strip()) == 10 else datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"not an ISO date or date-time: {value!r} (e.g. 2025-11-15 or 2025-11-15T12:00)") from None
+    return value
+
+
+EffectiveFrom = Annotated[datetime | date, BeforeValidator(_date_or_datetime)]
+
+
 class Contract(Strict):
+    # When this version takes effect: a date (midnight) or date-time in its coverage time zone, or with an offset.
+    # The first version may omit it: in force since always (docs/configuration.md, "Contracts over time").
+    effective_from: EffectiveFrom | None = None
     tier: str
     coverage: Coverage = Coverage()
     sla: dict[Priority, SlaTarget]
@@ -128,3 +150,83 @@ class Contract(Strict):
         if missing:
             raise ValueError(f"SLA targets missing for {', '.join(missing)}")
         return v
+
+    @property
+    def starts_at(self) -> datetime | None:
+        """`effective_from` as an instant (UTC): a date is midnight, a time without offset is wall-clock time, both
+        in this version's coverage time zone."""
+        when = self.effective_from
+        if when is None:
+            return None
+        zone = ZoneInfo(self.coverage.timezone)
+        if not isinstance(when, datetime):
+            when = datetime.combine(when, time(0), zone)
+        elif when.tzinfo is None:
+            when = when.replace(tzinfo=zone)
+        return when.astimezone(UTC)
+
+
+_VERSIONS = TypeAdapter(list[Contract])
+
+
+def _error(loc: tuple[str | int, ...], message: str, value: Any) -> InitErrorDetails:
+    return InitErrorDetails(type=PydanticCustomError("contract_versions", message), loc=loc, input=value)
+
+
+def contract_terms(value: Any) -> Contract | list[Contract]:
+    """A tenant's `contract`: one mapping (one version, errors at `contract.sla...`) or a list of versions
+    (errors at `contract.1.effective_from`), sorted by `effective_from`, only the first without one."""
+    if isinstance(value, Contract):
+        return value
+    if not isinstance(value, list | tuple):
+        return Contract.model_validate(value)
+    versions = _VERSIONS.validate_python(list(value))
+    errors = [] if versions else [_error((), "a list of contract versions needs at least one", value)]
+    previous: datetime | None = None
+    for i, v in enumerate(versions):
+        starts = v.starts_at
+        if i and starts is None:
+            errors.append(_error((i, "effective_from"), "every version after the first needs effective_from", None))
+        elif starts is not None and previous is not None and starts <= previous:
+            why = f"must be after the previous version's ({previous.isoformat()}): versions are listed in order"
+            errors.append(_error((i, "effective_from"), why, str(v.effective_from)))
+        previous = starts or previous
+    currencies = {v.availability.credits.currency for v in versions if v.availability.credits}
+    if len(currencies) > 1:
+        errors.append(_error((), f"service credits of every version need one currency, not {sorted(currencies)}", 0))
+    if errors:
+        raise ValidationError.from_exception_data("Contract", errors)
+    return versions
+
+
+@dataclass(frozen=True)
+class ContractSpan:
+    """A contract version and the part of a period it was in force."""
+
+    start: datetime
+    end: datetime
+    contract: Contract
+    number: int  # the version's place in the tenant's list, from 1
+
+
+def version_at(versions: tuple[Contract, ...], at: datetime) -> Contract:
+    """The version in force at `at`. Before the first version's `effective_from`, the first: some contract is always
+    in force, and the earliest known terms are the best reading of a time before it."""
+    found = versions[0]
+    for v in versions[1:]:
+        if v.starts_at is None or v.starts_at > at:
+            break
+        found = v
+    return found
+
+
+def spans(versions: tuple[Contract, ...], start: datetime, end: datetime) -> list[ContractSpan]:
+    """Each version in force during [start, end), clipped to it, in order (one span for a single contract)."""
+    bounds = [(v.starts_at if i else None) for i, v in enumerate(versions)] + [None]
+    out = []
+    for i, v in enumerate(versions):
+        a = max(start, bounds[i]) if bounds[i] else start
+        b = min(end, bounds[i + 1]) if bounds[i + 1] else end
+        if a < b:
+            out.append(ContractSpan(a, b, v, i + 1))
+    return out

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import yaml
 from pydantic import (
     Field,
+    field_serializer,
+    field_validator,
     model_validator,
 )
+from pydantic_core.core_schema import SerializationInfo
 
 from libs.config.base import (
     Role,
@@ -27,6 +31,10 @@ from libs.config.change import (
 )
 from libs.config.contract import (
     Contract,
+    ContractSpan,
+    contract_terms,
+    spans,
+    version_at,
 )
 from libs.config.directory import Directory, check_directory
 from libs.config.escalation import (
@@ -58,7 +66,7 @@ class Tenant(Strict):
     id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
     name: str
     code: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9]{1,9}$", description="prefix of incident numbers")]
-    contract: Contract
+    contract: Contract | list[Contract]  # one contract, or its versions over time (contract_at)
     services: list[ConfigurationItem] = []
     integration_keys: list[IntegrationKey] = []
     escalation: EscalationPolicy = EscalationPolicy()
@@ -72,6 +80,16 @@ class Tenant(Strict):
     controls: list[Control] = []  # compliance controls a scanner checks
     people: list[Person] = []  # its own named engineers and client contacts who can be paged (docs/oncall.md)
     schedules: list[Schedule] = []  # its own on-call schedules (the provider's serve every tenant)
+
+    @field_validator("contract", mode="plain")
+    @classmethod
+    def _contract_versions(cls, v: Any) -> Contract | list[Contract]:
+        return contract_terms(v)
+
+    @field_serializer("contract")
+    def _dump_contract(self, v: Contract | list[Contract], info: SerializationInfo) -> Any:
+        mode = "json" if info.mode_is_json() else "python"
+        return [c.model_dump(mode=mode) for c in v] if isinstance(v, list) else v.model_dump(mode=mode)
 
     @model_validator(mode="after")
     def _notification_references(self) -> Tenant:
@@ -91,8 +109,10 @@ class Tenant(Strict):
         cis = {c.id for c in self.services}
         if len(cis) != len(self.services):
             raise ValueError("service ids must be unique within a tenant")
-        if unknown := sorted(set(self.contract.availability.per_service) - cis):
-            raise ValueError(f"contract.availability.per_service names unknown services: {', '.join(unknown)}")
+        for n, c in enumerate(self.contract_versions):
+            if unknown := sorted(set(c.availability.per_service) - cis):
+                where = f"contract.{n}" if isinstance(self.contract, list) else "contract"
+                raise ValueError(f"{where}.availability.per_service names unknown services: {', '.join(unknown)}")
         for k in self.integration_keys:
             if k.ci and k.ci not in cis:
                 raise ValueError(f"integration key {k.name!r} names unknown service {k.ci!r}")
@@ -122,6 +142,19 @@ class Tenant(Strict):
                 raise ValueError(f"{owner} names unknown services: {', '.join(unknown)}")
         if len(self.changes.template_index) != len(self.changes.templates):
             raise ValueError("change template ids must be unique within a tenant")
+
+    @property
+    def contract_versions(self) -> tuple[Contract, ...]:
+        # Not cached: model_copy(update={"contract": ...}) would carry a cached value over to the copy.
+        return tuple(self.contract) if isinstance(self.contract, list) else (self.contract,)
+
+    def contract_at(self, at: datetime) -> Contract:
+        """The contract version in force at `at` (docs/configuration.md, "Contracts over time")."""
+        return version_at(self.contract_versions, at)
+
+    def contracts_between(self, start: datetime, end: datetime) -> list[ContractSpan]:
+        """Each contract version in force during [start, end), clipped to it, in order."""
+        return spans(self.contract_versions, start, end)
 
     @cached_property
     def ci_index(self) -> dict[str, ConfigurationItem]:

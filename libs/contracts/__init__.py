@@ -38,6 +38,11 @@ from libs.contracts.changes import (
     UnmanagedChangeLinked,
     UnmanagedChangeRecorded,
 )
+from libs.contracts.config import (
+    PROVIDER_TENANT,
+    ConfigApplied,
+    ConfigChanges,
+)
 from libs.contracts.incidents import (
     IncidentAcknowledged,
     IncidentAlertAdded,
@@ -58,7 +63,6 @@ from libs.contracts.intake import (
     ChangeSignalReceived,
 )
 from libs.contracts.oncall import (
-    PROVIDER_SCOPE,
     PageAcknowledged,
     PageAnswered,
     PageResolved,
@@ -127,6 +131,7 @@ EVENT_TYPES: tuple[type[Contract], ...] = (
     ChangeIncidentCleared,
     UnmanagedChangeRecorded,
     UnmanagedChangeLinked,
+    ConfigApplied,
 )
 REGISTRY: dict[str, type[Contract]] = {c.TYPE: c for c in EVENT_TYPES}
 
@@ -148,7 +153,7 @@ def parse(envelope: Envelope) -> Contract:
 __all__ = [
     "CHANGE_MOVES",
     "EVENT_TYPES",
-    "PROVIDER_SCOPE",
+    "PROVIDER_TENANT",
     "REGISTRY",
     "AlertReceived",
     "ChangeApproved",
@@ -172,6 +177,8 @@ __all__ = [
     "ChangeWindowEnded",
     "ChangeWindowStarted",
     "Clock",
+    "ConfigApplied",
+    "ConfigChanges",
     "Contract",
     "ControlResultRecorded",
     "EscalationRequested",

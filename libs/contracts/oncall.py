@@ -7,9 +7,6 @@ from typing import ClassVar, Literal
 
 from libs.contracts.base import Contract, IncidentRef
 
-# The envelope tenant of a provider schedule's events: no tenant id can be this (ids start with [a-z0-9]).
-PROVIDER_SCOPE = "_provider"
-
 
 class ScheduleOverride(Contract):
     schedule: str

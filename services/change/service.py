@@ -8,8 +8,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from libs.auth import token_index
-from libs.config import TierlineConfig
+from libs.config.live import LiveConfig
 from libs.runtime import consume, open_resources
 from libs.service import ServiceSpec
 from libs.settings import Settings
@@ -23,13 +22,13 @@ from services.change.workers import window_timer
 NAME = "change"
 
 
-async def build(stack: AsyncExitStack, settings: Settings, config: TierlineConfig) -> web.Application:
+async def build(stack: AsyncExitStack, settings: Settings, live: LiveConfig) -> web.Application:
     app = create_app()
     res = await open_resources(stack, app, settings, schema=NAME, migrations=Path(__file__).parent / "migrations")
-    app[STATE] = ChangeState(pool=res.pool, outbox=res.outbox, config=config, tokens=token_index(config))
+    app[STATE] = ChangeState(pool=res.pool, outbox=res.outbox)
     add_routes(app)
     # The batch's CI locks come first, before any handler (handlers.lock_cis).
-    await consume(stack, res, durable=NAME, subscriptions=SUBSCRIPTIONS, deps=config, before=lock_cis)
+    await consume(stack, res, durable=NAME, subscriptions=SUBSCRIPTIONS, deps=live.config, before=lock_cis)
     await start_workers(stack, [window_timer(res.pool, res.outbox, poll_s=settings.timer_poll_s)])
     return app
 

@@ -10,8 +10,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from libs.auth import token_index
-from libs.config import TierlineConfig
+from libs.config.live import LiveConfig
 from libs.runtime import open_resources
 from libs.service import ServiceSpec
 from libs.settings import Settings
@@ -32,7 +31,7 @@ NAME = "console"
 HERE = Path(__file__).resolve().parent
 
 
-async def build(stack: AsyncExitStack, settings: Settings, config: TierlineConfig) -> web.Application:
+async def build(stack: AsyncExitStack, settings: Settings, live: LiveConfig) -> web.Application:
     app = create_app()
     app.middlewares.extend([find_session, html_errors])
     app.on_response_prepare.append(security_headers)
@@ -50,8 +49,7 @@ async def build(stack: AsyncExitStack, settings: Settings, config: TierlineConfi
     subscriptions = await subscribe(res.bus, hub)
     for sub in subscriptions:
         stack.push_async_callback(sub.unsubscribe)  # type: ignore[attr-defined]
-    app[STATE] = ConsoleState(res.pool, config, token_index(config), Sealer(settings.console_secret), upstream, hub,
-                              settings)  # fmt: skip
+    app[STATE] = ConsoleState(res.pool, Sealer(settings.console_secret), upstream, hub, settings)
 
     async def end_streams(_: web.Application) -> None:
         hub.close_all()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from libs.contracts import (
-    PROVIDER_SCOPE,
+    PROVIDER_TENANT,
     Contract,
     EscalationRequested,
     EscalationStepStarted,
@@ -125,14 +125,14 @@ def notification_outcome(d: Delivery, status: Status, error: str | None, at: dat
 
 
 def override_changed(row: OverrideRow, *, removed: bool, correlation_id: str | None) -> Envelope:
-    """An override added to a schedule, or removed from it; a provider schedule's under PROVIDER_SCOPE."""
+    """An override added to a schedule, or removed from it; a provider schedule's under PROVIDER_TENANT."""
     common = {"schedule": row.schedule, "override_id": row.id, "user": row.user, "start": row.start, "end": row.end}
     if removed:
         assert row.removed_by and row.removed_at
         payload: Contract = ScheduleOverrideRemoved(**common, by=row.removed_by, at=row.removed_at)
     else:
         payload = ScheduleOverrideAdded(**common, by=row.created_by, at=row.created_at, note=row.note)
-    return event_for(payload, source=SOURCE, tenant=row.tenant or PROVIDER_SCOPE, subject=row.schedule,
+    return event_for(payload, source=SOURCE, tenant=row.tenant or PROVIDER_TENANT, subject=row.schedule,
                      correlation_id=correlation_id)  # fmt: skip
 
 

@@ -160,11 +160,13 @@ async def _end_run(tx: Tx, incident_id: str, state: RunState) -> list[Escalation
 
 
 async def on_held(tx: Tx, cause: Envelope, e: IncidentHeld, config: TierlineConfig) -> None:
-    """On hold: the resolution clock pauses where the contract says this hold pauses it."""
+    """On hold: the resolution clock pauses where the contract it started under says this hold pauses it."""
     tenant = config.tenant(cause.tenant)
-    if tenant is None or not pauses(e.reason, pause_on_vendor=tenant.contract.pause_on_vendor):
+    if tenant is None:
         return
     for clock in await sla_clocks.locked(tx.conn, incident_id=e.incident_id, clocks=["resolution"]):
+        if not pauses(e.reason, pause_on_vendor=tenant.contract_at(clock.started_at).pause_on_vendor):
+            continue
         if (paused := clock.pause(e.at, e.reason)) is not None:
             await sla_clocks.save(tx.conn, paused)
             tx.emit(events.clock_paused(paused, cause))
@@ -187,8 +189,8 @@ async def on_priority_changed(tx: Tx, cause: Envelope, e: IncidentPriorityChange
     if runs:
         targets = runs[0].sla
         await escalation_runs.save(tx.conn, replace(runs[0], priority=e.to_priority))
-    elif tenant is not None:  # clocks from before policy runs kept the contract (migration 003)
-        targets = sla_snapshot(tenant)
+    elif tenant is not None and clocks:  # clocks from before policy runs kept the contract (migration 003)
+        targets = sla_snapshot(tenant, clocks[0].started_at)
     else:
         return
     if e.to_priority not in targets:

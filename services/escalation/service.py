@@ -11,8 +11,7 @@ import aiohttp
 import structlog
 from aiohttp import web
 
-from libs.auth import token_index
-from libs.config import TierlineConfig
+from libs.config.live import LiveConfig
 from libs.runtime import consume, open_resources
 from libs.secrets import kept_secret
 from libs.service import ServiceSpec
@@ -31,25 +30,24 @@ HANDOFF_POLL_S = 1.0  # a handoff is paged within a second: no need to ask the d
 log = structlog.get_logger()
 
 
-async def build(stack: AsyncExitStack, settings: Settings, config: TierlineConfig) -> web.Application:
+async def build(stack: AsyncExitStack, settings: Settings, live: LiveConfig) -> web.Application:
     app = create_app()
     res = await open_resources(stack, app, settings, schema=NAME, migrations=Path(__file__).parent / "migrations")
     origin = app[ORIGIN] = Origin(settings.public_url or None)  # the listening URL, once bound, if no public one
     secret = settings.oncall_secret or new_oncall_secret()
-    app[STATE] = EscalationState(pool=res.pool, tokens=token_index(config), config=config, outbox=res.outbox,
-                                 oncall_secret=secret, origin=origin)  # fmt: skip
+    app[STATE] = EscalationState(pool=res.pool, outbox=res.outbox, oncall_secret=secret, origin=origin)
     add_routes(app)
-    await consume(stack, res, durable=NAME, subscriptions=SUBSCRIPTIONS, deps=config)
+    await consume(stack, res, durable=NAME, subscriptions=SUBSCRIPTIONS, deps=live.config)
     # The sender's HTTP session closes after the workers stop (the stack unwinds in reverse).
     timeout = aiohttp.ClientTimeout(total=settings.notify_timeout_s)
     http = await stack.enter_async_context(aiohttp.ClientSession(timeout=timeout))
     await start_workers(
         stack,
         [
-            deadline_timer(res.pool, res.outbox, config, poll_s=settings.timer_poll_s),
-            step_timer(res.pool, res.outbox, config, poll_s=settings.timer_poll_s),
-            handoff_worker(res.pool, res.outbox, config, poll_s=max(settings.timer_poll_s, HANDOFF_POLL_S)),
-            notification_sender(res.pool, res.outbox, config, settings, http, origin),
+            deadline_timer(res.pool, res.outbox, live, poll_s=settings.timer_poll_s),
+            step_timer(res.pool, res.outbox, live, poll_s=settings.timer_poll_s),
+            handoff_worker(res.pool, res.outbox, live, poll_s=max(settings.timer_poll_s, HANDOFF_POLL_S)),
+            notification_sender(res.pool, res.outbox, live, settings, http, origin),
         ],
     )
     return app

@@ -12,7 +12,7 @@ from contextlib import AsyncExitStack
 from aiohttp import web
 
 from libs.bus import connect_bus
-from libs.config import TierlineConfig
+from libs.config.live import LiveConfig
 from libs.service import ServiceSpec
 from libs.settings import Settings
 from libs.web import READINESS, create_app
@@ -25,11 +25,11 @@ from services.intake.workers import backlog_watch
 NAME = "intake"
 
 
-async def build(stack: AsyncExitStack, settings: Settings, config: TierlineConfig) -> web.Application:
+async def build(stack: AsyncExitStack, settings: Settings, live: LiveConfig) -> web.Application:
     app = create_app(client_max_size=MAX_BODY)
     bus = await connect_bus(settings, name=NAME)
     stack.push_async_callback(bus.close)
-    state = IntakeState(bus=bus, config=config)
+    state = IntakeState(bus=bus, live=live)
     app[STATE] = state
     add_routes(app)
     await start_smtp(stack, state, settings)

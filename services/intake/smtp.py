@@ -52,13 +52,13 @@ def _refused(reply: str, **why: Any) -> str:
 
 
 class MailDesk:
-    """The aiosmtpd handler. It reads the intake state's config at each step, never a copy of its own."""
+    """The aiosmtpd handler. It takes the live config at each step (RCPT, DATA), never a copy of its own."""
 
     def __init__(self, state: IntakeState) -> None:
         self.state = state
 
     async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str, _: list[str]) -> str:
-        config = self.state.config
+        config = self.state.live.config()
         route = _route(config, address)
         if route is None:
             return _refused(f"550 5.1.1 <{address}>: no such address here", address=address)
@@ -76,7 +76,7 @@ class MailDesk:
         return "250 2.1.5 recipient ok"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        config, raw, now = self.state.config, envelope.original_content or b"", utcnow()
+        config, raw, now = self.state.live.config(), envelope.original_content or b"", utcnow()
         mail = read_mail(raw)
         envs = []
         for address in dict.fromkeys(a.lower() for a in envelope.rcpt_tos):
@@ -120,7 +120,7 @@ async def start_smtp(stack: AsyncExitStack, state: IntakeState, settings: Settin
     if not settings.smtp_port:
         return
     desk, sessions = MailDesk(state), weakref.WeakSet[Listener]()
-    mail = state.config.provider.mail
+    mail = state.live.config().provider.mail
     hostname = mail.domain if mail else "tierline-intake"  # given, so aiosmtpd never waits on a DNS lookup
 
     def session() -> Listener:

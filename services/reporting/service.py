@@ -1,4 +1,5 @@
-"""Reporting wiring: one consumer on every subject feeding the SLA event ledger, the live gauges, the report API.
+"""Reporting wiring: one consumer on every subject feeding the SLA event ledger, the live gauges, the report API,
+and the configuration's API (the versions are on its ledger).
 
 `tierline reporting rebuild` (replaying the stream into a fresh ledger, rebuild.run) is its CLI command.
 """
@@ -11,25 +12,26 @@ from pathlib import Path
 
 from aiohttp import web
 
-from libs.auth import token_index
-from libs.config import TierlineConfig
+from libs.config.live import LiveConfig
 from libs.runtime import consume, open_resources
 from libs.service import Command, ServiceSpec
 from libs.settings import Settings
 from libs.web import create_app
 from libs.workers import start_workers
 from services.reporting.api import STATE, ReportingState, add_routes
+from services.reporting.api import config as config_api
 from services.reporting.handlers import record
 from services.reporting.workers import live_gauges
 
 NAME = "reporting"
 
 
-async def build(stack: AsyncExitStack, settings: Settings, config: TierlineConfig) -> web.Application:
+async def build(stack: AsyncExitStack, settings: Settings, live: LiveConfig) -> web.Application:
     app = create_app()
     res = await open_resources(stack, app, settings, schema=NAME, migrations=Path(__file__).parent / "migrations")
-    app[STATE] = ReportingState(pool=res.pool, config=config, tokens=token_index(config))
+    app[STATE] = ReportingState(pool=res.pool, config_file=settings.config)
     add_routes(app)
+    config_api.add_routes(app)  # GET /v1/config, POST /v1/config/reload (docs/configuration.md)
     await consume(stack, res, durable=NAME, sink=record)
     await start_workers(stack, [live_gauges(res.pool)])
     return app
@@ -56,4 +58,4 @@ def rebuild_command(settings: Settings) -> int:
 
 
 COMMANDS = {"rebuild": Command("replay the event stream from its start into a fresh SLA ledger", rebuild_command)}
-SERVICE = ServiceSpec(NAME, build, prefixes=("/v1/reports", "/v1/ledger/"), commands=COMMANDS)
+SERVICE = ServiceSpec(NAME, build, prefixes=("/v1/reports", "/v1/ledger/", "/v1/config"), commands=COMMANDS)

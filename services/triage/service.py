@@ -8,8 +8,7 @@ from pathlib import Path
 from aiohttp import web
 
 from libs import deadletters
-from libs.auth import token_index
-from libs.config import TierlineConfig
+from libs.config.live import LiveConfig
 from libs.deadletters import letter_event
 from libs.runtime import consume, open_resources
 from libs.service import ServiceSpec
@@ -25,19 +24,19 @@ NAME = "triage"
 DEAD_LETTER_DURABLE = "triage-deadletters"
 
 
-async def build(stack: AsyncExitStack, settings: Settings, config: TierlineConfig) -> web.Application:
+async def build(stack: AsyncExitStack, settings: Settings, live: LiveConfig) -> web.Application:
     app = create_app()
     res = await open_resources(stack, app, settings, schema=NAME, migrations=Path(__file__).parent / "migrations")
-    app[STATE] = TriageState(pool=res.pool, outbox=res.outbox, config=config, tokens=token_index(config))
+    app[STATE] = TriageState(pool=res.pool, outbox=res.outbox)
     add_routes(app, res.bus)
-    await consume(stack, res, durable=NAME, subscriptions=SUBSCRIPTIONS, deps=config)
+    await consume(stack, res, durable=NAME, subscriptions=SUBSCRIPTIONS, deps=live.config)
     # Dead-lettered alerts become incidents (domain/fallback.py); there is nothing further to dead-letter to.
     await consume(
-        stack, res, durable=DEAD_LETTER_DURABLE, subscriptions=DEAD_LETTERS, deps=config, check="deadletters",
+        stack, res, durable=DEAD_LETTER_DURABLE, subscriptions=DEAD_LETTERS, deps=live.config, check="deadletters",
         subjects=[f"{res.bus.prefix}_dlq.*.{res.bus.prefix}.alert.received.*"], stream=res.bus.dead_letter_stream,
         decode=letter_event, dead_letters=False,
     )  # fmt: skip
-    await start_workers(stack, [*workers(res, config, poll_s=settings.timer_poll_s), deadletters.gauge(res.bus)])
+    await start_workers(stack, [*workers(res, live, poll_s=settings.timer_poll_s), deadletters.gauge(res.bus)])
     return app
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import structlog
 
 from libs.config import TierlineConfig
+from libs.config.live import LiveConfig
 from libs.contracts import AlertReceived, IncidentClosed
 from libs.events import Envelope, utcnow
 from libs.runtime import Resources
@@ -120,16 +121,23 @@ async def close_resolved(tx: Tx, after_s: dict[str, float]) -> int:
     return len(closed)
 
 
-def workers(res: Resources, config: TierlineConfig, *, poll_s: float) -> list[Worker]:
-    """Held alerts and late heartbeats are looked for as often as the deadline timers. Closing is not
-    urgent: every few seconds (20 x that; a minute at most), and only if some tenant closes at all."""
-    found = [
-        Worker("release-held", claiming(res.pool, res.outbox, lambda tx: release_held(tx, config)), poll_s, BATCH),
-        Worker("late-heartbeats", claiming(res.pool, res.outbox, lambda tx: fire_late_heartbeats(tx, config)), poll_s,
+def _close_after(config: TierlineConfig) -> dict[str, float]:
+    return {t.id: s for t in config.tenants if (s := t.triage.close_after.total_seconds()) > 0}
+
+
+async def _close_resolved(tx: Tx, config: TierlineConfig) -> int:
+    after_s = _close_after(config)
+    return await close_resolved(tx, after_s) if after_s else 0  # no tenant closes: nothing to ask the database
+
+
+def workers(res: Resources, live: LiveConfig, *, poll_s: float) -> list[Worker]:
+    """Held alerts and late heartbeats are looked for as often as the deadline timers. Closing is not urgent: every
+    few seconds (20 x that; a minute at most). Each tick takes the configuration version in force then, once."""
+    return [
+        Worker("release-held", claiming(res.pool, res.outbox, lambda tx: release_held(tx, live.config())), poll_s,
                BATCH),
+        Worker("late-heartbeats", claiming(res.pool, res.outbox, lambda tx: fire_late_heartbeats(tx, live.config())),
+               poll_s, BATCH),
+        Worker("auto-close", claiming(res.pool, res.outbox, lambda tx: _close_resolved(tx, live.config())),
+               min(60.0, poll_s * 20), BATCH),
     ]  # fmt: skip
-    after_s = {t.id: s for t in config.tenants if (s := t.triage.close_after.total_seconds()) > 0}
-    if after_s:
-        tick = claiming(res.pool, res.outbox, lambda tx: close_resolved(tx, after_s))
-        found.append(Worker("auto-close", tick, min(60.0, poll_s * 20), BATCH))
-    return found

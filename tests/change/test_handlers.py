@@ -39,7 +39,7 @@ async def test_the_links_made_do_not_depend_on_the_order_in_which_a_batch_came(s
         incident(42, "P2", at=at + timedelta(minutes=1), ci="office-wifi"),  # another CI: to neither
         deploy("deploy-after", at + timedelta(minutes=2)),  # after the incident: not its cause
     ]
-    dispatch = Dispatcher(SUBSCRIPTIONS, config, before=lock_cis)
+    dispatch = Dispatcher(SUBSCRIPTIONS, lambda: config, before=lock_cis)
     conn = await asyncpg.connect(settings.database_url, server_settings={"search_path": "change"})
 
     async def links_made(batches: list[list[Envelope]]) -> list[tuple[str, str, str]]:

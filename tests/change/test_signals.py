@@ -242,7 +242,7 @@ async def test_a_change_event_that_arrives_after_its_incident_is_linked_to_it(se
 async def test_an_incident_and_its_change_event_handled_at_once_by_two_replicas_still_meet(settings, svc, config):
     """Replica A handles the incident while replica B handles the change event, each in its own transaction:
     without the CI lock each would miss the other's uncommitted row, and neither would link them."""
-    dispatch = Dispatcher(SUBSCRIPTIONS, config, before=lock_cis)
+    dispatch = Dispatcher(SUBSCRIPTIONS, lambda: config, before=lock_cis)
 
     async def apply(conn, envs):  # type: ignore[no-untyped-def]
         tx = Tx(conn)

@@ -65,6 +65,33 @@ def test_contract_change_does_not_touch_a_plan_already_made(config):
     assert before[0].due_at == T0 + timedelta(seconds=2)  # what the open incident's clock stored
 
 
+def test_clocks_and_policy_run_take_the_contract_in_force_when_the_incident_opened(config):
+    """Globex (business hours, New York) moves to a 24x7 contract with a 5-minute P1 response from 15 Nov 2025."""
+    from libs.contracts import IncidentOpened
+    from services.escalation.domain.run import EscalationRun
+
+    globex = config.tenant("globex")
+    sla = {**globex.contract.sla, "P1": globex.contract.sla["P1"].model_copy(update={"respond": timedelta(minutes=5)})}
+    premium = globex.contract.model_copy(
+        update={"effective_from": datetime(2025, 11, 15).date(), "tier": "premium", "sla": sla,
+                "coverage": globex.contract.coverage.model_copy(update={"hours": "24x7"})}
+    )  # fmt: skip
+    moved = Tenant.model_validate(
+        globex.model_dump() | {"contract": [globex.contract.model_dump(), premium.model_dump()]}
+    )
+    # Saturday 15 Nov 2025 03:00 UTC is Friday 14 Nov 22:00 in New York: still the standard contract (30 minutes of
+    # business hours, so due Monday 17 Nov 07:30 EST = 12:30 UTC). At 05:00 UTC it is midnight there: premium.
+    before, after = datetime(2025, 11, 15, 3, 0, tzinfo=UTC), datetime(2025, 11, 15, 5, 0, tzinfo=UTC)
+    assert plan_clocks(moved, "P1", before)[0].due_at == datetime(2025, 11, 17, 12, 30, tzinfo=UTC)
+    response = plan_clocks(moved, "P1", after)[0]
+    assert (response.due_at, response.calendar) == (after + timedelta(minutes=5), "24x7")
+    opened = {"incident_id": "i", "number": "GLOBEX-1", "title": "t", "priority": "P1", "impact": "high",
+              "urgency": "high", "category": None, "ci": None, "tier": 1, "dedup_key": None, "source": "generic",
+              "opened_at": after}  # fmt: skip
+    run = EscalationRun.open(IncidentOpened.model_validate(opened), moved)
+    assert run.coverage["hours"] == "24x7" and run.sla["P1"]["response"] == 300
+
+
 def clock(cal, started, target_s, paused_s, warn_at, warned):
     return SlaClock(incident_id="i", clock="response", tenant="acme", number="ACME-1", priority="P1", tier=1,
                     calendar=cal.label, target_s=target_s, started_at=started, due_at=started, coverage=cal.spec(),

@@ -83,7 +83,7 @@ async def test_a_bad_query_is_a_400_naming_the_field(esc, http, query, field):
 async def test_the_views(esc, http):
     _, listing = await api(http, "GET", f"{esc.url}/v1/schedules?at=2026-06-06T12:00:00Z", "eng-token")
     assert [(i["id"], i["tenant"], i["on_call"]["user"]) for i in listing["items"]] == [
-        ("noc", None, "carol"), ("acme-dba", "acme", "dana"),  # a Saturday: the weekend layer
+        ("noc", None, "wendy"), ("acme-dba", "acme", "dana"),  # a Saturday: the weekend layer
     ]  # fmt: skip
     _, mine = await api(http, "GET", f"{esc.url}/v1/schedules", "acme-viewer-token")
     assert [i["id"] for i in mine["items"]] == ["acme-dba"]
@@ -94,7 +94,7 @@ async def test_the_views(esc, http):
     )  # fmt: skip
     _, week = await api(http, "GET", f"{esc.url}/v1/schedules/noc/shifts?from=2026-06-06&to=2026-06-09", "eng-token")
     assert [(s["user"], t(s["start"]), t(s["end"])) for s in week["shifts"]] == [
-        ("carol", t("2026-06-06T00:00:00Z"), t("2026-06-07T23:00:00Z")),  # the weekend, 00:00 London (BST)
+        ("wendy", t("2026-06-06T00:00:00Z"), t("2026-06-07T23:00:00Z")),  # the weekend, 00:00 London (BST)
         ("oscar", t("2026-06-07T23:00:00Z"), t("2026-06-08T08:00:00Z")),
         ("eve", t("2026-06-08T08:00:00Z"), t("2026-06-09T00:00:00Z")),
     ]

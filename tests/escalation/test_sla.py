@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 from libs.bus import connect_bus
 from libs.events import utcnow
+from libs.testing import apply_config
 from services.escalation.domain.clock import LATE_AFTER
-from tests.conftest import auth, eventually
+from tests.conftest import auth, config_version, eventually
 from tests.escalation.support import SECRET, Bus, Receiver, stream_events, write_config
 from tests.events import Incident
 
@@ -261,10 +262,10 @@ async def test_a_contract_change_applies_to_new_incidents_only(settings, start, 
     before = await Bus.open(settings, "P3")  # resolve 8 h under the first contract
     await before.opened()
     old = await eventually(lambda: clock(http, esc, before.iid, "resolution"))
-    await esc.stop()
     longer = {**SLA, "P3": {"respond": "2h", "resolve": "1d"}}
     path = write_config(tmp_path, acme(receiver, contract={"sla": longer, "warn_at": [0.5]}), name="changed.yaml")
-    esc = await start("escalation", settings.model_copy(update={"config": path}))
+    version = await apply_config(settings, path)  # no restart: escalation swaps to it
+    await eventually(lambda: config_version(http, esc, version))
     after = await Bus.open(settings, "P3")
     await after.opened()
     new = await eventually(lambda: clock(http, esc, after.iid, "resolution"))

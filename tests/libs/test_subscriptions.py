@@ -64,7 +64,7 @@ async def test_handlers_run_in_table_order_with_their_messages_in_stream_order()
     }
     batch = [opened(1), ref("incident.resolved", 1), window("change.window_ended", 1), opened(2),
              ref("incident.acknowledged", 2), window("change.window_started", 2)]  # fmt: skip
-    await Dispatcher(table, "config")(None, batch)  # type: ignore[arg-type]
+    await Dispatcher(table, lambda: "config")(None, batch)  # type: ignore[arg-type]
     assert calls.log == [
         ("windows", ["change.window_ended-1", "change.window_started-2"]),
         ("opened", ["incident.opened-1", "incident.opened-2"]),
@@ -79,7 +79,7 @@ async def test_handlers_run_in_table_order_with_their_messages_in_stream_order()
 async def test_a_handler_without_messages_is_not_called_and_a_broken_payload_raises():
     calls = Calls()
     dispatch = Dispatcher(
-        {IncidentOpened: calls.handler("opened"), IncidentAcknowledged: calls.handler("ack")}, "config"
+        {IncidentOpened: calls.handler("opened"), IncidentAcknowledged: calls.handler("ack")}, lambda: "config"
     )
     await dispatch(None, [ref("incident.acknowledged", 1)])  # type: ignore[arg-type]
     assert calls.log == [("ack", ["incident.acknowledged-1"])]
@@ -89,6 +89,28 @@ async def test_a_handler_without_messages_is_not_called_and_a_broken_payload_rai
 
 def test_a_type_is_subscribed_once_and_shared_bases_are_no_type():
     with pytest.raises(ValueError, match="twice"):
-        Dispatcher({IncidentOpened: Calls().handler("a"), (IncidentOpened,): Calls().handler("b")}, None)
+        Dispatcher({IncidentOpened: Calls().handler("a"), (IncidentOpened,): Calls().handler("b")}, lambda: None)
     with pytest.raises(TypeError):
         type_of(ChangeEvent)
+
+
+async def test_every_handler_of_a_batch_gets_the_deps_taken_once_for_it():
+    """The configuration version is taken once per batch (libs/config/live.py): a swap between two handlers of
+    one batch must not show half the batch the new version."""
+    versions = iter(range(1, 100))
+    seen: list[tuple[str, object]] = []
+
+    def handler(name: str):  # type: ignore[no-untyped-def]
+        async def handle(tx, messages, deps) -> None:  # type: ignore[no-untyped-def]
+            seen.append((name, deps))
+
+        return handle
+
+    async def before(tx, envelopes, deps) -> None:  # type: ignore[no-untyped-def]
+        seen.append(("before", deps))
+
+    table = {IncidentOpened: handler("opened"), IncidentAcknowledged: handler("ack")}
+    dispatch = Dispatcher(table, lambda: next(versions), before=before)
+    await dispatch(None, [opened(1), ref("incident.acknowledged", 1)])  # type: ignore[arg-type]
+    await dispatch(None, [ref("incident.acknowledged", 2)])  # type: ignore[arg-type]
+    assert seen == [("before", 1), ("opened", 1), ("ack", 1), ("before", 2), ("ack", 2)]

@@ -15,6 +15,8 @@ from services.triage.domain.incident import STATES, assess, priority, transition
 from services.triage.domain.rules import classify, route
 from tests.triage.conftest import TRIAGE_CONFIG
 
+AT = datetime(2025, 11, 1, tzinfo=UTC)
+
 ITIL = {
     ("high", "high"): "P1", ("high", "medium"): "P2", ("high", "low"): "P3",
     ("medium", "high"): "P2", ("medium", "medium"): "P3", ("medium", "low"): "P4",
@@ -36,12 +38,12 @@ def tc():
 @pytest.mark.parametrize(("cell", "expected"), sorted(ITIL.items()))
 def test_itil_default_matrix_every_cell(tc, cell, expected):
     assert priority(*cell) == expected
-    assert priority(*cell, tc.tenant("acme")) == expected  # a contract without its own matrix uses ITIL's
+    assert priority(*cell, tc.tenant("acme").contract_at(AT)) == expected  # a contract without its own matrix: ITIL's
 
 
 @pytest.mark.parametrize(("cell", "expected"), sorted(INITECH.items()))
 def test_contract_matrix_every_cell(tc, cell, expected):
-    assert priority(*cell, tc.tenant("initech")) == expected
+    assert priority(*cell, tc.tenant("initech").contract_at(AT)) == expected
 
 
 @pytest.mark.parametrize(
@@ -59,7 +61,24 @@ def test_contract_matrix_every_cell(tc, cell, expected):
     ],
 )
 def test_assess_impact_from_ci_urgency_from_severity(tc, tenant, ci, severity, expected):
-    assert assess(tc.tenant(tenant), ci, severity) == expected
+    assert assess(tc.tenant(tenant), ci, severity, AT) == expected
+
+
+def test_the_matrix_and_impact_are_the_contracts_in_force_when_the_alert_arrived(tc):
+    """Acme moves to initech's terms (its own matrix, medium CIs weighed high) from 15 Nov 2025, in UTC."""
+    acme, initech = tc.tenant("acme"), tc.tenant("initech")
+    terms = {"priority_matrix": initech.contract.priority_matrix,
+             "impact_by_criticality": initech.contract.impact_by_criticality}  # fmt: skip
+    later = acme.contract.model_copy(update={"effective_from": datetime(2025, 11, 15, tzinfo=UTC), **terms})
+    moved = type(acme).model_validate(
+        acme.model_dump() | {"contract": [acme.contract.model_dump(), later.model_dump()]}
+    )
+    before, after = datetime(2025, 11, 14, 23, 59, tzinfo=UTC), datetime(2025, 11, 15, tzinfo=UTC)
+    # erp-db is critical (high impact either way); a critical alert is high urgency: ITIL P1, initech's P1 too;
+    # an error (medium urgency) is ITIL's P2 but initech's P1 (one step more urgent).
+    assert assess(moved, "erp-db", "error", before) == ("high", "medium", "P2", "infrastructure")
+    assert assess(moved, "erp-db", "error", after) == ("high", "medium", INITECH[("high", "medium")], "infrastructure")
+    assert INITECH[("high", "medium")] == "P1"
 
 
 def test_category_rules_come_before_the_ci(tc):

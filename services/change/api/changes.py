@@ -13,7 +13,7 @@ from libs.errors import ApiError, read_body
 from libs.events import utcnow
 from libs.query import check_query, instant_param, limit_problems, tenant_scope
 from libs.uow import unit_of_work
-from libs.web import respond
+from libs.web import respond, snapshot
 from services.change import store
 from services.change.api.context import REQUESTERS, STATE, refusal, visible
 from services.change.api.schemas import ChangeCreate
@@ -28,9 +28,9 @@ CALENDAR_SPAN = timedelta(days=366)
 
 async def create_change(request: web.Request) -> web.Response:
     st = request.app[STATE]
-    who = authenticate(request, st.tokens, roles=REQUESTERS)
+    who = authenticate(request, snapshot(request).tokens, roles=REQUESTERS)
     body: ChangeCreate = await read_body(request, ChangeCreate)
-    tenant = st.config.tenant(body.tenant)
+    tenant = snapshot(request).config.tenant(body.tenant)
     if tenant is None or not who.can_see(tenant.id):
         raise ApiError(422, "validation_failed", "unknown tenant", [{"field": "tenant", "message": "unknown tenant"}])
     try:  # the rules run before a number is taken, so a refused request uses none
@@ -48,9 +48,9 @@ async def create_change(request: web.Request) -> web.Response:
 
 async def list_changes(request: web.Request) -> web.Response:
     st = request.app[STATE]
-    who = authenticate(request, st.tokens)
+    who = authenticate(request, snapshot(request).tokens)
     q = request.query
-    tenants = tenant_scope(who, st.config, q.get("tenant"))
+    tenants = tenant_scope(who, snapshot(request).config, q.get("tenant"))
     state, problems = q.get("state"), limit_problems(limit := q.get("limit", "50"))
     if state and state not in STATES:
         problems.append({"field": "state", "message": f"one of {', '.join(STATES)}"})
@@ -64,9 +64,9 @@ async def calendar(request: web.Request) -> web.Response:
     """Every change whose planned window or actual implementation overlaps [from, to), the unmanaged changes
     tools reported in it, and the freezes it touches. Default: 31 days from today (UTC)."""
     st = request.app[STATE]
-    who = authenticate(request, st.tokens)
+    who = authenticate(request, snapshot(request).tokens)
     q = request.query
-    tenants = tenant_scope(who, st.config, q.get("tenant"))
+    tenants = tenant_scope(who, snapshot(request).config, q.get("tenant"))
     problems = limit_problems(limit := q.get("limit", "500"), most=2000)
     today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
     start = instant_param(q.get("from"), today, "from", problems)
@@ -82,7 +82,7 @@ async def calendar(request: web.Request) -> web.Response:
         for c in managed
     ] + [{"kind": "unmanaged", "start": u.at, "end": None} | asdict(u) for u in unmanaged]
     items.sort(key=lambda i: (i["start"], i.get("number") or i.get("signal_id")))
-    in_scope = [t for t in st.config.tenants if tenants is None or t.id in tenants]
+    in_scope = [t for t in snapshot(request).config.tenants if tenants is None or t.id in tenants]
     freezes = [
         {"tenant": t.id, "name": f.name, "start": f.start, "end": f.end, "cis": f.cis}
         for t in in_scope
@@ -93,8 +93,8 @@ async def calendar(request: web.Request) -> web.Response:
 
 async def get_change(request: web.Request) -> web.Response:
     st = request.app[STATE]
-    who = authenticate(request, st.tokens)
+    who = authenticate(request, snapshot(request).tokens)
     # One snapshot: the change, its votes, timeline and links as of the same commit.
     async with st.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         change = await visible(conn, request.match_info["ref"], who)
-        return respond(await detail_json(conn, change, st.config.tenant(change.tenant)))
+        return respond(await detail_json(conn, change, snapshot(request).config.tenant(change.tenant)))

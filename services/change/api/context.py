@@ -26,14 +26,13 @@ VOTERS = {"provider_admin", "engineer", "change_manager", "cab_member", "client_
 class ChangeState:
     pool: asyncpg.Pool
     outbox: Outbox
-    config: TierlineConfig
-    tokens: dict[str, Principal]
 
-    def tenant(self, change: ChangeRequest) -> Tenant:
-        tenant = self.config.tenant(change.tenant)
-        if tenant is None:  # a tenant dropped from config: its changes can be read, not moved
-            raise ApiError(409, "unknown_tenant", f"tenant {change.tenant} is no longer configured")
-        return tenant
+
+def tenant_for(config: TierlineConfig, change: ChangeRequest) -> Tenant:
+    tenant = config.tenant(change.tenant)
+    if tenant is None:  # a tenant dropped from config: its changes can be read, not moved
+        raise ApiError(409, "unknown_tenant", f"tenant {change.tenant} is no longer configured")
+    return tenant
 
 
 STATE: web.AppKey[ChangeState] = web.AppKey("change", ChangeState)

@@ -17,10 +17,10 @@ from libs.errors import ApiError, read_body
 from libs.events import Envelope, utcnow
 from libs.lifecycle import IllegalTransition
 from libs.uow import unit_of_work
-from libs.web import respond
+from libs.web import respond, snapshot
 from services.change import store
 from services.change.api import windows
-from services.change.api.context import MANAGERS, REQUESTERS, STATE, VOTERS, refusal, visible
+from services.change.api.context import MANAGERS, REQUESTERS, STATE, VOTERS, refusal, tenant_for, visible
 from services.change.api.schemas import Assess, Clear, Comment, Fail, Schedule, Start, Submit
 from services.change.api.views import detail_json
 from services.change.domain import workflow
@@ -48,13 +48,13 @@ Decide = Callable[[Ctx, Any], Awaitable[list[Step]]]
 async def act(request: web.Request, roles: set[str], model: type[BaseModel], decide: Decide) -> web.Response:
     """Authenticate, read the body (absent reads as {}), then decide under the change's row lock."""
     st = request.app[STATE]
-    who = authenticate(request, st.tokens, roles=roles)
+    who = authenticate(request, snapshot(request).tokens, roles=roles)
     body = await read_body(request, model)
     ref = request.match_info["ref"]
 
     async with unit_of_work(st.pool, st.outbox) as tx:
         change = await visible(tx.conn, ref, who, lock=True)
-        tenant = st.tenant(change)
+        tenant = tenant_for(snapshot(request).config, change)
         ctx = Ctx(request, tx.conn, change, tenant, who)
         try:
             steps = await decide(ctx, body)

@@ -9,7 +9,8 @@ from typing import Any
 from aiohttp import web
 
 from libs.events import utcnow
-from services.console.api.context import PREFIX, STATE, Viewer, page, viewer, visible_tenants
+from libs.web import snapshot
+from services.console.api.context import PREFIX, Viewer, page, viewer, visible_tenants
 from services.console.api.errors import error_page, refusal
 from services.console.api.forms import CHANGE_ACTIONS, change_body, new_change_body
 from services.console.api.security import checked_form, csrf_refused
@@ -97,7 +98,7 @@ async def clear_link(request: web.Request) -> web.Response:
 
 
 def _templates(request: web.Request, v: Viewer) -> list[tuple[str, str]]:
-    cfg = request.app[STATE].config
+    cfg = snapshot(request).config
     return [
         (f"{t.id}:{tpl.id}", f"{t.name}: {tpl.title}")
         for t in cfg.tenants
@@ -107,7 +108,7 @@ def _templates(request: web.Request, v: Viewer) -> list[tuple[str, str]]:
 
 
 def _cis(request: web.Request, v: Viewer) -> dict[str, list[tuple[str, str]]]:
-    cfg = request.app[STATE].config
+    cfg = snapshot(request).config
     return {t.id: [(s.id, s.name) for s in t.services] for t in cfg.tenants if v.who.can_see(t.id)}
 
 

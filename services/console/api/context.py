@@ -11,9 +11,9 @@ import asyncpg
 from aiohttp import web
 
 from libs.auth import Principal
-from libs.config import TierlineConfig
 from libs.events import utcnow
 from libs.settings import Settings
+from libs.web import snapshot
 from services.console.domain.roles import is_client, navigation
 from services.console.handlers import LiveHub
 from services.console.sealing import Sealer
@@ -27,8 +27,6 @@ PREFIX = "/console"
 @dataclass
 class ConsoleState:
     pool: asyncpg.Pool
-    config: TierlineConfig
-    tokens: dict[str, Principal]
     sealer: Sealer
     upstream: Upstream
     hub: LiveHub
@@ -81,7 +79,7 @@ def _next_query(request: web.Request) -> str:
 
 def visible_tenants(request: web.Request, v: Viewer) -> list[tuple[str, str]]:
     """(id, name) of every tenant this viewer may see, for filters and pickers."""
-    return [(t.id, t.name) for t in request.app[STATE].config.tenants if v.who.can_see(t.id)]
+    return [(t.id, t.name) for t in snapshot(request).config.tenants if v.who.can_see(t.id)]
 
 
 def theme(request: web.Request) -> str:
@@ -99,7 +97,7 @@ def page(request: web.Request, template: str, *, status: int = 200, **ctx: Any) 
         "theme": theme(request),
         "now": utcnow(),
         "path_qs": request.path_qs,
-        "provider": request.app[STATE].config.provider.name,
+        "provider": snapshot(request).config.provider.name,
         "active": "",
         "problem": None,
     }

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from libs.events import utcnow
+from libs.web import snapshot
 from services.console.api.context import PREFIX, Viewer, page, safe_next, viewer
 from services.console.api.errors import error_page, refusal
 from services.console.api.forms import INCIDENT_ACTIONS, incident_body
@@ -55,10 +56,9 @@ async def render(request: web.Request, v: Viewer, ref: str, *, problem: dict | N
 
 def _staff(request: web.Request, incident: dict[str, Any]) -> list[str]:
     """Names to offer in the assign form (triage still checks tier and tenant)."""
-    from services.console.api.context import STATE
     from services.console.domain.roles import INCIDENT_RESPONDERS
 
-    tokens = request.app[STATE].tokens.values()
+    tokens = snapshot(request).tokens.values()
     return sorted({p.user for p in tokens if p.has_role(INCIDENT_RESPONDERS) and p.can_see(incident.get("tenant", ""))})
 
 

@@ -11,7 +11,8 @@ from typing import Any
 from aiohttp import web
 
 from libs.events import utcnow
-from services.console.api.context import PREFIX, STATE, Viewer, page, viewer
+from libs.web import snapshot
+from services.console.api.context import PREFIX, Viewer, page, viewer
 from services.console.api.errors import error_page, refusal
 from services.console.api.forms import utc_time
 from services.console.api.security import checked_form, csrf_refused
@@ -35,7 +36,7 @@ async def _schedule(request: web.Request, v: Viewer, item: dict[str, Any], monda
         row["overrides"] = detail.body.get("overrides", []) if detail.ok else []
         row["feed"] = detail.body.get("ics_url") if detail.ok else None
     # Whom to offer in the form: the people this schedule reaches and its own users (escalation still checks).
-    directory = request.app[STATE].config.directory
+    directory = snapshot(request).config.directory
     ref = directory.schedules.get(item["id"])
     row["users"] = sorted(set(directory.people(ref.tenant)) | ref.schedule.users) if ref else []
     return row

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from libs.config import sha256_hex
 from libs.events import utcnow
+from libs.web import snapshot
 from services.console import store
 from services.console.api.context import COOKIE, PREFIX, STATE, VIEWER, Viewer, page, safe_next, viewer
 from services.console.api.security import checked_form, csrf_refused
@@ -41,7 +42,7 @@ async def find_session(request: web.Request, handler: Callable[[web.Request], Aw
         st = request.app[STATE]
         row = await store.live_session(st.pool, id_sha256=sha256_hex(raw))
         token = st.sealer.unseal(row.sealed_token) if row else None
-        who = st.tokens.get(sha256_hex(token)) if token else None
+        who = snapshot(request).tokens.get(sha256_hex(token)) if token else None
         if row and token and who:
             request[VIEWER] = Viewer(row.id_sha256, who, token, row.csrf_secret, row.expires_at)
     return await handler(request)
@@ -70,7 +71,7 @@ async def login(request: web.Request) -> web.Response:
         return await login_form(request, error="The sign-in form was out of date; please try again.", status=403)
     token = form.get("token")
     token = token.strip() if isinstance(token, str) else ""
-    who = st.tokens.get(sha256_hex(token)) if token else None
+    who = snapshot(request).tokens.get(sha256_hex(token)) if token else None
     if who is None:
         message = "That API token is not one this Tierline knows. Check it and try again."
         return await login_form(request, error=message if token else "Enter your API token.", status=401)

@@ -14,6 +14,7 @@ from libs.config import ScheduleRef
 from libs.errors import ApiError
 from libs.events import utcnow
 from libs.query import check_query
+from libs.web import snapshot
 from services.escalation.api.schedules import rendered, span
 from services.escalation.api.state import STATE
 from services.escalation.domain.acklinks import feed_token_ok
@@ -65,7 +66,7 @@ async def user_feed(request: web.Request) -> web.Response:
 
 async def _feed(request: web.Request, user: str | None) -> web.Response:
     st = request.app[STATE]
-    ref = st.config.directory.schedules.get(request.match_info["schedule"])
+    ref = snapshot(request).config.directory.schedules.get(request.match_info["schedule"])
     token = request.query.get("token", "")
     if ref is None or not feed_token_ok(token, st.oncall_secret, ref.schedule.id, ref.schedule.feed_rotation, user):
         raise ApiError(404, "not_found", "no such calendar feed")

@@ -11,15 +11,15 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from libs.auth import authenticate, require_role
+from libs.auth import require_role
 from libs.errors import ApiError, read_body
 from libs.events import utcnow
 from libs.query import check_query
 from libs.uow import unit_of_work
-from libs.web import respond
+from libs.web import respond, snapshot
 from services.escalation import events
 from services.escalation.api.schedules import override_view
-from services.escalation.api.state import MANAGERS, STATE, visible_schedule
+from services.escalation.api.state import MANAGERS, STATE, principal, visible_schedule
 from services.escalation.store import escalation_runs, overrides
 from services.escalation.store.overrides import OverrideRow
 
@@ -42,12 +42,12 @@ def _refuse(field: str, message: str, kind: str) -> ApiError:
 
 async def add_override(request: web.Request) -> web.Response:
     st = request.app[STATE]
-    who = authenticate(request, st.tokens)
+    who = principal(request)
     ref = visible_schedule(request, who)  # 404 before 403: another tenant's schedule is not there at all
     require_role(who, MANAGERS)
     body = await read_body(request, OverrideCreate)
     now = utcnow()
-    if body.user not in st.config.directory.known_users(ref.tenant):
+    if body.user not in snapshot(request).config.directory.known_users(ref.tenant):
         raise _refuse("user", f"not someone who can be on call for {ref.schedule.id}", "unknown_user")
     if body.end <= body.start:
         raise _refuse("end", "must be after start", "end_before_start")
@@ -67,7 +67,7 @@ async def add_override(request: web.Request) -> web.Response:
 async def list_overrides(request: web.Request) -> web.Response:
     """Overrides still running or to come, soonest first."""
     st = request.app[STATE]
-    who = authenticate(request, st.tokens)
+    who = principal(request)
     ref = visible_schedule(request, who)
     require_role(who, MANAGERS)
     check_query(request, set())
@@ -78,7 +78,7 @@ async def list_overrides(request: web.Request) -> web.Response:
 
 async def remove_override(request: web.Request) -> web.Response:
     st = request.app[STATE]
-    who = authenticate(request, st.tokens)
+    who = principal(request)
     ref = visible_schedule(request, who)
     require_role(who, MANAGERS)
     oid = request.match_info["override_id"]

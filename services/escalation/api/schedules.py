@@ -8,12 +8,12 @@ from typing import Any
 
 from aiohttp import web
 
-from libs.auth import Principal, authenticate
+from libs.auth import Principal
 from libs.config import ScheduleRef
 from libs.events import utcnow
 from libs.query import check_query, instant_param
-from libs.web import respond
-from services.escalation.api.state import MANAGERS, STATE, may_see, visible_schedule
+from libs.web import respond, snapshot
+from services.escalation.api.state import MANAGERS, STATE, may_see, principal, visible_schedule
 from services.escalation.domain.acklinks import feed_token
 from services.escalation.domain.schedules import Override, Shift, final_shifts, next_handoff, on_call
 from services.escalation.store import overrides
@@ -64,9 +64,9 @@ def _at(request: web.Request) -> datetime:
 async def list_schedules(request: web.Request) -> web.Response:
     """GET /v1/schedules?at=: every schedule the token may see, with who is on call at `at` (default now)."""
     st = request.app[STATE]
-    who = authenticate(request, st.tokens)
+    who = principal(request)
     at = _at(request)
-    refs = [r for r in st.config.directory.schedules.values() if may_see(who, r)]
+    refs = [r for r in snapshot(request).config.directory.schedules.values() if may_see(who, r)]
     async with st.pool.acquire() as conn:
         found = await overrides.by_schedule(conn, schedules=[r.schedule.id for r in refs], ending_after=at)
     return respond({"at": at, "items": [summary(r, found[r.schedule.id], at) for r in refs]})
@@ -74,7 +74,7 @@ async def list_schedules(request: web.Request) -> web.Response:
 
 async def get_schedule(request: web.Request) -> web.Response:
     st = request.app[STATE]
-    who = authenticate(request, st.tokens)
+    who = principal(request)
     ref = visible_schedule(request, who)
     at = _at(request)
     async with st.pool.acquire() as conn:
@@ -98,7 +98,7 @@ def _manages(who: Principal) -> bool:
 async def who_is_on_call(request: web.Request) -> web.Response:
     """GET /v1/schedules/{id}/oncall?at=: who, from when to when, by which layer or override (null: a gap)."""
     st = request.app[STATE]
-    ref = visible_schedule(request, authenticate(request, st.tokens))
+    ref = visible_schedule(request, principal(request))
     at = _at(request)
     async with st.pool.acquire() as conn:
         found = await overrides.by_schedule(conn, schedules=[ref.schedule.id], ending_after=at - MAX_SPAN)
@@ -126,8 +126,7 @@ async def rendered(request: web.Request, ref: ScheduleRef, start: datetime, end:
 
 async def shifts(request: web.Request) -> web.Response:
     """GET /v1/schedules/{id}/shifts?from=&to=: the final schedule, gaps left out."""
-    st = request.app[STATE]
-    ref = visible_schedule(request, authenticate(request, st.tokens))
+    ref = visible_schedule(request, principal(request))
     start, end = span(request)
     found = await rendered(request, ref, start, end)
     body = {"schedule": ref.schedule.id, "timezone": ref.schedule.timezone, "from": start, "to": end}

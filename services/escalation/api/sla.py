@@ -11,7 +11,7 @@ from aiohttp import web
 from libs.auth import authenticate
 from libs.errors import ApiError
 from libs.query import check_query, limit_problems, tenant_scope
-from libs.web import respond
+from libs.web import respond, snapshot
 from services.escalation.api.state import STATE
 from services.escalation.domain.clock import SlaClock
 from services.escalation.domain.run import EscalationRun
@@ -54,7 +54,7 @@ def run_view(run: EscalationRun) -> dict[str, Any]:
 
 async def incident_clocks(request: web.Request) -> web.Response:
     st = request.app[STATE]
-    who = authenticate(request, st.tokens)
+    who = authenticate(request, snapshot(request).tokens)
     ref = request.match_info["incident_id"]
     # One snapshot: the clocks and the policy run as of the same commit.
     async with st.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
@@ -72,13 +72,13 @@ async def incident_clocks(request: web.Request) -> web.Response:
 async def notification_log(request: web.Request) -> web.Response:
     """GET /v1/sla/notifications?tenant=&incident=&status=&limit=: newest first, each with every attempt."""
     st = request.app[STATE]
-    who = authenticate(request, st.tokens)
+    who = authenticate(request, snapshot(request).tokens)
     q = request.query
     problems = limit_problems(q.get("limit", "100"))
     if q.get("status") and q["status"] not in NOTIFICATION_STATUSES:
         problems.append({"field": "status", "message": f"one of {', '.join(NOTIFICATION_STATUSES)}"})
     check_query(request, {"tenant", "incident", "status", "limit"}, problems)
-    tenants = tenant_scope(who, st.config, q.get("tenant"))
+    tenants = tenant_scope(who, snapshot(request).config, q.get("tenant"))
     async with st.pool.acquire() as conn:
         found = await notifications.newest(
             conn, tenants=tenants, incident=q.get("incident"), status=q.get("status"), limit=int(q.get("limit", "100"))

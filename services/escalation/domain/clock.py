@@ -36,12 +36,12 @@ def _points(cal: Calendar, started: datetime, target_s: float, paused_s: float, 
 
 
 def plan_clocks(tenant: Tenant, priority: str, opened_at: datetime) -> list[ClockPlan]:
-    """The response and resolution clocks an incident starts with, from the contract it opened under.
+    """The response and resolution clocks an incident starts with, from the contract in force when it opened.
 
     The plan carries the whole contract it used (targets, calendar, warning fractions), so a later contract
     change leaves an open incident's clocks alone.
     """
-    contract = tenant.contract
+    contract = tenant.contract_at(opened_at)
     target = contract.sla[priority]  # type: ignore[index]
     cal = calendar_for(contract.coverage)
     warn = tuple(contract.warn_at)
@@ -193,11 +193,12 @@ class Firing:
         return is_late(self.clock.due_at, self.at)
 
 
-def sla_snapshot(tenant: Tenant) -> dict[str, dict[str, float]]:
-    """The contract's targets for every priority, in seconds, kept with an incident for priority changes."""
+def sla_snapshot(tenant: Tenant, opened_at: datetime) -> dict[str, dict[str, float]]:
+    """The targets for every priority of the contract in force when the incident opened, in seconds, kept with
+    the incident for priority changes."""
     return {
         p: {"response": t.respond.total_seconds(), "resolution": t.resolve.total_seconds()}
-        for p, t in tenant.contract.sla.items()
+        for p, t in tenant.contract_at(opened_at).sla.items()
     }
 
 

@@ -67,8 +67,9 @@ class EscalationRun:
         """The run of a newly opened incident, already on its first step: the first at or above its tier."""
         policy, configured, repeat = tenant.escalation.for_category(opened.category)
         steps = tuple(PolicyStep.of(s) for s in configured)
-        coverage = tenant.contract.coverage.model_dump(mode="json")
-        cal = calendar_for(tenant.contract.coverage)
+        contract = tenant.contract_at(opened.opened_at)  # the one its clocks started under
+        coverage = contract.coverage.model_dump(mode="json")
+        cal = calendar_for(contract.coverage)
         first = first_step(steps, opened.tier)
         return cls(
             incident_id=opened.incident_id,
@@ -85,7 +86,7 @@ class EscalationRun:
             tier=max(opened.tier, steps[first].tier),
             step_started_at=opened.opened_at,
             step_due_at=cal.add(opened.opened_at, steps[first].after_s),
-            sla=sla_snapshot(tenant),
+            sla=sla_snapshot(tenant, opened.opened_at),
             cal=cal,
         )
 

@@ -12,6 +12,7 @@ import structlog
 from prometheus_client import Counter, Histogram
 
 from libs.config import TierlineConfig
+from libs.config.live import LiveConfig
 from libs.events import Envelope
 from libs.outbox import Outbox
 from libs.uow import Tx, unit_of_work
@@ -29,10 +30,9 @@ FIRE_DELAY = Histogram(
 )
 
 
-def deadline_timer(
-    pool: asyncpg.Pool, outbox: Outbox, config: TierlineConfig, *, poll_s: float, batch: int = 500
-) -> Worker:
+def deadline_timer(pool: asyncpg.Pool, outbox: Outbox, live: LiveConfig, *, poll_s: float, batch: int = 500) -> Worker:
     async def tick() -> int:
+        config = live.config()  # one configuration version for the whole tick
         async with unit_of_work(pool, outbox) as tx:
             claimed = await sla_clocks.claim_due(tx.conn, limit=batch)
             if claimed is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from libs.config import TierlineConfig
+from libs.config.live import LiveConfig
 from libs.outbox import Outbox
 from libs.uow import Tx
 from libs.workers import Worker, claiming
@@ -18,9 +18,7 @@ from services.escalation.store import ack_links, escalation_runs
 LINK_RETENTION_DAYS = 7  # a link expired longer ago than this is "unknown" instead of "expired"
 
 
-def handoff_worker(
-    pool: asyncpg.Pool, outbox: Outbox, config: TierlineConfig, *, poll_s: float, batch: int = 100
-) -> Worker:
+def handoff_worker(pool: asyncpg.Pool, outbox: Outbox, live: LiveConfig, *, poll_s: float, batch: int = 100) -> Worker:
     ticks = 0
 
     async def hand_over_due(tx: Tx) -> int:
@@ -31,6 +29,7 @@ def handoff_worker(
         claimed = await escalation_runs.claim_handoffs(tx.conn, limit=batch)
         if claimed is None:
             return 0
+        config = live.config()  # one configuration version for the whole tick
         for run in claimed.rows:
             await paging.hand_over(tx, config, run, claimed.at)
         return len(claimed.rows)

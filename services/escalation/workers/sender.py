@@ -24,6 +24,7 @@ import structlog
 from prometheus_client import Counter
 
 from libs.config import TierlineConfig
+from libs.config.live import LiveConfig
 from libs.outbox import Outbox
 from libs.settings import Settings
 from libs.uow import Tx, unit_of_work
@@ -49,26 +50,27 @@ ATTEMPTS = Counter("tierline_notification_attempts_total", "Notification attempt
 def notification_sender(
     pool: asyncpg.Pool,
     outbox: Outbox,
-    config: TierlineConfig,
+    live: LiveConfig,
     settings: Settings,
     http: aiohttp.ClientSession,
     origin: Origin,
     *,
     batch: int = 50,
 ) -> Worker:
-    send = Sender(config, settings, http)
     lease_s = settings.notify_timeout_s * 3 + 5  # far longer than one send can take
-    links = LinkMaker(config, origin, timedelta(hours=settings.ack_link_hours))
+    valid_for = timedelta(hours=settings.ack_link_hours)
 
     async def tick() -> int:
+        config = live.config()  # one configuration version for the whole tick
         async with unit_of_work(pool, outbox) as tx:
             due = await notifications.claim_due(tx.conn, limit=batch, lease_s=lease_s)
-            due = await links.add(tx, due)  # committed before the page that carries them is sent
+            # The links of each page, committed before the page that carries them is sent.
+            due = await LinkMaker(config, origin, valid_for).add(tx, due)
         if not due:
             return 0
-        return await finished(asyncio.create_task(deliver(due)))
+        return await finished(asyncio.create_task(deliver(Sender(config, settings, http), due)))
 
-    async def deliver(due: list[Delivery]) -> int:
+    async def deliver(send: Sender, due: list[Delivery]) -> int:
         started = time.perf_counter()
         attempts = await asyncio.gather(*(send(d) for d in due))
         async with unit_of_work(pool, outbox) as tx:

@@ -10,6 +10,7 @@ import asyncpg
 import structlog
 
 from libs.config import TierlineConfig
+from libs.config.live import LiveConfig
 from libs.outbox import Outbox
 from libs.uow import Tx
 from libs.workers import Worker, claiming
@@ -20,10 +21,9 @@ from services.escalation.store import escalation_runs
 log = structlog.get_logger()
 
 
-def step_timer(
-    pool: asyncpg.Pool, outbox: Outbox, config: TierlineConfig, *, poll_s: float, batch: int = 200
-) -> Worker:
+def step_timer(pool: asyncpg.Pool, outbox: Outbox, live: LiveConfig, *, poll_s: float, batch: int = 200) -> Worker:
     async def advance_due(tx: Tx) -> int:
+        config = live.config()  # one configuration version for the whole tick
         claimed = await escalation_runs.claim_due(tx.conn, limit=batch)
         if claimed is None:
             return 0

@@ -13,6 +13,7 @@ from prometheus_client import Counter
 from libs.contracts import AlertReceived
 from libs.errors import ApiError
 from libs.events import Envelope, utcnow
+from libs.web import snapshot
 from services.intake import events, store
 from services.intake.api.gates import STATE, IntakeState, Sender, idempotency_key, tenant_of
 from services.intake.domain.alert import Signal, content_id, sanitized_for, to_alert
@@ -48,7 +49,7 @@ async def accept_signals(
     """Signals -> alert events, all stored or none answered as stored, with the request's `beats` (alerts that
     count as a heartbeat); `changed`: what clean_body replaced."""
     state, now, idem = request.app[STATE], utcnow(), idempotency_key(request)
-    tenants = [tenant_of(state, sender, s) for s in signals]
+    tenants = [tenant_of(snapshot(request).config, sender, s) for s in signals]
     alerts, envs = [], []
     for i, (s, tenant) in enumerate(zip(signals, tenants, strict=True)):
         aid = content_id(tenant.id, sender.key.name, s, idem, i)

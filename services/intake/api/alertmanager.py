@@ -9,9 +9,10 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from libs.events import Envelope, utcnow
+from libs.web import snapshot
 from services.intake import events
 from services.intake.api.accept import accept_signals
-from services.intake.api.gates import STATE, Sender, clean_body, gated, idempotency_key, tenant_of, validate
+from services.intake.api.gates import Sender, clean_body, gated, idempotency_key, tenant_of, validate
 from services.intake.domain.alert import Signal
 from services.intake.domain.alertmanager import AlertmanagerNotification, alert_signals
 from services.intake.domain.signals import Beat, beat, beat_id, watchdog
@@ -23,7 +24,7 @@ def _beats(
     """The alerts that are alerts, and the beats of the heartbeats the others stand for."""
     alerts, beats, now = [], [], utcnow()
     for s in signals:
-        tenant = tenant_of(request.app[STATE], sender, s)
+        tenant = tenant_of(snapshot(request).config, sender, s)
         spec = watchdog(tenant, s)
         if spec is None:
             alerts.append(s)

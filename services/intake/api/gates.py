@@ -14,8 +14,10 @@ from pydantic import BaseModel, ValidationError
 
 from libs.bus import Bus
 from libs.config import IntegrationKey, Tenant, TierlineConfig, sha256_hex
+from libs.config.live import LiveConfig
 from libs.errors import ApiError, parse_json, validation_error
 from libs.text import scrub_tree
+from libs.web import snapshot
 from services.intake.api.security import RateLimiter, key_from_headers, retry_after, verify_signature
 from services.intake.domain.alert import Signal
 from services.intake.domain.backlog import TriageBacklog
@@ -29,7 +31,7 @@ M = TypeVar("M", bound=BaseModel)
 @dataclass
 class IntakeState:
     bus: Bus
-    config: TierlineConfig
+    live: LiveConfig  # the SMTP listener reads it at each step; an HTTP request, its own snapshot (libs.web)
     backlog: TriageBacklog = field(default_factory=TriageBacklog)  # measured by workers.backlog_watch
     limiter: RateLimiter = field(default_factory=RateLimiter)
 
@@ -43,14 +45,14 @@ class Sender:
     key: IntegrationKey
 
 
-def identify(state: IntakeState, presented: str | None) -> Sender:
+def identify(config: TierlineConfig, presented: str | None) -> Sender:
     if not presented:
         raise ApiError(
             401,
             "missing_integration_key",
             "send the integration key as 'Authorization: Bearer <key>', Basic auth, X-Tierline-Key, or in the path",
         )
-    found = state.config.integration_keys.get(sha256_hex(presented))  # a dict of digests: no early-exit compare
+    found = config.integration_keys.get(sha256_hex(presented))  # a dict of digests: no early-exit compare
     if found is None:
         raise ApiError(401, "unknown_integration_key", "the integration key is unknown or revoked")
     return Sender(*found)
@@ -97,13 +99,13 @@ def validate(model: type[M], data: Any) -> M:
         raise validation_error(exc) from None
 
 
-def tenant_of(state: IntakeState, sender: Sender, signal: Signal) -> Tenant:
+def tenant_of(config: TierlineConfig, sender: Sender, signal: Signal) -> Tenant:
     """A tenant key writes only to its tenant (any tenant label is ignored); a provider key needs the label,
     and a refusal names the field where this format's body carries it (`labels.tenant`, `alerts.3.labels.tenant`)."""
     if sender.tenant is not None:
         return sender.tenant
     label = sender.key.tenant_label
-    tenant = state.config.tenant(signal.tenant_hint or "")
+    tenant = config.tenant(signal.tenant_hint or "")
     if tenant is None:
         problem = "is missing" if not signal.tenant_hint else f"names no tenant ({signal.tenant_hint!r})"
         where = {"field": signal.tenant_field or f"labels.{label}", "message": f"the {label} label {problem}"}
@@ -120,7 +122,7 @@ def idempotency_key(request: web.Request) -> str | None:
 
 async def gated(request: web.Request, fmt: str, *, optional_body: bool = False) -> tuple[Sender, bytes]:
     state = request.app[STATE]
-    sender = identify(state, key_from_headers(request.headers, request.match_info.get("key")))
+    sender = identify(snapshot(request).config, key_from_headers(request.headers, request.match_info.get("key")))
     admit(state, sender)
     raw = await read_body(request, optional=optional_body)
     if sender.key.signature:

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from libs.errors import ApiError
 from libs.events import utcnow
+from libs.web import snapshot
 from services.intake import events
 from services.intake.api.accept import accept_signals, publish
 from services.intake.api.gates import (
@@ -41,7 +42,7 @@ async def _pd_sender(request: web.Request) -> tuple[Sender, Any, list[str]]:
     if not isinstance(routing_key, str) or not routing_key:
         where = {"field": "routing_key", "message": "Field required"}
         raise ApiError(400, "validation_failed", "routing_key is required", [where])
-    sender = identify(state, routing_key)
+    sender = identify(snapshot(request).config, routing_key)
     admit(state, sender)
     if sender.key.signature:
         verify_signature(sender.key.signature, request.headers, raw)
@@ -70,7 +71,8 @@ async def pd_change_enqueue(request: web.Request) -> web.Response:
         sender, data, changed = await _pd_sender(request)
         event = validate(pd.PdChangeEvent, data)
         k = sender.key
-        tenant = tenant_of(state, sender, pd.change_tenant_signal(event, tenant_label=k.tenant_label))
+        signal = pd.change_tenant_signal(event, tenant_label=k.tenant_label)
+        tenant = tenant_of(snapshot(request).config, sender, signal)
         change = pd.change_signal(
             event, tenant=tenant.id, known_cis=tenant.ci_index, integration=k.name, bound_ci=k.ci,
             ci_label=k.ci_label, idempotency_key=request.headers.get("Idempotency-Key"), received_at=utcnow(),

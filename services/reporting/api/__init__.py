@@ -6,17 +6,18 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 from aiohttp import web
 
-from libs.auth import Principal, authenticate
-from libs.config import Tenant, TierlineConfig
+from libs.auth import authenticate
+from libs.config import Tenant
 from libs.errors import ApiError
 from libs.events import utcnow
 from libs.query import check_query, limit_problems
-from libs.web import respond
+from libs.web import respond, snapshot
 from services.reporting import store
 from services.reporting.api import html
 from services.reporting.api.spreadsheet import to_csv
@@ -32,16 +33,15 @@ MAX_TREND = 12
 @dataclass
 class ReportingState:
     pool: asyncpg.Pool
-    config: TierlineConfig
-    tokens: dict[str, Principal]
+    config_file: Path  # TIERLINE_CONFIG, which POST /v1/config/reload re-reads
 
 
 STATE: web.AppKey[ReportingState] = web.AppKey("reporting", ReportingState)
 
 
 def _visible_tenant(request: web.Request, st: ReportingState) -> Tenant:
-    who = authenticate(request, st.tokens)
-    tenant = st.config.tenant(request.match_info["tenant"])
+    who = authenticate(request, snapshot(request).tokens)
+    tenant = snapshot(request).config.tenant(request.match_info["tenant"])
     # Unknown and not-yours answer alike, so a client token cannot probe which tenants exist.
     if tenant is None or not who.can_see(tenant.id):
         raise ApiError(404, "not_found", f"no tenant {request.match_info['tenant']}")
@@ -68,7 +68,9 @@ def _trend(request: web.Request, default: int) -> int:
 
 
 async def compute(st: ReportingState, tenant: Tenant, period: Period) -> dict[str, Any]:
-    downtime = list(tenant.contract.availability.downtime_priorities)
+    # Every priority that is downtime under some version in force during the period.
+    spans = tenant.contracts_between(period.start, period.end)
+    downtime = sorted({p for s in spans for p in s.contract.availability.downtime_priorities})
     # One snapshot: the incident and change events (and the row count) as of the same commit.
     async with st.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         now = utcnow()
@@ -128,23 +130,23 @@ async def get_monthly_html(request: web.Request) -> web.Response:
         raise ApiError(404, "not_found", "a monthly report is at /v1/reports/{tenant}/monthly/YYYY-MM.html")
     period = month_period(int(m[1]), int(m[2]))
     report, trend = await with_trend(st, tenant, period, 5)
-    page = html.render(report, trend, provider=st.config.provider, month=f"{period.start:%B %Y}")
+    page = html.render(report, trend, provider=snapshot(request).config.provider, month=f"{period.start:%B %Y}")
     return _html(page)
 
 
 async def get_overview(request: web.Request) -> web.Response:
     """Every tenant the token may see, side by side: the provider's managers' view (JSON, CSV or a page)."""
     st = request.app[STATE]
-    who = authenticate(request, st.tokens)
+    who = authenticate(request, snapshot(request).tokens)
     check_query(request, {"from", "to", "format"})
     now, fmt = utcnow(), _format(request, ("json", "csv", "html"))
     period = _period(request, now)
-    reports = [await compute(st, t, period) for t in st.config.tenants if who.can_see(t.id)]
+    reports = [await compute(st, t, period) for t in snapshot(request).config.tenants if who.can_see(t.id)]
     if fmt == "html":
         whole_month = period == month_period(period.start.year, period.start.month)
         page = html.render_overview(
             reports,
-            provider=st.config.provider.name,
+            provider=snapshot(request).config.provider.name,
             period=f"{period.start:%B %Y}"
             if whole_month
             else f"{period.start:%d %b %Y} to {period.end:%d %b %Y} (UTC)",

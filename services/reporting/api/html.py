@@ -11,6 +11,7 @@ from services.reporting.api import charts
 from services.reporting.api.charts import pct
 from services.reporting.api.families import controls_section, data_section, families_table
 from services.reporting.api.tables import cell, section, table
+from services.reporting.api.versions import contract_section, coverage_at
 from services.reporting.domain.explain import human
 
 STYLE = """
@@ -96,7 +97,7 @@ def _when(at: datetime | None) -> str | None:
     return None if at is None else at.strftime("%d\u00a0%b\u00a0%H:%M")  # kept on one line
 
 
-def _incidents(r: dict[str, Any], coverage: str) -> str:
+def _incidents(r: dict[str, Any]) -> str:
     items = r["incident_list"]
     listed = table(
         ["incident", "title", "priority", "service", "opened (UTC)", "resolved", "response", "resolution",
@@ -108,7 +109,8 @@ def _incidents(r: dict[str, Any], coverage: str) -> str:
     )  # fmt: skip
     waits = [
         f"<p>{escape(i['number'])} was opened at {cell(i['opened_at'])}, outside coverage hours "
-        f"({escape(coverage)}): its SLA clocks started counting at {cell(i['counting_from'])}.</p>"
+        f"({escape(coverage_at(r, i['opened_at']))}): its SLA clocks started counting at "
+        f"{cell(i['counting_from'])}.</p>"
         for i in items if i["counting_from"]
     ]  # fmt: skip
     return listed + "".join(waits)
@@ -171,13 +173,14 @@ def render(report: dict[str, Any], trend: list[dict[str, Any]], *, provider: Pro
         if r["availability"]["complete"]
         else (f" &middot; month to date: availability and credits as of {cell(r['availability']['measured_to'])}")
     )
+    coverage = r["contract"]["coverage"] if len(r["contracts"]) == 1 else "by version, below"
     head = (f"<h1>{escape(r['name'])}: service report {escape(month)}</h1>"
-            f'<p class="sub">{escape(provider.name)} &middot; contract {escape(r["contract"]["tier"])}, coverage '
-            f"{escape(r['contract']['coverage'])} &middot; figures computed from {r['ledger_events']} recorded "
+            f'<p class="sub">{escape(provider.name)} &middot; contract {escape(r["contract"]["summary"])}, coverage '
+            f"{escape(coverage)} &middot; figures computed from {r['ledger_events']} recorded "
             f"events{so_far}</p>")  # fmt: skip
     body = "".join([
         head, _cards(r), _charts(r, trend),
-        section("Incidents", _incidents(r, r["contract"]["coverage"])),
+        section("Incidents", _incidents(r)), contract_section(r),
         section("Service availability", _services(r)), section("SLA targets missed", _breaches(r)),
         section("Changes", _changes(r)), section("Operations", _operations(r)),
         data_section(r), controls_section(r), section("Service families", families_table(r)), _footer(provider),

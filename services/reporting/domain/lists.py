@@ -28,7 +28,7 @@ def counting_from(story: IncidentStory, tenant: Tenant) -> datetime | None:
     at = instant(started.get("started_at")) if started else None
     if started is None or at is None:
         return None
-    cal = calendar_for(started.get("coverage") or tenant.contract.coverage)
+    cal = calendar_for(started.get("coverage") or tenant.contract_at(story.opened_at).coverage)
     return None if cal.is_covered(at) else cal.add(at, 0)
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from libs.calendar import Calendar, calendar_for
 from libs.config import Tenant
+from services.reporting.domain import contracts, lists
 from services.reporting.domain import figures as fig
-from services.reporting.domain import lists
 from services.reporting.domain.availability import availability
 from services.reporting.domain.period import Period
 from services.reporting.domain.protection import control_coverage, data_protection
@@ -29,11 +29,10 @@ class LedgerSlice:
 
 def coverage_of(tenant: Tenant) -> Callable[[IncidentStory, datetime, datetime], float]:
     """Coverage seconds by the calendar an incident's clock started with (a contract change does not
-    rewrite history), else by the tenant's calendar as configured now."""
-    default = calendar_for(tenant.contract.coverage)
+    rewrite history), else by the calendar of the contract version in force when it opened."""
 
     def seconds(story: IncidentStory, a: datetime, b: datetime) -> float:
-        cal: Calendar = default
+        cal: Calendar = calendar_for(tenant.contract_at(story.opened_at).coverage)
         for name in ("resolution", "response"):
             clock = story.clocks.get(name)
             if clock and clock.started and clock.started.get("coverage"):
@@ -61,10 +60,17 @@ def build(tenant: Tenant, period: Period, ledger: LedgerSlice, *, as_of: datetim
     measured_to = min(period.end, as_of)  # a period still running is measured to now, as availability is
     data = data_protection(tenant, ledger.signal_events, period.start, period.end, measured_to)
     controls = control_coverage(tenant, ledger.signal_events, measured_to if measured_to > period.start else None)
+    spans = tenant.contracts_between(period.start, period.end)
     return {
         "tenant": tenant.id,
         "name": tenant.name,
-        "contract": {"tier": tenant.contract.tier, "coverage": tenant.contract.coverage.label},
+        # The terms in force at the period's end, and every version it covered in words and in full.
+        "contract": {
+            "tier": spans[-1].contract.tier,
+            "coverage": spans[-1].contract.coverage.label,
+            "summary": contracts.summary(spans, period),
+        },
+        "contracts": contracts.versions(tenant, period, opened),
         "period": {"from": period.start, "to": period.end},
         **fig.incident_figures(opened, coverage),
         "breaches": fig.breaches(stories.values(), period),
@@ -76,7 +82,7 @@ def build(tenant: Tenant, period: Period, ledger: LedgerSlice, *, as_of: datetim
         "weekly_volume": fig.weekly_volume(opened, period),
         "incident_list": lists.incidents(opened, changes, tenant),
         "change_list": lists.changes(changes, tenant, period),
-        "sla_compliance_target_pct": tenant.contract.sla_compliance_target_pct,
+        "sla_compliance_target_pct": contracts.compliance_target(tenant, opened, period),
         "ledger_events": ledger.ledger_events,
     }
 

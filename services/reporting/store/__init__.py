@@ -17,7 +17,7 @@ from services.reporting.store.ledger import (
     live_figures,
     start_rebuild,
 )
-from services.reporting.store.reads import RecordedEvent, incident_events, latest, ledger_slice
+from services.reporting.store.reads import RecordedEvent, config_history, incident_events, latest, ledger_slice
 
 __all__ = [
     "COLUMNS",
@@ -32,6 +32,7 @@ __all__ = [
     "append",
     "append_new",
     "apply_live",
+    "config_history",
     "finish_rebuild",
     "incident_events",
     "latest",

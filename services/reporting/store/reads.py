@@ -132,3 +132,13 @@ async def latest(conn: asyncpg.Connection, *, tenant: str, limit: int) -> list[R
         limit,
     )
     return [RecordedEvent(**(dict(r) | {"data": json.loads(r["data"])})) for r in rows]
+
+
+async def config_history(conn: asyncpg.Connection, *, limit: int) -> list[dict[str, Any]]:
+    """The configuration versions recorded (config.applied), newest first: version, who, how, when, what changed."""
+    rows = await conn.fetch(
+        "SELECT data::text AS data FROM ledger WHERE tenant = '_provider' AND type = 'config.applied'"
+        " ORDER BY seq DESC LIMIT $1",
+        limit,
+    )
+    return [json.loads(r["data"]) for r in rows]

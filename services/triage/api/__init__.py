@@ -12,7 +12,6 @@ from services.triage.api import provider
 from services.triage.api.commands import ROUTES, create_incident
 from services.triage.api.heartbeats import list_heartbeats
 from services.triage.api.incidents import get_incident, list_incidents, suppressed_alerts
-from services.triage.api.state import STATE
 
 # GET /v1/heartbeats is triage's; POST /v1/heartbeats/{name} is intake's (the longer prefix wins at the gateway).
 PREFIXES = ("/v1/incidents", "/v1/alerts/", "/v1/provider-incidents", "/v1/deadletters", "/v1/heartbeats")
@@ -27,4 +26,4 @@ def add_routes(app: web.Application, bus: Bus) -> None:
     for name, handler in ROUTES.items():
         app.router.add_post(f"/v1/incidents/{{ref}}/{name}", handler)
     provider.add_routes(app)
-    deadletters.add_routes(app, bus, app[STATE].tokens)
+    deadletters.add_routes(app, bus)

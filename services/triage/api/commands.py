@@ -19,7 +19,7 @@ from libs.errors import ApiError, read_body
 from libs.events import utcnow
 from libs.lifecycle import IllegalTransition
 from libs.uow import unit_of_work
-from libs.web import respond
+from libs.web import respond, snapshot
 from services.triage import store
 from services.triage.alerts import number_new_incidents
 from services.triage.api.schemas import (
@@ -44,7 +44,7 @@ from services.triage.store import TimelineEntry
 def _check_assignee(request: web.Request, incident: Incident, assignee: str | None) -> None:
     if assignee is None:
         return
-    staff = {p.user: p for p in request.app[STATE].tokens.values() if p.has_role(RESPONDERS)}
+    staff = {p.user: p for p in snapshot(request).tokens.values() if p.has_role(RESPONDERS)}
     who = staff.get(assignee)
     if who is None or not who.can_see(incident.tenant):
         raise ApiError(422, "unknown_assignee", f"{assignee!r} is not provider staff who can work this incident")
@@ -74,7 +74,7 @@ def perform(act: Act, request: web.Request, incident: Incident, body: Any, by: s
 def action(model: type[Body], act: Act) -> Callable[[web.Request], Any]:
     async def handler(request: web.Request) -> web.Response:
         st = request.app[STATE]
-        who = authenticate(request, st.tokens, roles=RESPONDERS)
+        who = authenticate(request, snapshot(request).tokens, roles=RESPONDERS)
         body = await read_body(request, model)
         try:
             async with unit_of_work(st.pool, st.outbox) as tx:
@@ -100,7 +100,7 @@ def _assign(request: web.Request, i: Incident, b: Assign, by: str, at: Any) -> a
 
 
 def _escalate(request: web.Request, i: Incident, b: Reason, by: str, at: Any) -> actions.Done:
-    tiers = request.app[STATE].config.tiers
+    tiers = snapshot(request).config.tiers
     return actions.escalate(i, by, at, b.reason, tiers.get(i.assignee) if i.assignee else None)
 
 
@@ -127,20 +127,20 @@ ROUTES: dict[str, Any] = {name: action(model, act) for name, (model, act) in ACT
 def incident_by_hand(who: Principal, body: IncidentCreate, request: web.Request) -> Incident:
     """An incident (or service request) taken by phone, e-mail or the portal: priority from the given impact
     and urgency, else from the CI and severity, as for alerts."""
-    tenant = request.app[STATE].config.tenant(body.tenant)
+    tenant = snapshot(request).config.tenant(body.tenant)
     if tenant is None or not who.can_see(body.tenant):
         raise ApiError(404, "not_found", f"no tenant {body.tenant}")
     if body.ci is not None and body.ci not in tenant.ci_index:
         problem = {"field": "ci", "message": f"not one of {body.tenant}'s services", "type": "unknown_ci"}
         raise ApiError(422, "validation_failed", "the request body failed validation", [problem])
-    severity = body.severity or "error"
-    impact, urgency, _, ci_category = assess(tenant, body.ci, severity)
+    severity, now = body.severity or "error", utcnow()
+    impact, urgency, _, ci_category = assess(tenant, body.ci, severity, now)
     impact, urgency = body.impact or impact, body.urgency or urgency
-    prio = priority(impact, urgency, tenant)
+    prio = priority(impact, urgency, tenant.contract_at(now))
     category = body.category or classify(tenant, ci_category, body.channel, body.labels)
     r = route(tenant, category, prio, body.ci, body.labels)
     return new_incident(
-        tenant.id, title=body.title, at=utcnow(), impact=impact, urgency=urgency, priority=prio, source=body.channel,
+        tenant.id, title=body.title, at=now, impact=impact, urgency=urgency, priority=prio, source=body.channel,
         severity=severity, category=category, ci=body.ci, tier=r.tier, queue=r.queue, routing_rule=r.rule,
         occurrences=0, type=body.type, description=body.description, channel=body.channel,
     )  # fmt: skip
@@ -148,11 +148,11 @@ def incident_by_hand(who: Principal, body: IncidentCreate, request: web.Request)
 
 async def create_incident(request: web.Request) -> web.Response:
     st = request.app[STATE]
-    who = authenticate(request, st.tokens, roles=RESPONDERS)
+    who = authenticate(request, snapshot(request).tokens, roles=RESPONDERS)
     body = await read_body(request, IncidentCreate)
     incident = incident_by_hand(who, body, request)
     async with unit_of_work(st.pool, st.outbox) as tx:
-        await number_new_incidents(tx.conn, [incident], st.config)
+        await number_new_incidents(tx.conn, [incident], snapshot(request).config)
         detail = {"type": incident.type, "channel": incident.channel, "routing_rule": incident.routing_rule}
         step = TimelineEntry(incident.id, incident.opened_at, "opened", who.user, detail)
         await store.record_batch(tx.conn, incidents=[incident], timeline=[step])

@@ -12,7 +12,7 @@ from libs.auth import authenticate
 from libs.config import Heartbeat
 from libs.events import utcnow
 from libs.query import check_query, tenant_scope
-from libs.web import respond
+from libs.web import respond, snapshot
 from services.triage import store
 from services.triage.api.state import STATE
 from services.triage.domain import heartbeats as hb
@@ -46,10 +46,10 @@ def heartbeat_json(tenant: str, spec: Heartbeat, row: store.HeartbeatRead | None
 
 async def list_heartbeats(request: web.Request) -> web.Response:
     st = request.app[STATE]
-    who = authenticate(request, st.tokens)
+    who = authenticate(request, snapshot(request).tokens)
     check_query(request, {"tenant"})
-    scope = tenant_scope(who, st.config, request.query.get("tenant"))
-    tenants = [t for t in st.config.tenants if scope is None or t.id in scope]
+    scope = tenant_scope(who, snapshot(request).config, request.query.get("tenant"))
+    tenants = [t for t in snapshot(request).config.tenants if scope is None or t.id in scope]
     async with st.pool.acquire() as conn:
         rows = await store.heartbeat_rows(conn, tenants=[t.id for t in tenants])
     found = {(r.state.tenant, r.state.name): r for r in rows}

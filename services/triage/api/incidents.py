@@ -12,7 +12,7 @@ from libs.auth import authenticate
 from libs.config import PRIORITIES
 from libs.errors import ApiError
 from libs.query import check_query, limit_problems, tenant_scope
-from libs.web import respond
+from libs.web import respond, snapshot
 from services.triage import store
 from services.triage.api.state import STATE, incident_json, visible
 from services.triage.domain.incident import STATES, Incident
@@ -52,9 +52,9 @@ _FILTERS: dict[str, tuple[tuple[str, ...] | None, Any]] = {
 
 async def list_incidents(request: web.Request) -> web.Response:
     st = request.app[STATE]
-    who = authenticate(request, st.tokens)
+    who = authenticate(request, snapshot(request).tokens)
     q = request.query
-    tenants = tenant_scope(who, st.config, q.get("tenant"))
+    tenants = tenant_scope(who, snapshot(request).config, q.get("tenant"))
     problems = limit_problems(limit := q.get("limit", "50"))
     filters: dict[str, Any] = {}
     for name, (allowed, read) in _FILTERS.items():
@@ -80,7 +80,7 @@ async def list_incidents(request: web.Request) -> web.Response:
 
 async def get_incident(request: web.Request) -> web.Response:
     st = request.app[STATE]
-    who = authenticate(request, st.tokens)
+    who = authenticate(request, snapshot(request).tokens)
     # One snapshot for the incident, its timeline and its alerts: read apart, a batch committing in between
     # showed four alerts on an incident still saying occurrences 1.
     async with st.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
@@ -95,8 +95,8 @@ async def get_incident(request: web.Request) -> web.Response:
 async def suppressed_alerts(request: web.Request) -> web.Response:
     """Alerts that arrived during a change or maintenance window: recorded, paging nobody."""
     st = request.app[STATE]
-    who = authenticate(request, st.tokens)
-    tenants = tenant_scope(who, st.config, request.query.get("tenant"))
+    who = authenticate(request, snapshot(request).tokens)
+    tenants = tenant_scope(who, snapshot(request).config, request.query.get("tenant"))
     problems = limit_problems(limit := request.query.get("limit", "50"))
     check_query(request, {"tenant", "limit"}, problems)
     async with st.pool.acquire() as conn:

@@ -18,7 +18,7 @@ from libs.auth import Principal, authenticate, require_role
 from libs.errors import ApiError, read_body
 from libs.events import utcnow
 from libs.uow import unit_of_work
-from libs.web import respond
+from libs.web import respond, snapshot
 from services.triage import store
 from services.triage.api.commands import ACTS, perform
 from services.triage.api.state import RESPONDERS, STATE, incident_json
@@ -30,7 +30,7 @@ ACTIONS = ("acknowledge", "resolve", "notes")
 
 
 def _staff(request: web.Request) -> Principal:
-    who = authenticate(request, request.app[STATE].tokens)
+    who = authenticate(request, snapshot(request).tokens)
     if who.tenant is not None:  # a client learns nothing, not even that the parent exists
         raise ApiError(404, "not_found", f"no provider incident {request.match_info['ref']}")
     return who

@@ -10,7 +10,6 @@ import asyncpg
 from aiohttp import web
 
 from libs.auth import Principal
-from libs.config import TierlineConfig
 from libs.errors import ApiError
 from libs.outbox import Outbox
 from services.triage import store
@@ -23,8 +22,6 @@ RESPONDERS = {"agent", "manager", "admin"}  # who works incidents (with their ol
 class TriageState:
     pool: asyncpg.Pool
     outbox: Outbox
-    config: TierlineConfig
-    tokens: dict[str, Principal]
 
 
 STATE: web.AppKey[TriageState] = web.AppKey("triage", TriageState)

@@ -47,7 +47,7 @@ class Outcome:
 
 
 def open_incident(tenant: Tenant, alert: AlertReceived) -> Incident:
-    impact, urgency, prio, ci_category = assess(tenant, alert.ci, alert.severity)
+    impact, urgency, prio, ci_category = assess(tenant, alert.ci, alert.severity, alert.received_at)
     category = classify(tenant, ci_category, alert.source, alert.labels)
     r = route(tenant, category, prio, alert.ci, alert.labels)
     return new_incident(

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from libs.config import Tenant
+from libs.config import Contract, Tenant
 from libs.lifecycle import Lifecycle
 
 Level = Literal["high", "medium", "low"]
@@ -59,25 +59,27 @@ class IncidentRefused(Exception):
         self.status, self.code, self.details = status, code, details or []
 
 
-def matrix(tenant: Tenant) -> dict[Level, dict[Level, str]]:
-    """The tenant contract's impact x urgency matrix, or ITIL's."""
-    return tenant.contract.priority_matrix or PRIORITY_MATRIX  # type: ignore[return-value]
+def matrix(contract: Contract) -> dict[Level, dict[Level, str]]:
+    """The contract's impact x urgency matrix, or ITIL's."""
+    return contract.priority_matrix or PRIORITY_MATRIX  # type: ignore[return-value]
 
 
-def priority(impact: Level, urgency: Level, tenant: Tenant | None = None) -> str:
-    return (matrix(tenant) if tenant else PRIORITY_MATRIX)[impact][urgency]
+def priority(impact: Level, urgency: Level, contract: Contract | None = None) -> str:
+    return (matrix(contract) if contract else PRIORITY_MATRIX)[impact][urgency]
 
 
-def assess(tenant: Tenant, ci: str | None, severity: str) -> tuple[Level, Level, str, str | None]:
-    """(impact, urgency, priority, category): impact from the CI's criticality, urgency from severity.
+def assess(tenant: Tenant, ci: str | None, severity: str, at: datetime) -> tuple[Level, Level, str, str | None]:
+    """(impact, urgency, priority, category): impact from the CI's criticality, urgency from severity, by the
+    contract in force at `at` (when the alert arrived).
 
     An alert for a CI the tenant has not declared still opens an incident, at medium impact.
     """
+    contract = tenant.contract_at(at)
     item = tenant.ci_index.get(ci) if ci else None
-    by_criticality = tenant.contract.impact_by_criticality or IMPACT_BY_CRITICALITY
+    by_criticality = contract.impact_by_criticality or IMPACT_BY_CRITICALITY
     impact: Level = by_criticality[item.criticality] if item else "medium"
     urgency = URGENCY_BY_SEVERITY.get(severity, "medium")
-    return impact, urgency, priority(impact, urgency, tenant), item.category if item else None
+    return impact, urgency, priority(impact, urgency, contract), item.category if item else None
 
 
 @dataclass
