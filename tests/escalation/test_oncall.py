@@ -9,9 +9,9 @@ import asyncio
 from datetime import timedelta
 
 from libs.events import utcnow
-from libs.testing import stream_envelopes
+from libs.testing import apply_config, stream_envelopes
 from tests.conftest import auth, eventually
-from tests.escalation.oncall import api, hit, oncall_config, paged, pages, person
+from tests.escalation.oncall import api, hit, oncall_config, paged, pages, person, rota
 from tests.escalation.support import Bus, Receiver, stream_events
 
 
@@ -159,5 +159,28 @@ async def test_a_restart_mid_way_misses_and_doubles_nothing(settings, start, htt
     assert (len(pages(receiver, "ann")), len(receiver.on("/ann-sms")), len(pages(receiver, "bob"))) == (1, 1, 1)
     async with http.get(f"{esc.url}/v1/sla/incidents/{inc.iid}", headers=auth("admin-token")) as r:
         assert (await r.json())["escalation"]["on_call"] == {"primary": "bob"}
+    await inc.close()
+    await receiver.stop()
+
+
+async def test_a_schedule_changed_by_applying_the_config_pages_the_new_person_without_a_restart(
+    settings, start, http, tmp_path
+):
+    receiver = await Receiver().start()
+    steps = [{"tier": 1, "after": "10m", "notify": ["schedule:primary"]}]
+    settings, esc = await escalation(settings, start, oncall_config(tmp_path, receiver, steps=steps))
+    (tmp_path / "v2").mkdir()
+    changed = oncall_config(tmp_path / "v2", receiver, steps=steps, schedules=[rota("primary", "bob")])
+    assert await apply_config(settings, changed) == 2
+
+    async def bob_on_call():
+        _, who = await api(http, "GET", f"{esc.url}/v1/schedules/primary/oncall", "eng-token")
+        return who["on_call"]["user"] == "bob"
+
+    await eventually(bob_on_call)
+    inc = await Bus.open(settings, "P3")
+    await inc.opened()
+    await eventually(paged(receiver, "bob"))
+    assert pages(receiver, "ann") == []
     await inc.close()
     await receiver.stop()
