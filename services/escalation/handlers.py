@@ -31,7 +31,7 @@ from libs.uow import Tx
 from services.escalation import events, paging
 from services.escalation.domain.clock import SlaClock, pauses, plan_clocks, sla_snapshot
 from services.escalation.domain.notifications import Notification, notifications_for
-from services.escalation.domain.pages import StepPlan
+from services.escalation.domain.pages import OnCall, StepPlan
 from services.escalation.domain.run import EscalationRun, RunState
 from services.escalation.store import escalation_runs, notifications, sla_clocks
 
@@ -57,8 +57,8 @@ async def on_incidents_opened(tx: Tx, messages: list[Message[IncidentOpened]], c
     # it: one insert per batch, no update per run.
     opened = [EscalationRun.open(m.payload, tenant) for m, tenant in opening]
     since = min((r.step_started_at for r in opened), default=None)
-    found = await paging.overrides_for(tx, opened, since) if since else {}
-    plans = {r.incident_id: paging.plan(config, r, found, r.step_started_at) for r in opened}
+    oncall = await paging.on_call_for(tx, opened, since) if since else OnCall({})
+    plans = {r.incident_id: paging.plan(config, r, oncall, r.step_started_at) for r in opened}
     runs = await escalation_runs.start(tx.conn, [paging.planned(r, plans[r.incident_id]) for r in opened])
     pages: list[Notification] = []
     for run in runs:

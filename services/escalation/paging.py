@@ -16,9 +16,8 @@ from libs.events import Envelope
 from libs.uow import Tx
 from services.escalation import events
 from services.escalation.domain.notifications import Incident, Notification, notifications_for
-from services.escalation.domain.pages import StepPlan, person_pages, plan_step, schedules_of
+from services.escalation.domain.pages import OnCall, StepPlan, person_pages, plan_step, schedules_of
 from services.escalation.domain.run import EscalationRun
-from services.escalation.domain.schedules import Override
 from services.escalation.store import escalation_runs, notifications, overrides
 
 log = structlog.get_logger()
@@ -32,15 +31,16 @@ async def notify(
     await notifications.enqueue(tx.conn, found)
 
 
-async def overrides_for(tx: Tx, runs: Sequence[EscalationRun], at: datetime) -> dict[str, list[Override]]:
-    """The live overrides of every schedule the runs' current steps page (one read for a batch)."""
+async def on_call_for(tx: Tx, runs: Sequence[EscalationRun], at: datetime) -> OnCall:
+    """Who is on call for every schedule the runs' current steps page: one read of overrides for a batch, each
+    schedule rendered once for all of its runs."""
     names = sorted({s for run in runs for s in schedules_of(run.current.notify)})
-    return await overrides.by_schedule(tx.conn, schedules=names, ending_after=at) if names else {}
+    return OnCall(await overrides.by_schedule(tx.conn, schedules=names, ending_after=at) if names else {})
 
 
-def plan(config: TierlineConfig, run: EscalationRun, found: dict[str, list[Override]], at: datetime) -> StepPlan:
+def plan(config: TierlineConfig, run: EscalationRun, oncall: OnCall, at: datetime) -> StepPlan:
     """Whom the run's current step pages at `at`; the run keeps who was on call and the next handoff."""
-    result = plan_step(config.directory, run.tenant, run.current.notify, found, at)
+    result = plan_step(config.directory, run.tenant, run.current.notify, oncall, at)
     for gap in result.gaps:
         log.warning("oncall.gap", schedule=gap, tenant=run.tenant, incident_id=run.incident_id,
                     fallback=bool(result.recipients and any(r.fallback for r in result.recipients)))  # fmt: skip
@@ -72,7 +72,7 @@ async def begin_step(
     tx: Tx, config: TierlineConfig, run: EscalationRun, *, reason: str, cause: Envelope | None
 ) -> None:
     """`run` just moved to a step: save it with whom it pages, emit `escalation.step_started`, page them."""
-    step_plan = plan(config, run, await overrides_for(tx, [run], run.step_started_at), run.step_started_at)
+    step_plan = plan(config, run, await on_call_for(tx, [run], run.step_started_at), run.step_started_at)
     run = planned(run, step_plan)
     await escalation_runs.save(tx.conn, run)
     started = events.step_started(run, reason=reason, cause=cause)
@@ -96,8 +96,8 @@ async def reach_tier(
 async def hand_over(tx: Tx, config: TierlineConfig, run: EscalationRun, at: datetime) -> EscalationRun:
     """A schedule the unacknowledged run pages handed over: page whoever came on call (once: the page's key is
     the incident, schedule and the time the shift began), and look again at the next handoff."""
-    found = await overrides_for(tx, [run], at)
-    step_plan = plan_step(config.directory, run.tenant, run.current.notify, found, at, previous=run.on_call)
+    oncall = await on_call_for(tx, [run], at)
+    step_plan = plan_step(config.directory, run.tenant, run.current.notify, oncall, at, previous=run.on_call)
     after = planned(run, step_plan)
     await escalation_runs.save(tx.conn, after)
     pages: list[Notification] = []

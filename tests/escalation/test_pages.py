@@ -11,7 +11,7 @@ import yaml
 from libs.config import TierlineConfig
 from services.escalation.domain.acklinks import AckLink, feed_token, feed_token_ok, link_state, token_hash
 from services.escalation.domain.notifications import Incident
-from services.escalation.domain.pages import Recipient, person_pages, plan_step, with_links
+from services.escalation.domain.pages import OnCall, Recipient, person_pages, plan_step, with_links
 from tests.conftest import TEST_CONFIG
 
 SATURDAY, TUESDAY_NIGHT = datetime(2026, 6, 6, 12, tzinfo=UTC), datetime(2026, 6, 9, 21, tzinfo=UTC)
@@ -25,7 +25,7 @@ def config(**noc) -> TierlineConfig:
 
 def test_the_person_on_call_each_once_and_the_next_handoff():
     d = config().directory
-    plan = plan_step(d, "acme", ["schedule:noc", "schedule:acme-dba", "user:eve"], {}, TUESDAY_NIGHT)
+    plan = plan_step(d, "acme", ["schedule:noc", "schedule:acme-dba", "user:eve"], OnCall({}), TUESDAY_NIGHT)
     # Tuesday night: eve has the NOC week, and Acme's daily DBA turn; she is paged once, for the first schedule.
     assert [(r.person.name, r.schedule) for r in plan.recipients] == [("eve", "noc")]
     assert plan.on_call == {"noc": "eve", "acme-dba": "eve"} and plan.gaps == []
@@ -39,13 +39,13 @@ def test_a_gap_pages_the_fallback_and_a_handoff_pages_only_who_changed():
          "restrictions": weekends}
     ]  # fmt: skip
     d = config(layers=weekend_only, fallback="oscar").directory
-    gap = plan_step(d, "acme", ["schedule:noc"], {}, TUESDAY_NIGHT)
+    gap = plan_step(d, "acme", ["schedule:noc"], OnCall({}), TUESDAY_NIGHT)
     assert gap.on_call == {"noc": None} and gap.gaps == ["noc"]
     assert [(r.person.name, r.fallback) for r in gap.recipients] == [("oscar", True)]
     # carol (an API user without contact methods) is on at the weekend: on call, but nobody to page.
-    weekend = plan_step(d, "acme", ["schedule:noc"], {}, SATURDAY)
+    weekend = plan_step(d, "acme", ["schedule:noc"], OnCall({}), SATURDAY)
     assert weekend.on_call == {"noc": "carol"} and weekend.recipients == []
-    same = plan_step(d, "acme", ["schedule:noc", "user:eve"], {}, SATURDAY, previous={"noc": "carol"})
+    same = plan_step(d, "acme", ["schedule:noc", "user:eve"], OnCall({}), SATURDAY, previous={"noc": "carol"})
     assert same.recipients == []  # a handoff look: nobody new, and the step's own users are not paged again
 
 
@@ -77,3 +77,17 @@ def test_links_and_feed_tokens():
     token = feed_token("key", "noc", 0)
     assert feed_token_ok(token, "key", "noc", 0) and not feed_token_ok(token, "key", "noc", 1)
     assert not feed_token_ok(token, "other", "noc", 0) and not feed_token_ok(token, "key", "noc", 0, "eve")
+
+
+def test_one_rendering_for_a_batch_answers_as_each_moment_alone():
+    from services.escalation.domain.schedules import next_handoff, on_call
+
+    d = config().directory
+    noc = d.schedules["noc"].schedule
+    cache = OnCall({})
+    moments = [SATURDAY + timedelta(hours=7 * n) for n in range(30)]  # across a week: weekend, weekdays, handoffs
+    for at in moments:
+        plan = plan_step(d, "acme", ["schedule:noc"], cache, at)
+        shift = on_call(noc, [], at)
+        assert plan.on_call == {"noc": shift.user if shift else None}
+        assert plan.handoff_at == next_handoff(noc, [], at)

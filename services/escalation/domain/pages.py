@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from libs.config import Directory, Person, step_target
+from libs.config import Directory, Person, Schedule, step_target
 from services.escalation.domain.notifications import Incident, Notification, body_for
-from services.escalation.domain.schedules import Override, next_handoff, on_call
+from services.escalation.domain.schedules import Override, Shift, final_shifts, horizon, next_handoff_in, on_call_in
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,25 @@ class StepPlan:
     since: dict[str, datetime]  # when each schedule's person now on call came on
 
 
+class OnCall:
+    """Who each schedule has on call around some moments close together (a batch of openings, a worker tick):
+    each schedule's final shifts rendered once for all of them, not once per incident."""
+
+    def __init__(self, overrides: Mapping[str, Sequence[Override]]) -> None:
+        self.overrides = overrides
+        self._rendered: dict[str, tuple[datetime, datetime, list[Shift]]] = {}
+
+    def shifts(self, schedule: Schedule, at: datetime) -> tuple[list[Shift], datetime]:
+        """Shifts covering `at` ± the schedule's horizon, and the end of that horizon."""
+        around = horizon(schedule)
+        found = self._rendered.get(schedule.id)
+        if found is None or not (found[0] <= at - around and at + around <= found[1]):
+            start, end = at - around, at + 2 * around  # room for the later moments of the batch
+            found = (start, end, final_shifts(schedule, self.overrides.get(schedule.id, ()), start, end))
+            self._rendered[schedule.id] = found
+        return found[2], at + around
+
+
 def schedules_of(notify: Sequence[str]) -> list[str]:
     return [ref for kind, ref in map(step_target, notify) if kind == "schedule"]
 
@@ -41,7 +60,7 @@ def plan_step(
     directory: Directory,
     tenant: str,
     notify: Sequence[str],
-    overrides: Mapping[str, Sequence[Override]],
+    oncall: OnCall,
     at: datetime,
     previous: Mapping[str, str | None] | None = None,
 ) -> StepPlan:
@@ -57,12 +76,12 @@ def plan_step(
         schedule = directory.schedule_for(tenant, ref) if kind == "schedule" else None
         if schedule is None:
             continue
-        found = overrides.get(ref, ())
-        shift = on_call(schedule, found, at)
+        shifts, horizon_end = oncall.shifts(schedule, at)
+        shift = on_call_in(shifts, at)
         now[ref] = shift.user if shift else None
         if shift is not None:
             since[ref] = shift.start
-        if (change := next_handoff(schedule, found, at)) is not None:
+        if (change := next_handoff_in(shifts, at, horizon_end)) is not None:
             handoffs.append(change)
         if previous is not None and previous.get(ref, "") == now[ref]:
             continue  # the same person as before: nobody new to page

@@ -167,14 +167,24 @@ def horizon(schedule: Schedule) -> timedelta:
 def on_call(schedule: Schedule, overrides: Sequence[Override], at: datetime) -> Shift | None:
     """The shift covering `at` (None: a gap), with its real start and end."""
     around = horizon(schedule)
-    shifts = final_shifts(schedule, overrides, at - around, at + around)
+    return on_call_in(final_shifts(schedule, overrides, at - around, at + around), at)
+
+
+def on_call_in(shifts: Sequence[Shift], at: datetime) -> Shift | None:
+    """`on_call` from shifts already rendered around `at`."""
     return next((s for s in shifts if s.covers(at)), None)
 
 
 def next_handoff(schedule: Schedule, overrides: Sequence[Override], at: datetime) -> datetime | None:
     """The first moment after `at` at which someone else, or nobody, is on call (None: not within the horizon)."""
     end = at + horizon(schedule)
-    shifts = final_shifts(schedule, overrides, at, end)
+    return next_handoff_in(final_shifts(schedule, overrides, at, end), at, end)
+
+
+def next_handoff_in(rendered: Sequence[Shift], at: datetime, end: datetime) -> datetime | None:
+    """`next_handoff` from shifts already rendered over [at, end) at least, looking no further than `end`."""
+    shifts = [Shift(s.user, max(s.start, at), min(s.end, end), s.layer, s.override_id)
+              for s in rendered if s.end > at and s.start < end]  # fmt: skip
     who = shifts[0].user if shifts and shifts[0].start == at else None
     t = at
     for s in shifts:
