@@ -7,9 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pydantic import ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
 from libs.config.oncall import Person, Schedule, step_target
 
 if TYPE_CHECKING:
+    from libs.config.escalation import EscalationStep
     from libs.config.tenant import Tenant, TierlineConfig
 
 
@@ -53,40 +57,69 @@ class Directory:
         return ref.schedule if ref is not None and ref.tenant in (None, tenant) else None
 
 
+Loc = tuple[str | int, ...]
+
+
 def check_directory(config: TierlineConfig) -> None:
-    """Raise ValueError on the first on-call reference that cannot hold."""
-    ids = [s.id for s in config.provider.schedules] + [s.id for t in config.tenants for s in t.schedules]
-    if dupes := sorted({i for i in ids if ids.count(i) > 1}):
-        raise ValueError(f"schedule ids must be unique across provider and tenants: {', '.join(dupes)}")
-    names = [p.name for p in config.provider.people] + [p.name for t in config.tenants for p in t.people]
-    if dupes := sorted({n for n in names if names.count(n) > 1}):
-        raise ValueError(f"people names must be unique across provider and tenants: {', '.join(dupes)}")
+    """Every on-call reference that cannot hold, each at its own path (`provider.schedules.0.layers.1.users.2`)."""
+    errors: list[InitErrorDetails] = []
+    tenants = list(enumerate(config.tenants))
+    schedules = [(("provider", "schedules", i), None, s) for i, s in enumerate(config.provider.schedules)]
+    schedules += [(("tenants", n, "schedules", i), t, s) for n, t in tenants for i, s in enumerate(t.schedules)]
+    people = [(("provider", "people", i), None, p) for i, p in enumerate(config.provider.people)]
+    people += [(("tenants", n, "people", i), t, p) for n, t in tenants for i, p in enumerate(t.people)]
+    everywhere = "must be unique across provider and tenants"
+    _unique(errors, [((*loc, "id"), s.id) for loc, _, s in schedules], f"schedule ids {everywhere}")
+    _unique(errors, [((*loc, "name"), p.name) for loc, _, p in people], f"people names {everywhere}")
     d = Directory(config)
     provider_users = {a.user for a in config.provider.api_tokens}
-    for p in config.provider.people:
-        if p.user and p.user not in provider_users:
-            raise ValueError(f"provider.people {p.name!r}: user {p.user!r} has no provider API token")
-    for s in config.provider.schedules:
-        _check_schedule(s, d.known_users(None), "provider")
-    for t in config.tenants:
-        for p in t.people:
-            if p.user and p.user not in provider_users | {a.user for a in t.api_tokens}:
-                raise ValueError(f"tenant {t.id}: person {p.name!r} names user {p.user!r}, who has no API token")
-        for s in t.schedules:
-            _check_schedule(s, d.known_users(t.id), f"tenant {t.id}")
-        _check_steps(t, d)
+    for loc, tenant, p in people:
+        users = provider_users | ({a.user for a in tenant.api_tokens} if tenant else set())
+        if p.user and p.user not in users:
+            errors.append(_error((*loc, "user"), f"{p.user!r} has no API token", p.user))
+    for loc, tenant, s in schedules:
+        _check_schedule(errors, loc, s, d.known_users(tenant.id if tenant else None))
+    for n, t in tenants:
+        _check_steps(errors, ("tenants", n, "escalation"), t, d)
+    if errors:
+        raise ValidationError.from_exception_data("TierlineConfig", errors)
 
 
-def _check_schedule(s: Schedule, known: set[str], owner: str) -> None:
-    if unknown := sorted(s.users - known):
-        raise ValueError(f"{owner}: schedule {s.id!r} names unknown users: {', '.join(unknown)}")
+def _error(loc: Loc, message: str, value: object) -> InitErrorDetails:
+    return InitErrorDetails(type=PydanticCustomError("reference", message), loc=loc, input=value)
 
 
-def _check_steps(t: Tenant, d: Directory) -> None:
-    policies = [t.escalation.steps] + [p.steps for p in t.escalation.categories.values()]
-    for name in (n for steps in policies for step in steps for n in step.notify):
-        kind, ref = step_target(name)
-        if kind == "schedule" and d.schedule_for(t.id, ref) is None:
-            raise ValueError(f"tenant {t.id}: escalation step names unknown schedule {ref!r}")
-        if kind == "user" and d.person(t.id, ref) is None:
-            raise ValueError(f"tenant {t.id}: escalation step pages {ref!r}, who is not in people (no contact methods)")
+def _unique(errors: list[InitErrorDetails], named: list[tuple[Loc, str]], message: str) -> None:
+    seen: set[str] = set()
+    for loc, name in named:
+        if name in seen:
+            errors.append(_error(loc, f"{message}: {name!r}", name))
+        seen.add(name)
+
+
+def _check_schedule(errors: list[InitErrorDetails], loc: Loc, s: Schedule, known: set[str]) -> None:
+    for i, layer in enumerate(s.layers):
+        for j, user in enumerate(layer.users):
+            if user not in known:
+                errors.append(_error((*loc, "layers", i, "users", j), _unknown(user), user))
+    if s.fallback and s.fallback not in known:
+        errors.append(_error((*loc, "fallback"), _unknown(s.fallback), s.fallback))
+
+
+def _unknown(user: str) -> str:
+    return f"unknown user {user!r} (a person of this schedule's scope, or an API token's user)"
+
+
+def _check_steps(errors: list[InitErrorDetails], loc: Loc, t: Tenant, d: Directory) -> None:
+    policies: list[tuple[Loc, list[EscalationStep]]] = [((*loc, "steps"), t.escalation.steps)]
+    policies += [((*loc, "categories", c, "steps"), p.steps) for c, p in t.escalation.categories.items()]
+    for where, steps in policies:
+        for i, step in enumerate(steps):
+            for j, name in enumerate(step.notify):
+                kind, ref = step_target(name)
+                if kind == "schedule" and d.schedule_for(t.id, ref) is None:
+                    message = f"unknown schedule {ref!r} (its own or a provider schedule)"
+                    errors.append(_error((*where, i, "notify", j), message, name))
+                if kind == "user" and d.person(t.id, ref) is None:
+                    message = f"pages {ref!r}, who is not in people (no contact methods to page)"
+                    errors.append(_error((*where, i, "notify", j), message, name))

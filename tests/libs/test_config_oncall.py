@@ -99,16 +99,28 @@ def _schedule_field(field, value):
 @pytest.mark.parametrize(
     ("change", "loc", "message"),
     [
-        (_layer_users(["eve", "nobody"]), (), "provider: schedule 'noc' names unknown users: nobody"),
+        (
+            _layer_users(["eve", "nobody"]),
+            ("provider", "schedules", 0, "layers", 0, "users", 1),
+            "unknown user 'nobody'",
+        ),
         # a tenant's client contact cannot be on a provider schedule (it serves every tenant)
-        (_layer_users(["eve", "dana"]), (), "provider: schedule 'noc' names unknown users: dana"),
-        (_steps("schedule:nope"), (), "tenant acme: escalation step names unknown schedule 'nope'"),
-        (_globex_steps, (), "tenant globex: escalation step names unknown schedule 'acme-dba'"),
-        (_steps("user:carol"), (), "tenant acme: escalation step pages 'carol', who is not in people"),
+        (_layer_users(["dana"]), ("provider", "schedules", 0, "layers", 0, "users", 0), "unknown user 'dana'"),
+        (_steps("schedule:nope"), ("tenants", 0, "escalation", "steps", 0, "notify", 0), "unknown schedule 'nope'"),
+        (_globex_steps, ("tenants", 1, "escalation", "steps", 0, "notify", 0), "unknown schedule 'acme-dba'"),
+        (
+            _steps("user:eve", "user:carol"),
+            ("tenants", 0, "escalation", "steps", 0, "notify", 1),
+            "pages 'carol', who is not in people",
+        ),
         (_steps("nope"), ("tenants", 0), "escalation step names unknown notification targets: nope"),
         (_email_person, (), "e-mail contact methods need provider.smtp (people: eve)"),
-        (_dupe_schedule, (), "schedule ids must be unique across provider and tenants: noc"),
-        (_person_user, (), "tenant acme: person 'dana' names user 'globex-viewer', who has no API token"),
+        (
+            _dupe_schedule,
+            ("tenants", 1, "schedules", 0, "id"),
+            "schedule ids must be unique across provider and tenants",
+        ),
+        (_person_user, ("tenants", 0, "people", 0, "user"), "'globex-viewer' has no API token"),
         (
             _layer_field("start", "2026-01-05T09:00:00+01:00"),
             ("provider", "schedules", 0, "layers", 0, "start"),
@@ -122,7 +134,7 @@ def _schedule_field(field, value):
         (_layer_field("users", []), ("provider", "schedules", 0, "layers", 0, "users"), "at least 1 item"),
         (_schedule_field("timezone", "Mars/Olympus"), ("provider", "schedules", 0, "timezone"), "unknown time zone"),
         (_schedule_field("id", "no.dots"), ("provider", "schedules", 0, "id"), "should match pattern"),
-        (_schedule_field("fallback", "nobody"), (), "provider: schedule 'noc' names unknown users: nobody"),
+        (_schedule_field("fallback", "nobody"), ("provider", "schedules", 0, "fallback"), "unknown user 'nobody'"),
     ],
 )
 def test_oncall_mistakes_are_refused_with_their_place(change, loc, message):
@@ -136,3 +148,13 @@ def test_a_contact_method_needs_its_address():
 
     loc, message = refused(variant(change))
     assert loc == ("provider", "people", 1, "contact_methods", 0) and "secret_env (or secret)" in message
+
+
+def test_config_check_names_where_an_oncall_mistake_is(tmp_path):
+    from tests.libs.test_config import run_cli
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(variant(_steps("schedule:noc", "schedule:nope"))))
+    result = run_cli("config", "check", str(bad))
+    assert result.returncode == 1
+    assert "tenants.0.escalation.steps.0.notify.1: unknown schedule 'nope'" in result.stderr
