@@ -158,3 +158,17 @@ def test_config_check_names_where_an_oncall_mistake_is(tmp_path):
     result = run_cli("config", "check", str(bad))
     assert result.returncode == 1
     assert "tenants.0.escalation.steps.0.notify.1: unknown schedule 'nope'" in result.stderr
+
+
+def test_a_config_version_names_the_schedules_and_people_it_changes():
+    from libs.config.diff import changes, describe
+
+    def change(data: dict) -> None:
+        data["provider"]["schedules"][0]["layers"][0]["users"] = ["oscar", "eve"]
+        data["provider"]["people"].append({"name": "zoe", "contact_methods": []})
+
+    before, after = TierlineConfig.model_validate(RAW), TierlineConfig.model_validate(variant(change))
+    diff = changes(before, after)
+    assert diff["schedules"] == {"added": [], "removed": [], "changed": ["noc"]}
+    assert diff["people"] == {"added": ["zoe"], "removed": [], "changed": []}
+    assert describe(diff) == "schedules changed: noc; people added: zoe"
