@@ -3,6 +3,8 @@ detail per field, and a client token asking for another tenant learns nothing (4
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from aiohttp import web
 
 from libs.auth import Principal
@@ -21,6 +23,18 @@ def check_query(request: web.Request, allowed: set[str], problems: Problems | No
     ] + (problems or [])
     if found:
         raise ApiError(400, "invalid_query", "invalid query parameters", found)
+
+
+def instant_param(raw: str | None, fallback: datetime, name: str, problems: Problems) -> datetime:
+    """An ISO 8601 date or date-time query value (no offset: UTC), else `fallback`; a bad one is a problem."""
+    if not raw:
+        return fallback
+    try:
+        value = datetime.fromisoformat(raw.replace(" ", "+"))  # an unencoded '+' arrives as a space
+    except ValueError:
+        problems.append({"field": name, "message": "an ISO 8601 date or datetime, e.g. 2026-12-01"})
+        return fallback
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def limit_problems(raw: str, *, most: int = 500) -> Problems:

@@ -28,7 +28,7 @@ from libs.subscriptions import Before, Dispatcher, Sink, Subscriptions
 from libs.subscriptions import event_types as types_of
 from libs.tasks import cancel_and_wait
 from libs.uow import handle_messages, unit_of_work
-from libs.web import IDENTITY, LIVE, READINESS, tls_context
+from libs.web import IDENTITY, LIVE, ORIGIN, READINESS, tls_context
 
 log = structlog.get_logger()
 SIGHUP_HINT = "send SIGHUP to `tierline up`, or run `tierline config apply FILE`"
@@ -180,6 +180,8 @@ async def serve(
         site = web.TCPSite(runner, settings.http_host, port, reuse_address=True, ssl_context=tls)
         await site.start()
         bound = int(runner.addresses[0][1])
+        if (origin := app.get(ORIGIN)) is not None and not origin.url:
+            origin.url = f"{'https' if tls else 'http'}://{settings.http_host}:{bound}"
         if settings.port_file:
             tell_port(settings.port_file, bound)
         log.info("service.started", port=bound, instance=settings.instance_id)

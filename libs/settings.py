@@ -69,6 +69,13 @@ class Settings(BaseSettings):
     api_urls: dict[str, str] = {}  # or service -> base URL (compose: {"triage": "http://triage:8000", ...})
     console_secret: str | None = None  # unset: a random key per process (sessions end when it restarts)
     console_session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    # On-call (docs/oncall.md): the key iCalendar feed URLs are derived from (`tierline up` keeps one in the data
+    # directory; unset for `tierline serve escalation`: random per start, so feed URLs change on restart), how
+    # long a page's acknowledge and resolve links work, and the base URL people open them at (`tierline up`:
+    # its own; unset otherwise: the URL the service listens on).
+    oncall_secret: str | None = None
+    ack_link_hours: float = Field(default=24.0, gt=0, le=24 * 14)
+    public_url: str | None = None
     # The stack instance `tierline up` started this process for (a fresh id per start), shown by /readyz so the
     # gateway never takes a stranger on a reused port, or a leftover of another start, for its service.
     instance_id: str = "standalone"

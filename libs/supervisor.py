@@ -143,6 +143,8 @@ async def up(settings: Settings, registry: Registry, *, one_process: bool = Fals
         # could print a base URL that is not its own.
         settings = await start_servers(stack, settings)
         url, loopback = await start_gateway(stack, settings, routes)
+        # Links people open from outside (a page's acknowledge link, a calendar feed) point at the base URL.
+        settings = settings.model_copy(update={"public_url": settings.public_url or url})
         print(f"Tierline starting; its base URL will be {url} (/readyz answers 200 once all is up)", flush=True)
         # TLS is for the public base URL only; the gateway reaches the services over loopback HTTP, and the
         # console reaches the APIs through the gateway's loopback URL.
@@ -180,6 +182,7 @@ async def start_processes(
         "TIERLINE_CONFIG": str(settings.config),
         "TIERLINE_INSTANCE_ID": routes.instance,
         "TIERLINE_API_URL": loopback,
+        "TIERLINE_PUBLIC_URL": settings.public_url or "",
     }
     procs = [
         ServiceProcess(n, env | {f"TIERLINE_{k.upper()}": v for k, v in own[n].items()}, routes, run_dir)

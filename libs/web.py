@@ -7,6 +7,7 @@ import json
 import ssl
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -32,6 +33,17 @@ IDENTITY: web.AppKey[dict[str, str]] = web.AppKey("identity", dict)
 # the request starts, so every check it makes (token, key, tenant, rules) reads the same version.
 LIVE: web.AppKey[LiveConfig] = web.AppKey("live_config", LiveConfig)
 CONFIG: web.RequestKey[ConfigSnapshot] = web.RequestKey("config", ConfigSnapshot)
+
+
+@dataclass
+class Origin:
+    """The base URL people reach this service at: TIERLINE_PUBLIC_URL, else (filled in by libs.runtime.serve
+    once it listens) the address it bound. For links sent out of the service (a page's acknowledge link)."""
+
+    url: str | None = None
+
+
+ORIGIN: web.AppKey[Origin] = web.AppKey("origin", Origin)
 
 REQUESTS = Counter("tierline_http_requests_total", "HTTP requests", ["route", "method", "status"])
 LATENCY = Histogram(

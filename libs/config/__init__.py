@@ -47,6 +47,7 @@ from libs.config.contract import (
     ServiceCredits,
     SlaTarget,
 )
+from libs.config.directory import Directory, ScheduleRef
 from libs.config.escalation import (
     TRIGGERS,
     CategoryPolicy,
@@ -64,6 +65,15 @@ from libs.config.mail import (
     SeverityRule,
     TenantMail,
     route_for,
+)
+from libs.config.oncall import (
+    ContactMethod,
+    Layer,
+    Person,
+    Restriction,
+    Rotation,
+    Schedule,
+    step_target,
 )
 from libs.config.signals import (
     Control,
@@ -106,11 +116,13 @@ __all__ = [
     "ChangeTemplate",
     "ConfigurationItem",
     "Contact",
+    "ContactMethod",
     "Contract",
     "ContractSpan",
     "Control",
     "Coverage",
     "Criticality",
+    "Directory",
     "Duration",
     "EscalationPolicy",
     "EscalationStep",
@@ -118,6 +130,7 @@ __all__ = [
     "FreezeWindow",
     "Heartbeat",
     "IntegrationKey",
+    "Layer",
     "Level",
     "MailRoute",
     "MailRules",
@@ -125,14 +138,19 @@ __all__ = [
     "NotificationTarget",
     "Notifications",
     "OptionalDuration",
+    "Person",
     "Priority",
     "Provider",
     "ProviderIntegration",
     "ProviderMail",
     "RateLimit",
+    "Restriction",
     "Risk",
     "Role",
+    "Rotation",
     "RoutingRule",
+    "Schedule",
+    "ScheduleRef",
     "ServiceCredits",
     "SeverityRule",
     "Sha256",
@@ -155,4 +173,5 @@ __all__ = [
     "parse_positive_duration",
     "route_for",
     "sha256_hex",
+    "step_target",
 ]

@@ -27,11 +27,11 @@ Role = Literal[
 ]  # fmt: skip
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$")
+_DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$")
 
 
 def parse_duration(value: object) -> timedelta:
-    """`15m`, `4h`, `1h30m`, `2s`, `1d` or a number of seconds."""
+    """`15m`, `4h`, `1h30m`, `2s`, `1d`, `1w` (an on-call rotation's week) or a number of seconds."""
     if isinstance(value, timedelta):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -44,8 +44,9 @@ def parse_duration(value: object) -> timedelta:
     m = _DURATION.match(str(value).strip()) if isinstance(value, str) and value.strip() else None
     if not m:
         raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 15m, 4h, 1h30m, 1d)")
-    d, h, mi, s = m.groups()
-    return timedelta(days=int(d or 0), hours=int(h or 0), minutes=int(mi or 0), seconds=float(s or 0))
+    w, d, h, mi, s = m.groups()
+    days = 7 * int(w or 0) + int(d or 0)
+    return timedelta(days=days, hours=int(h or 0), minutes=int(mi or 0), seconds=float(s or 0))
 
 
 def parse_positive_duration(value: object) -> timedelta:

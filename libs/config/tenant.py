@@ -36,12 +36,14 @@ from libs.config.contract import (
     spans,
     version_at,
 )
+from libs.config.directory import Directory, check_directory
 from libs.config.escalation import (
     EscalationPolicy,
     Notifications,
     Smtp,
 )
 from libs.config.mail import MailRoute, ProviderMail, TenantMail, check_tenant_mail, mail_routes
+from libs.config.oncall import Person, Schedule, step_target
 from libs.config.signals import (
     Control,
     Heartbeat,
@@ -76,6 +78,8 @@ class Tenant(Strict):
     mail: TenantMail | None = None  # its addresses for alerts and requests by e-mail (docs/email.md)
     heartbeats: list[Heartbeat] = []  # a dead man's switch, backup jobs (docs/heartbeats.md)
     controls: list[Control] = []  # compliance controls a scanner checks
+    people: list[Person] = []  # its own named engineers and client contacts who can be paged (docs/oncall.md)
+    schedules: list[Schedule] = []  # its own on-call schedules (the provider's serve every tenant)
 
     @field_validator("contract", mode="plain")
     @classmethod
@@ -94,7 +98,9 @@ class Tenant(Strict):
             raise ValueError("notification target names must be unique within a tenant")
         policies = [self.escalation.steps] + [p.steps for p in self.escalation.categories.values()]
         for step in (s for steps in policies for s in steps):
-            if missing := sorted(set(step.notify) - set(names)):
+            # schedule:<id> and user:<name> are checked with the provider's people (libs/config/directory.py)
+            targets = {n for n in step.notify if step_target(n)[0] == "target"}
+            if missing := sorted(targets - set(names)):
                 raise ValueError(f"escalation step names unknown notification targets: {', '.join(missing)}")
         return self
 
@@ -194,6 +200,8 @@ class Provider(Strict):
     integrations: list[ProviderIntegration] = []
     smtp: Smtp | None = None  # the relay e-mail notifications go out through
     mail: ProviderMail | None = None  # the domain alerts and requests by e-mail come in at (docs/email.md)
+    people: list[Person] = []  # the provider's engineers who can be paged, with their contact methods
+    schedules: list[Schedule] = []  # on-call schedules shared by every tenant (docs/oncall.md)
 
 
 class TierlineConfig(Strict):
@@ -243,7 +251,21 @@ class TierlineConfig(Strict):
         emails = [t.id for t in self.tenants for n in t.notifications.targets if n.kind == "email"]
         if emails and self.provider.smtp is None:
             raise ValueError(f"e-mail notification targets need provider.smtp (tenants: {', '.join(sorted(emails))})")
+        people = [*self.provider.people, *(p for t in self.tenants for p in t.people)]
+        paged = sorted({p.name for p in people for m in p.contact_methods if m.kind == "email"})
+        if paged and self.provider.smtp is None:
+            raise ValueError(f"e-mail contact methods need provider.smtp (people: {', '.join(paged)})")
         return self
+
+    @model_validator(mode="after")
+    def _oncall(self) -> TierlineConfig:
+        check_directory(self)
+        return self
+
+    @cached_property
+    def directory(self) -> Directory:
+        """Every schedule and person on call, by id and name (libs/config/directory.py)."""
+        return Directory(self)
 
     @model_validator(mode="after")
     def _mail_addresses(self) -> TierlineConfig:

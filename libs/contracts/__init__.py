@@ -62,6 +62,13 @@ from libs.contracts.intake import (
     AlertReceived,
     ChangeSignalReceived,
 )
+from libs.contracts.oncall import (
+    PageAcknowledged,
+    PageAnswered,
+    PageResolved,
+    ScheduleOverrideAdded,
+    ScheduleOverrideRemoved,
+)
 from libs.contracts.signals import (
     ControlResultRecorded,
     HeartbeatReceived,
@@ -113,6 +120,10 @@ EVENT_TYPES: tuple[type[Contract], ...] = (
     SlaBreached,
     NotificationDelivered,
     NotificationDeadLettered,
+    ScheduleOverrideAdded,
+    ScheduleOverrideRemoved,
+    PageAcknowledged,
+    PageResolved,
     *CHANGE_MOVES.values(),
     ChangeWindowStarted,
     ChangeWindowEnded,
@@ -191,7 +202,12 @@ __all__ = [
     "NotificationDeadLettered",
     "NotificationDelivered",
     "NotificationOutcome",
+    "PageAcknowledged",
+    "PageAnswered",
+    "PageResolved",
     "RecoveryTestRecorded",
+    "ScheduleOverrideAdded",
+    "ScheduleOverrideRemoved",
     "Severity",
     "SlaBreached",
     "SlaClockPaused",

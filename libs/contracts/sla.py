@@ -143,6 +143,8 @@ class NotificationOutcome(IncidentRef):
     status: Literal["delivered", "dead"]
     last_error: str | None = None
     at: datetime
+    person: str | None = None  # a page to a person (its `kind` is their contact method), not a tenant's target
+    schedule: str | None = None  # the schedule they were paged for
 
 
 class NotificationDelivered(NotificationOutcome):

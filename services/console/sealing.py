@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import secrets
 
 import structlog
 from cryptography.fernet import Fernet, InvalidToken
 
+from libs.secrets import kept_secret
 from libs.settings import Settings
 
 log = structlog.get_logger()
@@ -46,12 +46,4 @@ SECRET_FILE = "console.secret"
 def stack_secret(settings: Settings) -> dict[str, str]:
     """What `tierline up` hands the console's processes (libs.service.ServiceSpec.prepare): TIERLINE_CONSOLE_SECRET,
     else a key generated once and kept in the data directory, so sessions survive a restart of the stack."""
-    if settings.console_secret:
-        return {"console_secret": settings.console_secret}
-    path = settings.data_dir.resolve() / SECRET_FILE
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(32) + "\n")
-    return {"console_secret": path.read_text().strip()}
+    return {"console_secret": settings.console_secret or kept_secret(settings.data_dir, SECRET_FILE)}

@@ -25,6 +25,8 @@ OWNERS = {
     "/v1/provider-incidents": "triage",
     "/v1/deadletters": "triage",
     "/v1/sla/": "escalation",
+    "/v1/schedules": "escalation",
+    "/v1/ack/": "escalation",
     "/v1/changes": "change",
     "/v1/reports": "reporting",
     "/v1/ledger/": "reporting",
@@ -108,6 +110,9 @@ class Upstream:
 
     async def post(self, token: str, path: str, body: Any) -> Answer:
         return await self.call(token, "POST", path, json_body=body)
+
+    async def delete(self, token: str, path: str) -> Answer:
+        return await self.call(token, "DELETE", path)
 
 
 def _unreachable(path: str, message: str) -> Answer:

@@ -6,11 +6,17 @@ from __future__ import annotations
 from datetime import datetime
 
 from libs.contracts import (
+    PROVIDER_TENANT,
+    Contract,
     EscalationRequested,
     EscalationStepStarted,
     IncidentRef,
     NotificationDeadLettered,
     NotificationDelivered,
+    PageAcknowledged,
+    PageResolved,
+    ScheduleOverrideAdded,
+    ScheduleOverrideRemoved,
     SlaBreached,
     SlaClockPaused,
     SlaClockResumed,
@@ -20,9 +26,11 @@ from libs.contracts import (
     SlaWarning,
 )
 from libs.events import Envelope, event_for
+from services.escalation.domain.acklinks import AckLink
 from services.escalation.domain.clock import Firing, Restart, SlaClock, is_late
 from services.escalation.domain.notifications import Delivery, Status
 from services.escalation.domain.run import EscalationRun
+from services.escalation.store.overrides import OverrideRow
 
 SOURCE = "escalation"
 
@@ -111,5 +119,27 @@ def notification_outcome(d: Delivery, status: Status, error: str | None, at: dat
     """A notification delivered, or dead-lettered after its last attempt."""
     kind = NotificationDelivered if status == "delivered" else NotificationDeadLettered
     payload = kind(incident_id=d.incident_id, number=d.number, notification_id=d.id, target=d.target, kind=d.kind,
-                   trigger=d.trigger, attempts=d.attempts, status=status, last_error=error, at=at)  # fmt: skip
+                   trigger=d.trigger, attempts=d.attempts, status=status, last_error=error, at=at, person=d.person,
+                   schedule=d.schedule)  # fmt: skip
     return _event(payload, d.tenant, None)
+
+
+def override_changed(row: OverrideRow, *, removed: bool, correlation_id: str | None) -> Envelope:
+    """An override added to a schedule, or removed from it; a provider schedule's under PROVIDER_TENANT."""
+    common = {"schedule": row.schedule, "override_id": row.id, "user": row.user, "start": row.start, "end": row.end}
+    if removed:
+        assert row.removed_by and row.removed_at
+        payload: Contract = ScheduleOverrideRemoved(**common, by=row.removed_by, at=row.removed_at)
+    else:
+        payload = ScheduleOverrideAdded(**common, by=row.created_by, at=row.created_at, note=row.note)
+    return event_for(payload, source=SOURCE, tenant=row.tenant or PROVIDER_TENANT, subject=row.schedule,
+                     correlation_id=correlation_id)  # fmt: skip
+
+
+def page_answered(link: AckLink, at: datetime, correlation_id: str | None) -> Envelope:
+    """Someone used a page's link: triage applies the action as them."""
+    kind = PageAcknowledged if link.action == "acknowledge" else PageResolved
+    payload = kind(incident_id=link.incident_id, number=link.number, person=link.person, by=link.acts_as,
+                   notification_id=link.notification_id, method=link.method, at=at)  # fmt: skip
+    return event_for(payload, source=SOURCE, tenant=link.tenant, subject=link.incident_id,
+                     correlation_id=correlation_id)  # fmt: skip

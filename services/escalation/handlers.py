@@ -31,6 +31,7 @@ from libs.uow import Tx
 from services.escalation import events, paging
 from services.escalation.domain.clock import SlaClock, pauses, plan_clocks, sla_snapshot
 from services.escalation.domain.notifications import Notification, notifications_for
+from services.escalation.domain.pages import OnCall, StepPlan
 from services.escalation.domain.run import EscalationRun, RunState
 from services.escalation.store import escalation_runs, notifications, sla_clocks
 
@@ -52,11 +53,16 @@ async def on_incidents_opened(tx: Tx, messages: list[Message[IncidentOpened]], c
     ]
     for clock in await sla_clocks.start(tx.conn, clocks):
         tx.emit(events.clock_started(clock, causes[clock.incident_id].envelope))
-    # The first step is planned with the run, not saved after it: one insert per batch, no update per run.
-    runs = await escalation_runs.start(tx.conn, [EscalationRun.open(m.payload, tenant) for m, tenant in opening])
+    # The first step is planned with the run (who is on call, one read of overrides per batch), not saved after
+    # it: one insert per batch, no update per run.
+    opened = [EscalationRun.open(m.payload, tenant) for m, tenant in opening]
+    since = min((r.step_started_at for r in opened), default=None)
+    oncall = await paging.on_call_for(tx, opened, since) if since else OnCall({})
+    plans = {r.incident_id: paging.plan(config, r, oncall, r.step_started_at) for r in opened}
+    runs = await escalation_runs.start(tx.conn, [paging.planned(r, plans[r.incident_id]) for r in opened])
     pages: list[Notification] = []
     for run in runs:
-        pages += _first_step(tx, config.tenant(run.tenant), run, causes[run.incident_id])
+        pages += _first_step(tx, config, run, plans[run.incident_id], causes[run.incident_id])
     await notifications.enqueue(tx.conn, pages)
 
 
@@ -73,7 +79,9 @@ def _of_known_tenants(
     return found
 
 
-def _first_step(tx: Tx, tenant: Tenant | None, run: EscalationRun, m: Message[IncidentOpened]) -> list[Notification]:
+def _first_step(
+    tx: Tx, config: TierlineConfig, run: EscalationRun, step_plan: StepPlan, m: Message[IncidentOpened]
+) -> list[Notification]:
     """Emit the run's first step (asking for its tier first if it is above the incident's); the pages it sends
     and the `opened` notifications, to queue with the batch's."""
     opened, cause = m.payload, m.envelope
@@ -85,8 +93,8 @@ def _first_step(tx: Tx, tenant: Tenant | None, run: EscalationRun, m: Message[In
         tx.emit(cause)
     started = events.step_started(run, reason="incident opened", cause=cause)
     tx.emit(started)
-    told = notifications_for(tenant, trigger="opened", incident=run.incident, cause=m.envelope)
-    return run.pages(tenant, started) + told
+    told = notifications_for(config.tenant(run.tenant), trigger="opened", incident=run.incident, cause=m.envelope)
+    return paging.step_pages(config, run, step_plan, started) + told
 
 
 async def on_incident_lifecycle(tx: Tx, messages: list[Message[Lifecycle]], config: TierlineConfig) -> None:
@@ -113,6 +121,7 @@ async def on_incident_lifecycle(tx: Tx, messages: list[Message[Lifecycle]], conf
 
 
 async def on_acknowledged(tx: Tx, cause: Envelope, e: IncidentAcknowledged, config: TierlineConfig) -> None:
+    """The response clock stops, the policy stops paging, and pages still waiting their delay are cancelled."""
     await _stop_clocks(tx, cause, e.incident_id, ["response"], e.at)  # clocks before runs, everywhere
     await _end_run(tx, e.incident_id, "acknowledged")
 
@@ -145,6 +154,8 @@ async def _end_run(tx: Tx, incident_id: str, state: RunState) -> list[Escalation
     for run in found:
         if (ended := run.end(state)) is not None:
             await escalation_runs.save(tx.conn, ended)
+    if (cancelled := await notifications.cancel_pages(tx.conn, incident_id=incident_id)) > 0:
+        log.info("oncall.pages_cancelled", incident_id=incident_id, count=cancelled, why=state)
     return found
 
 

@@ -1,6 +1,7 @@
 """Triage's subscriber table: alerts become incidents; change windows suppress; heartbeats re-arm and control
 results open or close findings (through the same path as alerts); escalation moves tiers and reports its SLA
-clocks; change links suspected causes. The one dispatch order (libs/subscriptions.py) puts change windows first,
+clocks; change links suspected causes; a paged person's acknowledge or resolve link acts as them, and pages to
+people go on the timeline. The one dispatch order (libs/subscriptions.py) puts change windows first,
 so alerts in the same batch see them, and heartbeats and controls before alerts, so a batch locks a heartbeat's
 row before alert keys, as the late-heartbeat worker does."""
 
@@ -21,6 +22,10 @@ from libs.contracts import (
     EscalationRequested,
     HeartbeatReceived,
     IncidentEscalated,
+    NotificationDeadLettered,
+    NotificationDelivered,
+    PageAcknowledged,
+    PageResolved,
     UnmanagedChangeLinked,
 )
 from libs.events import utcnow
@@ -29,7 +34,7 @@ from libs.uow import Tx
 from services.triage import store
 from services.triage.alerts import Raised, number_new_incidents, triage_alerts, triage_own
 from services.triage.domain import controls, heartbeats, sla
-from services.triage.domain.actions import Done, unassign_below_tier
+from services.triage.domain.actions import Done, answer_page, unassign_below_tier
 from services.triage.domain.fallback import AlertDeadLettered, fallback_incident
 from services.triage.domain.sla import SlaNews
 from services.triage.events import incident_event, opened, outcome_event
@@ -182,6 +187,44 @@ async def on_unmanaged_change_links(
         await store.record_batch(tx.conn, incidents=[incident], timeline=[step])
 
 
+async def on_pages_answered(
+    tx: Tx, messages: list[Message[PageAcknowledged | PageResolved]], config: TierlineConfig
+) -> None:
+    """Someone paged used an acknowledge or resolve link: applied as them, committed with its incident events
+    (escalation stops its policy on the `incident.acknowledged` that follows, as for any acknowledgement)."""
+    for m in messages:
+        p = m.payload
+        incident = await store.get_incident(tx.conn, ref=p.incident_id, lock=True)
+        if incident is None or incident.tenant != m.tenant:
+            continue
+        via = {"via": "page link", "person": p.person, "method": p.method, "notification_id": p.notification_id}
+        action = "resolve" if isinstance(p, PageResolved) else "acknowledge"
+        done = answer_page(incident, action, p.by, p.at, via)
+        steps = [TimelineEntry(incident.id, p.at, kind, p.by, detail) for kind, detail in done.steps]
+        await store.record_batch(tx.conn, incidents=[incident], timeline=steps)
+        if incident.parent_id and done.events:  # resolving a child may settle its provider incident
+            await store.settle_provider_incidents(tx.conn, parents=[incident.parent_id], at=p.at)
+        tx.emit(*[incident_event(kind, incident, payload, cause=m.envelope) for kind, payload in done.events])
+
+
+async def on_pages_sent(
+    tx: Tx, messages: list[Message[NotificationDelivered | NotificationDeadLettered]], config: TierlineConfig
+) -> None:
+    """The incident shows who was paged, when and by which contact method (escalation's pages to people; its
+    notifications to a tenant's targets are in its own list, not on the timeline)."""
+    steps = []
+    for m in messages:
+        p = m.payload
+        if p.person is None or (incident := await store.get_incident(tx.conn, ref=p.incident_id)) is None:
+            continue
+        if incident.tenant == m.tenant:
+            kind = "paged" if isinstance(p, NotificationDelivered) else "page_failed"
+            detail = {"person": p.person, "method": p.kind, "schedule": p.schedule, "trigger": p.trigger,
+                      "notification_id": p.notification_id, "attempts": p.attempts, "error": p.last_error}  # fmt: skip
+            steps.append(TimelineEntry(incident.id, p.at, kind, ACTOR, detail))
+    await store.record_batch(tx.conn, incidents=[], timeline=steps)
+
+
 async def on_alerts_dead_lettered(tx: Tx, messages: list[Message[AlertDeadLettered]], config: TierlineConfig) -> None:
     """A dead-lettered alert still reaches a human (domain/fallback.py): one incident per alert, however many
     consumers gave up on it (the letter's inbox id is the original event's)."""
@@ -208,6 +251,8 @@ SUBSCRIPTIONS: Subscriptions[TierlineConfig] = {
     EscalationRequested: on_escalation_requested,
     (ChangeIncidentLinked, ChangeIncidentCleared): on_change_incident_links,
     UnmanagedChangeLinked: on_unmanaged_change_links,
+    (PageAcknowledged, PageResolved): on_pages_answered,
+    (NotificationDelivered, NotificationDeadLettered): on_pages_sent,
 }  # fmt: skip
 # The dead-letter stream's alerts (a consumer of its own: services/triage/service.py).
 DEAD_LETTERS: Subscriptions[TierlineConfig] = {AlertDeadLettered: on_alerts_dead_lettered}

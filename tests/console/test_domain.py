@@ -26,6 +26,7 @@ APPROVER = Principal("globex-approver", "client_approver", "globex")
 ALICE = Principal("alice", "change_manager", None)
 BOB = Principal("bob", "cab_member", None)
 SCOPED = Principal("nina", "engineer", None, frozenset({"globex"}))
+MANAGER_P = Principal("max", "manager", None)
 
 
 # --- queue filters ---------------------------------------------------------------------------------------
@@ -161,8 +162,37 @@ def test_change_actions_keep_to_the_roles_and_nobody_votes_on_their_own_change()
 
 
 def test_clients_get_no_mine_tab():
-    assert [n.key for n in navigation(ENGINEER)] == ["queue", "mine", "changes", "reports"]
-    assert [n.key for n in navigation(VIEWER)] == ["queue", "changes", "reports"]
+    assert [n.key for n in navigation(ENGINEER)] == ["queue", "mine", "changes", "oncall", "reports"]
+    assert [n.key for n in navigation(VIEWER)] == ["queue", "changes", "oncall", "reports"]
+
+
+def test_the_console_knows_each_api_prefix_by_the_service_that_declares_it():
+    """upstream.OWNERS (which service answers a path, for TIERLINE_API_URLS) against each SERVICE spec."""
+    from services.console.upstream import OWNERS
+    from services.registry import NAMES, REGISTRY
+
+    declared = {p: n for n in NAMES for p in REGISTRY.spec(n).prefixes}
+    assert {p: OWNERS[p] for p in OWNERS if p in declared} == {p: declared[p] for p in OWNERS if p in declared}
+    for prefix, owner in OWNERS.items():  # a prefix the console calls lies under one its owner declares
+        assert any(prefix.startswith(d) or d.startswith(prefix) for d, n in declared.items() if n == owner), prefix
+
+
+def test_the_week_of_shifts_is_cut_at_midnight_utc():
+    from datetime import date
+
+    from services.console.domain.oncall import by_day, may_override
+
+    shifts = [
+        {"user": "eve", "start": "2026-06-07T23:00:00+00:00", "end": "2026-06-09T08:00:00+00:00", "layer": "weekly"},
+        {"user": "oscar", "start": "2026-06-09T08:00:00Z", "end": "2026-06-09T09:00:00Z", "override_id": "o1"},
+    ]
+    days = by_day(shifts, date(2026, 6, 8))
+    assert [[(p.user, p.label, p.source) for p in d] for d in days[:2]] == [
+        [("eve", "00:00\u201324:00", "layer weekly")],
+        [("eve", "00:00\u201308:00", "layer weekly"), ("oscar", "08:00\u201309:00", "override")],
+    ]
+    assert all(d == [] for d in days[2:])
+    assert may_override(MANAGER_P) and not may_override(ENGINEER) and not may_override(VIEWER)
 
 
 # --- words, forms --------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from tests.e2e.test_stack import ready, stop, tierline_up, up_env
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "Bearer demo-engineer-token"
-SIGNALS = "Heartbeats, backups and compliance controls"
+SIGNALS = "Heartbeats, backups and compliance controls"  # a README heading, its ```sh block run below
 
 
 def sh_block(heading: str) -> str:
@@ -175,6 +175,14 @@ async def test_readme_examples_run(tmp_path, http):
         current, reloaded = (json.loads(line) for line in ("{" + answers).replace("}{", "}\n{").splitlines())
         assert (current["version"], current["via"], [h["version"] for h in current["history"]]) == (1, "seed", [1])
         assert reloaded == {"version": 1, "changed": False, "changes": {}, "warnings": []}
+
+        # "On call": who is on call now, this week's shifts, and an override that puts nina on and comes off.
+        schedules, now, week, covered, removed = await run(sh_block("On call"), url)
+        assert [(s["id"], s["tenant"]) for s in schedules["items"]] == [("noc", None), ("tier2", None)]
+        assert now["on_call"]["user"] in {"ann", "sam", "max"} and now["on_call"]["layer"] in {"weekdays", "weekend"}
+        assert week["shifts"] and {s["user"] for s in week["shifts"]} <= {"ann", "sam", "max"}
+        assert (covered["on_call"]["user"], covered["on_call"]["layer"]) == ("nina", None)
+        assert removed["removed"]["id"] == covered["on_call"]["override_id"]
     finally:
         await stop(proc)
 

@@ -74,6 +74,17 @@ class Receiver:
         return [(h, b) for p, h, b in self.requests if p == path]
 
 
+class Mailbox:
+    """An aiosmtpd handler keeping every mail it receives: (envelope sender, recipients, raw message)."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], bytes]] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return "250 OK"
+
+
 class Bus:
     """Publishes one incident's events, as triage would."""
 

@@ -13,7 +13,7 @@ from aiosmtpd.controller import Controller
 
 from libs.localstack import free_port
 from tests.conftest import auth, eventually
-from tests.escalation.support import SECRET, Bus, Receiver, stream_events, write_config
+from tests.escalation.support import SECRET, Bus, Mailbox, Receiver, stream_events, write_config
 
 ROOT = Path(__file__).resolve().parents[2]
 SLA = {p: {"respond": "1h", "resolve": "8h"} for p in ("P1", "P2", "P3", "P4", "P5")}
@@ -104,15 +104,6 @@ async def test_dead_letter_record_after_the_last_try_with_exponential_backoff(se
     assert len(receiver.on("/hook")) == 3  # nothing after the last try
     await inc.close()
     await receiver.stop()
-
-
-class Mailbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], bytes]] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        return "250 OK"
 
 
 async def test_slack_payload_and_email(settings, start, http, tmp_path):

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from aiohttp import web
 
 from libs.auth import authenticate
 from libs.errors import ApiError, read_body
 from libs.events import utcnow
-from libs.query import Problems, check_query, limit_problems, tenant_scope
+from libs.query import check_query, instant_param, limit_problems, tenant_scope
 from libs.uow import unit_of_work
 from libs.web import respond, snapshot
 from services.change import store
@@ -60,17 +60,6 @@ async def list_changes(request: web.Request) -> web.Response:
     return respond({"items": [change_json(c) for c in items]})
 
 
-def _instant(raw: str | None, fallback: datetime, name: str, problems: Problems) -> datetime:
-    if not raw:
-        return fallback
-    try:
-        value = datetime.fromisoformat(raw.replace(" ", "+"))  # an unencoded '+' arrives as a space
-    except ValueError:
-        problems.append({"field": name, "message": "an ISO 8601 date or datetime, e.g. 2026-12-01"})
-        return fallback
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
 async def calendar(request: web.Request) -> web.Response:
     """Every change whose planned window or actual implementation overlaps [from, to), the unmanaged changes
     tools reported in it, and the freezes it touches. Default: 31 days from today (UTC)."""
@@ -80,8 +69,8 @@ async def calendar(request: web.Request) -> web.Response:
     tenants = tenant_scope(who, snapshot(request).config, q.get("tenant"))
     problems = limit_problems(limit := q.get("limit", "500"), most=2000)
     today = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
-    start = _instant(q.get("from"), today, "from", problems)
-    end = _instant(q.get("to"), start + timedelta(days=31), "to", problems)
+    start = instant_param(q.get("from"), today, "from", problems)
+    end = instant_param(q.get("to"), start + timedelta(days=31), "to", problems)
     if not problems and not start < end <= start + CALENDAR_SPAN:
         problems.append({"field": "to", "message": "after from, and at most 366 days after it"})
     check_query(request, {"tenant", "from", "to", "limit"}, problems)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from services.console.api import changes, incident, live, queue, reports, sessions
+from services.console.api import changes, incident, live, oncall, queue, reports, sessions
 from services.console.api.context import PREFIX, page, viewer_or_none
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -41,6 +41,9 @@ def add_routes(app: web.Application) -> None:
     r.add_get(f"{PREFIX}/changes/{{ref}}", changes.change_page)
     r.add_post(f"{PREFIX}/changes/{{ref}}/{{action}}", changes.change_action)
     r.add_post(f"{PREFIX}/changes/{{ref}}/incidents/{{incident}}/clear", changes.clear_link)
+    r.add_get(f"{PREFIX}/oncall", oncall.oncall_page)
+    r.add_post(f"{PREFIX}/oncall/overrides", oncall.add_override)
+    r.add_post(f"{PREFIX}/oncall/{{schedule}}/overrides/{{override_id}}/remove", oncall.remove_override)
     r.add_get(f"{PREFIX}/reports", reports.reports_page)
     r.add_get(f"{PREFIX}/reports/overview", reports.overview)
     r.add_get(f"{PREFIX}/reports/{{tenant}}", reports.tenant_report)

@@ -52,6 +52,9 @@ class Viewer:
     async def post(self, request: web.Request, path: str, body: Any) -> Answer:
         return await request.app[STATE].upstream.post(self.token, path, body)
 
+    async def delete(self, request: web.Request, path: str) -> Answer:
+        return await request.app[STATE].upstream.delete(self.token, path)
+
 
 VIEWER: web.RequestKey[Viewer] = web.RequestKey("viewer", Viewer)
 

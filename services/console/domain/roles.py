@@ -40,11 +40,15 @@ def is_client(who: Principal) -> bool:
 
 
 def navigation(who: Principal) -> list[NavItem]:
-    """The top bar. Pages join here as they come (an on-call page belongs after Changes)."""
+    """The top bar. Pages join here as they come."""
     items = [NavItem("queue", "Queue", "/console/queue")]
     if who.has_role(INCIDENT_RESPONDERS):
         items.append(NavItem("mine", "Mine", "/console/queue?view=mine"))
-    items += [NavItem("changes", "Changes", "/console/changes"), NavItem("reports", "Reports", "/console/reports")]
+    items += [
+        NavItem("changes", "Changes", "/console/changes"),
+        NavItem("oncall", "On call", "/console/oncall"),
+        NavItem("reports", "Reports", "/console/reports"),
+    ]
     return items
 
 

@@ -18,7 +18,7 @@ TIMESTAMP_HEADER = "Tierline-Timestamp"
 DELIVERY_HEADER = "Tierline-Delivery"  # the notification id: a receiver drops a delivery it has seen
 
 
-Status = Literal["pending", "delivered", "dead"]
+Status = Literal["pending", "delivered", "dead", "cancelled"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,12 @@ class Notification(NotificationRef):
 
     dedup_key: str  # the cause's event id: a replayed cause (same target) notifies once
     body: dict[str, Any]
+    # A page to a person (domain/pages.py): which of their contact methods, for which schedule, and when it is
+    # due (a later method waits its delay); None for a tenant's notification targets, due at once.
+    person: str | None = None
+    method: int | None = None
+    schedule: str | None = None
+    due_at: datetime | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,6 +65,9 @@ class Delivery(NotificationRef):
 
     body: str  # the JSON text to send, as it was queued
     attempts: int  # including the attempt being made now
+    person: str | None = None  # a page: the person and which of their contact methods
+    method: int | None = None
+    schedule: str | None = None
 
 
 @dataclass(frozen=True)
@@ -147,9 +156,25 @@ def describe(trigger: str, incident: Incident, data: dict[str, Any]) -> str:
         case "resolved":
             return f"{head}: resolved by {data.get('by')}"
         case "step":
+            step = f"escalation step {data.get('step', 0) + 1}, round {data.get('round', 0) + 1}"
+            if person := data.get("person"):
+                return f"{head}: paging {person} ({_on_call_for(data)}{step})"
             who = data.get("group") or f"Tier {data.get('tier')}"
-            return f"{head}: paging {who} (escalation step {data.get('step', 0) + 1}, round {data.get('round', 0) + 1})"
+            return f"{head}: paging {who} ({step})"
+        case "handoff":
+            return (
+                f"{head}: still unacknowledged at the handoff; paging {data.get('person')} ({_on_call_for(data)[:-2]})"
+            )
     return f"{head}: {trigger}"
+
+
+def _on_call_for(data: dict[str, Any]) -> str:
+    schedule = data.get("schedule")
+    if not schedule:
+        return ""
+    if data.get("fallback"):
+        return f"nobody on call for {schedule}: its fallback; "
+    return f"on call for {schedule}; "
 
 
 def body_for(
@@ -162,7 +187,10 @@ def body_for(
         return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": f"*{text}*"}}]}
     if kind == "email":
         lines = [text, "", f"Tenant: {tenant}", f"Incident: {incident.number} ({incident.incident_id})"]
-        lines += [f"{k}: {v}" for k, v in sorted(event.get("data", {}).items())]
+        # What the event says, less what the lines above say already and what is empty.
+        shown = {"incident_id", "number", "notify", "fallback"}
+        data = sorted(event.get("data", {}).items())
+        lines += [f"{k}: {v}" for k, v in data if k not in shown and v not in (None, [])]
         return {"subject": text, "text": "\n".join(lines)}
     return {
         "id": notification_id,

@@ -56,6 +56,10 @@ class EscalationRun:
     step_due_at: datetime | None  # when the step runs out unacknowledged; None once nothing is running
     state: RunState = "running"
     sla: dict[str, dict[str, float]]  # every priority's targets at opening, for priority changes
+    # Who each schedule the current step pages had on call when it was last looked at, and when that changes
+    # next (the handoff worker pages the incoming person then); empty and None when no schedule is paged.
+    on_call: dict[str, str | None] = field(default_factory=dict)
+    handoff_at: datetime | None = None
     cal: Calendar = field(repr=False, compare=False)  # `coverage`, built once per record
 
     @classmethod
@@ -123,17 +127,21 @@ class EscalationRun:
         return self.start_step(first_step(self.steps, self.tier), 0, at, state="running")
 
     def end(self, state: RunState) -> EscalationRun | None:
-        """Acknowledged, closed or exhausted: nothing more runs out. An acknowledged or exhausted run is ended
-        again only by closing (None: unchanged)."""
+        """Acknowledged, closed or exhausted: nothing more runs out, no handoff pages anyone. An acknowledged or
+        exhausted run is ended again only by closing (None: unchanged)."""
         if self.state != "running" and state != "closed":
-            return None
-        return replace(self, state=state, step_due_at=None)
+            # An exhausted policy pages nobody more by steps, but still at handoffs: until now.
+            return replace(self, handoff_at=None) if self.handoff_at is not None else None
+        return replace(self, state=state, step_due_at=None, handoff_at=None)
 
     def pages(self, tenant: Tenant | None, cause: Envelope) -> list[Notification]:
-        """The pages of the step the run is on, to the step's targets, caused by its `escalation.step_started`."""
+        """The notifications of the step the run is on to the tenant's targets it names, caused by its
+        `escalation.step_started` (the people it pages: paging.page_step)."""
         if tenant is None or not self.current.notify:
             return []
         targets = step_targets(tenant, self.current.notify)
+        if not targets:
+            return []
         return notifications_for(tenant, trigger="step", incident=self.incident, cause=cause, targets=targets)
 
 

@@ -17,15 +17,31 @@ from services.escalation.store import arrays
 
 
 async def enqueue(conn: asyncpg.Connection, notifications: Sequence[Notification]) -> int:
-    """Queue notifications; a replayed cause (same target and dedup key) queues nothing. Returns how many were new."""
+    """Queue notifications; a replayed cause (same target and dedup key) queues nothing. Returns how many were new.
+    A page waits until its `due_at` (a contact method's delay); everything else is due at once."""
     if not notifications:
         return 0
-    names = ("id", "tenant", "incident_id", "number", "target", "kind", "trigger", "dedup_key")
+    names = ("id", "tenant", "incident_id", "number", "target", "kind", "trigger", "dedup_key", "person", "method",
+             "schedule")  # fmt: skip
     status = await conn.execute(
-        f"INSERT INTO notifications ({', '.join(names)}, body) SELECT * FROM unnest($1::uuid[], $2::text[],"
-        " $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[]) ON CONFLICT DO NOTHING",
+        f"INSERT INTO notifications ({', '.join(names)}, body, next_attempt_at) SELECT i, t, ii, n, ta, k, tr, d, p,"
+        " m, s, b, COALESCE(due, now()) FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[],"
+        " $6::text[], $7::text[], $8::text[], $9::text[], $10::smallint[], $11::text[], $12::jsonb[],"
+        " $13::timestamptz[]) AS u(i, t, ii, n, ta, k, tr, d, p, m, s, b, due) ON CONFLICT DO NOTHING",
         *arrays(notifications, names),
         [json.dumps(n.body) for n in notifications],
+        [n.due_at for n in notifications],
+    )
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def cancel_pages(conn: asyncpg.Connection, *, incident_id: str) -> int:
+    """The incident was acknowledged or resolved: its pages not sent yet (a contact method still waiting its
+    delay, or a retry) are cancelled. Returns how many."""
+    status = await conn.execute(
+        "UPDATE notifications SET status = 'cancelled', finished_at = now() WHERE incident_id = $1"
+        " AND status = 'pending' AND person IS NOT NULL",
+        incident_id,
     )
     return int(status.rsplit(" ", 1)[-1])
 
@@ -37,7 +53,7 @@ async def claim_due(conn: asyncpg.Connection, *, limit: int, lease_s: float) -> 
         "UPDATE notifications SET attempts = attempts + 1, next_attempt_at = now() + make_interval(secs => $2)"
         " WHERE id IN (SELECT id FROM notifications WHERE status = 'pending' AND next_attempt_at <= now()"
         " ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)"
-        " RETURNING id, tenant, incident_id, number, target, kind, trigger, body, attempts",
+        " RETURNING id, tenant, incident_id, number, target, kind, trigger, body, attempts, person, method, schedule",
         limit,
         lease_s,
     )
@@ -60,8 +76,10 @@ async def record_attempt(
         attempt.duration_ms,
     )
     await conn.execute(
-        "UPDATE notifications SET status = $2, last_error = $3, next_attempt_at = $4,"
-        " finished_at = CASE WHEN $2 = 'pending' THEN NULL ELSE $5::timestamptz END WHERE id = $1",
+        # A page cancelled while it was being sent stays cancelled unless this attempt delivered it.
+        "UPDATE notifications SET status = CASE WHEN status = 'cancelled' AND $2 <> 'delivered' THEN 'cancelled'"
+        " ELSE $2 END, last_error = $3, next_attempt_at = $4,"
+        " finished_at = CASE WHEN $2 = 'pending' THEN finished_at ELSE $5::timestamptz END WHERE id = $1",
         delivery.id,
         status,
         attempt.error,
@@ -81,6 +99,8 @@ class NotificationRead:
     target: str
     kind: str
     trigger: str
+    person: str | None  # a page: the person paged (`kind` is the contact method) and the schedule, if any
+    schedule: str | None
     status: Status
     attempts: int
     next_attempt_at: datetime

@@ -13,7 +13,8 @@ import asyncio
 import json
 import os
 import time
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
 import aiohttp
@@ -22,11 +23,12 @@ import asyncpg
 import structlog
 from prometheus_client import Counter
 
-from libs.config import NotificationTarget, TierlineConfig
+from libs.config import TierlineConfig
 from libs.config.live import LiveConfig
 from libs.outbox import Outbox
 from libs.settings import Settings
 from libs.uow import Tx, unit_of_work
+from libs.web import Origin
 from libs.workers import Worker
 from services.escalation import events
 from services.escalation.domain.notifications import (
@@ -39,6 +41,7 @@ from services.escalation.domain.notifications import (
     sign,
 )
 from services.escalation.store import notifications
+from services.escalation.workers.links import LinkMaker
 
 log = structlog.get_logger()
 ATTEMPTS = Counter("tierline_notification_attempts_total", "Notification attempts", ["kind", "outcome"])
@@ -50,17 +53,24 @@ def notification_sender(
     live: LiveConfig,
     settings: Settings,
     http: aiohttp.ClientSession,
+    origin: Origin,
     *,
     batch: int = 50,
 ) -> Worker:
     lease_s = settings.notify_timeout_s * 3 + 5  # far longer than one send can take
+    valid_for = timedelta(hours=settings.ack_link_hours)
 
     async def tick() -> int:
+        config = live.config()  # one configuration version for the whole tick
         async with unit_of_work(pool, outbox) as tx:
             due = await notifications.claim_due(tx.conn, limit=batch, lease_s=lease_s)
+            # The links of each page, committed before the page that carries them is sent.
+            due = await LinkMaker(config, origin, valid_for).add(tx, due)
         if not due:
             return 0
-        send = Sender(live.config(), settings, http)  # one configuration version for the whole tick
+        return await finished(asyncio.create_task(deliver(Sender(config, settings, http), due)))
+
+    async def deliver(send: Sender, due: list[Delivery]) -> int:
         started = time.perf_counter()
         attempts = await asyncio.gather(*(send(d) for d in due))
         async with unit_of_work(pool, outbox) as tx:
@@ -70,6 +80,20 @@ def notification_sender(
         return len(due)
 
     return Worker("notification-sender", tick, poll_s=settings.timer_poll_s, batch=batch)
+
+
+async def finished(work: asyncio.Task[int]) -> int:
+    """Sends in flight when the service stops are finished and recorded (at most the send timeout), then the
+    stop goes on: cut off, they would stay leased and go out only after the lease, or twice."""
+    stopping = False
+    while not work.done():
+        try:
+            await asyncio.shield(work)
+        except asyncio.CancelledError:
+            stopping = True
+    if stopping:
+        raise asyncio.CancelledError
+    return work.result()
 
 
 async def _record(tx: Tx, settings: Settings, d: Delivery, attempt: Attempt) -> None:
@@ -87,6 +111,17 @@ async def _record(tx: Tx, settings: Settings, d: Delivery, attempt: Attempt) -> 
     tx.emit(events.notification_outcome(d, status, attempt.error, now))
 
 
+@dataclass(frozen=True)
+class Destination:
+    """A tenant's notification target or a person's contact method: what sending needs of either."""
+
+    kind: str
+    url: str | None
+    to: list[str]
+    secret_env: str | None
+    secret: str | None
+
+
 class Sender:
     """Sends one delivery to its target (signed webhook, Slack-compatible webhook, e-mail) and says how it went."""
 
@@ -101,15 +136,28 @@ class Sender:
             ok, code, error = False, None, f"{type(exc).__name__}: {exc}"[:500]
         return Attempt(ok, code, error, (time.perf_counter() - t0) * 1000)
 
-    def _target(self, d: Delivery) -> NotificationTarget | None:
+    def _destination(self, d: Delivery) -> Destination | None:
+        """Where it goes: a page's contact method of its person, else the tenant's target (as configured now)."""
+        if d.person is not None:
+            person = self.config.directory.person(d.tenant, d.person)
+            methods = person.contact_methods if person else []
+            if d.method is None or not 0 <= d.method < len(methods):
+                return None
+            m = methods[d.method]
+            return Destination(m.kind, m.url, [m.to] if m.to else [], m.secret_env, m.secret)
         tenant = self.config.tenant(d.tenant)
         found = [t for t in tenant.notifications.targets if t.name == d.target] if tenant else []
-        return found[0] if found else None
+        return (
+            Destination(found[0].kind, found[0].url, found[0].to, found[0].secret_env, found[0].secret)
+            if found
+            else None
+        )
 
     async def _send(self, d: Delivery) -> tuple[bool, int | None, str | None]:
-        target = self._target(d)
+        target = self._destination(d)
         if target is None:
-            return False, None, f"target {d.target!r} is no longer configured"
+            what = f"contact method {d.method} of {d.person!r}" if d.person else f"target {d.target!r}"
+            return False, None, f"{what} is no longer configured"
         body = d.body.encode()
         if target.kind == "email":
             return await self._mail(target, json.loads(body))
@@ -126,7 +174,7 @@ class Sender:
             ok = 200 <= resp.status < 300
             return ok, resp.status, None if ok else f"HTTP {resp.status}"
 
-    async def _mail(self, target: NotificationTarget, body: dict[str, str]) -> tuple[bool, int | None, str | None]:
+    async def _mail(self, target: Destination, body: dict[str, str]) -> tuple[bool, int | None, str | None]:
         smtp = self.config.provider.smtp
         if smtp is None:
             return False, None, "no provider.smtp configured"

@@ -20,6 +20,7 @@ from libs.contracts import (
     IncidentReopened,
     IncidentResumed,
 )
+from libs.lifecycle import IllegalTransition
 from services.triage.domain.incident import Incident, IncidentRefused, transition
 from services.triage.events import resolved
 
@@ -145,3 +146,18 @@ def set_priority(i: Incident, by: str, at: datetime, priority: str, reason: str)
 def note(i: Incident, by: str, at: datetime, text: str, internal: bool) -> Done:
     payload = IncidentNoteAdded(**_ref(i), by=by, at=at, text=text, internal=internal)
     return Done().add("note", {"text": text, "internal": internal}, "incident.note_added", payload)
+
+
+def answer_page(i: Incident, action: str, by: str, at: datetime, via: dict[str, Any]) -> Done:
+    """A paged person used a page's acknowledge or resolve link (escalation checked it): the action as them, a
+    resolve with the code `solved`, and the timeline saying through which page. An incident already past it
+    (acknowledged, resolved) is left alone; the timeline still shows who tried (docs/oncall.md)."""
+    try:
+        if action == "resolve":
+            done = resolve(i, by, at, "solved", False, "resolved from a page link")
+        else:
+            done = acknowledge(i, by, at)
+    except IllegalTransition:
+        return Done(steps=[("page_link_ignored", via | {"action": action, "state": i.state})])
+    done.steps = [(kind, detail | via) for kind, detail in done.steps]
+    return done

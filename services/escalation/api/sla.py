@@ -1,30 +1,23 @@
-"""Escalation's HTTP API: an incident's SLA clocks and escalation policy; notifications and their attempts."""
+"""An incident's SLA clocks and escalation policy (with who its schedules had on call); notifications and their
+attempts, pages to people among them."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
-import asyncpg
 from aiohttp import web
 
 from libs.auth import authenticate
 from libs.errors import ApiError
 from libs.query import check_query, limit_problems, tenant_scope
 from libs.web import respond, snapshot
+from services.escalation.api.state import STATE
 from services.escalation.domain.clock import SlaClock
 from services.escalation.domain.run import EscalationRun
 from services.escalation.store import escalation_runs, notifications, sla_clocks
 
-NOTIFICATION_STATUSES = ("pending", "delivered", "dead")
-
-
-@dataclass
-class EscalationState:
-    pool: asyncpg.Pool
-
-
-STATE: web.AppKey[EscalationState] = web.AppKey("escalation", EscalationState)
+NOTIFICATION_STATUSES = ("pending", "delivered", "dead", "cancelled")
 
 
 def clock_view(clock: SlaClock) -> dict[str, Any]:
@@ -54,6 +47,8 @@ def run_view(run: EscalationRun) -> dict[str, Any]:
         "step_due_at": run.step_due_at,
         "steps": [s.snapshot() for s in run.steps],
         "repeat": run.repeat,
+        "on_call": run.on_call,  # each schedule the step pages: who was on call when last looked at (None: a gap)
+        "next_handoff_at": run.handoff_at,
     }
 
 
@@ -89,8 +84,3 @@ async def notification_log(request: web.Request) -> web.Response:
             conn, tenants=tenants, incident=q.get("incident"), status=q.get("status"), limit=int(q.get("limit", "100"))
         )
     return respond({"items": [asdict(n) for n in found]})
-
-
-def add_routes(app: web.Application) -> None:
-    app.router.add_get("/v1/sla/incidents/{incident_id}", incident_clocks)  # id or number
-    app.router.add_get("/v1/sla/notifications", notification_log)
