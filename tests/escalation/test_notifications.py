@@ -134,7 +134,12 @@ async def test_slack_payload_and_email(settings, start, http, tmp_path):
         [(sender, rcpt, content)] = mailbox.messages
         assert (sender, rcpt) == ("tierline@msp.example", ["duty@acme.example"])
         assert b"Subject: [P1] ACME-77 ERP DB down: opened at Tier 1" in content
-        _, listing = await listed(http, esc, "tenant=acme&status=delivered")
+
+        async def delivered():  # the receiver may get a send a moment before the sender records it as delivered
+            _, listing = await listed(http, esc, "tenant=acme&status=delivered")
+            return len(listing["items"]) >= 2 and listing
+
+        listing = await eventually(delivered)
         assert sorted(i["kind"] for i in listing["items"]) == ["email", "slack"]
         assert {i["number"] for i in listing["items"]} == {"ACME-77"}
         await inc.close()

@@ -61,6 +61,11 @@ def notification_sender(
     valid_for = timedelta(hours=settings.ack_link_hours)
 
     async def tick() -> int:
+        # Claim, send and record as one piece that a stop lets finish: a stop landing as the claim commits
+        # would otherwise leave its rows leased, unsent until the lease ran out.
+        return await finished(asyncio.create_task(claim_and_deliver()))
+
+    async def claim_and_deliver() -> int:
         config = live.config()  # one configuration version for the whole tick
         async with unit_of_work(pool, outbox) as tx:
             due = await notifications.claim_due(tx.conn, limit=batch, lease_s=lease_s)
@@ -68,7 +73,7 @@ def notification_sender(
             due = await LinkMaker(config, origin, valid_for).add(tx, due)
         if not due:
             return 0
-        return await finished(asyncio.create_task(deliver(Sender(config, settings, http), due)))
+        return await deliver(Sender(config, settings, http), due)
 
     async def deliver(send: Sender, due: list[Delivery]) -> int:
         started = time.perf_counter()
