@@ -9,79 +9,18 @@ import io
 import json
 import re
 from datetime import UTC, datetime
-from html.parser import HTMLParser
 from pathlib import Path
 
-import aiohttp
 import pytest
-import yaml
 
-from libs.bus import connect_bus
-from libs.config import sha256_hex
-from libs.events import Envelope
 from services.reporting.domain.period import Period
 from services.reporting.domain.report import LedgerSlice, build
 from services.reporting.domain.stories import Event
-from tests.conftest import CHROMIUM_FLAGS, NO_CHROMIUM, auth, chromium, eventually
+from tests.conftest import CHROMIUM_FLAGS, NO_CHROMIUM, chromium
 from tests.reporting import month
+from tests.reporting.octo import OCTOBER, get, overview_rows
 
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "reporting"
-OCTOBER = {"from": "2026-10-01", "to": "2026-11-01"}
-
-
-@pytest.fixture
-async def octo(settings, start, tmp_path):
-    """Reporting with a config holding the month's tenant and a second one, fed the month's events."""
-    other = {
-        **month.TENANT.model_dump(mode="json", exclude={"services"}),
-        "id": "other",
-        "code": "OTHER",
-        "api_tokens": [{"user": "other-viewer", "role": "client_viewer", "token_sha256": sha256_hex("other-token")}],
-    }
-    octo = {
-        **month.TENANT.model_dump(mode="json"),
-        "api_tokens": [{"user": "octo-viewer", "role": "client_viewer", "token_sha256": sha256_hex("octo-token")}],
-    }
-    config = {
-        "provider": {
-            "name": "Test MSP",
-            "contact": {"email": "desk@msp.example", "phone": "+44 20 7946 0000", "url": "https://msp.example/help"},
-            "api_tokens": [{"user": "admin", "role": "provider_admin", "token_sha256": sha256_hex("admin-token")}],
-        },
-        "tenants": [octo, other],
-    }
-    path = tmp_path / "octo.yaml"
-    path.write_text(yaml.safe_dump(config))
-    mine = settings.model_copy(update={"config": path})
-    svc = await start("reporting", mine)
-    bus = await connect_bus(mine, name="test")
-    try:
-        envs = [
-            Envelope(
-                source="tierline/test",
-                type=f"tierline.{kind}",
-                time=at,
-                tenant="octo",
-                subject=data.get("incident_id") or data.get("change_id"),
-                correlationid="c",
-                data=data,
-            )
-            for kind, at, data in month.all_events()
-        ]
-        await bus.publish_many(envs)
-
-        async def recorded():
-            return await bus.lag("reporting") == 0
-
-        await eventually(recorded)
-    finally:
-        await bus.close()
-    return svc
-
-
-async def get(http, url, token="admin-token", **params):
-    async with http.get(url, params=params, headers=auth(token)) as r:
-        return r.status, r.headers.get("Content-Type", ""), await r.read()
 
 
 def pure_report() -> dict:
@@ -219,97 +158,3 @@ async def test_one_incidents_sla_explained(octo, http):
     status, _, raw = await get(http, f"{octo.url}/v1/reports/octo/incidents/OCTO-D/sla")
     response = next(c for c in json.loads(raw)["clocks"] if c["clock"] == "response")
     assert response["outcome"] == "breached" and response["steps"][-1]["what"] == "breached"
-
-
-async def test_provider_overview(octo, http):
-    status, _, raw = await get(http, f"{octo.url}/v1/reports", **OCTOBER)
-    assert status == 200
-    rows = {r["tenant"]: r for r in json.loads(raw)["tenants"]}
-    assert set(rows) == {"octo", "other"}
-    assert (rows["octo"]["incidents"], rows["octo"]["service_credit"], rows["octo"]["breaches"]) == (5, 3500.0, 1)
-    assert rows["other"]["incidents"] == 0
-    # A client token sees only its own tenant in the overview.
-    _, _, raw = await get(http, f"{octo.url}/v1/reports", token="other-token", **OCTOBER)
-    assert [r["tenant"] for r in json.loads(raw)["tenants"]] == ["other"]
-
-
-async def test_provider_overview_page(octo, http):
-    status, kind, raw = await get(http, f"{octo.url}/v1/reports", format="html", **OCTOBER)
-    assert status == 200 and kind.startswith("text/html")
-    page = raw.decode()
-    rows = overview_rows(page)
-    assert [r[0] for r in rows] == ["Octo Logistics", "Octo Logistics"]  # the second tenant copies the name
-    octo_row = rows[0]
-    assert octo_row[1] == "5" and octo_row[-1] == "3500 EUR" and octo_row[6] == "1"
-    assert 'href="/v1/reports/octo/monthly/2026-10.html"' in page  # a whole month links to each report
-    assert '<span class="bad">1</span>' in page  # the breach stands out
-    assert "<script" not in page and "http" not in page.replace('href="/v1', "")  # nothing external
-    # Half a month has no monthly report to link to; a client token sees only its own row.
-    _, _, raw = await get(
-        http, f"{octo.url}/v1/reports", format="html", token="other-token", **{"from": "2026-10-01", "to": "2026-10-15"}
-    )
-    assert len(overview_rows(raw.decode())) == 1 and "monthly/" not in raw.decode()
-    assert (await get(http, f"{octo.url}/v1/reports", format="pdf", **OCTOBER))[0] == 400
-
-
-def overview_rows(page: str) -> list[list[str]]:
-    """The text of each body row's cells, read with the standard library's HTML parser."""
-
-    class Rows(HTMLParser):
-        def __init__(self) -> None:
-            super().__init__()
-            self.rows: list[list[str]] = []
-            self.in_body = self.in_cell = False
-
-        def handle_starttag(self, tag, attrs):
-            self.in_body |= tag == "tbody"
-            if self.in_body and tag == "tr":
-                self.rows.append([])
-            if self.in_body and tag == "td":
-                self.in_cell = True
-                self.rows[-1].append("")
-
-        def handle_endtag(self, tag):
-            self.in_cell = self.in_cell and tag != "td"
-
-        def handle_data(self, data):
-            if self.in_cell:
-                self.rows[-1][-1] += data
-
-    parser = Rows()
-    parser.feed(page)
-    return parser.rows
-
-
-async def test_walls_and_bad_input(octo, http):
-    for path in (
-        "/v1/reports/octo",
-        "/v1/reports/octo/monthly/2026-10.html",
-        "/v1/reports/octo/incidents/OCTO-A/sla",
-        "/v1/ledger/octo",
-    ):
-        status, _, _ = await get(http, f"{octo.url}{path}", token="other-token")
-        assert status == 404, path  # exactly as for a tenant that does not exist
-        assert (await get(http, f"{octo.url}{path}", token="octo-token"))[0] == 200, path
-    for path, params, want in [
-        ("/v1/reports/octo/monthly/2026-13.html", {}, 404),
-        ("/v1/reports/octo/incidents/OCTO-Z/sla", {}, 404),
-        ("/v1/reports/octo", {"format": "xml"}, 400),
-        ("/v1/reports/octo", {"trend": "99"}, 400),
-        ("/v1/reports/octo", {"colour": "red"}, 400),
-    ]:
-        assert (await get(http, f"{octo.url}{path}", **params))[0] == want, (path, params)
-
-
-async def test_a_browser_opens_the_report_with_the_token_as_its_password(octo, http):
-    """No header: 401 with a Basic challenge, so a browser asks; the token as password then opens the page."""
-    page = f"{octo.url}/v1/reports/octo/monthly/2026-10.html"
-    async with http.get(page) as r:
-        assert r.status == 401 and r.headers["WWW-Authenticate"].startswith("Basic realm=")
-    async with http.get(page, headers={"Authorization": aiohttp.encode_basic_auth("anything", "octo-token")}) as r:
-        assert r.status == 200 and "Octo Logistics" in await r.text()
-    # Basic is the token, nothing else: a wrong one is refused, and it does not cross the tenant wall.
-    async with http.get(page, headers={"Authorization": aiohttp.encode_basic_auth("octo-viewer", "not-a-token")}) as r:
-        assert r.status == 401
-    async with http.get(page, headers={"Authorization": aiohttp.encode_basic_auth("x", "other-token")}) as r:
-        assert r.status == 404

@@ -70,3 +70,9 @@ async def processed(http, triage, count: int, **query: str) -> list[dict]:
 async def events(settings, prefix: str = "incident.") -> list[Envelope]:
     """Every event on this test's stream whose type starts with `prefix`, in stream order."""
     return await stream_envelopes(settings, prefix)
+
+
+async def create(http, triage, token: str = "eng-token", **body) -> dict:
+    status, got = await call(http, "POST", f"{triage.url}/v1/incidents", token, {"tenant": "acme", "title": "x"} | body)
+    assert status == 201, got
+    return got
