@@ -31,6 +31,7 @@ from libs.auth import Principal, authenticate
 from libs.bus import Bus
 from libs.errors import ApiError
 from libs.events import Envelope
+from libs.openapi import operation
 from libs.query import check_query, limit_problems
 from libs.web import respond, snapshot
 from libs.workers import Worker
@@ -195,6 +196,7 @@ def gauge(bus: Bus, *, every_s: float = 10.0) -> Worker:
 BUS: web.AppKey[Bus] = web.AppKey("deadletters_bus", Bus)
 
 
+@operation("dead letters (provider admins)", query={"consumer": None, "tenant": None, "limit": None})
 async def list_route(request: web.Request) -> web.Response:
     """GET /v1/deadletters?consumer=&tenant=&limit=: provider admins only."""
     who = authenticate(request, snapshot(request).tokens, roles=ADMINS)
@@ -207,6 +209,7 @@ async def list_route(request: web.Request) -> web.Response:
     return respond({"items": [asdict(letter) for letter in letters]})
 
 
+@operation("re-publish one dead letter (once)", ok=202)
 async def replay_route(request: web.Request) -> web.Response:
     """POST /v1/deadletters/{id}/replay: 202 with the new event id; 409 if replayed already; 404 if none."""
     who = authenticate(request, snapshot(request).tokens, roles=ADMINS)

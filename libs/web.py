@@ -19,6 +19,7 @@ from libs.config.live import ConfigSnapshot, LiveConfig
 from libs.errors import ApiError
 from libs.events import new_id
 from libs.faults import is_infrastructure
+from libs.openapi import OVERRIDES, document, operation
 from libs.text import has_forbidden, scrub
 
 log = structlog.get_logger()
@@ -44,6 +45,7 @@ class Origin:
 
 
 ORIGIN: web.AppKey[Origin] = web.AppKey("origin", Origin)
+OPENAPI: web.AppKey[dict[str, Any]] = web.AppKey("openapi", dict)  # the document, built on first request
 
 REQUESTS = Counter("tierline_http_requests_total", "HTTP requests", ["route", "method", "status"])
 LATENCY = Histogram(
@@ -134,10 +136,12 @@ def respond(body: Any, *, status: int = 200) -> web.Response:
     return web.json_response(body, status=status, dumps=json_dumps)
 
 
+@operation("alive", public=True)
 async def healthz(_: web.Request) -> web.Response:
     return web.json_response({"status": "alive"})
 
 
+@operation("ready: the service, stack instance, config version and each readiness check", public=True)
 async def readyz(request: web.Request) -> web.Response:
     failing = {}
     for name, check in request.app[READINESS]:
@@ -155,10 +159,20 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready", **who, "checks": [n for n, _ in request.app[READINESS]]})
 
 
+@operation("Prometheus metrics", media="text/plain", public=True)
 async def metrics(_: web.Request) -> web.Response:
     resp = web.Response(body=generate_latest())
     resp.content_type = CONTENT_TYPE_LATEST.split(";")[0]
     return resp
+
+
+@operation("this service's API as OpenAPI 3.1 (libs/openapi.py)", public=True)
+async def openapi(request: web.Request) -> web.Response:
+    built = request.app[OPENAPI]
+    if not built:  # after start-up every route is in place; build once
+        title = f"Tierline {request.app.get(IDENTITY, {}).get('service', 'service')}"
+        built |= document(request.app, title=title, overrides=request.app.get(OVERRIDES))
+    return web.json_response(built)
 
 
 def tls_context(cert_file: object, key_file: object) -> ssl.SSLContext | None:
@@ -176,7 +190,9 @@ def create_app(*, client_max_size: int = 1024**2) -> web.Application:
         middlewares=[request_context, take_config, refuse_invalid_characters], client_max_size=client_max_size
     )
     app[READINESS] = []
+    app[OPENAPI] = {}
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    app.router.add_get("/openapi.json", openapi)
     return app

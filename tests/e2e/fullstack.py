@@ -1,0 +1,54 @@
+"""Every service and the console in this process on real NATS and PostgreSQL, and the gateway in front of them
+(`tierline up`'s one base URL): for the tests that walk every route of every router (OpenAPI, fuzz, walls)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from libs.gateway import create_gateway, routes_of
+from libs.localstack import free_port
+from libs.settings import Settings
+from libs.testing import RunningService, Servers, drop_database, fresh_database, fresh_settings
+from services.registry import REGISTRY
+
+BACKENDS = ("intake", "triage", "escalation", "change", "reporting")
+
+
+@dataclass
+class FullStack:
+    settings: Settings
+    services: dict[str, RunningService]  # the five and the console, by name
+    gateway: str  # its base URL
+
+
+@contextlib.asynccontextmanager
+async def full_stack(servers: Servers, config: Path) -> AsyncIterator[FullStack]:
+    db_url, name = await fresh_database(servers.admin_db_url)
+    settings = fresh_settings(servers, db_url, config)
+    started: list[RunningService] = []
+    runner: web.AppRunner | None = None
+    try:
+        for n in BACKENDS:
+            started.append(await RunningService(REGISTRY.spec(n), settings).start())
+        urls = {s.name: s.url for s in started}
+        mine = settings.model_copy(update={"api_urls": urls, "console_secret": "console-test-secret"})
+        started.append(await RunningService(REGISTRY.spec("console"), mine).start())
+        routes = routes_of([s.spec for s in started], instance=settings.instance_id)
+        for svc in started:
+            routes.set(svc.name, svc.port)
+        runner = web.AppRunner(create_gateway(routes), handle_signals=False)
+        await runner.setup()
+        port = free_port()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        yield FullStack(settings, {s.name: s for s in started}, f"http://127.0.0.1:{port}")
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        for svc in reversed(started):
+            await svc.stop()
+        await drop_database(servers.admin_db_url, name)
