@@ -56,6 +56,7 @@ class Operation:
     query: Query = field(default_factory=dict)
     ok: int = 200
     media: str = "application/json"  # what a success answers
+    pages: bool = False  # refusals are HTML pages too (the console's), not the error envelope
     public: bool = False  # no credentials (health, this document, a page's signed link)
     hidden: bool = False  # a catch-all the gateway forwards: not an operation of its own
 
@@ -114,8 +115,11 @@ def _operation(path: str, op: Operation) -> dict[str, Any]:
     if op.ok < 300:
         ok["content"] = {op.media: {"schema": {"type": "object"} if op.media == "application/json" else {}}}
     out: dict[str, Any] = {"summary": op.summary, "parameters": _parameters(path, op), "responses": {str(op.ok): ok}}
+    refused = _json({"$ref": REF.format(model="Error")})
+    if op.pages or op.media == "text/html":  # a page's refusal is a page too
+        refused = {"content": {"text/html": {"schema": {}}}}
     for status, why in REFUSALS.items():
-        out["responses"].setdefault(status, {"description": why, **_json({"$ref": REF.format(model="Error")})})
+        out["responses"].setdefault(status, {"description": why, **refused})
     if op.body is not None:
         out["requestBody"] = {"required": False, **_json({"$ref": REF.format(model=op.body.__name__)})}
     elif op.form:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
 from aiohttp import web
 
 from libs.gateway import create_gateway, routes_of
@@ -15,8 +16,21 @@ from libs.localstack import free_port
 from libs.settings import Settings
 from libs.testing import RunningService, Servers, drop_database, fresh_database, fresh_settings
 from services.registry import REGISTRY
+from tests.conftest import TEST_CONFIG
 
 BACKENDS = ("intake", "triage", "escalation", "change", "reporting")
+
+
+def calm_config(tmp: Path) -> Path:
+    """The test config with no clock or escalation step due within the test (hours, not seconds), so the stack
+    changes only when a request changes it."""
+    cfg = yaml.safe_load(TEST_CONFIG.read_text())
+    for tenant in cfg["tenants"]:
+        tenant["contract"]["sla"] = {p: {"respond": "4h", "resolve": "8h"} for p in ("P1", "P2", "P3", "P4", "P5")}
+        tenant["escalation"] = {"steps": [{"tier": 1, "after": "4h"}, {"tier": 2, "after": "5h"}]}
+    path = tmp / "calm.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
 
 
 @dataclass

@@ -21,6 +21,17 @@ async def home(request: web.Request) -> web.Response:
     raise web.HTTPFound(f"{PREFIX}/queue" if viewer_or_none(request) else f"{PREFIX}/login")
 
 
+FILES = {f.name: f for f in STATIC.iterdir() if f.is_file()}
+
+
+async def static_file(request: web.Request) -> web.StreamResponse:
+    """One of the files shipped in static/, by name; anything else is the console's 404 page (aiohttp's own static
+    route answered an empty 404 no middleware could turn into one)."""
+    if (path := FILES.get(request.match_info["filename"])) is None:
+        raise web.HTTPNotFound(reason="no such file")
+    return web.FileResponse(path)
+
+
 async def help_page(request: web.Request) -> web.Response:
     return page(request, "help.html", active="help")
 
@@ -29,7 +40,7 @@ def _page(summary: str, **kw: Any) -> Callable[[H], H]:
     """A console route in /openapi.json: HTML (or a redirect) for a signed-in browser; forms carry `csrf`."""
     if "form" in kw:
         kw["form"] = ("csrf", *kw["form"])
-    return operation(summary, media=kw.pop("media", "text/html"), **kw)
+    return operation(summary, media=kw.pop("media", "text/html"), pages=True, **kw)
 
 
 ACTION_FIELDS = ("reason", "comment", "resolution_code", "first_contact", "note", "assignee", "priority", "text",
@@ -79,4 +90,4 @@ def add_routes(app: web.Application) -> None:
     r.add_get(f"{PREFIX}/reports/{{tenant}}", p("a tenant's report", query=MONTH)(reports.tenant_report))
     r.add_get(f"{PREFIX}/reports/{{tenant}}/{{month}}.html", p("the printable report, framed")(reports.report_frame))
     r.add_get(f"{PREFIX}/events", p("live updates (server-sent events)", media="text/event-stream")(live.events))
-    r.add_static(f"{PREFIX}/static", STATIC, append_version=False)
+    r.add_get(f"{PREFIX}/static/{{filename}}", p("the console's CSS, script and icon", media="text/css")(static_file))

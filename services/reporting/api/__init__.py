@@ -17,7 +17,7 @@ from libs.config import Tenant
 from libs.errors import ApiError
 from libs.events import utcnow
 from libs.openapi import operation
-from libs.query import check_query, limit_problems
+from libs.query import check_query, limit_problems, whole
 from libs.web import respond, snapshot
 from services.reporting import store
 from services.reporting.api import html
@@ -58,14 +58,14 @@ def _period(request: web.Request, now: datetime) -> Period:
 
 def _trend(request: web.Request, default: int) -> int:
     raw = request.query.get("trend", str(default))
-    if not raw.isdigit() or int(raw) > MAX_TREND:
+    if (n := whole(raw, most=MAX_TREND)) is None:
         raise ApiError(
             400,
             "invalid_query",
             "invalid query parameters",
             [{"field": "trend", "message": f"previous periods to compare, 0 to {MAX_TREND}"}],
         )
-    return int(raw)
+    return n
 
 
 async def compute(st: ReportingState, tenant: Tenant, period: Period) -> dict[str, Any]:
