@@ -20,7 +20,7 @@ from libs.errors import ApiError
 from libs.events import new_id
 from libs.faults import is_infrastructure
 from libs.openapi import OVERRIDES, document, operation
-from libs.text import has_forbidden, scrub
+from libs.text import has_forbidden, path_has_forbidden, scrub
 
 log = structlog.get_logger()
 
@@ -112,7 +112,7 @@ async def refuse_invalid_characters(
     """400 invalid_characters for a NUL, another control character or a lone surrogate in the (decoded) path or
     a query parameter, before any handler sees it: no id, number or filter holds one, and PostgreSQL cannot
     even compare with a NUL (a `GET /v1/incidents/%00` answered 500)."""
-    problems = [{"field": "path", "message": "holds a control character"}] if has_forbidden(request.path) else []
+    problems = [{"field": "path", "message": "holds a control character"}] if path_has_forbidden(request.path) else []
     problems += [
         {"field": f"query.{scrub(name)}", "message": "holds a control character"}
         for name, value in request.query.items()
