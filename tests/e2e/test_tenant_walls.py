@@ -30,6 +30,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 # Provider staff limited to tenant B: past every role check, so the wall itself answers.
 SCOPED = {"globex-admin-token": "provider_admin", "globex-eng-token": "engineer", "globex-manager-token": "manager"}
 B_TOKENS = ["globex-viewer-token", "globex-approver-token", *SCOPED]
+B_KEY = "globex-key"  # B's integration key: intake's credential
 TENANTLESS = {  # (method, path template) -> why no tenant's data is behind it
     **{(m, p): "the service itself: health, readiness, metrics, its API's description" for m, p in [
         ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("GET", "/openapi.json")]},
@@ -48,13 +49,16 @@ BODIES = {  # a valid body per action, so the request reaches the wall (not a 42
     "assess": {"risk": "low", "impact": "low"}, "fail": {"rollback": "x"}, "clear": {"reason": "x"},
     "overrides": {"user": "dana", "start": "2030-01-01T00:00:00Z", "end": "2030-01-01T02:00:00Z"},
     "changes": {"tenant": "globex", "change_type": "normal", "ci": "crm", "title": "x"},
-    "incidents": {"tenant": "globex", "title": "x"},
+    "incidents": {"tenant": "globex", "title": "x"}, "results": {"result": "fail", "ci": "erp-db"},
 }  # fmt: skip
 PARAM = re.compile(r"\{(\w+)\}")
 
 
 def walls_config(tmp: Path) -> Path:
     cfg = yaml.safe_load(calm_config(tmp).read_text())
+    acme = next(t for t in cfg["tenants"] if t["id"] == "acme")  # a heartbeat and a control only A has
+    acme["heartbeats"] = [{"name": "acme-weekly-report", "expect_every": "7d", "ci": "erp-db"}]
+    acme["controls"] = [{"id": "acme-audit-logging", "framework_ref": "HIPAA", "cis": ["erp-db"], "check_every": "7d"}]
     for token, role in SCOPED.items():
         digest = hashlib.sha256(token.encode()).hexdigest()
         cfg["provider"]["api_tokens"].append({"user": token[:-6], "role": role, "tenants": ["globex"],
@@ -108,8 +112,9 @@ async def tenant_a(stack, http) -> dict[str, list[str]]:
     return {
         "ref": refs, "incident_id": ids, "incident": ids, "tenant": ["acme"], "schedule": ["acme-dba"],
         "user": ["dana"], "override_id": [over["id"]], "month": ["2026-12.html"], "action": ["notes", "submit"],
+        "name": ["acme-weekly-report"], "id": ["acme-audit-logging"],
         "_secrets": [*refs, over["id"], "A-secret-title", "A-secret-note", "A-secret-alert", "A-secret-change",
-                     "Acme Manufacturing", "Acme DBAs"],
+                     "Acme Manufacturing", "Acme DBAs", "acme-weekly-report", "acme-audit-logging"],
     }  # fmt: skip
 
 
@@ -150,7 +155,7 @@ async def answer(http, service: str, method: str, url: str, token: str, sessions
         if method == "POST":
             kw["data"] = {"csrf": csrf, "text": "from B", "reason": "x", "comment": "x"}
     else:
-        kw = {"headers": {"Authorization": f"Bearer {token}"}}
+        kw = {"headers": {"X-Tierline-Key": token} if token == B_KEY else {"Authorization": f"Bearer {token}"}}
         if method in ("POST", "DELETE"):
             kw["json"] = BODIES.get(last, {})
     async with http.request(method, URL(url, encoded=True), allow_redirects=False, **kw) as r:
@@ -178,7 +183,8 @@ async def test_tenant_b_reaches_nothing_of_tenant_a_on_any_route(stack, http):
                 op = doc["paths"][template][method.lower()]
                 scoped = any(p["name"] == "tenant" and p["in"] == "query" for p in op.get("parameters", []))
                 choices = [known.get(p, [missing(p)]) for p in params]
-                for values, token in itertools.product(itertools.product(*choices), B_TOKENS):
+                tokens = [*B_TOKENS, B_KEY] if name == "intake" else B_TOKENS
+                for values, token in itertools.product(itertools.product(*choices), tokens):
                     path = template
                     for p, v in zip(params, values, strict=True):
                         path = path.replace(f"{{{p}}}", v)
