@@ -13,6 +13,9 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
+from aiohttp.web_server import Server
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
 from libs.config.live import ConfigSnapshot, LiveConfig
@@ -173,6 +176,37 @@ async def openapi(request: web.Request) -> web.Response:
         title = f"Tierline {request.app.get(IDENTITY, {}).get('service', 'service')}"
         built |= document(request.app, title=title, overrides=request.app.get(OVERRIDES))
     return web.json_response(built)
+
+
+class _Protocol(RequestHandler):
+    """aiohttp's HTTP protocol, answering a request it cannot parse (a request line or header over 8 KiB, a
+    malformed one) in the error envelope too: such a request never reaches the app and its middlewares, and
+    aiohttp's own answer was a text/plain 400."""
+
+    def handle_error(
+        self, request: BaseRequest, status: int = 500, exc: BaseException | None = None, message: str | None = None
+    ) -> web.StreamResponse:
+        answer = super().handle_error(request, status, exc, message)  # logs it; raises if a response has begun
+        if not 400 <= status < 500:
+            return answer
+        why = "the request could not be read as HTTP: a request line or header over 8 KiB, or malformed"
+        response = ApiError(status, "unreadable_request", why).response()
+        response.force_close()
+        return response
+
+
+class _Server(Server):
+    def __call__(self) -> RequestHandler:
+        return _Protocol(self, loop=self._loop, **self._kwargs)
+
+
+class Runner(web.AppRunner):
+    """web.AppRunner whose protocol answers every refusal, even one before the app, in the error envelope."""
+
+    async def _make_server(self) -> Server:
+        server = await super()._make_server()
+        server.__class__ = _Server  # the same server, making _Protocol connections
+        return server
 
 
 def tls_context(cert_file: object, key_file: object) -> ssl.SSLContext | None:

@@ -15,6 +15,7 @@ from libs.gateway import create_gateway, routes_of
 from libs.localstack import free_port
 from libs.settings import Settings
 from libs.testing import RunningService, Servers, drop_database, fresh_database, fresh_settings
+from libs.web import Runner
 from services.registry import REGISTRY
 from tests.conftest import TEST_CONFIG
 
@@ -55,7 +56,7 @@ async def full_stack(servers: Servers, config: Path) -> AsyncIterator[FullStack]
         routes = routes_of([s.spec for s in started], instance=settings.instance_id)
         for svc in started:
             routes.set(svc.name, svc.port)
-        runner = web.AppRunner(create_gateway(routes), handle_signals=False)
+        runner = Runner(create_gateway(routes), handle_signals=False)
         await runner.setup()
         port = free_port()
         await web.TCPSite(runner, "127.0.0.1", port).start()

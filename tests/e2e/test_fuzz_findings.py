@@ -57,3 +57,15 @@ async def test_the_consoles_refusals_are_pages_or_the_envelope_never_empty(stack
             assert r.status == 200 and r.content_type == "text/css"
         async with http.get(f"{console}/console/fragments/queue?cursor=0") as r:  # was an empty 400
             assert r.status == 400 and r.content_type == "text/html" and "cursor" in await r.text()
+
+
+@pytest.mark.parametrize("where", ["path", "header"])
+async def test_a_request_aiohttp_cannot_read_is_refused_in_the_envelope(stack, http, where):
+    """A request line or header over 8 KiB never reaches the app; aiohttp's own answer was a text/plain 400."""
+    for base in (stack.services["triage"].url, stack.gateway):
+        path, headers = (
+            ("/v1/incidents/" + "a" * 9000, {}) if where == "path" else ("/v1/incidents", {"X-Big": "a" * 9000})
+        )
+        async with http.get(base + path, headers=headers) as r:
+            assert r.status == 400 and r.content_type == "application/json", await r.text()
+            assert (await r.json())["error"]["code"] == "unreadable_request"
