@@ -31,7 +31,8 @@ from libs.auth import Principal, authenticate
 from libs.bus import Bus
 from libs.errors import ApiError
 from libs.events import Envelope
-from libs.query import check_query, limit_problems
+from libs.openapi import operation
+from libs.query import check_query, limit_problems, whole
 from libs.web import respond, snapshot
 from libs.workers import Worker
 
@@ -103,7 +104,7 @@ def letter_of(msg: RawStreamMsg) -> DeadLetter:
         event_type=env.short_type if env else None,
         event_id=env.id if env else None,
         error=headers.get("Tierline-Error", ""),
-        deliveries=int(deliveries) if deliveries.isdigit() else 0,
+        deliveries=whole(deliveries) or 0,
         time=msg.time,
         data=env.data if env else None,
         replay_of=env.replayof if env else None,
@@ -195,6 +196,7 @@ def gauge(bus: Bus, *, every_s: float = 10.0) -> Worker:
 BUS: web.AppKey[Bus] = web.AppKey("deadletters_bus", Bus)
 
 
+@operation("dead letters (provider admins)", query={"consumer": None, "tenant": None, "limit": None})
 async def list_route(request: web.Request) -> web.Response:
     """GET /v1/deadletters?consumer=&tenant=&limit=: provider admins only."""
     who = authenticate(request, snapshot(request).tokens, roles=ADMINS)
@@ -207,17 +209,18 @@ async def list_route(request: web.Request) -> web.Response:
     return respond({"items": [asdict(letter) for letter in letters]})
 
 
+@operation("re-publish one dead letter (once)", ok=202)
 async def replay_route(request: web.Request) -> web.Response:
     """POST /v1/deadletters/{id}/replay: 202 with the new event id; 409 if replayed already; 404 if none."""
     who = authenticate(request, snapshot(request).tokens, roles=ADMINS)
     raw = request.match_info["id"]
-    if not raw.isdigit() or int(raw) < 1:
+    if not (seq := whole(raw)):  # a stream sequence: 1 and up, at most 2^63 - 1
         raise ApiError(404, "not_found", f"no dead letter {raw}")
     try:
-        new = await replay(request.app[BUS], int(raw), who=who)
+        new = await replay(request.app[BUS], seq, who=who)
     except LetterGone as gone:
         raise ApiError(gone.status, "already_replayed" if gone.status == 409 else "not_found", str(gone)) from None
-    body = {"status": "replayed", "id": int(raw), "event_id": new.id, "replay_of": new.replayof}
+    body = {"status": "replayed", "id": seq, "event_id": new.id, "replay_of": new.replayof}
     return respond(body, status=202)
 
 

@@ -17,6 +17,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from libs.errors import ApiError
+from libs.openapi import document, merge, operation
 from libs.service import ServiceSpec
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "host"}
@@ -145,6 +146,7 @@ async def _stream(request: web.Request, url: str, headers: dict[str, str]) -> we
         return out
 
 
+@operation("to the console's page", ok=302, public=True)
 async def home(request: web.Request) -> web.Response:
     target = request.app[ROUTES_KEY].home
     if target == "/":
@@ -152,6 +154,7 @@ async def home(request: web.Request) -> web.Response:
     raise web.HTTPFound(target)
 
 
+@operation("forwarded to the service owning the path's prefix", hidden=True)
 async def proxy(request: web.Request) -> web.StreamResponse:
     prefixes = request.app[ROUTES_KEY].prefixes
     service = service_for(prefixes, request.path)
@@ -160,11 +163,13 @@ async def proxy(request: web.Request) -> web.StreamResponse:
     return await _forward(request, service, request.path)
 
 
+@operation("one service's own endpoint: /services/{name}/metrics, /readyz, /healthz, /openapi.json")
 async def per_service(request: web.Request) -> web.StreamResponse:
     """/services/{name}/metrics, /services/{name}/readyz...: one service's own endpoints."""
     return await _forward(request, request.match_info["name"], "/" + request.match_info["tail"])
 
 
+@operation("ready only when every service answers as itself and is ready", public=True)
 async def readyz(request: web.Request) -> web.Response:
     """Ready only when every service answers on the port its process reported, as itself, and ready."""
     routes, session = request.app[ROUTES_KEY], request.app[SESSION]
@@ -186,8 +191,31 @@ async def readyz(request: web.Request) -> web.Response:
     )
 
 
+@operation("alive", public=True)
 async def healthz(_: web.Request) -> web.Response:
     return web.json_response({"status": "alive"})
+
+
+@operation("every service's API in one OpenAPI 3.1 document (each service's own, merged)", public=True)
+async def openapi(request: web.Request) -> web.Response:
+    """Asked of every service each time (a restarted one may run newer code); 503 while one is not answering."""
+    routes, session = request.app[ROUTES_KEY], request.app[SESSION]
+
+    async def one(name: str) -> tuple[str, dict[str, Any] | None]:
+        port = await routes.port(session, name)
+        if port is None:
+            return name, None
+        try:
+            async with session.get(f"http://127.0.0.1:{port}/openapi.json") as r:
+                return name, (await r.json()) if r.status == 200 else None
+        except (aiohttp.ClientError, ValueError):
+            return name, None
+
+    docs = dict(await asyncio.gather(*(one(n) for n in routes.services)))
+    if missing := sorted(n for n, d in docs.items() if d is None):
+        raise _unavailable(", ".join(missing), "did not describe its API (starting or restarting)")
+    own = document(request.app, title="Tierline")
+    return web.json_response(merge(docs, lambda path: service_for(routes.prefixes, path), own))  # type: ignore[arg-type]
 
 
 def create_gateway(routes: Routes) -> web.Application:
@@ -215,6 +243,7 @@ def create_gateway(routes: Routes) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)  # the gateway's own; each service's at /services/{name}/metrics
+    app.router.add_get("/openapi.json", openapi)
     app.router.add_get("/", home)
     app.router.add_route("*", "/services/{name}/{tail:.*}", per_service)
     app.router.add_route("*", "/{tail:.*}", proxy)

@@ -37,8 +37,16 @@ def instant_param(raw: str | None, fallback: datetime, name: str, problems: Prob
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
+def whole(raw: str, *, most: int = 2**63 - 1) -> int | None:
+    """`raw` as a whole number from 0 to `most`, else None: ASCII digits only ("²" is a digit to str.isdigit and
+    no number to int(); "9" * 40 is no row's id), so a caller turns a bad one into a 4xx, never a 500."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or int(raw) > most:
+        return None
+    return int(raw)
+
+
 def limit_problems(raw: str, *, most: int = 500) -> Problems:
-    if raw.isdigit() and 1 <= int(raw) <= most:
+    if (n := whole(raw, most=most)) is not None and n >= 1:
         return []
     return [{"field": "limit", "message": f"an integer from 1 to {most}"}]
 

@@ -28,7 +28,7 @@ from libs.subscriptions import Before, Dispatcher, Sink, Subscriptions
 from libs.subscriptions import event_types as types_of
 from libs.tasks import cancel_and_wait
 from libs.uow import handle_messages, unit_of_work
-from libs.web import IDENTITY, LIVE, ORIGIN, READINESS, tls_context
+from libs.web import IDENTITY, LIVE, ORIGIN, READINESS, Runner, tls_context
 
 log = structlog.get_logger()
 SIGHUP_HINT = "send SIGHUP to `tierline up`, or run `tierline config apply FILE`"
@@ -173,7 +173,7 @@ async def serve(
         app = await spec.build(stack, settings, live)
         app[IDENTITY] = {"service": spec.name, "instance": settings.instance_id}
         app[LIVE] = live
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        runner = Runner(app, access_log=None, handle_signals=False)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         tls = tls_context(settings.tls_cert_file, settings.tls_key_file)

@@ -28,7 +28,7 @@ from libs.runtime import serve
 from libs.service import Registry, ServiceSpec
 from libs.settings import Settings
 from libs.tasks import cancel_and_wait
-from libs.web import tls_context
+from libs.web import Runner, tls_context
 
 log = structlog.get_logger()
 DEMO_KEY = "demo-acme-key"  # documented in README; printed only when the running config accepts it
@@ -39,7 +39,7 @@ EXAMPLE_ALERT = '{"summary":"ERP database down","severity":"critical","service":
 async def start_gateway(stack: AsyncExitStack, settings: Settings, routes: Routes) -> tuple[str, str]:
     """The public base URL, and the plain-HTTP loopback URL the console calls the APIs through (the same one
     unless the public one is TLS or not on loopback)."""
-    runner = web.AppRunner(create_gateway(routes), access_log=None, handle_signals=False)
+    runner = Runner(create_gateway(routes), access_log=None, handle_signals=False)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)
     port = settings.http_port or free_port()

@@ -14,10 +14,17 @@ from typing import Any
 
 FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 REPLACEMENT = "\ufffd"
+# In a URL's path not even tab, newline and carriage return: no id, number or name holds one, and one echoed into a
+# header or an HTTP reason phrase (a 404's) made aiohttp raise, a 500.
+FORBIDDEN_IN_PATH = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 
 
 def has_forbidden(text: str) -> bool:
     return FORBIDDEN.search(text) is not None
+
+
+def path_has_forbidden(path: str) -> bool:
+    return FORBIDDEN_IN_PATH.search(path) is not None
 
 
 def scrub(text: str) -> str:

@@ -13,13 +13,17 @@ from typing import Any
 
 import structlog
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
+from aiohttp.web_server import Server
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
 from libs.config.live import ConfigSnapshot, LiveConfig
 from libs.errors import ApiError
 from libs.events import new_id
 from libs.faults import is_infrastructure
-from libs.text import has_forbidden, scrub
+from libs.openapi import OVERRIDES, document, operation
+from libs.text import has_forbidden, path_has_forbidden, scrub
 
 log = structlog.get_logger()
 
@@ -44,6 +48,7 @@ class Origin:
 
 
 ORIGIN: web.AppKey[Origin] = web.AppKey("origin", Origin)
+OPENAPI: web.AppKey[dict[str, Any]] = web.AppKey("openapi", dict)  # the document, built on first request
 
 REQUESTS = Counter("tierline_http_requests_total", "HTTP requests", ["route", "method", "status"])
 LATENCY = Histogram(
@@ -110,7 +115,7 @@ async def refuse_invalid_characters(
     """400 invalid_characters for a NUL, another control character or a lone surrogate in the (decoded) path or
     a query parameter, before any handler sees it: no id, number or filter holds one, and PostgreSQL cannot
     even compare with a NUL (a `GET /v1/incidents/%00` answered 500)."""
-    problems = [{"field": "path", "message": "holds a control character"}] if has_forbidden(request.path) else []
+    problems = [{"field": "path", "message": "holds a control character"}] if path_has_forbidden(request.path) else []
     problems += [
         {"field": f"query.{scrub(name)}", "message": "holds a control character"}
         for name, value in request.query.items()
@@ -134,10 +139,12 @@ def respond(body: Any, *, status: int = 200) -> web.Response:
     return web.json_response(body, status=status, dumps=json_dumps)
 
 
+@operation("alive", public=True)
 async def healthz(_: web.Request) -> web.Response:
     return web.json_response({"status": "alive"})
 
 
+@operation("ready: the service, stack instance, config version and each readiness check", public=True)
 async def readyz(request: web.Request) -> web.Response:
     failing = {}
     for name, check in request.app[READINESS]:
@@ -155,10 +162,51 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready", **who, "checks": [n for n, _ in request.app[READINESS]]})
 
 
+@operation("Prometheus metrics", media="text/plain", public=True)
 async def metrics(_: web.Request) -> web.Response:
     resp = web.Response(body=generate_latest())
     resp.content_type = CONTENT_TYPE_LATEST.split(";")[0]
     return resp
+
+
+@operation("this service's API as OpenAPI 3.1 (libs/openapi.py)", public=True)
+async def openapi(request: web.Request) -> web.Response:
+    built = request.app[OPENAPI]
+    if not built:  # after start-up every route is in place; build once
+        title = f"Tierline {request.app.get(IDENTITY, {}).get('service', 'service')}"
+        built |= document(request.app, title=title, overrides=request.app.get(OVERRIDES))
+    return web.json_response(built)
+
+
+class _Protocol(RequestHandler):
+    """aiohttp's HTTP protocol, answering a request it cannot parse (a request line or header over 8 KiB, a
+    malformed one) in the error envelope too: such a request never reaches the app and its middlewares, and
+    aiohttp's own answer was a text/plain 400."""
+
+    def handle_error(
+        self, request: BaseRequest, status: int = 500, exc: BaseException | None = None, message: str | None = None
+    ) -> web.StreamResponse:
+        answer = super().handle_error(request, status, exc, message)  # logs it; raises if a response has begun
+        if not 400 <= status < 500:
+            return answer
+        why = "the request could not be read as HTTP: a request line or header over 8 KiB, or malformed"
+        response = ApiError(status, "unreadable_request", why).response()
+        response.force_close()
+        return response
+
+
+class _Server(Server):
+    def __call__(self) -> RequestHandler:
+        return _Protocol(self, loop=self._loop, **self._kwargs)
+
+
+class Runner(web.AppRunner):
+    """web.AppRunner whose protocol answers every refusal, even one before the app, in the error envelope."""
+
+    async def _make_server(self) -> Server:
+        server = await super()._make_server()
+        server.__class__ = _Server  # the same server, making _Protocol connections
+        return server
 
 
 def tls_context(cert_file: object, key_file: object) -> ssl.SSLContext | None:
@@ -176,7 +224,9 @@ def create_app(*, client_max_size: int = 1024**2) -> web.Application:
         middlewares=[request_context, take_config, refuse_invalid_characters], client_max_size=client_max_size
     )
     app[READINESS] = []
+    app[OPENAPI] = {}
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    app.router.add_get("/openapi.json", openapi)
     return app

@@ -43,7 +43,7 @@ async def build(stack: AsyncExitStack, settings: Settings, live: LiveConfig) -> 
 
 
 SERVICE = ServiceSpec(
-    NAME, build, prefixes=("/v1/webhooks/", "/v2/", "/openapi.json", "/v1/heartbeats/", "/v1/recovery-tests",
+    NAME, build, prefixes=("/v1/webhooks/", "/v2/", "/v1/heartbeats/", "/v1/recovery-tests",
                            "/v1/controls/"),
     prepare=smtp_for_up, banner="mail: smtp://{smtp_host}:{smtp_port}  (alerts and requests by e-mail: docs/email.md)",
 )  # fmt: skip

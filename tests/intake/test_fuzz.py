@@ -45,8 +45,10 @@ def compact(node: Any) -> Any:
     if not isinstance(node, dict):
         return node
     out = {k: compact(v) for k, v in node.items()}
+    if not isinstance(out.get("type", ""), str):  # a "properties" map, with a field called "type"
+        return out
     for k, cap in CAPS.items():
-        if k in out:
+        if isinstance(out.get(k), int):
             out[k] = min(out[k], cap)
     defaults = {"string": "maxLength", "array": "maxItems"}
     if (kind := defaults.get(out.get("type", ""))) and kind not in out and "format" not in out:

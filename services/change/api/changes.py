@@ -11,6 +11,7 @@ from aiohttp import web
 from libs.auth import authenticate
 from libs.errors import ApiError, read_body
 from libs.events import utcnow
+from libs.openapi import operation
 from libs.query import check_query, instant_param, limit_problems, tenant_scope
 from libs.uow import unit_of_work
 from libs.web import respond, snapshot
@@ -26,6 +27,7 @@ from services.change.events import change_event
 CALENDAR_SPAN = timedelta(days=366)
 
 
+@operation("raise a change request (standard from a template, normal, emergency)", body=ChangeCreate, ok=201)
 async def create_change(request: web.Request) -> web.Response:
     st = request.app[STATE]
     who = authenticate(request, snapshot(request).tokens, roles=REQUESTERS)
@@ -46,6 +48,7 @@ async def create_change(request: web.Request) -> web.Response:
     return respond(detail, status=201)
 
 
+@operation("change requests, newest first", query={"tenant": None, "state": tuple(STATES), "limit": None})
 async def list_changes(request: web.Request) -> web.Response:
     st = request.app[STATE]
     who = authenticate(request, snapshot(request).tokens)
@@ -60,6 +63,10 @@ async def list_changes(request: web.Request) -> web.Response:
     return respond({"items": [change_json(c) for c in items]})
 
 
+@operation(
+    "changes planned or worked on in a range, and the freezes",
+    query={"tenant": None, "from": None, "to": None, "limit": None},
+)
 async def calendar(request: web.Request) -> web.Response:
     """Every change whose planned window or actual implementation overlaps [from, to), the unmanaged changes
     tools reported in it, and the freezes it touches. Default: 31 days from today (UTC)."""
@@ -91,6 +98,7 @@ async def calendar(request: web.Request) -> web.Response:
     return respond({"from": start, "to": end, "items": items, "freezes": freezes})
 
 
+@operation("one change with its votes, timeline and linked incidents")
 async def get_change(request: web.Request) -> web.Response:
     st = request.app[STATE]
     who = authenticate(request, snapshot(request).tokens)

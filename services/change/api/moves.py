@@ -16,6 +16,7 @@ from libs.config import Tenant
 from libs.errors import ApiError, read_body
 from libs.events import Envelope, utcnow
 from libs.lifecycle import IllegalTransition
+from libs.openapi import operation
 from libs.uow import unit_of_work
 from libs.web import respond, snapshot
 from services.change import store
@@ -176,7 +177,7 @@ def _handler(
     async def handler(request: web.Request) -> web.Response:
         return await act(request, roles, model, decide)
 
-    return handler
+    return operation(f"a move of the change workflow (roles: {', '.join(sorted(roles))})", body=model)(handler)
 
 
 def add_routes(app: web.Application) -> None:

@@ -8,6 +8,7 @@ import contextlib
 from aiohttp import web
 from aiohttp_sse import sse_response
 
+from libs.errors import ApiError
 from services.console.api.context import STATE, viewer_or_none
 from services.console.events import LiveUpdate
 
@@ -18,7 +19,7 @@ RETRY_MS = 2000  # how soon the browser reconnects after a drop
 async def events(request: web.Request) -> web.StreamResponse:
     v = viewer_or_none(request)
     if v is None:  # EventSource cannot follow a sign-in redirect: the page's script reloads instead
-        return web.Response(status=401, text="sign in first")
+        return ApiError(401, "unauthenticated", "sign in first").response()  # the error shape, as every API's
     hub = request.app[STATE].hub
     listener = hub.connect(v.who)
     sse = None

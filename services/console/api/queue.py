@@ -94,8 +94,8 @@ async def queue_fragment(request: web.Request) -> web.Response:
     v = viewer(request)
     f = _filter(request, v)
     answer, shown, _ = await rows(request, v, f)
-    if not answer.ok:
-        return web.Response(status=answer.status if answer.status < 500 else 503)
+    if not answer.ok:  # the script keeps its rows; a person opening the URL reads why
+        return error_page(request, answer)
     return page(request, "_rows.html", f=f, rows=shown)
 
 
@@ -104,8 +104,10 @@ async def row_fragment(request: web.Request) -> web.Response:
     v = viewer(request)
     f = _filter(request, v)
     answer = await v.get(request, f"/v1/incidents/{request.match_info['ref']}")
-    if not answer.ok:
-        return web.Response(status=204 if answer.status == 404 else 503)
+    if answer.status == 404:
+        return web.Response(status=204)
+    if not answer.ok:  # a refusal is the client's (a 4xx in words), not the console's 503
+        return error_page(request, answer)
     incident = answer.body
     if not f.matches(incident, v.who.user):
         return web.Response(status=204)

@@ -43,7 +43,7 @@ def _tenant(request: web.Request, v: Viewer) -> tuple[str, str]:
     for tid, name in visible_tenants(request, v):
         if tid == wanted:
             return tid, name
-    raise web.HTTPNotFound(reason=f"No tenant {wanted}")  # the same whether it exists or not
+    raise web.HTTPNotFound(reason=f"No tenant {wanted!r}")  # the same whether it exists or not
 
 
 async def reports_page(request: web.Request) -> web.Response:

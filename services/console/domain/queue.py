@@ -86,7 +86,7 @@ class QueueFilter:
 
 
 FIELDS = ("view", "tenant", "priority", "category", "state", "risk", "sort", "text", "cursor")
-_CHOICES: dict[str, tuple[str, ...]] = {
+CHOICES: dict[str, tuple[str, ...]] = {
     "view": VIEWS,
     "priority": ("", *PRIORITIES),
     "category": ("", *CATEGORIES),
@@ -105,7 +105,7 @@ def parse_filter(query: Mapping[str, str], tenants: list[str]) -> QueueFilter:
         if raw is None:
             continue
         raw = raw.strip()
-        allowed = _CHOICES.get(name) or (("", *tenants) if name == "tenant" else None)
+        allowed = CHOICES.get(name) or (("", *tenants) if name == "tenant" else None)
         if allowed is not None and raw not in allowed:
             problems.append({"field": name, "message": f"one of {', '.join(a or '(any)' for a in allowed)}"})
         elif name in ("text", "cursor") and len(raw) > 200:

@@ -16,6 +16,7 @@ import asyncpg
 from aiohttp import web
 
 from libs.events import utcnow
+from libs.openapi import operation
 from libs.uow import unit_of_work
 from services.escalation import events
 from services.escalation.api.state import STATE
@@ -72,6 +73,7 @@ async def _link(request: web.Request, conn: asyncpg.Connection, *, lock: bool) -
     return await ack_links.find(conn, token_sha256=token_hash(token), lock=lock)
 
 
+@operation("a page's acknowledge or resolve link: a confirmation page", media="text/html", public=True)
 async def confirm_page(request: web.Request) -> web.Response:
     """GET: what the link would do, and a button to do it. Nothing changes."""
     st = request.app[STATE]
@@ -92,6 +94,7 @@ async def confirm_page(request: web.Request) -> web.Response:
     return html_page(200, f"{verb} {link.number}", body)
 
 
+@operation("act once on a page's link", media="text/html", public=True)
 async def act(request: web.Request) -> web.Response:
     """POST: act once. An incident already acknowledged (or resolved) is left alone and the link kept."""
     st = request.app[STATE]

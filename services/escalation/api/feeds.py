@@ -13,6 +13,7 @@ from icalendar import Calendar, Event
 from libs.config import ScheduleRef
 from libs.errors import ApiError
 from libs.events import utcnow
+from libs.openapi import operation
 from libs.query import check_query
 from libs.web import snapshot
 from services.escalation.api.schedules import rendered, span
@@ -56,10 +57,22 @@ def calendar(ref: ScheduleRef, shifts: list[Shift], *, user: str | None, at: dat
     return bytes(cal.to_ical())
 
 
+@operation(
+    "the schedule's iCalendar feed, behind its secret token",
+    query={"token": None, "from": None, "to": None},
+    media="text/calendar",
+    public=True,
+)
 async def schedule_feed(request: web.Request) -> web.Response:
     return await _feed(request, None)
 
 
+@operation(
+    "one person's shifts as iCalendar, behind the feed token",
+    query={"token": None, "from": None, "to": None},
+    media="text/calendar",
+    public=True,
+)
 async def user_feed(request: web.Request) -> web.Response:
     return await _feed(request, request.match_info["user"])
 

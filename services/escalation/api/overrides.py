@@ -14,6 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from libs.auth import require_role
 from libs.errors import ApiError, read_body
 from libs.events import utcnow
+from libs.openapi import operation
 from libs.query import check_query
 from libs.uow import unit_of_work
 from libs.web import respond, snapshot
@@ -40,6 +41,7 @@ def _refuse(field: str, message: str, kind: str) -> ApiError:
     return ApiError(422, "validation_failed", "the request body failed validation", [detail])
 
 
+@operation("add an override (managers and admins)", body=OverrideCreate, ok=201)
 async def add_override(request: web.Request) -> web.Response:
     st = request.app[STATE]
     who = principal(request)
@@ -64,6 +66,7 @@ async def add_override(request: web.Request) -> web.Response:
     return respond(override_view(row), status=201)
 
 
+@operation("overrides running or to come (managers and admins)")
 async def list_overrides(request: web.Request) -> web.Response:
     """Overrides still running or to come, soonest first."""
     st = request.app[STATE]
@@ -76,6 +79,7 @@ async def list_overrides(request: web.Request) -> web.Response:
     return respond({"items": [override_view(r) for r in sorted(rows, key=lambda r: (r.start, r.id))]})
 
 
+@operation("remove an override (managers and admins)")
 async def remove_override(request: web.Request) -> web.Response:
     st = request.app[STATE]
     who = principal(request)

@@ -11,6 +11,7 @@ from aiohttp import web
 from libs.auth import Principal
 from libs.config import ScheduleRef
 from libs.events import utcnow
+from libs.openapi import operation
 from libs.query import check_query, instant_param
 from libs.web import respond, snapshot
 from services.escalation.api.state import MANAGERS, STATE, may_see, principal, visible_schedule
@@ -61,6 +62,7 @@ def _at(request: web.Request) -> datetime:
     return at
 
 
+@operation("on-call schedules the token may see, who is on call", query={"at": None})
 async def list_schedules(request: web.Request) -> web.Response:
     """GET /v1/schedules?at=: every schedule the token may see, with who is on call at `at` (default now)."""
     st = request.app[STATE]
@@ -72,6 +74,7 @@ async def list_schedules(request: web.Request) -> web.Response:
     return respond({"at": at, "items": [summary(r, found[r.schedule.id], at) for r in refs]})
 
 
+@operation("one schedule (managers also see layers, overrides, feeds)", query={"at": None})
 async def get_schedule(request: web.Request) -> web.Response:
     st = request.app[STATE]
     who = principal(request)
@@ -95,6 +98,7 @@ def _manages(who: Principal) -> bool:
     return who.tenant is None and who.has_role(MANAGERS)
 
 
+@operation("who is on call at a moment", query={"at": None})
 async def who_is_on_call(request: web.Request) -> web.Response:
     """GET /v1/schedules/{id}/oncall?at=: who, from when to when, by which layer or override (null: a gap)."""
     st = request.app[STATE]
@@ -124,6 +128,7 @@ async def rendered(request: web.Request, ref: ScheduleRef, start: datetime, end:
     return final_shifts(ref.schedule, found[ref.schedule.id], start, end)
 
 
+@operation("the final shifts of a range", query={"from": None, "to": None})
 async def shifts(request: web.Request) -> web.Response:
     """GET /v1/schedules/{id}/shifts?from=&to=: the final schedule, gaps left out."""
     ref = visible_schedule(request, principal(request))

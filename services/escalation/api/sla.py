@@ -10,6 +10,7 @@ from aiohttp import web
 
 from libs.auth import authenticate
 from libs.errors import ApiError
+from libs.openapi import operation
 from libs.query import check_query, limit_problems, tenant_scope
 from libs.web import respond, snapshot
 from services.escalation.api.state import STATE
@@ -52,6 +53,7 @@ def run_view(run: EscalationRun) -> dict[str, Any]:
     }
 
 
+@operation("an incident's SLA clocks and escalation position (id or number)")
 async def incident_clocks(request: web.Request) -> web.Response:
     st = request.app[STATE]
     who = authenticate(request, snapshot(request).tokens)
@@ -69,6 +71,10 @@ async def incident_clocks(request: web.Request) -> web.Response:
     return respond(body)
 
 
+@operation(
+    "notifications with every attempt, newest first",
+    query={"tenant": None, "incident": None, "status": tuple(NOTIFICATION_STATUSES), "limit": None},
+)
 async def notification_log(request: web.Request) -> web.Response:
     """GET /v1/sla/notifications?tenant=&incident=&status=&limit=: newest first, each with every attempt."""
     st = request.app[STATE]

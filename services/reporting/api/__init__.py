@@ -16,7 +16,8 @@ from libs.auth import authenticate
 from libs.config import Tenant
 from libs.errors import ApiError
 from libs.events import utcnow
-from libs.query import check_query, limit_problems
+from libs.openapi import operation
+from libs.query import check_query, limit_problems, whole
 from libs.web import respond, snapshot
 from services.reporting import store
 from services.reporting.api import html
@@ -57,14 +58,14 @@ def _period(request: web.Request, now: datetime) -> Period:
 
 def _trend(request: web.Request, default: int) -> int:
     raw = request.query.get("trend", str(default))
-    if not raw.isdigit() or int(raw) > MAX_TREND:
+    if (n := whole(raw, most=MAX_TREND)) is None:
         raise ApiError(
             400,
             "invalid_query",
             "invalid query parameters",
             [{"field": "trend", "message": f"previous periods to compare, 0 to {MAX_TREND}"}],
         )
-    return int(raw)
+    return n
 
 
 async def compute(st: ReportingState, tenant: Tenant, period: Period) -> dict[str, Any]:
@@ -108,6 +109,9 @@ def _html(page: str) -> web.Response:
     return web.Response(text=page, content_type="text/html", charset="utf-8")
 
 
+@operation(
+    "the service report (JSON or CSV)", query={"from": None, "to": None, "format": ("json", "csv"), "trend": None}
+)
 async def get_report(request: web.Request) -> web.Response:
     st = request.app[STATE]
     tenant = _visible_tenant(request, st)
@@ -121,6 +125,7 @@ async def get_report(request: web.Request) -> web.Response:
     return respond(body)
 
 
+@operation("the printable monthly report (YYYY-MM.html)", media="text/html")
 async def get_monthly_html(request: web.Request) -> web.Response:
     st = request.app[STATE]
     tenant = _visible_tenant(request, st)
@@ -134,6 +139,9 @@ async def get_monthly_html(request: web.Request) -> web.Response:
     return _html(page)
 
 
+@operation(
+    "every visible tenant's headline figures", query={"from": None, "to": None, "format": ("json", "csv", "html")}
+)
 async def get_overview(request: web.Request) -> web.Response:
     """Every tenant the token may see, side by side: the provider's managers' view (JSON, CSV or a page)."""
     st = request.app[STATE]
@@ -170,6 +178,7 @@ async def get_overview(request: web.Request) -> web.Response:
     return respond(body)
 
 
+@operation("one incident's SLA clocks explained from the ledger")
 async def get_incident_sla(request: web.Request) -> web.Response:
     st = request.app[STATE]
     tenant = _visible_tenant(request, st)
@@ -182,6 +191,7 @@ async def get_incident_sla(request: web.Request) -> web.Response:
     return respond({"tenant": tenant.id, **explain(story)})
 
 
+@operation("the latest SLA ledger events", query={"limit": None})
 async def get_ledger(request: web.Request) -> web.Response:
     st = request.app[STATE]
     tenant = _visible_tenant(request, st)

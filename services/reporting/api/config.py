@@ -10,6 +10,7 @@ from libs.auth import authenticate
 from libs.config.apply import apply, check_file
 from libs.config.bucket import ConfigConflict
 from libs.errors import ApiError
+from libs.openapi import operation
 from libs.web import LIVE, respond, snapshot
 from services.reporting import store
 from services.reporting.api import STATE
@@ -18,6 +19,7 @@ ADMINS = {"provider_admin"}
 HISTORY = 20
 
 
+@operation("the config version in force and the last versions applied (provider admins)")
 async def get_config(request: web.Request) -> web.Response:
     authenticate(request, snapshot(request).tokens, roles=ADMINS)
     async with request.app[STATE].pool.acquire() as conn:
@@ -25,6 +27,7 @@ async def get_config(request: web.Request) -> web.Response:
     return respond({**snapshot(request).about(), "history": history})
 
 
+@operation("re-read TIERLINE_CONFIG, check it, apply it (provider admins)")
 async def reload_config(request: web.Request) -> web.Response:
     """Re-read this service's TIERLINE_CONFIG, check it as `tierline config check` does, apply it: 200 with the
     version (and whether anything changed), or 422 with every error and nothing changed."""

@@ -18,6 +18,7 @@ from libs.auth import Principal, authenticate
 from libs.errors import ApiError, read_body
 from libs.events import utcnow
 from libs.lifecycle import IllegalTransition
+from libs.openapi import operation
 from libs.uow import unit_of_work
 from libs.web import respond, snapshot
 from services.triage import store
@@ -121,7 +122,10 @@ ACTS: dict[str, tuple[type[Body], Act]] = {
     "priority": (SetPriority, lambda _r, i, b, by, at: actions.set_priority(i, by, at, b.priority, b.reason)),
     "notes": (Note, lambda _r, i, b, by, at: actions.note(i, by, at, b.text, b.internal)),
 }
-ROUTES: dict[str, Any] = {name: action(model, act) for name, (model, act) in ACTS.items()}
+ROUTES: dict[str, Any] = {
+    name: operation(f"{name} (the incident's lifecycle, assignment, priority or notes)", body=model)(action(model, act))
+    for name, (model, act) in ACTS.items()
+}
 
 
 def incident_by_hand(who: Principal, body: IncidentCreate, request: web.Request) -> Incident:
@@ -146,6 +150,7 @@ def incident_by_hand(who: Principal, body: IncidentCreate, request: web.Request)
     )  # fmt: skip
 
 
+@operation("open an incident or service request by hand", body=IncidentCreate, ok=201)
 async def create_incident(request: web.Request) -> web.Response:
     st = request.app[STATE]
     who = authenticate(request, snapshot(request).tokens, roles=RESPONDERS)

@@ -11,6 +11,7 @@ from aiohttp import web
 from libs.auth import authenticate
 from libs.config import Heartbeat
 from libs.events import utcnow
+from libs.openapi import operation
 from libs.query import check_query, tenant_scope
 from libs.web import respond, snapshot
 from services.triage import store
@@ -44,6 +45,7 @@ def heartbeat_json(tenant: str, spec: Heartbeat, row: store.HeartbeatRead | None
     return out
 
 
+@operation("every configured heartbeat and its status", query={"tenant": None})
 async def list_heartbeats(request: web.Request) -> web.Response:
     st = request.app[STATE]
     who = authenticate(request, snapshot(request).tokens)

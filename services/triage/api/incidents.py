@@ -11,6 +11,7 @@ from aiohttp import web
 from libs.auth import authenticate
 from libs.config import PRIORITIES
 from libs.errors import ApiError
+from libs.openapi import operation
 from libs.query import check_query, limit_problems, tenant_scope
 from libs.web import respond, snapshot
 from services.triage import store
@@ -50,6 +51,16 @@ _FILTERS: dict[str, tuple[tuple[str, ...] | None, Any]] = {
 }
 
 
+@operation(
+    "incidents, newest first (or by sort), a page at a time",
+    query={
+        "tenant": None,
+        "limit": None,
+        "cursor": None,
+        "sort": tuple(store.SORTS),
+        **{n: a for n, (a, _) in _FILTERS.items()},
+    },
+)
 async def list_incidents(request: web.Request) -> web.Response:
     st = request.app[STATE]
     who = authenticate(request, snapshot(request).tokens)
@@ -78,6 +89,7 @@ async def list_incidents(request: web.Request) -> web.Response:
     return respond(body)
 
 
+@operation("one incident with its timeline, alerts and allowed actions")
 async def get_incident(request: web.Request) -> web.Response:
     st = request.app[STATE]
     who = authenticate(request, snapshot(request).tokens)
@@ -92,6 +104,7 @@ async def get_incident(request: web.Request) -> web.Response:
     return respond(body)
 
 
+@operation("alerts that arrived during a change or maintenance window", query={"tenant": None, "limit": None})
 async def suppressed_alerts(request: web.Request) -> web.Response:
     """Alerts that arrived during a change or maintenance window: recorded, paging nobody."""
     st = request.app[STATE]

@@ -17,6 +17,7 @@ from aiohttp import web
 from libs.auth import Principal, authenticate, require_role
 from libs.errors import ApiError, read_body
 from libs.events import utcnow
+from libs.openapi import operation
 from libs.uow import unit_of_work
 from libs.web import respond, snapshot
 from services.triage import store
@@ -45,6 +46,7 @@ async def _found(conn: asyncpg.Connection, ref: str, who: Principal, *, lock: bo
     return {"parent": found[0], "children": children}
 
 
+@operation("a provider-wide fault and the children the token may see")
 async def get_provider_incident(request: web.Request) -> web.Response:
     who = _staff(request)
     async with request.app[STATE].pool.acquire() as conn:
@@ -90,7 +92,7 @@ def provider_action(name: str) -> Any:
         parent = after["parent"] | {"children": [incident_json(c, who) for c in after["children"]]}
         return respond({"provider_incident": parent, "results": results})
 
-    return handler
+    return operation(f"{name} every child the token may see", body=model)(handler)
 
 
 def add_routes(app: web.Application) -> None:
