@@ -205,7 +205,10 @@ class Runner(web.AppRunner):
 
     async def _make_server(self) -> Server:
         server = await super()._make_server()
-        server.__class__ = _Server  # the same server, making _Protocol connections
+        # The same server, making _Protocol connections. This leans on aiohttp internals (its Server keeps
+        # _loop and _kwargs); should a release drop them, keep aiohttp's own plain-text 400 rather than fail.
+        if type(server) is Server and hasattr(server, "_loop") and hasattr(server, "_kwargs"):
+            server.__class__ = _Server
         return server
 
 
