@@ -29,12 +29,11 @@ import asyncpg
 import nats
 
 from bench.pipeline import pct
-from bench.ready import start_servers, supervised, wait_ready
+from bench.ready import bench_config, start_servers, supervised, wait_ready
 
-CONFIG = Path(__file__).resolve().parent.parent / "tierline.yaml"
 ROW = (
-    "(incident_id, clock, tenant, number, priority, tier, calendar, target_s, started_at, due_at, coverage,"
-    " next_fire_at)"
+    "(incident_id, clock, tenant, number, priority, tier, started_tier, calendar, target_s, started_at, due_at,"
+    " coverage, next_fire_at)"
 )
 
 
@@ -47,7 +46,7 @@ async def load_clocks(db: asyncpg.Connection, *, n: int, first_due: datetime, sp
         chunk = slice(lo, lo + 20_000)
         await db.execute(
             f"INSERT INTO escalation.sla_clocks {ROW} SELECT i, 'response', 'acme', 'ACME-' || left(i::text, 8),"
-            " 'P1', 3, '24x7', 900, s, d, '{\"hours\": \"24x7\"}', d"
+            " 'P1', 3, 3, '24x7', 900, s, d, '{\"hours\": \"24x7\"}', d"
             " FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[]) AS u(i, s, d)",
             ids[chunk],
             started[chunk],
@@ -117,7 +116,7 @@ async def main(quick: bool) -> None:
             **os.environ,
             "TIERLINE_NATS_URL": nats_url,
             "TIERLINE_DATABASE_URL": db_url,
-            "TIERLINE_CONFIG": str(CONFIG),
+            "TIERLINE_CONFIG": str(bench_config(tmp)),
             "TIERLINE_LOG_LEVEL": "warning",
         }
         port = (await supervised(stack, ["escalation"], env, tmp))[0]["escalation"]
