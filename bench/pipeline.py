@@ -25,9 +25,11 @@ from datetime import datetime
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 import nats
 
 from bench.cpu import CpuMeter, columns
+from bench.profile import record, table
 from bench.ready import bench_config, start_servers, supervised, wait_ready
 from services.registry import NAMES as SERVICE_NAMES
 
@@ -61,7 +63,16 @@ def pct(values: list[float], p: float) -> float:
     return s[min(len(s) - 1, int(p / 100 * len(s)))]
 
 
-async def step(base, seen, stamps, cpu, rate, seconds, mix) -> dict[str, object]:
+async def commits(db) -> int:
+    return await db.fetchval("SELECT sum(xact_commit)::bigint FROM pg_stat_database")
+
+
+async def step(base, seen, stamps, cpu, db, rate, seconds, mix, profile: Path | None = None) -> dict[str, object]:
+    tx0 = await commits(db)
+    spies = []
+    if profile:  # py-spy each service while the load runs (its own CPU lands on no measured process)
+        pids = {n: g.proc.pid for n, g in cpu.groups.items() if n in SERVICE_NAMES}
+        spies = await record(pids, profile / f"{mix}-{rate}", seconds)
     result = await send(base, mix, rate, seconds, cpu)
     t0, due, status = result["start"], result["due"], {int(k): v for k, v in result["status"].items()}
     deadline = time.time() + 30
@@ -69,6 +80,10 @@ async def step(base, seen, stamps, cpu, rate, seconds, mix) -> dict[str, object]
         await asyncio.sleep(0.05)
     elapsed = max(seen.get(a, 0) for a in due) - t0 if due else 0.0
     wall, used = cpu.stop()
+    await asyncio.sleep(0.6)  # the statistics collector reports at most every 500 ms
+    tx = await commits(db) - tx0
+    for spy in spies:
+        await spy.wait()
     lat = [(seen[a] - d) * 1000 for a, d in due.items() if a in seen]
     done = len(lat)
     # Where the time goes (p50): HTTP to intake's stamp; bus + fetch + handling up to the event's creation;
@@ -89,10 +104,23 @@ async def step(base, seen, stamps, cpu, rate, seconds, mix) -> dict[str, object]
         "p99 ms": round(pct(lat, 99), 1),
         "p50 split ms": split,
         **columns(wall, used, result["cpu"], len(due)),
+        "pg tx/a": f"{tx / len(due):.2f}" if due else "n/a",
     }
 
 
-async def main(quick: bool, only: list[tuple[str, int]] | None = None) -> None:
+PLAN = [
+    ("new", 500), ("new", 750), ("new", 1000), ("new", 1500), ("new", 2000), ("new", 2500),
+    ("repeat", 750), ("repeat", 1500), ("mix", 750), ("mix", 1500),
+    ("am1", 750), ("am10", 750), ("am100", 750), ("am10", 1500), ("am100", 1500),
+]  # fmt: skip
+QUICK = [("new", 1000), ("repeat", 750), ("mix", 1500), ("am10", 750), ("am100", 1500)]
+
+
+async def run_stack(
+    plan: list[tuple[str, int]], secs: float, profile: Path | None = None, code: Path | None = None
+) -> list[dict[str, object]]:
+    """A fresh stack (NATS, PostgreSQL, the five services), a warm-up, then `plan`'s steps; one row each.
+    `code`: run the services from that source tree instead of this one (bench.ab's A side)."""
     tmp = Path(tempfile.mkdtemp(prefix="tierline-bench-"))
     async with AsyncExitStack() as stack:
         nats_srv, pg, nats_url, db_url = await start_servers(stack, tmp)
@@ -103,55 +131,49 @@ async def main(quick: bool, only: list[tuple[str, int]] | None = None) -> None:
             "TIERLINE_CONFIG": str(bench_config(tmp)),
             "TIERLINE_LOG_LEVEL": "warning",
         }
-        ports, procs = await supervised(stack, SERVICE_NAMES, env, tmp)
+        here = os.getcwd()
+        os.chdir(code or here)  # `python -m services` imports from its working directory first
+        try:
+            ports, procs = await supervised(stack, SERVICE_NAMES, env, tmp)
+        finally:
+            os.chdir(here)
         async with aiohttp.ClientSession() as http:
             await wait_ready(http, ports.values())
         seen: dict[str, float] = {}
         stamps: dict[str, tuple[float, float]] = {}
-        nc = await nats.connect(nats_url)
-        stack.push_async_callback(nc.close)
-
-        async def on_incident(msg) -> None:  # type: ignore[no-untyped-def]
-            event = json.loads(msg.data)
-            alert_id = event["data"].get("alert_id")
-            if alert_id and alert_id not in seen:
-                seen[alert_id] = time.time()
-                # when intake stamped the alert, and when triage built the incident event (before its commit)
-                stamps[alert_id] = (
-                    _ts(event["data"].get("last_seen") or event["data"]["opened_at"]),
-                    _ts(event["time"]),
-                )
-
-        await nc.subscribe("tierline.incident.*.*", cb=on_incident)
-        cpu = CpuMeter(
-            {"intake": procs[0], "triage": procs[1], "escalation": procs[2], "change": procs[3], "reporting": procs[4]},
-            nats_srv,
-            pg,
-        )
+        await observe(stack, nats_url, seen, stamps)
+        db = await asyncpg.connect(db_url)
+        stack.push_async_callback(db.close)
+        cpu = CpuMeter({p.name: p for p in procs}, nats_srv, pg)
         base = f"http://127.0.0.1:{ports['intake']}"
-        await step(base, seen, stamps, cpu, 200, 2, "repeat")  # warm up, open the repeat keys
-        secs = 4 if quick else 10
-        plan = [
-            ("new", 500),
-            ("new", 750),
-            ("new", 1500),
-            ("new", 2000),
-            ("repeat", 750),
-            ("repeat", 1500),
-            ("mix", 750),
-            ("mix", 1500),
-            ("am1", 750),
-            ("am10", 750),
-            ("am100", 750),
-            ("am10", 1500),
-            ("am100", 1500),
-        ]
-        if quick:
-            plan = [("new", 750), ("repeat", 750), ("mix", 1500), ("am10", 750), ("am100", 1500)]
-        if only:
-            plan = only
-        rows = [await step(base, seen, stamps, cpu, r, secs, m) for m, r in plan]
-        print_table(rows)
+        await step(base, seen, stamps, cpu, db, 200, 2, "repeat")  # warm up, open the repeat keys
+        return [await step(base, seen, stamps, cpu, db, r, secs, m, profile) for m, r in plan]
+
+
+async def observe(stack: AsyncExitStack, nats_url: str, seen: dict, stamps: dict) -> None:
+    """Note when each alert's incident event is seen, and the two stamps it carries."""
+    nc = await nats.connect(nats_url)
+    stack.push_async_callback(nc.close)
+
+    async def on_incident(msg) -> None:  # type: ignore[no-untyped-def]
+        event = json.loads(msg.data)
+        alert_id = event["data"].get("alert_id")
+        if alert_id and alert_id not in seen:
+            seen[alert_id] = time.time()
+            # when intake stamped the alert, and when triage built the incident event (before its commit)
+            stamps[alert_id] = (_ts(event["data"].get("last_seen") or event["data"]["opened_at"]), _ts(event["time"]))
+
+    await nc.subscribe("tierline.incident.*.*", cb=on_incident)
+
+
+async def main(quick: bool, only: list[tuple[str, int]] | None = None, profile: Path | None = None) -> None:
+    plan = only or (QUICK if quick else PLAN)
+    rows = await run_stack(plan, 4 if quick else 10, profile)
+    print(f"load average {os.getloadavg()[0]:.2f}")
+    print_table(rows)
+    for m, r in plan if profile else []:
+        print(f"\nWhere each service's CPU went, step {m}:{r} (% of its py-spy samples)")
+        print(table(profile / f"{m}-{r}"))
 
 
 def steps_arg(text: str) -> list[tuple[str, int]]:
@@ -181,6 +203,7 @@ if __name__ == "__main__":
     parser.add_argument(
         "--steps", type=steps_arg, default=None, help="only these steps, e.g. new:750,am10:1500 (for A/B runs)"
     )
+    parser.add_argument("--profile", type=Path, default=None, help="py-spy each service into this folder per step")
     args = parser.parse_args()
     try:
         import uvloop
@@ -188,4 +211,4 @@ if __name__ == "__main__":
         uvloop.install()
     except ImportError:
         pass
-    asyncio.run(main(args.quick, args.steps))
+    asyncio.run(main(args.quick, args.steps, args.profile))

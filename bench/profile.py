@@ -1,0 +1,86 @@
+"""Where each service's CPU goes: py-spy samples of every service process during a benchmark step, sorted
+into stages.
+
+`python -m bench.pipeline --steps new:1000 --profile DIR` records each service with
+`py-spy record --format raw` (collapsed stacks) while the step runs, then prints one table: per service,
+the share of its samples in each stage. A sample belongs to the stage of its innermost frame that a rule
+matches (a library's stage, else the project's own code; asyncio's frames match none, so the loop's work
+for nats-py counts as bus), except that anything under the outbox relay counts as the relay. A sample in the
+loop alone (uvloop's C code: socket reads and writes, callbacks) is "event loop".
+`python -m bench.profile DIR` prints the table again from the recorded files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import sys
+from collections import Counter
+from pathlib import Path
+
+# (stage, pattern on one frame "function (file:line)"), innermost match wins
+RULES = [
+    ("logging", r"\((structlog|logging)/|libs/logging\.py"),
+    ("SQL", r"\(asyncpg/"),
+    ("bus", r"\(nats/|libs/bus\.py"),
+    ("validate", r"pydantic"),
+    ("serialise", r"json/encoder|orjson|dumps|model_dump"),
+    ("parse", r"json/decoder|json/__init__|loads"),
+    ("HTTP", r"aiohttp|http_parser|multidict|yarl"),
+    ("config", r"libs/config/"),
+    ("own code", r"\((services|libs)/"),
+]
+OUTBOX = re.compile(r"libs/outbox\.py")
+STAGES = ["parse", "validate", "serialise", "bus", "SQL", "outbox relay", "logging", "HTTP", "config", "event loop"]
+
+
+def stage_of(stack: list[str]) -> str:
+    if any(OUTBOX.search(f) for f in stack):
+        return "outbox relay"
+    if "(asyncio/runners.py" in stack[-1]:  # the C loop itself, below no Python frame of a task
+        return "event loop"
+    for frame in reversed(stack):
+        for stage, pattern in RULES:
+            if re.search(pattern, frame):
+                return stage
+    return "event loop"  # only the loop's own frames: uvloop's C loop (socket I/O, callbacks) and asyncio
+
+
+def read(path: Path) -> Counter[str]:
+    """Samples per stage in one py-spy raw file (`frame;frame;... count` per line, outermost first)."""
+    stages: Counter[str] = Counter()
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack and count.isdigit():
+            stages[stage_of(stack.split(";"))] += int(count)
+    return stages
+
+
+def table(folder: Path) -> str:
+    cols = [*STAGES, "own code"]
+    rows = ["| service | samples | " + " | ".join(f"{c} %" for c in cols) + " |", "|" + "---|" * (len(cols) + 2)]
+    for path in sorted(folder.glob("*.txt")):
+        stages = read(path)
+        total = sum(stages.values()) or 1
+        cells = " | ".join(f"{stages[c] * 100 / total:.0f}" for c in cols)
+        rows.append(f"| {path.stem} | {total} | {cells} |")
+    return "\n".join(rows)
+
+
+async def record(pids: dict[str, int], folder: Path, seconds: float) -> list[asyncio.subprocess.Process]:
+    """Start one py-spy per process (sampling 100/s, without pausing it); they stop after `seconds`."""
+    spy = shutil.which("py-spy") or sys.exit("py-spy not found: pip install py-spy")
+    folder.mkdir(parents=True, exist_ok=True)
+    return [
+        await asyncio.create_subprocess_exec(
+            spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "100", "--nonblocking",
+            "--duration", str(int(seconds)), "-o", str(folder / f"{name}.txt"),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )
+        for name, pid in pids.items()
+    ]  # fmt: skip
+
+
+if __name__ == "__main__":
+    print(table(Path(sys.argv[1])))
