@@ -4,7 +4,7 @@ on a fresh stack, interleaved A B A B so that the machine's drift lands on both 
     .venv/bin/python -m bench.ab --base HEAD~1 --steps new:1000 --rounds 3
 
 Prints every row (its side and round first) and, per step, the median of B/A over the rounds for
-committed/s and for total CPU ms per alert (below 1: B spends less).
+committed/s and for each process's and the total CPU ms per alert (below 1: B spends less).
 """
 
 from __future__ import annotations
@@ -38,14 +38,26 @@ async def main(base: str, plan: list[tuple[str, int]], rounds: int, secs: float)
                 rows.append({"side": side, "round": n, "load": f"{load:.1f}", **row})
     print(f"\nA = {base}, B = working tree")
     print_table(rows)
-    print("\n| step | committed/s B/A | total ms/a B/A | pairs |\n|---|---|---|---|")
+    summary(plan, rows)
+
+
+def summary(plan: list[tuple[str, int]], rows: list[dict[str, object]]) -> None:
+    """Per step, the median over the rounds of B/A: committed/s, then each CPU ms/alert column and pg tx/a."""
+    cols = ["committed/s", *(c for c in rows[0] if c.endswith(" ms/a")), "pg tx/a"]
+    print("\n| step | pairs | " + " | ".join(f"{c} B/A" for c in cols) + " |\n|" + "---|" * (len(cols) + 2))
     for mix, rate in plan:
         mine = [r for r in rows if r["mix"] == mix and r["offered/s"] == rate]
         a_rows = {r["round"]: r for r in mine if r["side"] == "A"}
         pairs = [(a_rows[b["round"]], b) for b in mine if b["side"] == "B" and b["round"] in a_rows]
-        done = statistics.median(float(b["committed/s"]) / float(a["committed/s"]) for a, b in pairs)
-        cost = statistics.median(float(b["total ms/a"]) / float(a["total ms/a"]) for a, b in pairs)
-        print(f"| {mix}:{rate} | {done:.3f} | {cost:.3f} | {len(pairs)} |")
+        ratios = [statistics.median(_ratio(a[c], b[c]) for a, b in pairs) for c in cols]
+        print(f"| {mix}:{rate} | {len(pairs)} | " + " | ".join(f"{x:.2f}" for x in ratios) + " |")
+
+
+def _ratio(a: object, b: object) -> float:
+    try:
+        return float(b) / float(a)  # type: ignore[arg-type]
+    except (ValueError, ZeroDivisionError):
+        return float("nan")
 
 
 if __name__ == "__main__":

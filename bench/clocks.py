@@ -37,9 +37,12 @@ ROW = (
 )
 
 
-async def load_clocks(db: asyncpg.Connection, *, n: int, first_due: datetime, spread_s: float) -> list[str]:
-    """Insert n open response clocks with deadlines spread evenly from `first_due`; returns their ids."""
-    ids = [str(uuid.uuid4()) for _ in range(n)]
+async def load_clocks(
+    db: asyncpg.Connection, *, n: int, first_due: datetime, spread_s: float, ids: list[str] | None = None
+) -> list[str]:
+    """Insert n open response clocks with deadlines spread evenly from `first_due` (for the incidents `ids`,
+    else new ones) and each incident's escalation run; returns the incident ids."""
+    ids = ids or [str(uuid.uuid4()) for _ in range(n)]
     due = [first_due + timedelta(seconds=spread_s * i / max(1, n)) for i in range(n)]
     started = [d - timedelta(minutes=15) for d in due]
     for lo in range(0, n, 20_000):  # one statement per 20k rows

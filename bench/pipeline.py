@@ -29,7 +29,7 @@ import asyncpg
 import nats
 
 from bench.cpu import CpuMeter, columns
-from bench.profile import record, table
+from bench.profile import record, statements, table, track_statements
 from bench.ready import bench_config, start_servers, supervised, wait_ready
 from services.registry import NAMES as SERVICE_NAMES
 
@@ -69,6 +69,8 @@ async def commits(db) -> int:
 
 async def step(base, seen, stamps, cpu, db, rate, seconds, mix, profile: Path | None = None) -> dict[str, object]:
     tx0 = await commits(db)
+    if profile:
+        await db.execute("SELECT pg_stat_statements_reset()")
     spies = []
     if profile:  # py-spy each service while the load runs (its own CPU lands on no measured process)
         pids = {n: g.proc.pid for n, g in cpu.groups.items() if n in SERVICE_NAMES}
@@ -82,6 +84,8 @@ async def step(base, seen, stamps, cpu, db, rate, seconds, mix, profile: Path | 
     wall, used = cpu.stop()
     await asyncio.sleep(0.6)  # the statistics collector reports at most every 500 ms
     tx = await commits(db) - tx0
+    if profile:
+        (profile / f"{mix}-{rate}" / "postgres.md").write_text(await statements(db, len(due)))
     for spy in spies:
         await spy.wait()
     lat = [(seen[a] - d) * 1000 for a, d in due.items() if a in seen]
@@ -124,6 +128,8 @@ async def run_stack(
     tmp = Path(tempfile.mkdtemp(prefix="tierline-bench-"))
     async with AsyncExitStack() as stack:
         nats_srv, pg, nats_url, db_url = await start_servers(stack, tmp)
+        if profile:
+            await track_statements(pg, db_url)
         env = {
             **os.environ,
             "TIERLINE_NATS_URL": nats_url,
@@ -174,6 +180,7 @@ async def main(quick: bool, only: list[tuple[str, int]] | None = None, profile: 
     for m, r in plan if profile else []:
         print(f"\nWhere each service's CPU went, step {m}:{r} (% of its py-spy samples)")
         print(table(profile / f"{m}-{r}"))
+        print(f"\nPostgreSQL's statements, step {m}:{r}\n" + (profile / f"{m}-{r}" / "postgres.md").read_text())
 
 
 def steps_arg(text: str) -> list[tuple[str, int]]:

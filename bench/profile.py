@@ -19,6 +19,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import asyncpg
+
 # (stage, pattern on one frame "function (file:line)"), innermost match wins
 RULES = [
     ("logging", r"\((structlog|logging)/|libs/logging\.py"),
@@ -84,3 +86,33 @@ async def record(pids: dict[str, int], folder: Path, seconds: float) -> list[asy
 
 if __name__ == "__main__":
     print(table(Path(sys.argv[1])))
+
+
+async def track_statements(pg, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    """Restart the bench's PostgreSQL with pg_stat_statements loaded (only when profiling: it costs a little)."""
+    admin = await asyncpg.connect(pg.admin_url)
+    await admin.execute("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+    await admin.close()
+    await pg.stop()
+    await pg.restart()
+    db = await asyncpg.connect(db_url)
+    await db.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    await db.close()
+
+
+async def statements(db: asyncpg.Connection, alerts: int, top: int = 15) -> str:
+    """The statements that took the most PostgreSQL time since the last reset: calls and ms per 1,000 alerts."""
+    rows = await db.fetch(
+        "SELECT calls, total_exec_time, regexp_replace(query, '\\s+', ' ', 'g') AS q FROM pg_stat_statements"
+        " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        " ORDER BY total_exec_time DESC LIMIT $1",
+        top,
+    )
+    total = await db.fetchval("SELECT sum(total_exec_time) FROM pg_stat_statements") or 1
+    out = ["| calls / 1k alerts | exec ms / 1k alerts | % of exec time | statement |", "|---|---|---|---|"]
+    for r in rows:
+        k = 1000 / max(1, alerts)
+        q = r["q"][:110].replace("|", "\\|")
+        ms = r["total_exec_time"]
+        out.append(f"| {r['calls'] * k:.0f} | {ms * k:.1f} | {ms * 100 / total:.0f} | `{q}` |")
+    return "\n".join(out)

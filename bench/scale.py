@@ -1,0 +1,113 @@
+"""`make bench`'s steps at scale: open incidents and ledger events seeded by SQL (not through the API), the
+time of a tenant-month report over the ledger, and the memory of the whole stack.
+
+The seeds copy what the services themselves write: 100,000 open incidents are rows in triage's incidents
+(each its own dedup key), two running clocks and an escalation run each in escalation's tables (deadlines a
+day ahead, as `bench.clocks` loads them) and a live gauge row in reporting's; the ledger is filled up to
+1,000,000 events by copying the events the benchmark's own steps recorded, each copy with new ids and moved
+into one past month, so a report reads real payload shapes.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+import asyncpg
+import psutil
+
+from bench.clocks import load_clocks
+
+ADMIN_TOKEN = "demo-admin-token"  # provider_admin in the demo config: may read every tenant's reports
+_THIS = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+MONTH = (_THIS - timedelta(days=1)).replace(day=1)  # the seeded ledger's month: last month, before every step
+MONTH_END = _THIS
+
+
+async def seed_open_incidents(db: asyncpg.Connection, n: int) -> float:
+    """n open Acme incidents with their clocks, runs and gauges; returns the seconds it took."""
+    t0 = time.perf_counter()
+    ids = [str(r["id"]) for r in await db.fetch("SELECT gen_random_uuid() AS id FROM generate_series(1, $1)", n)]
+    await db.execute(
+        "INSERT INTO triage.incidents (id, tenant, number, seq, title, state, priority, impact, urgency, category,"
+        " ci, tier, dedup_key, source, severity, opened_at, last_seen)"
+        " SELECT i, 'acme', 'SEED-' || k, 1000000 + k, 'seeded open incident', 'new', 'P3', 'medium', 'medium',"
+        " 'infrastructure', 'erp-db', 1, 'seed-' || k, 'generic', 'error', now() - interval '1 day',"
+        " now() - interval '1 day' FROM unnest($1::uuid[]) WITH ORDINALITY AS u(i, k)",
+        ids,
+    )
+    await db.execute(
+        "INSERT INTO reporting.live_incidents (incident_id, tenant, priority, tier, opened_at)"
+        " SELECT i, 'acme', 'P3', 1, now() - interval '1 day' FROM unnest($1::text[]) AS u(i)",
+        ids,
+    )
+    await load_clocks(db, n=n, first_due=datetime.now(UTC) + timedelta(days=1), spread_s=3600, ids=ids)
+    await db.execute("ANALYZE triage.incidents; ANALYZE escalation.sla_clocks; ANALYZE escalation.escalation_runs")
+    return time.perf_counter() - t0
+
+
+async def seed_ledger(db: asyncpg.Connection, total: int) -> tuple[int, float]:
+    """Copy Acme's recorded events (new event and incident ids, shifted into MONTH, each copy later than the
+    one before) until the ledger holds `total` rows; returns (rows in MONTH, seconds)."""
+    t0 = time.perf_counter()
+    base = await db.fetchval("SELECT count(*) FROM reporting.ledger WHERE tenant = 'acme'")
+    have = await db.fetchval("SELECT count(*) FROM reporting.ledger")
+    copies = max(0, -(-(total - have) // max(1, base)))
+    await db.execute(
+        "WITH b AS (SELECT min(occurred_at) AS t0, max(occurred_at) - min(occurred_at) AS span"
+        "           FROM reporting.ledger WHERE tenant = 'acme')"
+        " INSERT INTO reporting.ledger (event_id, tenant, type, subject, occurred_at, correlation_id, data)"
+        " SELECT md5(g || ':' || l.event_id), l.tenant, l.type, l.subject,"
+        "        $1 + (l.occurred_at - b.t0) + (g - 1) * (interval '27 days' / $2), l.correlation_id,"
+        "        CASE WHEN l.data ? 'incident_id' THEN jsonb_set(l.data, '{incident_id}',"
+        "             to_jsonb(md5(g || ':' || (l.data->>'incident_id'))::uuid::text)) ELSE l.data END"
+        " FROM reporting.ledger l, b, generate_series(1, $2) AS g WHERE l.tenant = 'acme' AND l.occurred_at >= b.t0",
+        MONTH,
+        copies,
+    )
+    await db.execute("ANALYZE reporting.ledger")
+    month = await db.fetchval(
+        "SELECT count(*) FROM reporting.ledger WHERE tenant = 'acme' AND occurred_at >= $1 AND occurred_at < $2",
+        MONTH,
+        MONTH_END,
+    )
+    return int(month), time.perf_counter() - t0
+
+
+async def report_times(reporting_url: str, *, runs: int = 3) -> dict[str, float]:
+    """Seconds for Acme's report of MONTH (JSON, no trend) and with the default three months of trend."""
+    url = f"{reporting_url}/v1/reports/acme?from={MONTH:%Y-%m-%d}&to={MONTH_END:%Y-%m-%d}"
+    out = {}
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as http:
+        for name, query in (("report s", "&trend=0"), ("report+trend s", "")):
+            times = []
+            for _ in range(runs):
+                t0 = time.perf_counter()
+                async with http.get(url + query, timeout=aiohttp.ClientTimeout(total=300)) as r:
+                    await r.read()
+                    if r.status != 200:
+                        raise RuntimeError(f"report answered {r.status}: {await r.text()}")
+                times.append(time.perf_counter() - t0)
+            out[name] = round(statistics.median(times), 2)
+    return out
+
+
+def stack_memory(pids: list[int]) -> dict[str, int]:
+    """MB of the stack's process trees: RSS summed (counts shared pages once per process) and PSS (shared
+    pages split among their sharers: PostgreSQL's shared buffers counted once)."""
+    rss = pss = 0
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            procs = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+        for p in procs:
+            try:
+                mem = p.memory_full_info()
+                rss, pss = rss + mem.rss, pss + getattr(mem, "pss", mem.rss)
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                pass
+    return {"RSS MB": rss >> 20, "PSS MB": pss >> 20}
