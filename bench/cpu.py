@@ -37,6 +37,10 @@ class CpuMeter:
     def _pids(self) -> dict[str, int]:
         return {n: g.proc.pid for n, g in self.groups.items() if getattr(g, "proc", None)}  # type: ignore[attr-defined]
 
+    def pids(self) -> list[int]:
+        """The root process of each group (the stack's services, NATS, PostgreSQL)."""
+        return list(self._pids().values())
+
     def start(self) -> None:
         self.t0 = time.perf_counter()
         self.before = {n: _tree_cpu(pid) for n, pid in self._pids().items()}

@@ -31,6 +31,7 @@ import nats
 from bench.cpu import CpuMeter, columns
 from bench.profile import record, statements, table, track_statements
 from bench.ready import bench_config, start_servers, supervised, wait_ready
+from bench.scale import report_times, seed_ledger, seed_open_incidents, stack_memory
 from services.registry import NAMES as SERVICE_NAMES
 
 KEY = "demo-acme-key"
@@ -109,6 +110,7 @@ async def step(base, seen, stamps, cpu, db, rate, seconds, mix, profile: Path | 
         "p50 split ms": split,
         **columns(wall, used, result["cpu"], len(due)),
         "pg tx/a": f"{tx / len(due):.2f}" if due else "n/a",
+        **stack_memory(cpu.pids()),
     }
 
 
@@ -121,10 +123,15 @@ QUICK = [("new", 1000), ("repeat", 750), ("mix", 1500), ("am10", 750), ("am100",
 
 
 async def run_stack(
-    plan: list[tuple[str, int]], secs: float, profile: Path | None = None, code: Path | None = None
+    plan: list[tuple[str, int]],
+    secs: float,
+    profile: Path | None = None,
+    code: Path | None = None,
+    scale: dict[str, object] | None = None,
 ) -> list[dict[str, object]]:
     """A fresh stack (NATS, PostgreSQL, the five services), a warm-up, then `plan`'s steps; one row each.
-    `code`: run the services from that source tree instead of this one (bench.ab's A side)."""
+    `code`: run the services from that source tree instead of this one (bench.ab's A side). `scale`: a dict
+    to fill with the scale steps' figures (bench/scale.py), run after the plan."""
     tmp = Path(tempfile.mkdtemp(prefix="tierline-bench-"))
     async with AsyncExitStack() as stack:
         nats_srv, pg, nats_url, db_url = await start_servers(stack, tmp)
@@ -153,7 +160,28 @@ async def run_stack(
         cpu = CpuMeter({p.name: p for p in procs}, nats_srv, pg)
         base = f"http://127.0.0.1:{ports['intake']}"
         await step(base, seen, stamps, cpu, db, 200, 2, "repeat")  # warm up, open the repeat keys
-        return [await step(base, seen, stamps, cpu, db, r, secs, m, profile) for m, r in plan]
+        rows = [await step(base, seen, stamps, cpu, db, r, secs, m, profile) for m, r in plan]
+        if scale is not None:
+            scale.update(await at_scale(base, f"http://127.0.0.1:{ports['reporting']}", seen, stamps, cpu, db))
+            scale.update(stack_memory(cpu.pids()))
+        return rows
+
+
+async def at_scale(base: str, reporting: str, seen, stamps, cpu, db) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """The same new:1000 step before and after seeding 100,000 open incidents (30 s each), then a tenant-month
+    report once the ledger holds 1,000,000 events."""
+    out: dict[str, object] = {}
+    before = await step(base, seen, stamps, cpu, db, 1000, 30, "new")
+    out["seed 100k open s"] = round(await seed_open_incidents(db, 100_000), 1)
+    after = await step(base, seen, stamps, cpu, db, 1000, 30, "new")
+    for name, row in (("before", before), ("at 100k open", after)):
+        for col in ("committed/s", "p50 ms", "p99 ms", "total ms/a", "postgres ms/a"):
+            out[f"{name}: {col}"] = row[col]
+    month, seconds = await seed_ledger(db, 1_000_000)
+    out["ledger rows"] = await db.fetchval("SELECT count(*) FROM reporting.ledger")
+    out["month's rows"], out["seed ledger s"] = month, round(seconds, 1)
+    out.update(await report_times(reporting))
+    return out
 
 
 async def observe(stack: AsyncExitStack, nats_url: str, seen: dict, stamps: dict) -> None:
@@ -172,11 +200,16 @@ async def observe(stack: AsyncExitStack, nats_url: str, seen: dict, stamps: dict
     await nc.subscribe("tierline.incident.*.*", cb=on_incident)
 
 
-async def main(quick: bool, only: list[tuple[str, int]] | None = None, profile: Path | None = None) -> None:
+async def main(
+    quick: bool, only: list[tuple[str, int]] | None = None, profile: Path | None = None, scale: bool = False
+) -> None:
     plan = only or (QUICK if quick else PLAN)
-    rows = await run_stack(plan, 4 if quick else 10, profile)
+    figures: dict[str, object] | None = {} if scale else None
+    rows = await run_stack(plan, 4 if quick else 10, profile, scale=figures)
     print(f"load average {os.getloadavg()[0]:.2f}")
     print_table(rows)
+    if figures:
+        print("\nAt scale\n| figure | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in figures.items()))
     for m, r in plan if profile else []:
         print(f"\nWhere each service's CPU went, step {m}:{r} (% of its py-spy samples)")
         print(table(profile / f"{m}-{r}"))
@@ -210,6 +243,8 @@ if __name__ == "__main__":
     parser.add_argument(
         "--steps", type=steps_arg, default=None, help="only these steps, e.g. new:750,am10:1500 (for A/B runs)"
     )
+    parser.add_argument("--no-scale", action="store_true", help="skip the 100k-incident and 1M-event steps")
+    parser.add_argument("--scale", action="store_true", help="run them after --steps or --quick too")
     parser.add_argument("--profile", type=Path, default=None, help="py-spy each service into this folder per step")
     args = parser.parse_args()
     try:
@@ -218,4 +253,6 @@ if __name__ == "__main__":
         uvloop.install()
     except ImportError:
         pass
-    asyncio.run(main(args.quick, args.steps, args.profile))
+    asyncio.run(
+        main(args.quick, args.steps, args.profile, args.scale or not (args.no_scale or args.quick or args.steps))
+    )
