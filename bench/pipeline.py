@@ -210,9 +210,10 @@ async def main(
     print_table(rows)
     if figures:
         print("\nAt scale\n| figure | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in figures.items()))
-    for m, r in plan if profile else []:
-        print(f"\nWhere each service's CPU went, step {m}:{r} (% of its py-spy samples)")
-        print(table(profile / f"{m}-{r}"))
+    for (m, r), row in zip(plan, rows, strict=True) if profile else []:
+        cost = {k.removesuffix(" ms/a"): float(v) for k, v in row.items() if k.endswith(" ms/a") and v != "n/a"}
+        print(f"\nWhere each service's CPU went, step {m}:{r} (its CPU ms/alert split by its py-spy samples)")
+        print(table(profile / f"{m}-{r}", cost))
         print(f"\nPostgreSQL's statements, step {m}:{r}\n" + (profile / f"{m}-{r}" / "postgres.md").read_text())
 
 

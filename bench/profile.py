@@ -59,14 +59,21 @@ def read(path: Path) -> Counter[str]:
     return stages
 
 
-def table(folder: Path) -> str:
+def table(folder: Path, cost: dict[str, float] | None = None) -> str:
+    """Per service, each stage's share of its samples (%), or with `cost` (CPU ms per alert by service, as the
+    meter measured it) each stage's share of that cost in µs per alert."""
     cols = [*STAGES, "own code"]
-    rows = ["| service | samples | " + " | ".join(f"{c} %" for c in cols) + " |", "|" + "---|" * (len(cols) + 2)]
+    unit = "µs/a" if cost else "%"
+    rows = [
+        "| service | samples | " + ("CPU ms/a | " if cost else "") + " | ".join(f"{c} {unit}" for c in cols) + " |",
+        "|" + "---|" * (len(cols) + 2 + bool(cost)),
+    ]
     for path in sorted(folder.glob("*.txt")):
         stages = read(path)
         total = sum(stages.values()) or 1
-        cells = " | ".join(f"{stages[c] * 100 / total:.0f}" for c in cols)
-        rows.append(f"| {path.stem} | {total} | {cells} |")
+        scale = cost.get(path.stem, 0.0) * 1000 if cost else 100.0
+        cells = " | ".join(f"{stages[c] * scale / total:.0f}" for c in cols)
+        rows.append(f"| {path.stem} | {total} | " + (f"{cost.get(path.stem, 0):.2f} | " if cost else "") + f"{cells} |")
     return "\n".join(rows)
 
 
@@ -84,8 +91,9 @@ async def record(pids: dict[str, int], folder: Path, seconds: float) -> list[asy
     ]  # fmt: skip
 
 
-if __name__ == "__main__":
-    print(table(Path(sys.argv[1])))
+if __name__ == "__main__":  # FOLDER [service=ms/a ...]
+    given = dict(a.split("=") for a in sys.argv[2:])
+    print(table(Path(sys.argv[1]), {k: float(v) for k, v in given.items()} or None))
 
 
 async def track_statements(pg, db_url: str) -> None:  # type: ignore[no-untyped-def]
