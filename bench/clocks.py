@@ -28,8 +28,7 @@ import aiohttp
 import asyncpg
 import nats
 
-from bench.pipeline import pct
-from bench.ready import bench_config, start_servers, supervised, wait_ready
+from bench.ready import bench_config, pct, start_servers, supervised, wait_ready
 
 ROW = (
     "(incident_id, clock, tenant, number, priority, tier, started_tier, calendar, target_s, started_at, due_at,"

@@ -30,8 +30,7 @@ import nats
 
 from bench.cpu import CpuMeter
 from bench.loadgen import notification
-from bench.pipeline import pct
-from bench.ready import start_servers, supervised, wait_ready
+from bench.ready import pct, start_servers, supervised, wait_ready
 from libs.supervisor import ServiceProcess
 from services.registry import NAMES as SERVICE_NAMES
 

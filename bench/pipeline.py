@@ -30,7 +30,7 @@ import nats
 
 from bench.cpu import CpuMeter, columns
 from bench.profile import record, statements, table, track_statements
-from bench.ready import bench_config, start_servers, supervised, wait_ready
+from bench.ready import bench_config, pct, start_servers, supervised, wait_ready
 from bench.scale import report_times, seed_ledger, seed_open_incidents, stack_memory
 from services.registry import NAMES as SERVICE_NAMES
 
@@ -55,13 +55,6 @@ async def send(base: str, mix: str, rate: float, seconds: float, cpu: CpuMeter) 
 
 def _ts(iso: str) -> float:
     return datetime.fromisoformat(iso).timestamp()
-
-
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    return s[min(len(s) - 1, int(p / 100 * len(s)))]
 
 
 async def commits(db) -> int:

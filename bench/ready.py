@@ -77,3 +77,10 @@ def bench_config(tmp: Path) -> Path:
     path = tmp / "tierline-bench.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(p / 100 * len(s)))]
