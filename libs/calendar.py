@@ -8,6 +8,7 @@ instants before any subtraction, so a DST change shortens or lengthens a day by 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -16,7 +17,6 @@ from zoneinfo import ZoneInfo
 
 import holidays as holidays_lib
 
-from libs import jsontext
 from libs.config import Coverage
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -121,4 +121,4 @@ def calendar_from_json(spec_json: str) -> Calendar:
 def calendar_for(coverage: Coverage | dict[str, Any]) -> Calendar:
     """A (shared, cached) Calendar for a coverage definition or its `spec()`; holiday tables load once."""
     spec = coverage.model_dump(mode="json") if isinstance(coverage, Coverage) else coverage
-    return _cached(jsontext.dumps(spec, sort_keys=True))
+    return _cached(json.dumps(spec, sort_keys=True))

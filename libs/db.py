@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -10,8 +11,6 @@ from typing import Any
 
 import asyncpg
 import structlog
-
-from libs import jsontext
 
 log = structlog.get_logger()
 
@@ -60,9 +59,7 @@ def fields_as_columns(rows: Sequence[Any], spec: Spec) -> list[list[Any]]:
     for row in rows:
         for i, (name, pg_type) in enumerate(spec):
             value = getattr(row, name)
-            out[i].append(
-                jsontext.dumps(value, default=_json_value) if pg_type == "jsonb" and value is not None else value
-            )
+            out[i].append(json.dumps(value, default=_json_value) if pg_type == "jsonb" and value is not None else value)
     return out
 
 

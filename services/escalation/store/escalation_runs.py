@@ -9,7 +9,6 @@ from functools import lru_cache
 
 import asyncpg
 
-from libs import jsontext
 from libs.calendar import calendar_from_json
 from services.escalation.domain.run import EscalationRun, PolicyStep
 from services.escalation.store import Claimed, arrays, assignments, inserted, snapshot
@@ -46,10 +45,10 @@ async def start(conn: asyncpg.Connection, runs: Sequence[EscalationRun]) -> list
         " $15::timestamptz[], $16::jsonb[], $17::jsonb[], $18::jsonb[], $19::jsonb[])"
         " ON CONFLICT DO NOTHING RETURNING incident_id",
         *arrays(runs, names),
-        [jsontext.dumps([s.snapshot() for s in r.steps]) for r in runs],
-        [jsontext.dumps(r.coverage) for r in runs],
-        [jsontext.dumps(r.sla) for r in runs],
-        [jsontext.dumps(r.on_call) for r in runs],
+        [json.dumps([s.snapshot() for s in r.steps]) for r in runs],
+        [json.dumps(r.coverage) for r in runs],
+        [json.dumps(r.sla) for r in runs],
+        [json.dumps(r.on_call) for r in runs],
     )
     return inserted(runs, (str(r["incident_id"]) for r in rows), key=lambda r: r.incident_id)
 
@@ -68,7 +67,7 @@ async def save(conn: asyncpg.Connection, run: EscalationRun) -> None:
     await conn.execute(
         f"UPDATE escalation_runs SET {assignments(_STATE, 2)} WHERE incident_id = $1",
         run.incident_id,
-        *(jsontext.dumps(run.on_call) if n == "on_call" else getattr(run, n) for n in _STATE),
+        *(json.dumps(run.on_call) if n == "on_call" else getattr(run, n) for n in _STATE),
     )
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import fields
 
 import asyncpg
 
-from libs import jsontext
 from libs.calendar import calendar_from_json
 from services.escalation.domain.clock import SlaClock
 from services.escalation.store import Claimed, arrays, assignments, inserted, snapshot
@@ -34,7 +34,7 @@ async def start(conn: asyncpg.Connection, clocks: Sequence[SlaClock]) -> list[Sl
         return []
     names = ("incident_id", "clock", "tenant", "number", "priority", "tier", "calendar", "target_s", "started_at",
              "due_at", "next_fire_at", "started_tier")  # fmt: skip
-    coverage = [jsontext.dumps(c.coverage) for c in clocks]
+    coverage = [json.dumps(c.coverage) for c in clocks]
     warn_text = ["{" + ",".join(map(str, c.warn_at)) + "}" for c in clocks]  # float8[][] would need equal lengths
     rows = await conn.fetch(
         "INSERT INTO sla_clocks (incident_id, clock, tenant, number, priority, tier, calendar, target_s,"

@@ -3,6 +3,7 @@ rebuild the ledger."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,7 +11,6 @@ from typing import Any
 
 import asyncpg
 
-from libs import jsontext
 from services.reporting.domain.ledger import LedgerEntry
 
 LEDGER_TABLES = ("ledger", "ledger_rebuild")
@@ -70,7 +70,7 @@ async def append_new(conn: asyncpg.Connection, *, entries: Sequence[LedgerEntry]
         [e.subject for e in entries],
         [e.occurred_at for e in entries],
         [e.correlation_id for e in entries],
-        [jsontext.dumps(e.data) for e in entries],
+        [json.dumps(e.data) for e in entries],
     )
     return {r["event_id"] for r in found}
 

@@ -12,7 +12,6 @@ from typing import Any
 
 import asyncpg
 
-from libs import jsontext
 from libs.db import columns
 
 
@@ -47,8 +46,8 @@ async def save_sla(conn: asyncpg.Connection, *, rows: Sequence[SlaRow], due: dic
     if not rows:
         return
     ordered = sorted(rows, key=lambda r: r.id)
-    inc = columns([(r.id, jsontext.dumps(r.sla), due[r.id], r.at_risk, r.breached) for r in ordered], 5)
-    tl = columns([(r.id, at, kind, "escalation", jsontext.dumps(d)) for r in ordered for at, kind, d in r.timeline], 5)
+    inc = columns([(r.id, json.dumps(r.sla), due[r.id], r.at_risk, r.breached) for r in ordered], 5)
+    tl = columns([(r.id, at, kind, "escalation", json.dumps(d)) for r in ordered for at, kind, d in r.timeline], 5)
     await conn.execute(
         "WITH u AS (UPDATE incidents i SET sla = r.sla, due_at = r.due_at, at_risk = i.at_risk OR r.at_risk,"
         " breached = i.breached OR r.breached"

@@ -11,7 +11,6 @@ from typing import Any
 
 import asyncpg
 
-from libs import jsontext
 from libs.db import columns, fields_as_columns, unnest_args
 from services.triage.domain.grouping import AlertKey
 from services.triage.domain.incident import Incident
@@ -58,7 +57,7 @@ def _incident(row: asyncpg.Record) -> Incident:
 
 
 def _incident_row(i: Incident) -> tuple[Any, ...]:
-    return tuple(jsontext.dumps(i.changes) if c == "changes" else getattr(i, c) for c in _NAMES)
+    return tuple(json.dumps(i.changes) if c == "changes" else getattr(i, c) for c in _NAMES)
 
 
 async def lock_batch(
