@@ -170,6 +170,7 @@ async def at_scale(base: str, reporting: str, seen, stamps, cpu, db) -> dict[str
     for name, row in (("before", before), ("at 100k open", after)):
         for col in ("committed/s", "p50 ms", "p99 ms", "total ms/a", "postgres ms/a"):
             out[f"{name}: {col}"] = row[col]
+    print("at scale:", out, flush=True)  # the ledger's seed takes a minute or two
     month, seconds = await seed_ledger(db, 1_000_000)
     out["ledger rows"] = await db.fetchval("SELECT count(*) FROM reporting.ledger")
     out["month's rows"], out["seed ledger s"] = month, round(seconds, 1)
