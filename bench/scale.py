@@ -4,8 +4,8 @@ time of a tenant-month report over the ledger, and the memory of the whole stack
 The seeds copy what the services themselves write: 100,000 open incidents are rows in triage's incidents
 (each its own dedup key), two running clocks and an escalation run each in escalation's tables (deadlines a
 day ahead, as `bench.clocks` loads them) and a live gauge row in reporting's; the ledger is filled up to
-1,000,000 events in one month by copying the events the benchmark's own steps recorded, each copy with new ids and moved
-into one past month, so a report reads real payload shapes.
+1,000,000 events in this month by copying the events the benchmark's own steps recorded, each copy with new
+event and incident ids, so a report reads real payload shapes.
 """
 
 from __future__ import annotations
@@ -21,9 +21,8 @@ import psutil
 from bench.clocks import load_clocks
 
 ADMIN_TOKEN = "demo-admin-token"  # provider_admin in the demo config: may read every tenant's reports
-_THIS = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-MONTH = (_THIS - timedelta(days=1)).replace(day=1)  # the seeded ledger's month: last month, before every step
-MONTH_END = _THIS
+MONTH = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)  # the report's month: this one
+MONTH_END = (MONTH + timedelta(days=32)).replace(day=1)
 
 
 async def seed_open_incidents(db: asyncpg.Connection, n: int) -> float:
@@ -49,21 +48,18 @@ async def seed_open_incidents(db: asyncpg.Connection, n: int) -> float:
 
 
 async def seed_ledger(db: asyncpg.Connection, total: int) -> tuple[int, float]:
-    """Copy Acme's recorded events (new event and incident ids, shifted into MONTH, each copy later than the
-    one before) until MONTH holds at least `total` rows; returns (rows in MONTH, seconds)."""
+    """Copy Acme's recorded events (each copy with new event and incident ids, its times as they were: this
+    month, so that the report's period, which selects incidents by the times in their payloads, holds them)
+    until Acme's month holds at least `total` events; returns (the month's events, seconds)."""
     t0 = time.perf_counter()
     base = await db.fetchval("SELECT count(*) FROM reporting.ledger WHERE tenant = 'acme'")
-    copies = -(-total // max(1, base))  # the month alone then holds at least `total`
+    copies = max(0, -(-total // max(1, base)) - 1)
     await db.execute(
-        "WITH b AS (SELECT min(occurred_at) AS t0, max(occurred_at) - min(occurred_at) AS span"
-        "           FROM reporting.ledger WHERE tenant = 'acme')"
-        " INSERT INTO reporting.ledger (event_id, tenant, type, subject, occurred_at, correlation_id, data)"
-        " SELECT md5(g || ':' || l.event_id), l.tenant, l.type, l.subject,"
-        "        $1::timestamptz + (l.occurred_at - b.t0) + (g - 1) * (interval '27 days' / $2::int), l.correlation_id,"
+        "INSERT INTO reporting.ledger (event_id, tenant, type, subject, occurred_at, correlation_id, data)"
+        " SELECT md5(g || ':' || l.event_id), l.tenant, l.type, l.subject, l.occurred_at, l.correlation_id,"
         "        CASE WHEN l.data ? 'incident_id' THEN jsonb_set(l.data, '{incident_id}',"
         "             to_jsonb(md5(g || ':' || (l.data->>'incident_id'))::uuid::text)) ELSE l.data END"
-        " FROM reporting.ledger l, b, generate_series(1, $2::int) AS g WHERE l.tenant = 'acme'",
-        MONTH,
+        " FROM reporting.ledger l, generate_series(1, $1::int) AS g WHERE l.tenant = 'acme'",
         copies,
     )
     await db.execute("ANALYZE reporting.ledger")
@@ -85,12 +81,26 @@ async def report_times(reporting_url: str, *, runs: int = 3) -> dict[str, float]
             for _ in range(runs):
                 t0 = time.perf_counter()
                 async with http.get(url + query, timeout=aiohttp.ClientTimeout(total=300)) as r:
-                    await r.read()
                     if r.status != 200:
                         raise RuntimeError(f"report answered {r.status}: {await r.text()}")
+                    body = await r.json()
                 times.append(time.perf_counter() - t0)
             out[name] = round(statistics.median(times), 2)
+    out["incidents in the report"] = _first(body, "incidents")
     return out
+
+
+def _first(tree: object, key: str) -> object:
+    """The first value under `key` in a JSON tree (depth first), e.g. the report's incident count."""
+    if isinstance(tree, dict):
+        if key in tree and isinstance(tree[key], int):
+            return tree[key]
+        tree = list(tree.values())
+    if isinstance(tree, list):
+        for item in tree:
+            if (found := _first(item, key)) is not None:
+                return found
+    return None
 
 
 def stack_memory(pids: list[int]) -> dict[str, int]:
