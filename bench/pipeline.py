@@ -71,7 +71,8 @@ async def step(base, seen, stamps, cpu, db, rate, seconds, mix, profile: Path | 
         spies = await record(pids, profile / f"{mix}-{rate}", seconds)
     result = await send(base, mix, rate, seconds, cpu)
     t0, due, status = result["start"], result["due"], {int(k): v for k, v in result["status"].items()}
-    deadline = time.time() + 30
+    # Wait for the backlog, so that the next step neither inherits it nor pays its CPU: up to 120 s.
+    deadline = time.time() + 120
     while time.time() < deadline and any(a not in seen for a in due):
         await asyncio.sleep(0.05)
     elapsed = max(seen.get(a, 0) for a in due) - t0 if due else 0.0
