@@ -156,6 +156,7 @@ async def run_stack(
         await step(base, seen, stamps, cpu, db, 200, 2, "repeat")  # warm up, open the repeat keys
         rows = [await step(base, seen, stamps, cpu, db, r, secs, m, profile) for m, r in plan]
         if scale is not None:
+            print_table(rows)  # before the long steps, so a failure there loses nothing
             scale.update(await at_scale(base, f"http://127.0.0.1:{ports['reporting']}", seen, stamps, cpu, db))
             scale.update(stack_memory(cpu.pids()))
         return rows
