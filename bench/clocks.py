@@ -28,26 +28,27 @@ import aiohttp
 import asyncpg
 import nats
 
-from bench.pipeline import pct
-from bench.ready import start_servers, supervised, wait_ready
+from bench.ready import bench_config, pct, start_servers, supervised, wait_ready
 
-CONFIG = Path(__file__).resolve().parent.parent / "tierline.yaml"
 ROW = (
-    "(incident_id, clock, tenant, number, priority, tier, calendar, target_s, started_at, due_at, coverage,"
-    " next_fire_at)"
+    "(incident_id, clock, tenant, number, priority, tier, started_tier, calendar, target_s, started_at, due_at,"
+    " coverage, next_fire_at)"
 )
 
 
-async def load_clocks(db: asyncpg.Connection, *, n: int, first_due: datetime, spread_s: float) -> list[str]:
-    """Insert n open response clocks with deadlines spread evenly from `first_due`; returns their ids."""
-    ids = [str(uuid.uuid4()) for _ in range(n)]
+async def load_clocks(
+    db: asyncpg.Connection, *, n: int, first_due: datetime, spread_s: float, ids: list[str] | None = None
+) -> list[str]:
+    """Insert n open response clocks with deadlines spread evenly from `first_due` (for the incidents `ids`,
+    else new ones) and each incident's escalation run; returns the incident ids."""
+    ids = ids or [str(uuid.uuid4()) for _ in range(n)]
     due = [first_due + timedelta(seconds=spread_s * i / max(1, n)) for i in range(n)]
     started = [d - timedelta(minutes=15) for d in due]
     for lo in range(0, n, 20_000):  # one statement per 20k rows
         chunk = slice(lo, lo + 20_000)
         await db.execute(
             f"INSERT INTO escalation.sla_clocks {ROW} SELECT i, 'response', 'acme', 'ACME-' || left(i::text, 8),"
-            " 'P1', 3, '24x7', 900, s, d, '{\"hours\": \"24x7\"}', d"
+            " 'P1', 3, 3, '24x7', 900, s, d, '{\"hours\": \"24x7\"}', d"
             " FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[]) AS u(i, s, d)",
             ids[chunk],
             started[chunk],
@@ -117,7 +118,7 @@ async def main(quick: bool) -> None:
             **os.environ,
             "TIERLINE_NATS_URL": nats_url,
             "TIERLINE_DATABASE_URL": db_url,
-            "TIERLINE_CONFIG": str(CONFIG),
+            "TIERLINE_CONFIG": str(bench_config(tmp)),
             "TIERLINE_LOG_LEVEL": "warning",
         }
         port = (await supervised(stack, ["escalation"], env, tmp))[0]["escalation"]

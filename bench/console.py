@@ -29,8 +29,8 @@ import asyncpg
 import nats
 
 from bench.cpu import CpuMeter
-from bench.pipeline import notification, pct
-from bench.ready import start_servers, supervised, wait_ready
+from bench.loadgen import notification
+from bench.ready import pct, start_servers, supervised, wait_ready
 from libs.supervisor import ServiceProcess
 from services.registry import NAMES as SERVICE_NAMES
 
@@ -124,7 +124,8 @@ async def burst(http, intake: str, seen: list[int], alerts: int, cpu: CpuMeter) 
     accepted = await post_alerts(http, intake, alerts, per_request=10)
     while seen[0] - before < alerts and time.perf_counter() - t0 < 60:
         await asyncio.sleep(0.02)
-    usage = cpu.stop()
+    wall, used = cpu.stop()
+    usage = {f"{n} %": f"{s / wall * 100:.0f}" for n, s in used.items()}
     return {"accepted/s": accepted, "committed/s": (seen[0] - before) / (time.perf_counter() - t0), **usage}
 
 

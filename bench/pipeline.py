@@ -1,9 +1,11 @@
 """Pipeline benchmark: webhook -> incident committed, on the local stack, at several offered loads.
 
 Starts its own nats-server and PostgreSQL (durable settings, as `tierline up`), the five services in their
-own processes, and an open-loop load generator in this process. Latency runs from the moment a request
-was due to be sent until its incident event (published by triage's outbox after the commit) is seen on
-NATS. Prints one table row per step, with the CPU share of each process group (100 % = one core).
+own processes with the demo configuration less its paging (`bench.ready.bench_config`), and for each step
+an open-loop load generator in its own process (`bench/loadgen.py`). Latency runs from the moment a
+request was due to be sent until its incident event (published by triage's outbox after the commit) is
+seen on NATS. Prints one table row per step: the CPU each process group of the stack spent per accepted
+alert (ms), their total, the total as % of one core, and the load generator's % (not in the total).
 
     make bench                      # full run (~3 minutes)
     .venv/bin/python -m bench.pipeline --quick
@@ -15,192 +17,200 @@ import argparse
 import asyncio
 import json
 import os
+import sys
 import tempfile
 import time
-import uuid
 from contextlib import AsyncExitStack
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 import nats
 
-from bench.cpu import CpuMeter
-from bench.ready import start_servers, supervised, wait_ready
+from bench.cpu import CpuMeter, columns
+from bench.profile import record, statements, table, track_statements
+from bench.ready import bench_config, pct, start_servers, supervised, wait_ready
+from bench.scale import report_times, seed_ledger, seed_open_incidents, stack_memory
 from services.registry import NAMES as SERVICE_NAMES
 
-CONFIG = Path(__file__).resolve().parent.parent / "tierline.yaml"
 KEY = "demo-acme-key"
 
 
-class Load:
-    """Open-loop generator: requests are due on a fixed schedule whether or not earlier ones finished."""
-
-    def __init__(self, http: aiohttp.ClientSession, url: str, seen: dict[str, float]) -> None:
-        self.http, self.url, self.seen = http, url, seen
-        self.due: dict[str, float] = {}
-        self.status: dict[int, int] = {}
-        self.inflight = asyncio.Semaphore(256)
-
-    async def one(self, path: str, body: dict, due: float) -> None:
-        async with self.inflight:
-            try:
-                async with self.http.post(f"{self.url}{path}", json=body, headers={"X-Tierline-Key": KEY}) as r:
-                    self.status[r.status] = self.status.get(r.status, 0) + 1
-                    if r.status == 202:
-                        answer = await r.json()
-                        for alert in answer.get("alerts", [answer]):
-                            self.due[alert["alert_id"]] = due
-            except aiohttp.ClientError:
-                self.status[0] = self.status.get(0, 0) + 1
-
-    async def run(self, rate: float, seconds: float, mix: str, repeat_keys: list[str]) -> float:
-        """`rate` is alerts per second; an Alertmanager step (am1, am10, am100) sends that many per request."""
-        per = int(mix[2:]) if mix.startswith("am") else 1
-        tasks, start, n, i = [], time.time(), int(rate * seconds / per), 0
-        while i < n:
-            now = time.time()
-            while i < n and start + i * per / rate <= now:
-                due = start + i * per / rate
-                if per > 1 or mix.startswith("am"):
-                    tasks.append(asyncio.create_task(self.one("/v1/webhooks/alertmanager", notification(per), due)))
-                else:
-                    new = mix == "new" or (mix == "mix" and i % 2 == 0)
-                    key = uuid.uuid4().hex if new else repeat_keys[i % len(repeat_keys)]
-                    # `seq` makes every request a new delivery (identical content would be a retry, stored once)
-                    body = {"summary": f"bench {key}", "severity": "error", "service": "erp-db", "dedup_key": key,
-                            "labels": {"seq": str(i)}}  # fmt: skip
-                    tasks.append(asyncio.create_task(self.one("/v1/webhooks/generic", body, due)))
-                i += 1
-            await asyncio.sleep(0.002)
-        await asyncio.gather(*tasks)
-        return time.time() - start
-
-
-def notification(alerts: int) -> dict:
-    """An Alertmanager v4 notification with `alerts` new firing alerts (each opens an incident)."""
-    now = datetime.now(UTC).isoformat()
-    return {
-        "version": "4", "groupKey": "{}:{alertname=\"BenchDown\"}", "truncatedAlerts": 0, "status": "firing",
-        "receiver": "tierline", "groupLabels": {"alertname": "BenchDown"}, "commonLabels": {"service": "erp-db"},
-        "commonAnnotations": {}, "externalURL": "http://alertmanager:9093",
-        "alerts": [
-            {"status": "firing", "labels": {"alertname": "BenchDown", "instance": f"host-{k}", "severity": "error",
-                                            "service": "erp-db"},
-             "annotations": {"summary": "bench"}, "startsAt": now, "endsAt": "0001-01-01T00:00:00Z",
-             "generatorURL": "", "fingerprint": uuid.uuid4().hex[:16]}
-            for k in range(alerts)
-        ],
-    }  # fmt: skip
+async def send(base: str, mix: str, rate: float, seconds: float, cpu: CpuMeter) -> dict:
+    """One step's load from its own process (bench/loadgen.py); the CPU meter runs from its first request."""
+    gen = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.loadgen", base, KEY, mix, str(rate), str(seconds),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 28,
+    )  # fmt: skip
+    assert gen.stdin and gen.stdout
+    await gen.stdout.readline()  # "ready"
+    cpu.start()
+    gen.stdin.write(b"go\n")
+    await gen.stdin.drain()
+    result = json.loads(await gen.stdout.readline())
+    await gen.wait()
+    return result
 
 
 def _ts(iso: str) -> float:
     return datetime.fromisoformat(iso).timestamp()
 
 
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    return s[min(len(s) - 1, int(p / 100 * len(s)))]
+async def commits(db) -> int:
+    return await db.fetchval("SELECT sum(xact_commit)::bigint FROM pg_stat_database")
 
 
-async def step(http, base, seen, stamps, cpu, rate, seconds, mix, repeat_keys) -> dict[str, object]:
-    load = Load(http, base, seen)
-    cpu.start()
-    t0 = time.time()
-    await load.run(rate, seconds, mix, repeat_keys)
-    deadline = time.time() + 30
-    while time.time() < deadline and any(a not in seen for a in load.due):
+async def step(base, seen, stamps, cpu, db, rate, seconds, mix, profile: Path | None = None) -> dict[str, object]:
+    tx0 = await commits(db)
+    if profile:
+        await db.execute("SELECT pg_stat_statements_reset()")
+    spies = []
+    if profile:  # py-spy each service while the load runs (its own CPU lands on no measured process)
+        pids = {n: g.proc.pid for n, g in cpu.groups.items() if n in SERVICE_NAMES}
+        spies = await record(pids, profile / f"{mix}-{rate}", seconds)
+    result = await send(base, mix, rate, seconds, cpu)
+    t0, due, status = result["start"], result["due"], {int(k): v for k, v in result["status"].items()}
+    # Wait for the backlog, so that the next step neither inherits it nor pays its CPU: up to 120 s.
+    deadline = time.time() + 120
+    while time.time() < deadline and any(a not in seen for a in due):
         await asyncio.sleep(0.05)
-    elapsed = max(seen.get(a, 0) for a in load.due) - t0 if load.due else 0.0
-    usage = cpu.stop()
-    lat = [(seen[a] - d) * 1000 for a, d in load.due.items() if a in seen]
+    elapsed = max(seen.get(a, 0) for a in due) - t0 if due else 0.0
+    wall, used = cpu.stop()
+    await asyncio.sleep(0.6)  # the statistics collector reports at most every 500 ms
+    tx = await commits(db) - tx0
+    if profile:
+        (profile / f"{mix}-{rate}" / "postgres.md").write_text(await statements(db, len(due)))
+    for spy in spies:
+        await spy.wait()
+    lat = [(seen[a] - d) * 1000 for a, d in due.items() if a in seen]
     done = len(lat)
     # Where the time goes (p50): HTTP to intake's stamp; bus + fetch + handling up to the event's creation;
     # commit + outbox relay + NATS to the observer.
     parts = [
-        (stamps[a][0] - d, stamps[a][1] - stamps[a][0], seen[a] - stamps[a][1])
-        for a, d in load.due.items()
-        if a in stamps
+        (stamps[a][0] - d, stamps[a][1] - stamps[a][0], seen[a] - stamps[a][1]) for a, d in due.items() if a in stamps
     ]
     split = "/".join(f"{pct([p[k] * 1000 for p in parts], 50):.0f}" for k in range(3))
     return {
         "mix": mix,
         "offered/s": rate,  # alerts
         "requests/s": round(rate / (int(mix[2:]) if mix.startswith("am") else 1), 1),
-        "accepted": len(load.due),
-        "rejected": sum(v for k, v in load.status.items() if k != 202),
+        "accepted": len(due),
+        "rejected": sum(v for k, v in status.items() if k != 202),
         "committed/s": round(done / elapsed) if elapsed else 0,
-        "lost": len(load.due) - done,
+        "lost": len(due) - done,
         "p50 ms": round(pct(lat, 50), 1),
         "p99 ms": round(pct(lat, 99), 1),
         "p50 split ms": split,
-        **usage,
+        **columns(wall, used, result["cpu"], len(due)),
+        "pg tx/a": f"{tx / len(due):.2f}" if due else "n/a",
+        **stack_memory(cpu.pids()),
     }
 
 
-async def main(quick: bool, only: list[tuple[str, int]] | None = None) -> None:
+PLAN = [
+    ("new", 500), ("new", 750), ("new", 1000), ("new", 1500), ("new", 2000), ("new", 2500),
+    ("repeat", 750), ("repeat", 1500), ("mix", 750), ("mix", 1500),
+    ("am1", 750), ("am10", 750), ("am100", 750), ("am10", 1500), ("am100", 1500),
+]  # fmt: skip
+QUICK = [("new", 1000), ("repeat", 750), ("mix", 1500), ("am10", 750), ("am100", 1500)]
+
+
+async def run_stack(
+    plan: list[tuple[str, int]],
+    secs: float,
+    profile: Path | None = None,
+    code: Path | None = None,
+    scale: dict[str, object] | None = None,
+) -> list[dict[str, object]]:
+    """A fresh stack (NATS, PostgreSQL, the five services), a warm-up, then `plan`'s steps; one row each.
+    `code`: run the services from that source tree instead of this one (bench.ab's A side). `scale`: a dict
+    to fill with the scale steps' figures (bench/scale.py), run after the plan."""
     tmp = Path(tempfile.mkdtemp(prefix="tierline-bench-"))
     async with AsyncExitStack() as stack:
         nats_srv, pg, nats_url, db_url = await start_servers(stack, tmp)
+        if profile:
+            await track_statements(pg, db_url)
         env = {
             **os.environ,
             "TIERLINE_NATS_URL": nats_url,
             "TIERLINE_DATABASE_URL": db_url,
-            "TIERLINE_CONFIG": str(CONFIG),
+            "TIERLINE_CONFIG": str(bench_config(tmp)),
             "TIERLINE_LOG_LEVEL": "warning",
         }
-        ports, procs = await supervised(stack, SERVICE_NAMES, env, tmp)
-        http = await stack.enter_async_context(aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=256)))
-        await wait_ready(http, ports.values())
+        here = os.getcwd()
+        os.chdir(code or here)  # `python -m services` imports from its working directory first
+        try:
+            ports, procs = await supervised(stack, SERVICE_NAMES, env, tmp)
+        finally:
+            os.chdir(here)
+        async with aiohttp.ClientSession() as http:
+            await wait_ready(http, ports.values())
         seen: dict[str, float] = {}
         stamps: dict[str, tuple[float, float]] = {}
-        nc = await nats.connect(nats_url)
-        stack.push_async_callback(nc.close)
-
-        async def on_incident(msg) -> None:  # type: ignore[no-untyped-def]
-            event = json.loads(msg.data)
-            alert_id = event["data"].get("alert_id")
-            if alert_id and alert_id not in seen:
-                seen[alert_id] = time.time()
-                # when intake stamped the alert, and when triage built the incident event (before its commit)
-                stamps[alert_id] = (
-                    _ts(event["data"].get("last_seen") or event["data"]["opened_at"]),
-                    _ts(event["time"]),
-                )
-
-        await nc.subscribe("tierline.incident.*.*", cb=on_incident)
-        cpu = CpuMeter(
-            {"intake": procs[0], "triage": procs[1], "escalation": procs[2], "change": procs[3], "reporting": procs[4]},
-            nats_srv,
-            pg,
-        )
+        await observe(stack, nats_url, seen, stamps)
+        db = await asyncpg.connect(db_url)
+        stack.push_async_callback(db.close)
+        cpu = CpuMeter({p.name: p for p in procs}, nats_srv, pg)
         base = f"http://127.0.0.1:{ports['intake']}"
-        repeat_keys = [f"open-{i}" for i in range(200)]
-        await step(http, base, seen, stamps, cpu, 200, 2, "repeat", repeat_keys)  # warm up, open the repeat keys
-        secs = 4 if quick else 10
-        plan = [
-            ("new", 500),
-            ("new", 750),
-            ("new", 1500),
-            ("new", 2000),
-            ("repeat", 750),
-            ("repeat", 1500),
-            ("mix", 750),
-            ("mix", 1500),
-            ("am1", 750),
-            ("am10", 750),
-            ("am100", 750),
-            ("am10", 1500),
-            ("am100", 1500),
-        ]
-        if quick:
-            plan = [("new", 750), ("repeat", 750), ("mix", 1500), ("am10", 750), ("am100", 1500)]
-        if only:
-            plan = only
-        rows = [await step(http, base, seen, stamps, cpu, r, secs, m, repeat_keys) for m, r in plan]
-        print_table(rows)
+        await step(base, seen, stamps, cpu, db, 200, 2, "repeat")  # warm up, open the repeat keys
+        rows = [await step(base, seen, stamps, cpu, db, r, secs, m, profile) for m, r in plan]
+        if scale is not None:
+            print_table(rows)  # before the long steps, so a failure there loses nothing
+            scale.update(await at_scale(base, f"http://127.0.0.1:{ports['reporting']}", seen, stamps, cpu, db))
+            scale.update(stack_memory(cpu.pids()))
+        return rows
+
+
+async def at_scale(base: str, reporting: str, seen, stamps, cpu, db) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """The same new:1000 step before and after seeding 100,000 open incidents (30 s each), then a tenant-month
+    report once the ledger holds 1,000,000 events."""
+    out: dict[str, object] = {}
+    before = await step(base, seen, stamps, cpu, db, 1000, 30, "new")
+    out["seed 100k open s"] = round(await seed_open_incidents(db, 100_000), 1)
+    after = await step(base, seen, stamps, cpu, db, 1000, 30, "new")
+    for name, row in (("before", before), ("at 100k open", after)):
+        for col in ("committed/s", "p50 ms", "p99 ms", "total ms/a", "postgres ms/a"):
+            out[f"{name}: {col}"] = row[col]
+    print("at scale:", out, flush=True)  # the ledger's seed takes a minute or two
+    month, seconds = await seed_ledger(db, 1_000_000)
+    out["ledger rows"] = await db.fetchval("SELECT count(*) FROM reporting.ledger")
+    out["month's rows"], out["seed ledger s"] = month, round(seconds, 1)
+    out.update(await report_times(reporting))
+    return out
+
+
+async def observe(stack: AsyncExitStack, nats_url: str, seen: dict, stamps: dict) -> None:
+    """Note when each alert's incident event is seen, and the two stamps it carries."""
+    nc = await nats.connect(nats_url)
+    stack.push_async_callback(nc.close)
+
+    async def on_incident(msg) -> None:  # type: ignore[no-untyped-def]
+        event = json.loads(msg.data)
+        alert_id = event["data"].get("alert_id")
+        if alert_id and alert_id not in seen:
+            seen[alert_id] = time.time()
+            # when intake stamped the alert, and when triage built the incident event (before its commit)
+            stamps[alert_id] = (_ts(event["data"].get("last_seen") or event["data"]["opened_at"]), _ts(event["time"]))
+
+    await nc.subscribe("tierline.incident.*.*", cb=on_incident)
+
+
+async def main(
+    quick: bool, only: list[tuple[str, int]] | None = None, profile: Path | None = None, scale: bool = False
+) -> None:
+    plan = only or (QUICK if quick else PLAN)
+    figures: dict[str, object] | None = {} if scale else None
+    rows = await run_stack(plan, 4 if quick else 10, profile, scale=figures)
+    print(f"load average {os.getloadavg()[0]:.2f}")
+    print_table(rows)
+    if figures:
+        print("\nAt scale\n| figure | value |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in figures.items()))
+    for (m, r), row in zip(plan, rows, strict=True) if profile else []:
+        cost = {k.removesuffix(" ms/a"): float(v) for k, v in row.items() if k.endswith(" ms/a") and v != "n/a"}
+        print(f"\nWhere each service's CPU went, step {m}:{r} (its CPU ms/alert split by its py-spy samples)")
+        print(table(profile / f"{m}-{r}", cost))
+        print(f"\nPostgreSQL's statements, step {m}:{r}\n" + (profile / f"{m}-{r}" / "postgres.md").read_text())
 
 
 def steps_arg(text: str) -> list[tuple[str, int]]:
@@ -217,7 +227,7 @@ def steps_arg(text: str) -> list[tuple[str, int]]:
 def print_table(rows: list[dict[str, object]]) -> None:
     cols = list(rows[0])
     widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in cols}
-    print(f"\nTierline pipeline benchmark ({os.cpu_count()} cores; CPU % of one core over each step)")
+    print(f"\nTierline pipeline benchmark ({os.cpu_count()} cores; CPU ms per accepted alert; total % of one core)")
     print("| " + " | ".join(c.ljust(widths[c]) for c in cols) + " |")
     print("|" + "|".join("-" * (widths[c] + 2) for c in cols) + "|")
     for r in rows:
@@ -230,6 +240,9 @@ if __name__ == "__main__":
     parser.add_argument(
         "--steps", type=steps_arg, default=None, help="only these steps, e.g. new:750,am10:1500 (for A/B runs)"
     )
+    parser.add_argument("--no-scale", action="store_true", help="skip the 100k-incident and 1M-event steps")
+    parser.add_argument("--scale", action="store_true", help="run them after --steps or --quick too")
+    parser.add_argument("--profile", type=Path, default=None, help="py-spy each service into this folder per step")
     args = parser.parse_args()
     try:
         import uvloop
@@ -237,4 +250,6 @@ if __name__ == "__main__":
         uvloop.install()
     except ImportError:
         pass
-    asyncio.run(main(args.quick, args.steps))
+    asyncio.run(
+        main(args.quick, args.steps, args.profile, args.scale or not (args.no_scale or args.quick or args.steps))
+    )

@@ -8,6 +8,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 
 import aiohttp
+import yaml
 
 from libs.gateway import routes_of
 from libs.localstack import LocalNats, LocalPostgres
@@ -58,3 +59,28 @@ async def start_servers(stack: AsyncExitStack, tmp: Path) -> tuple[LocalNats, Lo
     db_url = await pg.start(tmp / "postgres")
     stack.push_async_callback(pg.stop)
     return nats_srv, pg, nats_url, db_url
+
+
+DEMO_CONFIG = Path(__file__).resolve().parent.parent / "tierline.yaml"
+
+
+def bench_config(tmp: Path) -> Path:
+    """The demo tierline.yaml without paging, written under `tmp`: no SMTP relay, people or schedules, and
+    escalation steps that notify nobody. (The demo pages its NOC schedule by e-mail through 127.0.0.1:8025,
+    where nothing listens in a benchmark: escalation would spend the run retrying those sends.)"""
+    config = yaml.safe_load(DEMO_CONFIG.read_text())
+    for key in ("smtp", "people", "schedules"):
+        config["provider"].pop(key, None)
+    for tenant in config["tenants"]:
+        for step in tenant.get("escalation", {}).get("steps", []):
+            step["notify"] = []
+    path = tmp / "tierline-bench.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(p / 100 * len(s)))]

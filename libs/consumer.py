@@ -17,6 +17,7 @@ from prometheus_client import Counter, Gauge
 from libs.bus import MAX_DELIVER_BACKSTOP, BatchHandler, Bus, consumer_config, dead_letter_subject
 from libs.events import Envelope
 from libs.faults import Fault, classify
+from libs.pull import deliveries, fetch
 from libs.tasks import cancel_and_wait
 
 log = structlog.get_logger()
@@ -93,7 +94,7 @@ class Consumer:
         batch = self.bus.settings.batch_size
         while not self._stopping:
             try:
-                msgs = await self._sub.fetch(batch, timeout=1.0)
+                msgs = await fetch(self._sub, batch, timeout=1.0)
             except (TimeoutError, nats.errors.TimeoutError):
                 continue
             except Exception as exc:  # connection flaps: the client reconnects, we keep pulling
@@ -109,7 +110,7 @@ class Consumer:
     async def _handle(self, msgs: list[Msg]) -> None:
         good: list[tuple[Msg, Envelope]] = []
         for msg in msgs:
-            delivered = msg.metadata.num_delivered or 1
+            delivered = deliveries(msg)
             if delivered >= MAX_DELIVER_BACKSTOP - 1:  # the server would drop it silently after the next
                 await self._give_up(msg, f"delivered {delivered} times without being settled (crashed its consumer?)")
                 continue
