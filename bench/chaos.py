@@ -1,0 +1,279 @@
+"""The chaos suite (`make chaos`): a steady stream of alerts in four formats while one fault is injected per
+experiment, then the invariants checked (bench/chaos_check.py) and one table row printed per experiment.
+
+A harness, not a timed test: the figures are measured, nothing asserts a time. Each experiment gets a fresh stack
+(bench/chaos_stack.py): its own NATS (one node, or a three-node cluster with R3 streams), PostgreSQL and service
+processes, one or two replicas each, restarted at once when killed (what a supervisor or an orchestrator does).
+
+    make chaos                                   # 10,000 alerts per experiment at 100/s (~20 minutes)
+    .venv/bin/python -m bench.chaos --alerts 1000 --rate 50 --only nats-cluster --short
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import random
+import signal
+import tempfile
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import nats
+
+from bench.chaos_check import Verdict, settle, verdict
+from bench.chaos_load import Sender, plan
+from bench.chaos_stack import SERVICES, Stack
+
+
+@dataclass
+class Fault:
+    label: str
+    start: float
+    end: float  # when it was lifted (the restart, SIGCONT); the same as start for a kill -9 restarted at once
+    whole_s: float = float("nan")  # from `end` until every process answered ready again
+
+
+@dataclass
+class Run:
+    stack: Stack
+    http: aiohttp.ClientSession
+    sender: Sender
+    seconds: float  # how long sending everything takes at the rate
+    short: bool
+    rng: random.Random
+    started: float = 0.0
+    faults: list[Fault] = field(default_factory=list)
+
+    async def at(self, fraction: float) -> None:
+        """Sleep until `fraction` of the sending time has passed."""
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(max(0.0, self.started + fraction * self.seconds - loop.time()))
+
+    def hold(self, full: float, short: float) -> float:
+        return short if self.short else full
+
+    async def lifted(self, label: str, start: float) -> None:
+        """The fault is over now: note it, and how long until the stack is whole again."""
+        loop = asyncio.get_running_loop()
+        fault = Fault(label, start, loop.time())
+        self.faults.append(fault)
+        await self.stack.until_whole(self.http, timeout=300)
+        fault.whole_s = loop.time() - fault.end
+
+
+def now() -> float:
+    return asyncio.get_running_loop().time()
+
+
+async def kill_each_service(run: Run) -> None:
+    """kill -9 of each service once, at a random moment, restarted at once."""
+    moments = sorted(run.rng.uniform(0.1, 0.8) for _ in SERVICES)
+    for name, moment in zip(run.rng.sample(SERVICES, len(SERVICES)), moments, strict=True):
+        await run.at(moment)
+        replica, t = run.stack.services[name][0], now()
+        await replica.kill()
+        await replica.start()
+        await run.lifted(f"{name} kill -9", t)
+
+
+async def stop_triage(run: Run) -> None:
+    """SIGSTOP of triage for 20 s: intake must answer 503 + Retry-After rather than grow the backlog."""
+    await run.at(0.3)
+    triage, t = run.stack.services["triage"][0], now()
+    triage.signal(signal.SIGSTOP)
+    await asyncio.sleep(run.hold(20, 8))
+    triage.signal(signal.SIGCONT)
+    await run.lifted("triage SIGSTOP", t)
+
+
+async def restart_nats(run: Run) -> None:
+    """kill -9 of the nats-server, started again on its port and store after 5 s."""
+    await run.at(0.4)
+    t = now()
+    await run.stack.nats.kill(0)
+    await asyncio.sleep(run.hold(5, 1))
+    await run.stack.nats.nodes[0].restart()
+    await run.lifted("nats-server kill -9", t)
+
+
+async def restart_postgres(run: Run) -> None:
+    """kill -9 of the postmaster, started again after 30 s (longer than the whole redelivery schedule)."""
+    await run.at(0.3)
+    t = now()
+    await run.stack.pg.kill()
+    await asyncio.sleep(run.hold(30, 3))
+    await run.stack.pg.restart()
+    await run.lifted("PostgreSQL kill -9", t)
+
+
+async def kill_one_replica_each(run: Run) -> None:
+    """Two replicas of every service; one of each killed -9 at once, started again 10 s later."""
+    await run.at(0.3)
+    t, killed = now(), [rs[0] for rs in run.stack.services.values()]
+    await asyncio.gather(*(r.kill() for r in killed))
+    await asyncio.sleep(run.hold(10, 3))
+    await asyncio.gather(*(r.start() for r in killed))
+    await run.lifted("one replica of each kill -9", t)
+
+
+async def cluster_loses_nodes(run: Run) -> None:
+    """A three-node cluster (R3 streams) loses a follower of the events stream, then (that one back) its leader."""
+    for moment, role in ((0.2, "follower"), (0.6, "leader")):
+        await run.at(moment)
+        index, t = await stream_node(run.stack, role), now()
+        await run.stack.nats.kill(index)
+        await asyncio.sleep(run.hold(10, 3))
+        await run.stack.nats.nodes[index].restart()
+        await run.lifted(f"NATS {role} n{index} kill -9", t)
+
+
+async def stream_node(stack: Stack, role: str) -> int:
+    """The index of the events stream's leader, or of one of its followers."""
+    nc = await nats.connect(stack.nats.url.split(","))
+    try:
+        info = await nc.jetstream().stream_info(f"{stack.prefix.upper()}_EVENTS")
+    finally:
+        await nc.close()
+    assert info.cluster and info.cluster.leader, "the events stream has no leader"
+    leader = int(info.cluster.leader.removeprefix("n"))
+    return leader if role == "leader" else next(i for i in range(len(stack.nats.nodes)) if i != leader)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    label: str
+    inject: Callable[[Run], Awaitable[None]]
+    nats_nodes: int = 1
+    replicas: int = 1
+
+
+EXPERIMENTS = [
+    Experiment("kill-services", "kill -9 of each service", kill_each_service),
+    Experiment("stop-triage", "SIGSTOP of triage, 20 s", stop_triage),
+    Experiment("nats-restart", "kill -9 of nats-server, back after 5 s", restart_nats),
+    Experiment("postgres-restart", "kill -9 of PostgreSQL, back after 30 s", restart_postgres),
+    Experiment("replicas", "2 replicas each, one of each kill -9 for 10 s", kill_one_replica_each, replicas=2),
+    Experiment("nats-cluster", "3-node NATS (R3): a follower, then the leader, kill -9 for 10 s",
+               cluster_loses_nodes, nats_nodes=3),
+]  # fmt: skip
+BY_NAME = {e.name: e for e in EXPERIMENTS}
+
+
+@dataclass
+class Outcome:
+    experiment: Experiment
+    verdict: Verdict
+    sender: Sender
+    faults: list[Fault]
+    recovery_s: float  # the slowest of its faults: until whole again and an alert accepted then is an incident
+    gap_s: float  # the longest stretch in which intake accepted nothing while alerts were being sent
+
+
+async def run_experiment(
+    exp: Experiment, *, alerts: int, rate: float, short: bool = False, tmp: Path | None = None,
+    admin_db_url: str | None = None, seed: int = 11,
+) -> Outcome:  # fmt: skip
+    tmp = tmp or Path(tempfile.mkdtemp(prefix=f"tierline-chaos-{exp.name}-"))
+    stack = Stack(tmp, nats_nodes=exp.nats_nodes, replicas=exp.replicas, admin_db_url=admin_db_url)
+    async with AsyncExitStack() as es:
+        http = await es.enter_async_context(aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200)))
+        await stack.start(es, http)
+        seen = await watch_incidents(es, stack)
+        sender = Sender(http, lambda: stack.urls("intake"))
+        todo = plan(alerts, seed)
+        run = Run(stack, http, sender, alerts / rate, short, random.Random(seed), started=now())
+        await asyncio.gather(sender.run(todo, rate), exp.inject(run))
+        await settle(stack, len(sender.accepted), timeout=600)
+        found = await verdict(stack, todo, sender, http)
+    times = sorted(t for t, _ in sender.accepted.values())
+    gap = max((b - a for a, b in itertools.pairwise(times)), default=0.0)
+    recovery = max((recovered(f, sender, seen) for f in run.faults), default=float("nan"))
+    return Outcome(exp, found, sender, run.faults, recovery, gap)
+
+
+def recovered(fault: Fault, sender: Sender, seen: dict[str, float]) -> float:
+    """Seconds from the fault's end until the stack was whole and the first alert accepted after that was seen as
+    an incident event (its incident opened or the alert added to one)."""
+    whole_at = fault.end + fault.whole_s
+    after = [min((seen[i] for i in ids if i in seen), default=None) for t, ids in sender.accepted.values()
+             if t >= whole_at]  # fmt: skip
+    flowing = min((s for s in after if s is not None), default=float("nan"))
+    return round(max(fault.whole_s, flowing - fault.end), 1)
+
+
+async def watch_incidents(es: AsyncExitStack, stack: Stack) -> dict[str, float]:
+    """alert id -> when its incident event was seen on the bus (a core subscription: no consumer of ours)."""
+    seen: dict[str, float] = {}
+    nc = await nats.connect(stack.nats.url.split(","), max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+    es.push_async_callback(nc.close)
+
+    async def on_event(msg) -> None:  # type: ignore[no-untyped-def]
+        alert_id = json.loads(msg.data)["data"].get("alert_id")
+        if alert_id:
+            seen.setdefault(alert_id, now())
+
+    for kind in ("opened", "alert_added"):
+        await nc.subscribe(f"{stack.prefix}.incident.{kind}.*", cb=on_event)
+    return seen
+
+
+COLUMNS = ("fault", "accepted", "refused (by code)", "lost", "doubled", "numbers wrong", "clocks wrong",
+           "deadlines wrong", "notifications doubled", "notifications missing", "dead letters", "report = rebuild",
+           "longest accept gap s", "recovery s")  # fmt: skip
+
+
+def row(o: Outcome) -> list[object]:
+    v = o.verdict
+    accepted = f"{v.accepted}" + (f" (+{v.unaccepted} never)" if v.unaccepted else "")
+    return [o.experiment.label, accepted, o.sender.refusals(), v.lost, v.doubled, v.numbers_wrong, v.clocks_wrong,
+            v.deadlines_wrong, v.notifications_doubled, v.notifications_missing, v.dead_letters,
+            "yes" if v.report_equal else "NO", round(o.gap_s, 1), o.recovery_s]  # fmt: skip
+
+
+def table(outcomes: list[Outcome]) -> str:
+    rows = [list(COLUMNS), *(list(map(str, row(o))) for o in outcomes)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
+    line = lambda r: "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |"  # noqa: E731
+    return "\n".join([line(rows[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows[1:])])
+
+
+def details(o: Outcome) -> str:
+    faults = "; ".join(f"{f.label}: whole again {f.whole_s:.1f} s after" for f in o.faults)
+    return f"{o.experiment.name}: {faults}"
+
+
+async def main(names: list[str], alerts: int, rate: float, short: bool) -> int:
+    outcomes = []
+    for name in names:
+        print(f"-- {name}: {alerts} alerts at {rate}/s", flush=True)
+        outcomes.append(await run_experiment(BY_NAME[name], alerts=alerts, rate=rate, short=short))
+        print(table(outcomes[-1:]), "\n" + details(outcomes[-1]), flush=True)
+    print(f"\nTierline chaos suite: {alerts} alerts per experiment at {rate}/s\n")
+    print(table(outcomes))
+    for o in outcomes:
+        print(details(o))
+    return 0 if all(o.verdict.clean for o in outcomes) else 1
+
+
+def only_arg(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if unknown := [n for n in names if n not in BY_NAME]:
+        raise argparse.ArgumentTypeError(f"unknown experiment(s) {unknown}; choose from {list(BY_NAME)}")
+    return names
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--alerts", type=int, default=10_000, help="alerts per experiment (default 10,000)")
+    parser.add_argument("--rate", type=float, default=100.0, help="alerts per second (default 100)")
+    parser.add_argument("--only", type=only_arg, default=list(BY_NAME), help=f"comma-separated, of {list(BY_NAME)}")
+    parser.add_argument("--short", action="store_true", help="short faults (seconds, not tens of seconds)")
+    args = parser.parse_args()
+    raise SystemExit(asyncio.run(main(args.only, args.alerts, args.rate, args.short)))
