@@ -16,6 +16,7 @@ import asyncio
 import itertools
 import json
 import random
+import shutil
 import signal
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -45,6 +46,7 @@ class Run:
     http: aiohttp.ClientSession
     sender: Sender
     seconds: float  # how long sending everything takes at the rate
+    experiment: Experiment
     short: bool
     rng: random.Random
     started: float = 0.0
@@ -55,8 +57,10 @@ class Run:
         loop = asyncio.get_running_loop()
         await asyncio.sleep(max(0.0, self.started + fraction * self.seconds - loop.time()))
 
-    def hold(self, full: float, short: float) -> float:
-        return short if self.short else full
+    @property
+    def hold(self) -> float:
+        """How long this experiment's fault lasts (`--short`: a few seconds)."""
+        return self.experiment.hold[1 if self.short else 0]
 
     async def lifted(self, label: str, start: float) -> None:
         """The fault is over now: note it, and how long until the stack is whole again."""
@@ -87,7 +91,7 @@ async def stop_triage(run: Run) -> None:
     await run.at(0.3)
     triage, t = run.stack.services["triage"][0], now()
     triage.signal(signal.SIGSTOP)
-    await asyncio.sleep(run.hold(20, 8))
+    await asyncio.sleep(run.hold)
     triage.signal(signal.SIGCONT)
     await run.lifted("triage SIGSTOP", t)
 
@@ -97,7 +101,7 @@ async def restart_nats(run: Run) -> None:
     await run.at(0.4)
     t = now()
     await run.stack.nats.kill(0)
-    await asyncio.sleep(run.hold(5, 1))
+    await asyncio.sleep(run.hold)
     await run.stack.nats.nodes[0].restart()
     await run.lifted("nats-server kill -9", t)
 
@@ -107,7 +111,7 @@ async def restart_postgres(run: Run) -> None:
     await run.at(0.3)
     t = now()
     await run.stack.pg.kill()
-    await asyncio.sleep(run.hold(30, 3))
+    await asyncio.sleep(run.hold)
     await run.stack.pg.restart()
     await run.lifted("PostgreSQL kill -9", t)
 
@@ -117,7 +121,7 @@ async def kill_one_replica_each(run: Run) -> None:
     await run.at(0.3)
     t, killed = now(), [rs[0] for rs in run.stack.services.values()]
     await asyncio.gather(*(r.kill() for r in killed))
-    await asyncio.sleep(run.hold(10, 3))
+    await asyncio.sleep(run.hold)
     await asyncio.gather(*(r.start() for r in killed))
     await run.lifted("one replica of each kill -9", t)
 
@@ -128,7 +132,7 @@ async def cluster_loses_nodes(run: Run) -> None:
         await run.at(moment)
         index, t = await stream_node(run.stack, role), now()
         await run.stack.nats.kill(index)
-        await asyncio.sleep(run.hold(10, 3))
+        await asyncio.sleep(run.hold)
         await run.stack.nats.nodes[index].restart()
         await run.lifted(f"NATS {role} n{index} kill -9", t)
 
@@ -150,18 +154,23 @@ class Experiment:
     name: str
     label: str
     inject: Callable[[Run], Awaitable[None]]
+    hold: tuple[float, float] = (0, 0)  # how long the fault lasts: full, --short
     nats_nodes: int = 1
     replicas: int = 1
+
+    def title(self, short: bool) -> str:
+        return self.label.format(hold=f"{self.hold[1 if short else 0]:g}")
 
 
 EXPERIMENTS = [
     Experiment("kill-services", "kill -9 of each service", kill_each_service),
-    Experiment("stop-triage", "SIGSTOP of triage, 20 s", stop_triage),
-    Experiment("nats-restart", "kill -9 of nats-server, back after 5 s", restart_nats),
-    Experiment("postgres-restart", "kill -9 of PostgreSQL, back after 30 s", restart_postgres),
-    Experiment("replicas", "2 replicas each, one of each kill -9 for 10 s", kill_one_replica_each, replicas=2),
-    Experiment("nats-cluster", "3-node NATS (R3): a follower, then the leader, kill -9 for 10 s",
-               cluster_loses_nodes, nats_nodes=3),
+    Experiment("stop-triage", "SIGSTOP of triage for {hold} s", stop_triage, (20, 8)),
+    Experiment("nats-restart", "kill -9 of nats-server, back after {hold} s", restart_nats, (5, 1)),
+    Experiment("postgres-restart", "kill -9 of PostgreSQL, back after {hold} s", restart_postgres, (30, 3)),
+    Experiment("replicas", "2 replicas each; one of each kill -9, back after {hold} s", kill_one_replica_each,
+               (10, 3), replicas=2),
+    Experiment("nats-cluster", "3 NATS nodes, R3: a follower, then the leader, kill -9, back after {hold} s",
+               cluster_loses_nodes, (10, 3), nats_nodes=3),
 ]  # fmt: skip
 BY_NAME = {e.name: e for e in EXPERIMENTS}
 
@@ -169,6 +178,7 @@ BY_NAME = {e.name: e for e in EXPERIMENTS}
 @dataclass
 class Outcome:
     experiment: Experiment
+    short: bool
     verdict: Verdict
     sender: Sender
     faults: list[Fault]
@@ -180,6 +190,7 @@ async def run_experiment(
     exp: Experiment, *, alerts: int, rate: float, short: bool = False, tmp: Path | None = None,
     admin_db_url: str | None = None, seed: int = 11,
 ) -> Outcome:  # fmt: skip
+    own = tmp is None
     tmp = tmp or Path(tempfile.mkdtemp(prefix=f"tierline-chaos-{exp.name}-"))
     stack = Stack(tmp, nats_nodes=exp.nats_nodes, replicas=exp.replicas, admin_db_url=admin_db_url)
     async with AsyncExitStack() as es:
@@ -188,14 +199,16 @@ async def run_experiment(
         seen = await watch_incidents(es, stack)
         sender = Sender(http, lambda: stack.urls("intake"))
         todo = plan(alerts, seed)
-        run = Run(stack, http, sender, alerts / rate, short, random.Random(seed), started=now())
+        run = Run(stack, http, sender, alerts / rate, exp, short, random.Random(seed), started=now())
         await asyncio.gather(sender.run(todo, rate), exp.inject(run))
         await settle(stack, len(sender.accepted), timeout=600)
         found = await verdict(stack, todo, sender, http)
+    if own and found.clean:  # a failed one keeps its data and logs to look at
+        shutil.rmtree(tmp, ignore_errors=True)
     times = sorted(t for t, _ in sender.accepted.values())
     gap = max((b - a for a, b in itertools.pairwise(times)), default=0.0)
     recovery = max((recovered(f, sender, seen) for f in run.faults), default=float("nan"))
-    return Outcome(exp, found, sender, run.faults, recovery, gap)
+    return Outcome(exp, short, found, sender, run.faults, recovery, gap)
 
 
 def recovered(fault: Fault, sender: Sender, seen: dict[str, float]) -> float:
@@ -232,8 +245,8 @@ COLUMNS = ("fault", "accepted", "refused (by code)", "lost", "doubled", "numbers
 def row(o: Outcome) -> list[object]:
     v = o.verdict
     accepted = f"{v.accepted}" + (f" (+{v.unaccepted} never)" if v.unaccepted else "")
-    return [o.experiment.label, accepted, o.sender.refusals(), v.lost, v.doubled, v.numbers_wrong, v.clocks_wrong,
-            v.deadlines_wrong, v.notifications_doubled, v.notifications_missing, v.dead_letters,
+    return [o.experiment.title(o.short), accepted, o.sender.refusals(), v.lost, v.doubled, v.numbers_wrong,
+            v.clocks_wrong, v.deadlines_wrong, v.notifications_doubled, v.notifications_missing, v.dead_letters,
             "yes" if v.report_equal else "NO", round(o.gap_s, 1), o.recovery_s]  # fmt: skip
 
 
@@ -244,8 +257,16 @@ def table(outcomes: list[Outcome]) -> str:
     return "\n".join([line(rows[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, rows[1:])])
 
 
+def gap(o: Outcome, fault: Fault) -> float:
+    """The longest stretch without a 202 from the fault's start until 5 s after the stack was whole again."""
+    until = fault.end + fault.whole_s + 5
+    times = [fault.start, *sorted(t for t, _ in o.sender.accepted.values() if fault.start <= t <= until)]
+    return max((b - a for a, b in itertools.pairwise(times)), default=0.0)
+
+
 def details(o: Outcome) -> str:
-    faults = "; ".join(f"{f.label}: whole again {f.whole_s:.1f} s after" for f in o.faults)
+    faults = "; ".join(f"{f.label}: whole again {f.whole_s:.1f} s after, accepts paused {gap(o, f):.1f} s at most"
+                       for f in o.faults)  # fmt: skip
     return f"{o.experiment.name}: {faults}"
 
 
