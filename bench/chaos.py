@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import random
@@ -51,6 +52,7 @@ class Run:
     rng: random.Random
     started: float = 0.0
     faults: list[Fault] = field(default_factory=list)
+    notes: dict[str, object] = field(default_factory=dict)  # what an experiment saw, for its test
 
     async def at(self, fraction: float) -> None:
         """Sleep until `fraction` of the sending time has passed."""
@@ -130,22 +132,32 @@ async def cluster_loses_nodes(run: Run) -> None:
     """A three-node cluster (R3 streams) loses a follower of the events stream, then (that one back) its leader."""
     for moment, role in ((0.2, "follower"), (0.6, "leader")):
         await run.at(moment)
-        index, t = await stream_node(run.stack, role), now()
+        index, t = await stream_node(run, role), now()
         await run.stack.nats.kill(index)
         await asyncio.sleep(run.hold)
         await run.stack.nats.nodes[index].restart()
         await run.lifted(f"NATS {role} n{index} kill -9", t)
+    await stream_node(run, "leader")
 
 
-async def stream_node(stack: Stack, role: str) -> int:
-    """The index of the events stream's leader, or of one of its followers."""
+async def stream_node(run: Run, role: str) -> int:
+    """The index of the events stream's leader, or of one of its followers; notes the leaders and replicas seen."""
+    stack = run.stack
     nc = await nats.connect(stack.nats.url.split(","))
     try:
-        info = await nc.jetstream().stream_info(f"{stack.prefix.upper()}_EVENTS")
+        js = nc.jetstream(timeout=2)
+        for _ in range(300):  # after a node came back, until the stream has a leader again (an election: seconds)
+            with contextlib.suppress(nats.errors.Error):
+                info = await js.stream_info(f"{stack.prefix.upper()}_EVENTS")
+                if info.cluster and info.cluster.leader:
+                    break
+            await asyncio.sleep(0.1)
     finally:
         await nc.close()
     assert info.cluster and info.cluster.leader, "the events stream has no leader"
     leader = int(info.cluster.leader.removeprefix("n"))
+    run.notes.setdefault("leaders", []).append(leader)  # type: ignore[union-attr]
+    run.notes["stream_replicas"] = info.config.num_replicas
     return leader if role == "leader" else next(i for i in range(len(stack.nats.nodes)) if i != leader)
 
 
@@ -184,6 +196,7 @@ class Outcome:
     faults: list[Fault]
     recovery_s: float  # the slowest of its faults: until whole again and an alert accepted then is an incident
     gap_s: float  # the longest stretch in which intake accepted nothing while alerts were being sent
+    notes: dict[str, object]
 
 
 async def run_experiment(
@@ -208,7 +221,7 @@ async def run_experiment(
     times = sorted(t for t, _ in sender.accepted.values())
     gap = max((b - a for a, b in itertools.pairwise(times)), default=0.0)
     recovery = max((recovered(f, sender, seen) for f in run.faults), default=float("nan"))
-    return Outcome(exp, short, found, sender, run.faults, recovery, gap)
+    return Outcome(exp, short, found, sender, run.faults, recovery, gap, run.notes)
 
 
 def recovered(fault: Fault, sender: Sender, seen: dict[str, float]) -> float:

@@ -11,13 +11,15 @@ import os
 import signal
 import sys
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 import asyncpg
-from aiohttp import web
+import nats
+import nats.errors
 
+from bench.chaos_receiver import Receiver
 from libs.localstack import LocalPostgres, LocalProcess, die_with_parent, free_port, nats_server_binary, wait_for_port
 
 SERVICES = ("intake", "triage", "escalation", "change", "reporting")
@@ -67,6 +69,24 @@ class Nats:
 
     async def start(self) -> None:
         await asyncio.gather(*(n.start() for n in self.nodes))
+        await self.until_jetstream()
+
+    async def until_jetstream(self, timeout: float = 60) -> None:
+        """Until JetStream answers (in a cluster: the nodes found each other and elected a meta leader)."""
+        nc = await nats.connect(self.url.split(","), connect_timeout=2)
+        try:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            while True:
+                try:
+                    await nc.jetstream(timeout=2).account_info()
+                    return
+                except nats.errors.Error:
+                    if loop.time() > deadline:
+                        raise
+                    await asyncio.sleep(0.2)
+        finally:
+            await nc.close()
 
     async def kill(self, index: int) -> None:
         node = self.nodes[index]
@@ -88,6 +108,9 @@ class Replica:
         self.log_file = run_dir / f"{name}-{index}.log"
         self.env = env | {"TIERLINE_SERVICE_PORT": "0", "TIERLINE_PORT_FILE": str(self.port_file)}
         self.proc: asyncio.subprocess.Process | None = None
+        self.crashes = 0  # exits nobody asked for (restarted, as a supervisor would)
+        self._meant: set[int] = set()  # pids we killed or stopped ourselves
+        self._stopping = False
 
     @property
     def url(self) -> str | None:
@@ -103,9 +126,23 @@ class Replica:
                 sys.executable, "-m", "services", "serve", self.name, env=self.env, stdout=out, stderr=out,
                 preexec_fn=lambda: die_with_parent(signal.SIGKILL),
             )  # fmt: skip
+        self._watcher = asyncio.create_task(self._restart_on_crash(self.proc))
+
+    async def _restart_on_crash(self, proc: asyncio.subprocess.Process) -> None:
+        """A process that exits by itself (e.g. it started while the NATS cluster had no leader yet) is started
+        again after a moment, as `tierline up` or an orchestrator does; one we killed is restarted by the harness."""
+        await proc.wait()
+        if self._stopping or proc.pid in self._meant:
+            return
+        self.crashes += 1
+        await asyncio.sleep(0.5)
+        if not self._stopping and self.proc is proc:
+            await self.start()
 
     def signal(self, sig: int) -> None:
         if self.proc and self.proc.returncode is None:
+            if sig in (signal.SIGKILL, signal.SIGTERM):
+                self._meant.add(self.proc.pid)
             with contextlib.suppress(ProcessLookupError):
                 self.proc.send_signal(sig)
 
@@ -126,6 +163,7 @@ class Replica:
             return False
 
     async def stop(self) -> None:
+        self._stopping = True
         self.signal(signal.SIGCONT)
         self.signal(signal.SIGTERM)
         if self.proc:
@@ -134,41 +172,6 @@ class Replica:
                     await self.proc.wait()
             except TimeoutError:
                 await self.kill()
-
-
-@dataclass
-class Receipt:
-    target: str  # the receiver's path: one per tenant's target
-    delivery: str  # Tierline-Delivery: the notification's id, the same on each retry of it
-    trigger: str
-    incident: str
-    event: str  # the id of the event that caused it
-
-
-@dataclass
-class Receiver:
-    """A webhook target that answers 200 to everything and remembers every delivery; it de-duplicates nothing."""
-
-    receipts: list[Receipt] = field(default_factory=list)
-    port: int = 0
-
-    async def handle(self, request: web.Request) -> web.Response:
-        body = await request.json()
-        self.receipts.append(
-            Receipt(request.path, request.headers.get("Tierline-Delivery", ""), body.get("trigger", ""),
-                    str(body.get("incident", {}).get("id")), str(body.get("event", {}).get("id")))
-        )  # fmt: skip
-        return web.json_response({"ok": True})
-
-    async def start(self, stack: contextlib.AsyncExitStack) -> None:
-        app = web.Application()
-        app.router.add_post("/{tail:.*}", self.handle)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
 
 @dataclass
