@@ -106,11 +106,7 @@ async def verdict(stack: Stack, alerts: list[Alert], sender: Sender, http: aioht
     try:
         stored = await conn.fetch("SELECT tenant, summary, incident_id FROM triage.incident_alerts")
         numbers = await conn.fetch("SELECT tenant, number FROM triage.incidents")
-        clocks = await conn.fetchval(
-            "SELECT count(*) FROM triage.incidents i WHERE (SELECT count(*) FROM escalation.sla_clocks c"
-            " WHERE c.incident_id = i.id AND c.clock = 'response') <> 1 OR (SELECT count(*) FROM escalation.sla_clocks"
-            " c WHERE c.incident_id = i.id AND c.clock = 'resolution') <> 1"
-        )
+        clocks = await clocks_wrong(conn)
         deadlines = await _deadlines_wrong(conn)
         incidents = [str(r["id"]) for r in await conn.fetch("SELECT id FROM triage.incidents")]
     finally:
@@ -124,10 +120,21 @@ async def verdict(stack: Stack, alerts: list[Alert], sender: Sender, http: aioht
         await bus.close()
     return Verdict(
         accepted=len(sender.accepted), unaccepted=len(alerts) - len(sender.accepted), lost=lost, doubled=doubled,
-        numbers_wrong=_numbers_wrong(numbers), clocks_wrong=clocks, deadlines_wrong=deadlines,
+        numbers_wrong=numbers_wrong(numbers), clocks_wrong=clocks, deadlines_wrong=deadlines,
         notifications_doubled=doubled_n, notifications_missing=missing_n, dead_letters=dead,
         report_equal=await report_equals_rebuild(stack, http),
     )  # fmt: skip
+
+
+async def clocks_wrong(conn: asyncpg.Connection) -> int:
+    """Incidents (triage's) without exactly one response and one resolution clock (escalation's)."""
+    return int(
+        await conn.fetchval(
+            "SELECT count(*) FROM triage.incidents i WHERE (SELECT count(*) FROM escalation.sla_clocks c"
+            " WHERE c.incident_id = i.id AND c.clock = 'response') <> 1 OR (SELECT count(*) FROM escalation.sla_clocks"
+            " c WHERE c.incident_id = i.id AND c.clock = 'resolution') <> 1"
+        )
+    )
 
 
 def _alerts_lost_and_doubled(by_summary: dict[str, Alert], stored: list[asyncpg.Record]) -> tuple[int, int]:
@@ -141,7 +148,9 @@ def _alerts_lost_and_doubled(by_summary: dict[str, Alert], stored: list[asyncpg.
     return lost, doubled + sum(len(i) - 1 for i in incidents_of.values())
 
 
-def _numbers_wrong(rows: list[asyncpg.Record]) -> int:
+def numbers_wrong(rows: list[Any]) -> int:
+    """Gaps and repeats in each tenant's incident numbers (rows with `tenant` and `number`, e.g. ACME-7): 0 when
+    every tenant's run 1..n once each."""
     per: dict[str, list[int]] = {}
     for r in rows:
         per.setdefault(r["tenant"], []).append(int(r["number"].rsplit("-", 1)[1]))
