@@ -259,8 +259,13 @@ def row(o: Outcome) -> list[object]:
     v = o.verdict
     accepted = f"{v.accepted}" + (f" (+{v.unaccepted} never)" if v.unaccepted else "")
     return [o.experiment.title(o.short), accepted, o.sender.refusals(), v.lost, v.doubled, v.numbers_wrong,
-            v.clocks_wrong, v.deadlines_wrong, v.notifications_doubled, v.notifications_missing, v.dead_letters,
+            v.clocks_wrong, v.deadlines_wrong, resent(v), v.notifications_missing, v.dead_letters,
             "yes" if v.report_equal else "NO", round(o.gap_s, 1), o.recovery_s]  # fmt: skip
+
+
+def resent(v: Verdict) -> str:
+    same = f" ({v.notifications_resent} the same delivery again)" if v.notifications_resent else ""
+    return f"{v.notifications_doubled}{same}"
 
 
 def table(outcomes: list[Outcome]) -> str:

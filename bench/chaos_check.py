@@ -35,7 +35,8 @@ class Verdict:
     numbers_wrong: int  # gaps and repeats in a tenant's incident numbers
     clocks_wrong: int  # incidents without exactly one response and one resolution clock
     deadlines_wrong: int  # warnings and breaches fired twice, or due and never fired
-    notifications_doubled: int  # receipts beyond one per (target, trigger, incident, cause)
+    notifications_doubled: int  # receipts beyond one per (target, trigger, incident)
+    notifications_resent: int  # of those, the same delivery again (Tierline-Delivery): a retry after a timeout
     notifications_missing: int  # notifications expected at a target (opened, breached) never received
     dead_letters: int
     report_equal: bool  # every tenant's report before a ledger rebuild equals the one after it
@@ -112,7 +113,7 @@ async def verdict(stack: Stack, alerts: list[Alert], sender: Sender, http: aioht
     finally:
         await conn.close()
     lost, doubled = _alerts_lost_and_doubled(by_summary, stored)
-    doubled_n, missing_n = _notifications(stack, incidents)
+    doubled_n, resent_n, missing_n = _notifications(stack, incidents)
     bus = await connect_bus(settings_of(stack), name="chaos-probe")
     try:
         dead = (await bus.js.stream_info(bus.dead_letter_stream)).state.messages
@@ -121,7 +122,8 @@ async def verdict(stack: Stack, alerts: list[Alert], sender: Sender, http: aioht
     return Verdict(
         accepted=len(sender.accepted), unaccepted=len(alerts) - len(sender.accepted), lost=lost, doubled=doubled,
         numbers_wrong=numbers_wrong(numbers), clocks_wrong=clocks, deadlines_wrong=deadlines,
-        notifications_doubled=doubled_n, notifications_missing=missing_n, dead_letters=dead,
+        notifications_doubled=doubled_n, notifications_resent=resent_n, notifications_missing=missing_n,
+        dead_letters=dead,
         report_equal=await report_equals_rebuild(stack, http),
     )  # fmt: skip
 
@@ -173,14 +175,17 @@ async def _deadlines_wrong(conn: asyncpg.Connection) -> int:
     return int(twice) + int(missed)
 
 
-def _notifications(stack: Stack, incidents: list[str]) -> tuple[int, int]:
-    """(doubled, missing) at the receiver: each incident's target expects one `opened` and, its response clock
-    running out unacknowledged, one `sla_breached`; a delivery received again, even with the same id, counts."""
-    got = Counter((r.target, r.trigger, r.incident) for r in stack.receiver.receipts)
+def _notifications(stack: Stack, incidents: list[str]) -> tuple[int, int, int]:
+    """(doubled, of which the same delivery again, missing) at the receiver: each incident's target expects one
+    `opened` and, its response clock running out unacknowledged, one `sla_breached`; a delivery received again, even
+    with the same id, counts."""
+    receipts = stack.receiver.receipts
+    got = Counter((r.target, r.trigger, r.incident) for r in receipts)
     doubled = sum(n - 1 for n in got.values())
+    resent = sum(n - 1 for n in Counter(r.delivery for r in receipts).values())
     seen = {(trigger, incident) for _, trigger, incident in got}
     missing = sum(1 for i in incidents for t in ("opened", "sla_breached") if (t, i) not in seen)
-    return doubled, missing
+    return doubled, resent, missing
 
 
 async def report_equals_rebuild(stack: Stack, http: aiohttp.ClientSession) -> bool:

@@ -226,7 +226,7 @@ class Stack:
         self.tmp, self.replica_count = tmp, replicas
         self.nats = Nats(tmp, nats_nodes)
         self.pg = Postgres(tmp, admin_url=admin_db_url)
-        self.receiver = Receiver()
+        self.receiver = Receiver(tmp)
         self.prefix = "chaos" + uuid.uuid4().hex[:6]
         self.services: dict[str, list[Replica]] = {}
 
@@ -242,12 +242,11 @@ class Stack:
             "TIERLINE_LOG_LEVEL": "warning",
             "TIERLINE_LOG_FORMAT": "json",
             "TIERLINE_ACK_WAIT_S": "3",  # what a killed process held comes back after 3 s, not 10
-            "TIERLINE_NOTIFY_TIMEOUT_S": "2",  # so a send a kill interrupted is retried after an 11 s lease
         }
 
     async def start(self, stack: contextlib.AsyncExitStack, http: aiohttp.ClientSession) -> None:
-        await self.receiver.start(stack)
         self.tmp.mkdir(parents=True, exist_ok=True)
+        await self.receiver.start(stack)
         (self.tmp / "chaos.yaml").write_text(CONFIG_TEMPLATE.read_text().replace("{receiver}", str(self.receiver.port)))
         await self.nats.start()
         stack.push_async_callback(self.nats.stop)
