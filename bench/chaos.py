@@ -143,7 +143,7 @@ async def cluster_loses_nodes(run: Run) -> None:
 async def stream_node(run: Run, role: str) -> int:
     """The index of the events stream's leader, or of one of its followers; notes the leaders and replicas seen."""
     stack = run.stack
-    nc = await nats.connect(stack.nats.url.split(","))
+    nc = await nats.connect(stack.nats.url.split(","), error_cb=quiet)
     try:
         js = nc.jetstream(timeout=2)
         for _ in range(300):  # after a node came back, until the stream has a leader again (an election: seconds)
@@ -234,10 +234,15 @@ def recovered(fault: Fault, sender: Sender, seen: dict[str, float]) -> float:
     return round(max(fault.whole_s, flowing - fault.end), 1)
 
 
+async def quiet(exc: Exception) -> None:
+    """A NATS node we killed is not news: the harness's own connections say nothing about it."""
+
+
 async def watch_incidents(es: AsyncExitStack, stack: Stack) -> dict[str, float]:
     """alert id -> when its incident event was seen on the bus (a core subscription: no consumer of ours)."""
     seen: dict[str, float] = {}
-    nc = await nats.connect(stack.nats.url.split(","), max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+    nc = await nats.connect(stack.nats.url.split(","), max_reconnect_attempts=-1, reconnect_time_wait=0.2,
+                            error_cb=quiet)  # fmt: skip
     es.push_async_callback(nc.close)
 
     async def on_event(msg) -> None:  # type: ignore[no-untyped-def]
