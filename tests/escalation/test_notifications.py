@@ -3,12 +3,14 @@ record after the last try, Slack-compatible payloads, e-mail over SMTP, and the 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import re
 from datetime import datetime
 from pathlib import Path
 
+from aiohttp import web
 from aiosmtpd.controller import Controller
 
 from libs.localstack import free_port
@@ -171,3 +173,48 @@ async def test_notifications_api_tenant_wall_and_bad_queries(settings, start, ht
 async def _has_items(http, esc, query):
     _, body = await listed(http, esc, query)
     return bool(body["items"])
+
+
+async def test_each_attempt_is_recorded_as_its_answer_arrives_not_with_the_batch(settings, start, http, tmp_path):
+    """A kill -9 between a send and its record makes that delivery go out again after its lease. The chaos suite
+    saw a whole batch (50) sent twice when the record waited for the batch's slowest send; now each attempt commits
+    the moment its answer is in, so a slow target leaves the fast ones recorded."""
+    release = asyncio.Event()
+
+    async def answer(request: web.Request) -> web.Response:
+        if request.path == "/slow":
+            await release.wait()
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_post("/{path:.*}", answer)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        hooks = [{"name": n, "kind": "webhook", "url": f"http://127.0.0.1:{port}/{n}", "secret": SECRET,
+                  "triggers": ["resolved"]} for n in ("fast", "slow")]  # fmt: skip
+        # The slow one is not given up on within the test: only its answer can finish the batch.
+        settings, esc = await start_with(settings.model_copy(update={"notify_timeout_s": 60}), start, tmp_path, hooks)
+        inc = await Bus.open(settings, "P3")
+        await inc.opened()
+        await inc.resolved(5)
+
+        async def statuses():
+            _, body = await listed(http, esc, f"incident={inc.iid}")
+            found = {i["target"]: i["status"] for i in body["items"]}
+            return found if found.get("fast") == "delivered" else None
+
+        assert await eventually(statuses) == {"fast": "delivered", "slow": "pending"}  # the slow one still out
+        release.set()
+
+        async def both():
+            _, body = await listed(http, esc, f"incident={inc.iid}&status=delivered")
+            return len(body["items"]) == 2
+
+        await eventually(both)
+        await inc.close()
+    finally:
+        release.set()
+        await runner.cleanup()
