@@ -4,6 +4,7 @@ record after the last try, Slack-compatible payloads, e-mail over SMTP, and the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import re
@@ -13,8 +14,9 @@ from pathlib import Path
 from aiohttp import web
 from aiosmtpd.controller import Controller
 
-from libs.localstack import free_port
-from tests.conftest import auth, eventually
+from libs.localstack import LocalPostgres, free_port
+from libs.testing import fresh_settings
+from tests.conftest import TEST_CONFIG, auth, eventually
 from tests.escalation.support import SECRET, Bus, Mailbox, Receiver, stream_events, write_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -218,3 +220,54 @@ async def test_each_attempt_is_recorded_as_its_answer_arrives_not_with_the_batch
     finally:
         release.set()
         await runner.cleanup()
+
+
+async def test_an_answer_that_arrives_while_postgres_is_away_is_recorded_once_it_is_back(tmp_path, real_servers, start,
+                                                                                         http):  # fmt: skip
+    """The chaos suite's 30 s PostgreSQL outage re-sent a batch of webhooks: their targets had answered, the record
+    could not commit, and after the lease they went out again. The answer is kept and recorded once the database is
+    back, so the target hears it once."""
+    pg = LocalPostgres()
+    db_url = await pg.start(tmp_path / "pg")
+    port = int(db_url.rsplit(":", 1)[1].split("/")[0])
+    arrived, release, seen = asyncio.Event(), asyncio.Event(), []
+
+    async def answer(request: web.Request) -> web.Response:
+        seen.append(request.headers["Tierline-Delivery"])
+        arrived.set()
+        await release.wait()
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_post("/{path:.*}", answer)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    hook_port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", hook_port).start()
+    try:
+        hook = {"name": "ticketing", "kind": "webhook", "url": f"http://127.0.0.1:{hook_port}/hook", "secret": SECRET,
+                "triggers": ["resolved"]}  # fmt: skip
+        base = fresh_settings(real_servers, db_url, TEST_CONFIG, dependency_backoff_s=[0.1, 0.2, 0.5])
+        settings, esc = await start_with(base, start, tmp_path, [hook])
+        inc = await Bus.open(settings, "P3")
+        await inc.opened()
+        await inc.resolved(5)
+        await asyncio.wait_for(arrived.wait(), 30)
+        await pg.stop()  # while the target is still answering: its answer comes with the database away
+        release.set()
+        await asyncio.sleep(1.5)
+        pg = LocalPostgres()
+        await pg.start(tmp_path / "pg", port=port)
+
+        async def delivered():
+            with contextlib.suppress(Exception):
+                _, body = await listed(http, esc, f"incident={inc.iid}")
+                return body["items"] and body["items"][0]["status"] == "delivered" and body["items"][0]
+
+        item = await eventually(delivered, timeout=30)
+        assert item["attempts"] == 1 and len(seen) == 1  # recorded from the one answer, never sent again
+        await inc.close()
+    finally:
+        release.set()
+        await runner.cleanup()
+        await pg.stop()
