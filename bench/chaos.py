@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import itertools
 import json
+import os
 import random
 import shutil
 import signal
@@ -216,7 +217,7 @@ async def run_experiment(
         await asyncio.gather(sender.run(todo, rate), exp.inject(run))
         await settle(stack, len(sender.accepted), timeout=600)
         found = await verdict(stack, todo, sender, http)
-    if own and found.clean:  # a failed one keeps its data and logs to look at
+    if own and found.clean and not os.environ.get("TIERLINE_CHAOS_KEEP"):  # else its data and logs stay to look at
         shutil.rmtree(tmp, ignore_errors=True)
     times = sorted(t for t, _ in sender.accepted.values())
     gap = max((b - a for a, b in itertools.pairwise(times)), default=0.0)
