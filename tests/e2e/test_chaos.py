@@ -23,7 +23,11 @@ def assert_clean(outcome: Outcome) -> None:
     v = outcome.verdict
     assert (v.accepted, v.unaccepted) == (ALERTS, 0)
     assert (v.lost, v.doubled, v.numbers_wrong, v.clocks_wrong) == (0, 0, 0, 0)
-    assert (v.deadlines_wrong, v.notifications_doubled, v.notifications_missing, v.dead_letters) == (0, 0, 0, 0)
+    assert (v.deadlines_wrong, v.notifications_missing, v.dead_letters) == (0, 0, 0)
+    # No notification queued twice. A replica killed between a send and its record sends that one delivery again
+    # after its lease, with the same Tierline-Delivery (at least once, as docs/sla.md says): the table counts it,
+    # a test cannot forbid it.
+    assert v.notifications_doubled == v.notifications_resent
     assert v.report_equal
 
 
