@@ -123,10 +123,11 @@ def table(outcomes: list[Outcome]) -> str:
 
 
 def gap(o: Outcome, fault: Fault) -> float:
-    """The longest stretch without a 202 from the fault's start until 5 s after the stack was whole again."""
+    """The longest stretch without a 202 that began between the fault's start and 5 s after the stack was whole."""
     until = fault.end + fault.whole_s + 5
-    times = [fault.start, *sorted(t for t, _ in o.sender.accepted.values() if fault.start <= t <= until)]
-    return max((b - a for a, b in itertools.pairwise(times)), default=0.0)
+    times = [fault.start, *sorted(t for t, _ in o.sender.accepted.values() if t >= fault.start)]
+    # A pause that began in the window counts whole, however long after the window it ended.
+    return max((b - a for a, b in itertools.pairwise(times) if a <= until), default=0.0)
 
 
 def details(o: Outcome) -> str:
