@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench bench-clocks bench-console check-config clean browser
+.PHONY: run test lint bench bench-clocks bench-console chaos check-config clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ bench-clocks: $(STAMP)
 
 bench-console: $(STAMP)
 	$(BIN)/python -m bench.console
+
+# The chaos suite: one fault per experiment under a steady alert stream, the invariants checked, a table printed
+# (README "Reliability"). CHAOS_ARGS, e.g. "--alerts 1000 --only nats-cluster --short", for a short run.
+chaos: $(STAMP)
+	$(BIN)/python -m bench.chaos $(CHAOS_ARGS)
 
 check-config: $(STAMP)
 	$(BIN)/tierline config check tierline.yaml

@@ -15,7 +15,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
 
 from libs.events import Envelope
-from libs.settings import Settings
+from libs.settings import Settings, nats_servers
 
 log = structlog.get_logger()
 
@@ -65,6 +65,7 @@ class Bus:
                 storage=StorageType.FILE,
                 max_age=s.stream_max_age_days * 86400,
                 duplicate_window=s.duplicate_window_s,
+                num_replicas=s.stream_replicas,
             ),
             StreamConfig(
                 name=self.dead_letter_stream,
@@ -72,6 +73,7 @@ class Bus:
                 subjects=[f"{self.prefix}_dlq.>", f"{self.prefix}_dlq_replayed.>"],
                 storage=StorageType.FILE,
                 max_age=s.stream_max_age_days * 86400,
+                num_replicas=s.stream_replicas,
             ),
         ]
         for cfg in streams:
@@ -155,7 +157,7 @@ async def connect_bus(settings: Settings, *, name: str) -> Bus:
         log.warning("nats.error", error=str(exc))
 
     nc = await nats.connect(
-        settings.nats_url,
+        nats_servers(settings.nats_url),  # a cluster's nodes: any one will do, the others are failovers
         name=f"tierline-{name}",
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,

@@ -206,12 +206,15 @@ class LocalPostgres(LocalProcess):
             raise RuntimeError(f"initdb failed:\n{out.decode()}")
 
     async def _create_database(self, database: str, log_file: Path) -> None:
-        for _ in range(100):  # the port opens a moment before the server accepts logins
+        # The port opens a moment before the server accepts logins; after a kill -9 it first replays its WAL
+        # ("starting up"), which on a busy machine outlasts a connect timeout or two. Giving up then would leave
+        # the supervisor retrying a start of a server that is in fact running.
+        for _ in range(300):
             try:
                 conn = await asyncpg.connect(self.admin_url, timeout=2)
                 break
-            except asyncpg.CannotConnectNowError:
-                await asyncio.sleep(0.1)
+            except (asyncpg.CannotConnectNowError, TimeoutError, OSError):
+                await asyncio.sleep(0.2)
         else:
             raise RuntimeError(f"postgres did not accept connections; see {log_file}")
         try:

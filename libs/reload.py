@@ -66,7 +66,8 @@ async def reload_on_sighup(stack: AsyncExitStack, settings: Settings) -> Reloade
     """Apply settings.config on each SIGHUP until `stack` closes (settings with the stack's NATS URL)."""
     bus = await connect_bus(settings, name="tierline-up")
     stack.push_async_callback(bus.close)
-    reloader = Reloader(await ConfigBucket.open(bus.js, settings.bus_prefix), bus, settings.config)
+    bucket = await ConfigBucket.open(bus.js, settings.bus_prefix, replicas=settings.stream_replicas)
+    reloader = Reloader(bucket, bus, settings.config)
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGHUP, reloader.trigger)
 

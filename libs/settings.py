@@ -8,10 +8,16 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+def nats_servers(url: str) -> list[str]:
+    """The server URLs of TIERLINE_NATS_URL: one, or several separated by commas (a cluster's nodes)."""
+    return [u.strip() for u in url.split(",") if u.strip()]
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TIERLINE_", extra="ignore")
 
-    # Empty means "start our own" (the embedded local stack); a URL means "use that one".
+    # Empty means "start our own" (the embedded local stack); a URL means "use that one". For a NATS cluster,
+    # several URLs separated by commas: the client connects to any and fails over to the others.
     nats_url: str | None = None
     database_url: str | None = None
     config: Path = Path("tierline.yaml")
@@ -36,6 +42,9 @@ class Settings(BaseSettings):
     # Subject prefix and stream-name stem; tests set a fresh one each so they never collide.
     bus_prefix: str = Field(default="tierline", pattern=r"^[a-z][a-z0-9_]*$")
     stream_max_age_days: float = 90.0
+    # Copies of each stream and key-value bucket Tierline creates, one per NATS cluster node (3 for a three-node
+    # cluster: losing one node loses nothing and stops nothing). 1 for a single nats-server.
+    stream_replicas: int = Field(default=1, ge=1, le=5)
     duplicate_window_s: float = 600.0
 
     batch_size: int = Field(default=256, ge=1, le=2000)

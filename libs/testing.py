@@ -231,8 +231,8 @@ async def apply_config(settings: Settings, path: Path, *, applied_by: str = "tes
     assert checked.config is not None, checked.errors
     bus = await connect_bus(settings, name="config-apply")
     try:
-        done = await apply(await ConfigBucket.open(bus.js, settings.bus_prefix), bus, checked, applied_by=applied_by,
-                           via="cli")  # fmt: skip
+        bucket = await ConfigBucket.open(bus.js, settings.bus_prefix, replicas=settings.stream_replicas)
+        done = await apply(bucket, bus, checked, applied_by=applied_by, via="cli")
         return done.version
     finally:
         await bus.close()

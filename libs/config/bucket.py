@@ -59,13 +59,14 @@ class ConfigBucket:
         self.kv = kv
 
     @classmethod
-    async def open(cls, js: JetStreamContext, prefix: str) -> ConfigBucket:
-        """The bucket for this bus prefix, created on first use (creating an identical one again is harmless)."""
+    async def open(cls, js: JetStreamContext, prefix: str, *, replicas: int = 1) -> ConfigBucket:
+        """The bucket for this bus prefix, created on first use (creating an identical one again is harmless),
+        with `replicas` copies (TIERLINE_STREAM_REPLICAS: one per node of a NATS cluster)."""
         name = f"{prefix.upper()}_CONFIG"
         try:
             kv = await js.key_value(name)
         except nats.js.errors.BucketNotFoundError:
-            kv = await js.create_key_value(bucket=name, history=HISTORY, storage=StorageType.FILE)
+            kv = await js.create_key_value(bucket=name, history=HISTORY, storage=StorageType.FILE, replicas=replicas)
         return cls(kv)
 
     async def current(self) -> Version | None:

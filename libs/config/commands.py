@@ -29,7 +29,7 @@ async def apply_to_stack(checked: Checked, settings: Settings) -> int:
         return 1
     bus = await connect_bus(stack, name="config-apply")
     try:
-        bucket = await ConfigBucket.open(bus.js, stack.bus_prefix)
+        bucket = await ConfigBucket.open(bus.js, stack.bus_prefix, replicas=stack.stream_replicas)
         done = await apply(bucket, bus, checked, applied_by=who(), via="cli")
     except ConfigConflict as exc:
         print(f"tierline config apply: {exc} (another apply, at the same moment?); nothing changed from this "

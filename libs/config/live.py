@@ -141,7 +141,7 @@ async def start_live_config(stack: AsyncExitStack, settings: Settings, service: 
     its `config.applied`; the others read it. An unusable file stops the start, as it always did."""
     bus = await connect_bus(settings, name=f"{service}-config")
     stack.push_async_callback(bus.close)
-    bucket = await ConfigBucket.open(bus.js, settings.bus_prefix)
+    bucket = await ConfigBucket.open(bus.js, settings.bus_prefix, replicas=settings.stream_replicas)
     version = await bucket.current() or await _seed(bucket, bus, settings, service)
     live = LiveConfig(ConfigSnapshot.of(parse(version.stored.yaml), version=version.number, stored=version.stored),
                       service=service, bucket=bucket, bus=bus)  # fmt: skip

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import asyncpg
 import structlog
-from nats.js.api import DeliverPolicy
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from libs.bus import Bus, connect_bus
 from libs.events import Envelope
@@ -56,27 +56,31 @@ async def rebuild(settings: Settings) -> Rebuilt:
 
 
 async def replay(bus: Bus, conn: asyncpg.Connection, *, last: int) -> tuple[int, int]:
-    """Every event up to stream sequence `last` into ledger_rebuild, in stream order; (read, rejected)."""
+    """Every event up to stream sequence `last` into ledger_rebuild, in stream order; (read, rejected).
+
+    Read with an ephemeral pull consumer, a batch at a time: the server sends no more than we asked for, so a
+    slow database only slows the replay. (A push subscription overran its pending limit on a large stream while
+    the inserts ran, the client dropped messages, and the replay stalled until it timed out.)
+    """
     if not last:
         return 0, 0
-    sub = await bus.js.subscribe(
-        f"{bus.prefix}.>", ordered_consumer=True, deliver_policy=DeliverPolicy.ALL, pending_msgs_limit=BATCH * 4
-    )
+    config = ConsumerConfig(deliver_policy=DeliverPolicy.ALL, ack_policy=AckPolicy.NONE, inactive_threshold=60)
+    sub = await bus.js.pull_subscribe(f"{bus.prefix}.>", stream=bus.stream, config=config)
     replayed = rejected = 0
-    entries: list[LedgerEntry] = []
     try:
         while True:
-            msg = await sub.next_msg(timeout=10)
-            replayed += 1
-            seq = msg.metadata.sequence.stream
-            try:
-                entries.append(ledger_entry(Envelope.decode(msg.data)))
-            except Exception as exc:  # a broken payload: the live consumer dead-letters it too
-                rejected += 1
-                log.warning("reporting.rebuild_rejected", seq=seq, error=repr(exc))
-            if len(entries) >= BATCH or seq >= last:
-                await store.append(conn, entries=entries, table="ledger_rebuild")
-                entries = []
+            entries: list[LedgerEntry] = []
+            for msg in await sub.fetch(BATCH, timeout=10):
+                replayed += 1
+                seq = msg.metadata.sequence.stream
+                try:
+                    entries.append(ledger_entry(Envelope.decode(msg.data)))
+                except Exception as exc:  # a broken payload: the live consumer dead-letters it too
+                    rejected += 1
+                    log.warning("reporting.rebuild_rejected", seq=seq, error=repr(exc))
+                if seq >= last:
+                    break
+            await store.append(conn, entries=entries, table="ledger_rebuild")
             if seq >= last:
                 return replayed, rejected
     finally:

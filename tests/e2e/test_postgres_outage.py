@@ -12,6 +12,7 @@ import signal
 import asyncpg
 import pytest
 
+from bench.chaos_check import clocks_wrong
 from libs.localstack import LocalPostgres
 from libs.testing import dead_letter_count, fresh_settings
 from tests.conftest import TEST_CONFIG, eventually
@@ -93,12 +94,14 @@ async def test_a_postgres_outage_longer_than_the_retry_schedule_loses_nothing(tm
             rows = await conn.fetch("SELECT alert_id FROM triage.incident_alerts")
             incidents = await conn.fetchval("SELECT count(*) FROM triage.incidents")
             clocks = await conn.fetchval("SELECT count(DISTINCT incident_id) FROM escalation.sla_clocks")
+            wrong_clocks = await clocks_wrong(conn)
             ledger = await conn.fetch("SELECT type, count(*) AS n FROM reporting.ledger GROUP BY type")
         finally:
             await conn.close()
         assert sorted(r["alert_id"] for r in rows) == sorted(accepted)  # each exactly once
         assert incidents == len(accepted)  # a dedup key each: one incident each
         assert clocks == incidents  # escalation caught up: every incident has its clocks
+        assert wrong_clocks == 0  # the chaos suite's check: one response and one resolution clock each
         by_type = {r["type"]: r["n"] for r in ledger}
         assert by_type["alert.received"] == len(accepted) and by_type["incident.opened"] == incidents
         assert await dead_letter_count(settings) == 0

@@ -3,16 +3,20 @@ record after the last try, Slack-compatible payloads, e-mail over SMTP, and the 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 import json
 import re
 from datetime import datetime
 from pathlib import Path
 
+from aiohttp import web
 from aiosmtpd.controller import Controller
 
-from libs.localstack import free_port
-from tests.conftest import auth, eventually
+from libs.localstack import LocalPostgres, free_port
+from libs.testing import fresh_settings
+from tests.conftest import TEST_CONFIG, auth, eventually
 from tests.escalation.support import SECRET, Bus, Mailbox, Receiver, stream_events, write_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -171,3 +175,99 @@ async def test_notifications_api_tenant_wall_and_bad_queries(settings, start, ht
 async def _has_items(http, esc, query):
     _, body = await listed(http, esc, query)
     return bool(body["items"])
+
+
+async def test_each_attempt_is_recorded_as_its_answer_arrives_not_with_the_batch(settings, start, http, tmp_path):
+    """A kill -9 between a send and its record makes that delivery go out again after its lease. The chaos suite
+    saw a whole batch (50) sent twice when the record waited for the batch's slowest send; now each attempt commits
+    the moment its answer is in, so a slow target leaves the fast ones recorded."""
+    release = asyncio.Event()
+
+    async def answer(request: web.Request) -> web.Response:
+        if request.path == "/slow":
+            await release.wait()
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_post("/{path:.*}", answer)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        hooks = [{"name": n, "kind": "webhook", "url": f"http://127.0.0.1:{port}/{n}", "secret": SECRET,
+                  "triggers": ["resolved"]} for n in ("fast", "slow")]  # fmt: skip
+        # The slow one is not given up on within the test: only its answer can finish the batch.
+        settings, esc = await start_with(settings.model_copy(update={"notify_timeout_s": 60}), start, tmp_path, hooks)
+        inc = await Bus.open(settings, "P3")
+        await inc.opened()
+        await inc.resolved(5)
+
+        async def statuses():
+            _, body = await listed(http, esc, f"incident={inc.iid}")
+            found = {i["target"]: i["status"] for i in body["items"]}
+            return found if found.get("fast") == "delivered" else None
+
+        assert await eventually(statuses) == {"fast": "delivered", "slow": "pending"}  # the slow one still out
+        release.set()
+
+        async def both():
+            _, body = await listed(http, esc, f"incident={inc.iid}&status=delivered")
+            return len(body["items"]) == 2
+
+        await eventually(both)
+        await inc.close()
+    finally:
+        release.set()
+        await runner.cleanup()
+
+
+async def test_an_answer_that_arrives_while_postgres_is_away_is_recorded_once_it_is_back(tmp_path, real_servers, start,
+                                                                                         http):  # fmt: skip
+    """The chaos suite's 30 s PostgreSQL outage re-sent a batch of webhooks: their targets had answered, the record
+    could not commit, and after the lease they went out again. The answer is kept and recorded once the database is
+    back, so the target hears it once."""
+    pg = LocalPostgres()
+    db_url = await pg.start(tmp_path / "pg")
+    port = int(db_url.rsplit(":", 1)[1].split("/")[0])
+    arrived, release, seen = asyncio.Event(), asyncio.Event(), []
+
+    async def answer(request: web.Request) -> web.Response:
+        seen.append(request.headers["Tierline-Delivery"])
+        arrived.set()
+        await release.wait()
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_post("/{path:.*}", answer)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    hook_port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", hook_port).start()
+    try:
+        hook = {"name": "ticketing", "kind": "webhook", "url": f"http://127.0.0.1:{hook_port}/hook", "secret": SECRET,
+                "triggers": ["resolved"]}  # fmt: skip
+        base = fresh_settings(real_servers, db_url, TEST_CONFIG, dependency_backoff_s=[0.1, 0.2, 0.5])
+        settings, esc = await start_with(base, start, tmp_path, [hook])
+        inc = await Bus.open(settings, "P3")
+        await inc.opened()
+        await inc.resolved(5)
+        await asyncio.wait_for(arrived.wait(), 30)
+        await pg.stop()  # while the target is still answering: its answer comes with the database away
+        release.set()
+        await asyncio.sleep(1.5)
+        pg = LocalPostgres()
+        await pg.start(tmp_path / "pg", port=port)
+
+        async def delivered():
+            with contextlib.suppress(Exception):
+                _, body = await listed(http, esc, f"incident={inc.iid}")
+                return body["items"] and body["items"][0]["status"] == "delivered" and body["items"][0]
+
+        item = await eventually(delivered, timeout=30)
+        assert item["attempts"] == 1 and len(seen) == 1  # recorded from the one answer, never sent again
+        await inc.close()
+    finally:
+        release.set()
+        await runner.cleanup()
+        await pg.stop()

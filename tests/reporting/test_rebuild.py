@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
@@ -14,6 +15,7 @@ from libs.bus import connect_bus
 from services.reporting import store
 from services.reporting.rebuild import rebuild
 from tests.conftest import eventually
+from tests.events import alert, utc
 from tests.reporting.test_reporting import MARCH, _lag_is_zero, get, scenario
 
 TIERLINE = Path(sys.executable).parent / "tierline"
@@ -108,3 +110,29 @@ async def test_cli_without_a_stack_says_how_to_get_one(tmp_path):
     )
     _, err = await proc.communicate()
     assert proc.returncode == 1 and "make run" in err.decode()
+
+
+async def test_a_stream_far_larger_than_a_batch_replays_whole_while_the_database_is_slow(settings, start, monkeypatch):
+    """The chaos suite's rebuild of ~100,000 events stalled: a push subscription overran its pending limit while the
+    inserts ran, the client dropped messages and the replay timed out. Small batches and a slow insert show it."""
+    from services.reporting import rebuild as module
+
+    await start("reporting", settings)  # creates the schema and the first config.applied
+    # A second apart, so each has its own alert id (and envelope id), as 1,200 different alerts.
+    alerts = [alert(utc(2026, 3, 2) + timedelta(seconds=n)) for n in range(1200)]
+    bus = await connect_bus(settings, name="test")
+    try:
+        await bus.publish_many(alerts)
+    finally:
+        await bus.close()
+    append = store.append
+
+    async def slow_append(conn, *, entries, table):  # a loaded database: each batch's insert takes a while
+        await asyncio.sleep(0.02)
+        await append(conn, entries=entries, table=table)
+
+    monkeypatch.setattr(module, "BATCH", 40)
+    monkeypatch.setattr(module.store, "append", slow_append)
+    result = await rebuild(settings)
+    assert (result.replayed, result.rejected) == (len(alerts) + 1, 0)  # and the config.applied
+    assert result.ledger_rows == len(alerts) + 1

@@ -1,8 +1,8 @@
 """The notification sender: claims due deliveries (one replica each), sends them, records every attempt.
 
 The claim commits in one unit of work, the sending happens outside any transaction (a slow target holds no
-lock or connection), and the attempts commit in another. A failed attempt is retried with exponential
-backoff; after the last one the row stays as the dead-letter record (status `dead`) and a
+lock or connection), and each attempt commits in its own the moment its answer is in. A failed attempt is
+retried with exponential backoff; after the last one the row stays as the dead-letter record (status `dead`) and a
 `notification.dead_lettered` event says so. A process dying mid-send leaves the row leased, so after the lease
 another replica sends it again: receivers dedupe on Tierline-Delivery.
 """
@@ -25,6 +25,7 @@ from prometheus_client import Counter
 
 from libs.config import TierlineConfig
 from libs.config.live import LiveConfig
+from libs.faults import is_infrastructure
 from libs.outbox import Outbox
 from libs.settings import Settings
 from libs.uow import Tx, unit_of_work
@@ -67,22 +68,39 @@ def notification_sender(
 
     async def claim_and_deliver() -> int:
         config = live.config()  # one configuration version for the whole tick
+        lease_ends = time.monotonic() + lease_s
         async with unit_of_work(pool, outbox) as tx:
             due = await notifications.claim_due(tx.conn, limit=batch, lease_s=lease_s)
             # The links of each page, committed before the page that carries them is sent.
             due = await LinkMaker(config, origin, valid_for).add(tx, due)
         if not due:
             return 0
-        return await deliver(Sender(config, settings, http), due)
+        return await deliver(Sender(config, settings, http), due, lease_ends)
 
-    async def deliver(send: Sender, due: list[Delivery]) -> int:
+    async def deliver(send: Sender, due: list[Delivery], lease_ends: float) -> int:
         started = time.perf_counter()
-        attempts = await asyncio.gather(*(send(d) for d in due))
-        async with unit_of_work(pool, outbox) as tx:
-            for delivery, attempt in zip(due, attempts, strict=True):
-                await _record(tx, settings, delivery, attempt)
+        await asyncio.gather(*(send_and_record(send, d, lease_ends) for d in due))
         log.debug("notifications.sent", count=len(due), seconds=round(time.perf_counter() - started, 3))
         return len(due)
+
+    async def send_and_record(send: Sender, delivery: Delivery, lease_ends: float) -> None:
+        # Each attempt commits the moment its answer is in, not with the whole batch's: a process killed then
+        # leaves unrecorded (and so sent again after the lease) only the sends whose answers were not yet
+        # committed, instead of every send of the batch that had finished (the chaos suite counted 50, a batch).
+        attempt = await send(delivery)
+        delay = 0.2
+        while True:
+            try:
+                async with unit_of_work(pool, outbox) as tx:
+                    await _record(tx, settings, delivery, attempt)
+                return
+            except Exception as exc:
+                # The target answered and PostgreSQL is away: keep the answer and try again while the lease holds,
+                # or the row goes out again once it runs out (the chaos suite's 30 s outage re-sent a batch).
+                if not is_infrastructure(exc) or time.monotonic() + delay > lease_ends:
+                    raise
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
 
     return Worker("notification-sender", tick, poll_s=settings.timer_poll_s, batch=batch)
 
