@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-import json
 import os
 import shutil
 import signal
@@ -27,6 +26,7 @@ from libs.reload import drift, reload_on_sighup
 from libs.runtime import serve
 from libs.service import Registry, ServiceSpec
 from libs.settings import Settings
+from libs.stackfile import record_stack
 from libs.tasks import cancel_and_wait
 from libs.web import Runner, tls_context
 
@@ -190,49 +190,6 @@ async def start_processes(
     ]
     tasks = [asyncio.create_task(p.supervise()) for p in procs]
     stack.push_async_callback(_stop_procs, procs, tasks)
-
-
-STACK_FILE = "stack.json"
-
-
-def record_stack(stack: AsyncExitStack, settings: Settings, url: str) -> None:
-    """Where this running stack is, for commands run beside it (`tierline reporting rebuild`)."""
-    path = settings.data_dir.resolve() / STACK_FILE
-    info = {"base_url": url, "nats_url": settings.nats_url, "database_url": settings.database_url, "pid": os.getpid()}
-    path.write_text(json.dumps(info, indent=2) + "\n")
-    stack.callback(path.unlink, missing_ok=True)
-
-
-def running_base_url(settings: Settings) -> str | None:
-    """The base URL of the `tierline up` running on this data directory, if one is."""
-    try:
-        info = json.loads((settings.data_dir.resolve() / STACK_FILE).read_text())
-        os.kill(info["pid"], 0)
-        return str(info["base_url"])
-    except (OSError, ValueError, KeyError):
-        return None
-
-
-def running_stack(settings: Settings, *, need: tuple[str, ...] = ("nats_url", "database_url")) -> Settings:
-    """Settings with the NATS and PostgreSQL URLs (those in `need`): from the environment, else from a running
-    `tierline up`."""
-    if all(getattr(settings, n) for n in need):
-        return settings
-    path = settings.data_dir.resolve() / STACK_FILE
-    try:
-        info = json.loads(path.read_text())
-        os.kill(info["pid"], 0)  # still running?
-    except (OSError, ValueError, KeyError):
-        raise RuntimeError(
-            f"no running stack at {settings.data_dir} (start one with `make run`) and no "
-            "TIERLINE_NATS_URL / TIERLINE_DATABASE_URL set"
-        ) from None
-    return settings.model_copy(
-        update={
-            "nats_url": settings.nats_url or info["nats_url"],
-            "database_url": settings.database_url or info["database_url"],
-        }
-    )
 
 
 async def start_servers(stack: AsyncExitStack, settings: Settings) -> Settings:

@@ -20,7 +20,7 @@ SPREAD_S = 10.0
 
 
 async def apply_to_stack(checked: Checked, settings: Settings) -> int:
-    from libs.supervisor import running_base_url, running_stack
+    from libs.stackfile import running_base_url, running_stack
 
     try:
         stack = running_stack(settings, need=("nats_url",))

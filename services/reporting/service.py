@@ -40,7 +40,7 @@ async def build(stack: AsyncExitStack, settings: Settings, live: LiveConfig) -> 
 def rebuild_command(settings: Settings) -> int:
     """`tierline reporting rebuild`: the ledger rebuilt from the event stream, beside a running stack."""
     from libs.logging import configure_logging
-    from libs.supervisor import running_stack
+    from libs.stackfile import running_stack
     from services.reporting.rebuild import run
 
     configure_logging("tierline", level="warning", fmt=settings.log_format)
