@@ -8,23 +8,12 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
+from libs.openapi import ERROR, REF
 from services.intake.domain.alertmanager import AlertmanagerNotification, GrafanaNotification
 from services.intake.domain.generic import GenericAlert
 from services.intake.domain.pagerduty import PdChangeEvent, PdEvent
 from services.intake.domain.signals import Beat, ControlResult, RecoveryTest
 
-REF = "#/components/schemas/{model}"
-ERROR = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["code", "message", "details"],
-            "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "details": {"type": "array"}},
-        }
-    },
-}
 PD_RESULT = {
     "type": "object",
     "required": ["status", "message"],
