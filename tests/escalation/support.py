@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -48,9 +49,12 @@ class Receiver:
     statuses: list[int] = field(default_factory=list)
     requests: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
     url: str = ""
+    before: Callable[[web.Request], Awaitable[None]] | None = None  # e.g. to hold an answer back
     _runner: web.AppRunner | None = None
 
     async def handle(self, request: web.Request) -> web.Response:
+        if self.before is not None:
+            await self.before(request)
         body = await request.read()
         self.requests.append((request.path, dict(request.headers), body))
         status = self.statuses.pop(0) if self.statuses else 200

@@ -183,19 +183,13 @@ async def test_each_attempt_is_recorded_as_its_answer_arrives_not_with_the_batch
     the moment its answer is in, so a slow target leaves the fast ones recorded."""
     release = asyncio.Event()
 
-    async def answer(request: web.Request) -> web.Response:
+    async def hold_slow(request: web.Request) -> None:
         if request.path == "/slow":
             await release.wait()
-        return web.json_response({"ok": True})
 
-    app = web.Application()
-    app.router.add_post("/{path:.*}", answer)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    receiver = await Receiver(before=hold_slow).start()
     try:
-        hooks = [{"name": n, "kind": "webhook", "url": f"http://127.0.0.1:{port}/{n}", "secret": SECRET,
+        hooks = [{"name": n, "kind": "webhook", "url": f"{receiver.url}/{n}", "secret": SECRET,
                   "triggers": ["resolved"]} for n in ("fast", "slow")]  # fmt: skip
         # The slow one is not given up on within the test: only its answer can finish the batch.
         settings, esc = await start_with(settings.model_copy(update={"notify_timeout_s": 60}), start, tmp_path, hooks)
@@ -219,7 +213,7 @@ async def test_each_attempt_is_recorded_as_its_answer_arrives_not_with_the_batch
         await inc.close()
     finally:
         release.set()
-        await runner.cleanup()
+        await receiver.stop()
 
 
 async def test_an_answer_that_arrives_while_postgres_is_away_is_recorded_once_it_is_back(tmp_path, real_servers, start,
@@ -232,20 +226,14 @@ async def test_an_answer_that_arrives_while_postgres_is_away_is_recorded_once_it
     port = int(db_url.rsplit(":", 1)[1].split("/")[0])
     arrived, release, seen = asyncio.Event(), asyncio.Event(), []
 
-    async def answer(request: web.Request) -> web.Response:
+    async def hold(request: web.Request) -> None:
         seen.append(request.headers["Tierline-Delivery"])
         arrived.set()
         await release.wait()
-        return web.json_response({"ok": True})
 
-    app = web.Application()
-    app.router.add_post("/{path:.*}", answer)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    hook_port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", hook_port).start()
+    receiver = await Receiver(before=hold).start()
     try:
-        hook = {"name": "ticketing", "kind": "webhook", "url": f"http://127.0.0.1:{hook_port}/hook", "secret": SECRET,
+        hook = {"name": "ticketing", "kind": "webhook", "url": f"{receiver.url}/hook", "secret": SECRET,
                 "triggers": ["resolved"]}  # fmt: skip
         base = fresh_settings(real_servers, db_url, TEST_CONFIG, dependency_backoff_s=[0.1, 0.2, 0.5])
         settings, esc = await start_with(base, start, tmp_path, [hook])
@@ -269,5 +257,5 @@ async def test_an_answer_that_arrives_while_postgres_is_away_is_recorded_once_it
         await inc.close()
     finally:
         release.set()
-        await runner.cleanup()
+        await receiver.stop()
         await pg.stop()
