@@ -124,6 +124,9 @@ async def cluster_loses_nodes(run: Run) -> None:
         index, t = await stream_node(run, role), now()
         await run.stack.nats.kill(index)
         await asyncio.sleep(run.hold)
+        # Who leads while the node is away: once it is back it may win an election again, so only now tells
+        # whether another node took over.
+        run.notes[f"{role}_killed"], run.notes[f"leader_without_{role}"] = index, await stream_node(run, "leader")
         await run.stack.nats.nodes[index].restart()
         await run.lifted(f"NATS {role} n{index} kill -9", t)
     await stream_node(run, "leader")
