@@ -95,18 +95,29 @@ async def apply(bucket: ConfigBucket, bus: Bus, checked: Checked, *, applied_by:
     current = await bucket.current()
     if via == "seed" and current is not None:  # a seed fills an empty bucket, never replaces a version
         raise ConfigConflict(f"already seeded: version {current.number} is in force")
-    stored = StoredConfig.of(checked.text, applied_by=applied_by, via=via, at=utcnow())
-    if current is not None and current.stored.sha256 == stored.sha256:
+    if current is not None and current.stored.sha256 == hashlib.sha256(checked.text.encode()).hexdigest():
         return Applied(current.number, changed=False)
     diff = changes(_readable(current), checked.config)
+    stored = StoredConfig.of(checked.text, applied_by=applied_by, via=via, at=utcnow(),
+                             previous=current.number if current else None, changes=diff)  # fmt: skip
     number = await bucket.put(stored, after=current.number if current else 0)
-    payload = ConfigApplied.model_validate({
-        "version": number, "previous_version": current.number if current else None, "sha256": stored.sha256,
-        "applied_by": applied_by, "via": via, "applied_at": stored.applied_at, "changes": diff,
-    })  # fmt: skip
-    await _record(bus, payload)
+    payload = applied_event(Version(number, stored))
+    assert payload is not None, "a version stored here keeps its changes"
+    await record(bus, payload)
     log.info("config.applied", version=number, via=via, applied_by=applied_by, sha256=stored.sha256[:12])
     return Applied(number, changed=True, changes=diff)
+
+
+def applied_event(version: Version) -> ConfigApplied | None:
+    """The `config.applied` of a stored version, built from what the version keeps (None: stored by an older
+    Tierline, which kept no changes and published the event itself)."""
+    s = version.stored
+    if s.changes is None:
+        return None
+    return ConfigApplied.model_validate({
+        "version": version.number, "previous_version": s.previous_version, "sha256": s.sha256,
+        "applied_by": s.applied_by, "via": s.via, "applied_at": s.applied_at, "changes": s.changes,
+    })  # fmt: skip
 
 
 def _readable(version: Version | None) -> TierlineConfig | None:
@@ -119,9 +130,10 @@ def _readable(version: Version | None) -> TierlineConfig | None:
         return None
 
 
-async def _record(bus: Bus, payload: ConfigApplied) -> None:
-    """Publish `config.applied` (retried: its id is the version's, so JetStream keeps one). The version is in force
-    whatever happens here; only its ledger line could be missing, and the log says so."""
+async def record(bus: Bus, payload: ConfigApplied) -> None:
+    """Publish `config.applied` (retried: its id is the version's, so JetStream keeps one within its duplicate
+    window and the ledger one for good). The version is in force whatever happens here; each process that takes
+    the version publishes it again (libs.config.live), so the applier's death does not lose its ledger line."""
     event_id = hashlib.sha256(f"{bus.stream}:config:{payload.version}".encode()).hexdigest()[:32]
     env = event_for(payload, source="config", tenant=PROVIDER_TENANT, subject=f"config-{payload.version}",
                     event_id=event_id)  # fmt: skip

@@ -12,6 +12,7 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
 import nats.errors
 import nats.js.errors
@@ -34,10 +35,18 @@ class StoredConfig:
     applied_by: str
     via: str  # seed (first start), cli, sighup, api
     applied_at: datetime
+    # What its `config.applied` says beside the above, kept with the version so that any process that takes it can
+    # publish that event again: the applier may die between storing and publishing (None: stored by a version
+    # of Tierline that did not keep them, which published the event itself).
+    previous_version: int | None = None
+    changes: dict[str, Any] | None = None
 
     @classmethod
-    def of(cls, text: str, *, applied_by: str, via: str, at: datetime) -> StoredConfig:
-        return cls(text, hashlib.sha256(text.encode()).hexdigest(), applied_by, via, at)
+    def of(
+        cls, text: str, *, applied_by: str, via: str, at: datetime, previous: int | None = None,
+        changes: dict[str, Any] | None = None,
+    ) -> StoredConfig:  # fmt: skip
+        return cls(text, hashlib.sha256(text.encode()).hexdigest(), applied_by, via, at, previous, changes)
 
     def encode(self) -> bytes:
         return json.dumps(asdict(self) | {"applied_at": self.applied_at.isoformat()}).encode()
@@ -45,7 +54,8 @@ class StoredConfig:
     @classmethod
     def decode(cls, raw: bytes) -> StoredConfig:
         data = json.loads(raw)
-        return cls(**data | {"applied_at": datetime.fromisoformat(data["applied_at"])})
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}  # a newer writer's extra fields
+        return cls(**known | {"applied_at": datetime.fromisoformat(data["applied_at"])})
 
 
 @dataclass(frozen=True)

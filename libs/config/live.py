@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from libs.auth import Principal, token_index
 from libs.bus import Bus, connect_bus
-from libs.config.apply import apply, check_file, parse, who
+from libs.config.apply import applied_event, apply, check_file, parse, record, who
 from libs.config.bucket import ConfigBucket, ConfigConflict, StoredConfig, Version
 from libs.config.tenant import TierlineConfig
 from libs.settings import Settings
@@ -64,6 +64,7 @@ class LiveConfig:
         self._current, self.service, self.bucket, self.bus = first, service, bucket, bus
         self._changed = asyncio.Event()
         self.refused: int | None = None  # the last version this process could not read (see `follow`)
+        self.recorded = 0  # the newest version whose `config.applied` this process has published (see `follow`)
         VERSION.labels(service).set(first.version)
 
     @classmethod
@@ -112,6 +113,18 @@ def take(live: LiveConfig, version: Version) -> None:
     live.offer(ConfigSnapshot.of(config, version=version.number, stored=version.stored))
 
 
+async def recorded(live: LiveConfig) -> None:
+    """Publish the `config.applied` of the version in force unless this process already has: the applier may
+    have died between storing the version and publishing it. Every process does it once per version it takes;
+    the event's id is the version's, so JetStream and the ledger keep one."""
+    snapshot = live.snapshot
+    if live.bus is None or snapshot.stored is None or snapshot.version <= live.recorded:
+        return
+    if (payload := applied_event(Version(snapshot.version, snapshot.stored))) is not None:
+        await record(live.bus, payload)
+    live.recorded = snapshot.version
+
+
 async def follow(live: LiveConfig) -> None:
     """Watch the bucket for new versions for as long as the service runs; poll it too, in case a watch went quiet."""
     assert live.bucket is not None
@@ -122,15 +135,17 @@ async def follow(live: LiveConfig) -> None:
             with contextlib.suppress(Exception):  # NATS away or the watch dropped: watch again
                 async for version in live.bucket.watch():
                     take(live, version)
+                    await recorded(live)
             await asyncio.sleep(1.0)
 
     watch = asyncio.create_task(watching())
     try:
         while True:
-            await asyncio.sleep(POLL_S)
             with contextlib.suppress(Exception):
                 if (version := await live.bucket.current()) is not None:
                     take(live, version)
+                await recorded(live)  # the version this process started with too
+            await asyncio.sleep(POLL_S)
     finally:
         await cancel_and_wait(watch)
 
