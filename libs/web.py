@@ -186,9 +186,13 @@ class _Protocol(RequestHandler):
     def handle_error(
         self, request: BaseRequest, status: int = 500, exc: BaseException | None = None, message: str | None = None
     ) -> web.StreamResponse:
-        answer = super().handle_error(request, status, exc, message)  # logs it; raises if a response has begun
         if not 400 <= status < 500:
-            return answer
+            return super().handle_error(request, status, exc, message)
+        # The client's fault, and anyone on the network can send it: one warning line, not aiohttp's error-level
+        # traceback per request.
+        log.warning("http.unreadable_request", status=status, remote=request.remote, error=repr(exc)[:300])
+        if request.writer.output_size > 0:  # as aiohttp: an answer has begun, the connection is broken
+            raise ConnectionError("Response is sent already, cannot send another response with the error message")
         why = "the request could not be read as HTTP: a request line or header over 8 KiB, or malformed"
         response = ApiError(status, "unreadable_request", why).response()
         response.force_close()

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 
 import pytest
+import structlog.testing
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from libs.errors import ApiError
-from libs.web import READINESS, create_app
+from libs.web import READINESS, Runner, create_app
 
 
 class Readiness:
@@ -134,3 +137,25 @@ async def test_api_error_keeps_its_status_and_shape(client):
     r = await client.post("/conflict")
     assert r.status == 409
     assert await r.json() == {"error": {"code": "already_done", "message": "it is done", "details": ["x"]}}
+
+
+async def test_a_request_aiohttp_cannot_read_is_one_warning_line_not_a_traceback(caplog):
+    """Anyone on the network can send an unreadable request: it is logged as one warning, never as an error with a
+    traceback (aiohttp's own handling), and answered in the envelope."""
+    runner = Runner(create_app(), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        with structlog.testing.capture_logs() as logged, caplog.at_level(logging.DEBUG):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"GET /readyz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n")
+            await writer.drain()
+            answer = await reader.read()
+            writer.close()
+    finally:
+        await runner.cleanup()
+    assert answer.split(b" ")[1] == b"400" and b'"unreadable_request"' in answer
+    assert [e["event"] for e in logged if e["log_level"] == "warning"] == ["http.unreadable_request"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
