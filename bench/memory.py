@@ -2,7 +2,7 @@
 background processes and its client backends (grouped by the pool that opened them), idle after the start and
 after each step.
 
-    .venv/bin/python -m bench.memory --steps new:1000,new:1000,new:1000
+    .venv/bin/python -m bench.memory --steps new:1000,new:1000,new:1000 --rest 90
 
 RSS counts a shared page once per process that touched it (PostgreSQL's shared buffers once per backend), PSS
 splits each shared page among its sharers (the sum is what the stack costs the machine), USS is what the process
@@ -86,7 +86,9 @@ def table(snaps: list[tuple[str, dict[str, list[int]]]]) -> str:
     return "\n".join(lines)
 
 
-async def run(plan: list[tuple[str, int]], secs: float, idle_s: float) -> list[tuple[str, dict[str, list[int]]]]:
+async def run(
+    plan: list[tuple[str, int]], secs: float, idle_s: float, rest_s: float = 0
+) -> list[tuple[str, dict[str, list[int]]]]:
     tmp = Path(tempfile.mkdtemp(prefix="tierline-memory-"))
     async with AsyncExitStack() as stack:
         nats_srv, pg, nats_url, db_url = await start_servers(stack, tmp)
@@ -108,6 +110,9 @@ async def run(plan: list[tuple[str, int]], secs: float, idle_s: float) -> list[t
             row = await step(base, seen, stamps, cpu, db, rate, secs, mix)
             print(f"step {i} {mix}:{rate}: committed/s {row['committed/s']}, lost {row['lost']}", flush=True)
             snaps.append((f"after {mix}:{rate} #{i}", await per_process(cpu, db)))
+        if rest_s:  # idle again: what the stack gives back (pools close idle connections after 60 s)
+            await asyncio.sleep(rest_s)
+            snaps.append((f"{rest_s:.0f} s idle after", await per_process(cpu, db)))
         return snaps
 
 
@@ -116,10 +121,11 @@ if __name__ == "__main__":
     parser.add_argument("--steps", type=steps_arg, default=[("new", 1000)], help="e.g. new:1000,new:1000")
     parser.add_argument("--seconds", type=float, default=10, help="each step's length")
     parser.add_argument("--idle", type=float, default=5, help="seconds to wait after the start before measuring")
+    parser.add_argument("--rest", type=float, default=0, help="then idle this long after the last step and measure")
     args = parser.parse_args()
     import uvloop
 
     uvloop.install()
-    snaps = asyncio.run(run(args.steps, args.seconds, args.idle))
+    snaps = asyncio.run(run(args.steps, args.seconds, args.idle, args.rest))
     print(f"\nload average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(table(snaps))
