@@ -12,6 +12,7 @@ import yaml
 
 from libs.gateway import routes_of
 from libs.localstack import LocalNats, LocalPostgres
+from libs.settings import Settings
 from libs.supervisor import ServiceProcess
 from services.registry import REGISTRY
 
@@ -56,7 +57,7 @@ async def start_servers(stack: AsyncExitStack, tmp: Path) -> tuple[LocalNats, Lo
     nats_srv, pg = LocalNats(), LocalPostgres()
     nats_url = await nats_srv.start(tmp / "nats")
     stack.push_async_callback(nats_srv.stop)
-    db_url = await pg.start(tmp / "postgres")
+    db_url = await pg.start(tmp / "postgres", settings=Settings().local_postgres_settings)  # as `tierline up`
     stack.push_async_callback(pg.stop)
     return nats_srv, pg, nats_url, db_url
 

@@ -15,6 +15,7 @@ import signal
 import socket
 import sys
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 
 import asyncpg
@@ -24,6 +25,11 @@ import structlog
 log = structlog.get_logger()
 
 PG_SYSTEM_USER = "tierline-pg"  # PostgreSQL refuses to run as root; as root we run it as this user
+# Our own PostgreSQL's server settings (TIERLINE_LOCAL_POSTGRES_SETTINGS adds to or overrides them). Sized for a
+# laptop: every backend that touches a shared buffer maps it, so shared_buffers is paid once in the stack's PSS
+# and once per backend in its RSS; 32MB (PostgreSQL's default is 128MB) holds the hot pages of the bench's
+# tables and indexes, and the operating system's page cache holds the rest.
+LOCAL_POSTGRES_SETTINGS = {"max_connections": "200", "shared_buffers": "32MB"}
 
 
 def free_port() -> int:
@@ -166,10 +172,19 @@ class LocalPostgres(LocalProcess):
         super().__init__("postgres")
 
     async def restart(self) -> None:
-        await self.start(self.data_dir, port=self.port, database=self.database, fast=self.fast)
+        await self.start(self.data_dir, port=self.port, database=self.database, fast=self.fast, settings=self.settings)
 
-    async def start(self, data_dir: Path, *, port: int = 0, database: str = "tierline", fast: bool = False) -> str:
-        """Initialise (first time) and start PostgreSQL; returns the URL of `database` (created if missing)."""
+    async def start(
+        self,
+        data_dir: Path,
+        *,
+        port: int = 0,
+        database: str = "tierline",
+        fast: bool = False,
+        settings: Mapping[str, str] | None = None,
+    ) -> str:
+        """Initialise (first time) and start PostgreSQL; returns the URL of `database` (created if missing).
+        `settings`: server settings over LOCAL_POSTGRES_SETTINGS (`-c name=value` each)."""
         bin_dir = postgres_bin_dir()
         user = self._prepare_root(data_dir, bin_dir) if os.geteuid() == 0 else None
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -181,8 +196,11 @@ class LocalPostgres(LocalProcess):
             raise RuntimeError(f"a PostgreSQL is already running on {data_dir}: is another `tierline up` running?")
         port = port or free_port()
         self.data_dir, self.port, self.database, self.fast = data_dir, port, database, fast
+        self.settings = dict(settings or {})
         args = [str(bin_dir / "postgres"), "-D", str(data_dir), "-p", str(port), "-h", "127.0.0.1",
-                "-k", str(data_dir), "-c", "max_connections=200"]  # fmt: skip
+                "-k", str(data_dir)]  # fmt: skip
+        for name, value in (LOCAL_POSTGRES_SETTINGS | self.settings).items():
+            args += ["-c", f"{name}={value}"]
         if fast:  # tests only: their data is thrown away, so durability buys nothing
             args += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
         log_file = data_dir.parent / f"{data_dir.name}.log"

@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     database_url: str | None = None
     config: Path = Path("tierline.yaml")
     data_dir: Path = Path(".tierline")
+    # Server settings of our own PostgreSQL over libs.localstack's laptop-sized ones (JSON, e.g.
+    # {"shared_buffers": "256MB"}); ignored when TIERLINE_DATABASE_URL names a server.
+    local_postgres_settings: dict[str, str] = {}
 
     http_host: str = "127.0.0.1"
     # Port of the single base URL `tierline up` prints; 0 picks a free one.

@@ -205,7 +205,7 @@ async def start_servers(stack: AsyncExitStack, settings: Settings) -> Settings:
         keep_running(stack, nats)
     if not settings.database_url:
         pg = LocalPostgres()
-        updates["database_url"] = await pg.start(data / "postgres")
+        updates["database_url"] = await pg.start(data / "postgres", settings=settings.local_postgres_settings)
         keep_running(stack, pg)
     log.info("stack.servers", **updates)
     return settings.model_copy(update=updates)

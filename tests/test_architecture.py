@@ -4,6 +4,8 @@ and the same rooms in every service. A newcomer who knows one service knows them
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -69,3 +71,22 @@ def test_no_function_is_longer_than_a_screen():
                 if n > MAX_FUNCTION_LINES:
                     long.append(f"{p.relative_to(ROOT)}:{node.lineno} {node.name} ({n} lines)")
     assert long == []
+
+
+# Libraries that serve one route of one service: imported by that route when it is first asked, not at start, so
+# every process of the service does not hold them (issue 17: the stack's memory). The console's page libraries
+# are its own; no other service's process loads them.
+ONE_ROUTE = {"icalendar"}
+CONSOLE_ONLY = {"jinja2", "aiohttp_jinja2", "aiohttp_sse", "cryptography"}
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_service_process_starts_without_libraries_one_route_uses(service):
+    probe = (
+        "import sys; from services.registry import REGISTRY; import libs.runtime;"
+        f" REGISTRY.spec({service!r}); print(' '.join(sorted({{m.split('.')[0] for m in sys.modules}})))"
+    )
+    loaded = set(subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True,
+                                check=True).stdout.split())  # fmt: skip
+    unwanted = ONE_ROUTE | (CONSOLE_ONLY if service != "console" else set())
+    assert loaded & unwanted == set()

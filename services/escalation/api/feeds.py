@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from aiohttp import web
-from icalendar import Calendar, Event
 
 from libs.config import ScheduleRef
 from libs.errors import ApiError
@@ -34,6 +33,10 @@ def feed_span(request: web.Request) -> tuple[datetime, datetime]:
 
 
 def calendar(ref: ScheduleRef, shifts: list[Shift], *, user: str | None, at: datetime) -> bytes:
+    # Imported here, not at start: only this route writes iCalendar, and the library is ~2 MB of every
+    # escalation process's memory (issue 17's budget) for a feed a calendar app fetches now and then.
+    from icalendar import Calendar, Event
+
     s = ref.schedule
     cal = Calendar()
     cal.add("prodid", "-//Tierline//on-call//EN")
