@@ -12,6 +12,7 @@ from services.reporting.domain.ledger import LedgerEntry
 from services.reporting.domain.period import Period
 from services.reporting.domain.report import LedgerSlice, build
 from services.reporting.domain.stories import STORY_TYPES, Event
+from services.reporting.store.reads import _payload
 from tests.reporting import month
 
 OCTOBER = Period(datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC))
@@ -57,3 +58,12 @@ async def test_the_report_read_from_the_ledger_equals_the_report_of_every_event(
         read.signal_events,
     )
     assert json_dumps(build(month.TENANT, OCTOBER, read)) == json_dumps(build(month.TENANT, OCTOBER, whole))
+
+
+def test_a_payload_orjson_refuses_is_decoded_as_the_standard_library_decodes_it():
+    # jsonb keeps numbers past 64 bits and past a double's range; orjson refuses both, json reads them.
+    assert _payload('{"n": 123456789012345678901234567890, "x": 1e400}') == {
+        "n": 123456789012345678901234567890,
+        "x": float("inf"),
+    }
+    assert _payload('{"incident_id": "A", "n": 1.5}') == {"incident_id": "A", "n": 1.5}

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+import orjson
 
 from services.reporting.domain.report import LedgerSlice
 from services.reporting.domain.stories import STORY_TYPES, Event
@@ -83,8 +84,18 @@ ORDER BY seq
 """
 
 
+def _payload(text: str) -> dict[str, Any]:
+    """A stored payload, decoded by orjson (a month's report decodes hundreds of thousands: ~4x faster than the
+    standard library here); what orjson refuses and json accepts (integers past 64 bits, numbers past a double's
+    range, lone surrogates) is decoded as it always was."""
+    try:
+        return orjson.loads(text)  # type: ignore[no-any-return]
+    except orjson.JSONDecodeError:
+        return json.loads(text)  # type: ignore[no-any-return]
+
+
 def _events(rows: list[asyncpg.Record]) -> list[Event]:
-    return [Event(r["type"], json.loads(r["data"]), r["occurred_at"], r["event_id"]) for r in rows]
+    return [Event(r["type"], _payload(r["data"]), r["occurred_at"], r["event_id"]) for r in rows]
 
 
 async def ledger_slice(
