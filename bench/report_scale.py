@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import tempfile
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -92,8 +93,11 @@ async def run(args: argparse.Namespace) -> None:
         print(f"acme's month: {await month_events(db)} ledger events {seeded}; reporting pid {pids.get('reporting')}")
         reporting = f"http://127.0.0.1:{ports['reporting']}/v1/reports/acme"
         if args.hold:
-            print(f"holding: {reporting}  database {db_url}  (Ctrl-C to stop)", flush=True)
-            await asyncio.Event().wait()
+            print(f"holding: {reporting}  database {db_url}  (Ctrl-C or SIGTERM to stop)", flush=True)
+            stop = asyncio.Event()  # SIGTERM too: a job in the background ignores Ctrl-C's SIGINT
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+            await stop.wait()
+            return
         rows = []
         async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as http:
             for name in args.forms:
