@@ -118,7 +118,19 @@ def calendar_from_json(spec_json: str) -> Calendar:
     return _cached(spec_json)
 
 
+_BY_REPR: dict[str, Calendar] = {}
+
+
 def calendar_for(coverage: Coverage | dict[str, Any]) -> Calendar:
     """A (shared, cached) Calendar for a coverage definition or its `spec()`; holiday tables load once."""
-    spec = coverage.model_dump(mode="json") if isinstance(coverage, Coverage) else coverage
-    return _cached(json.dumps(spec, sort_keys=True))
+    if isinstance(coverage, Coverage):
+        return _cached(json.dumps(coverage.model_dump(mode="json"), sort_keys=True))
+    # A report asks once per incident with the dict its clock event carried: repr() finds the calendar several
+    # times faster than the sorted JSON that keys the cache (same calendar: equal dicts have equal JSON).
+    key = repr(coverage)
+    cal = _BY_REPR.get(key)
+    if cal is None:
+        if len(_BY_REPR) >= 1024:
+            _BY_REPR.clear()
+        cal = _BY_REPR[key] = _cached(json.dumps(coverage, sort_keys=True))
+    return cal

@@ -3,7 +3,10 @@ SLA explained, and the latest ledger rows. Everything is computed from the ledge
 
 from __future__ import annotations
 
+import gc
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -68,17 +71,32 @@ def _trend(request: web.Request, default: int) -> int:
     return n
 
 
+@contextmanager
+def no_cycle_collection() -> Iterator[None]:
+    """The cyclic garbage collector off while a report's events are decoded and replayed: they are millions of
+    young objects none of which is garbage until the report is done, and the collector kept walking them (about
+    half the CPU of a month of 200,000 incidents). Reference counting still frees everything as usual."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:  # a report that started while another had it off leaves it to that one
+            gc.enable()
+
+
 async def compute(st: ReportingState, tenant: Tenant, period: Period) -> dict[str, Any]:
     # Every priority that is downtime under some version in force during the period.
     spans = tenant.contracts_between(period.start, period.end)
     downtime = sorted({p for s in spans for p in s.contract.availability.downtime_priorities})
     # One snapshot: the incident and change events (and the row count) as of the same commit.
-    async with st.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        now = utcnow()
-        ledger = await store.ledger_slice(
-            conn, tenant=tenant.id, start=period.start, end=period.end, downtime=downtime, measured_to=now
-        )
-    return build(tenant, period, ledger, as_of=now)
+    with no_cycle_collection():
+        async with st.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            now = utcnow()
+            ledger = await store.ledger_slice(
+                conn, tenant=tenant.id, start=period.start, end=period.end, downtime=downtime, measured_to=now
+            )
+        return build(tenant, period, ledger, as_of=now)
 
 
 async def with_trend(st: ReportingState, tenant: Tenant, period: Period, n: int) -> tuple[dict, list[dict]]:

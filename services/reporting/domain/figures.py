@@ -42,11 +42,12 @@ def _rate(part: int, whole: int) -> float | None:
 
 def _clock_compliance(stories: list[IncidentStory], clock: str) -> dict[str, Any]:
     """Overall and per priority: met / (met + breached)."""
-    outcomes = [(s.priority, s.clocks[clock].met) for s in stories if clock in s.clocks]
+    # One pass, counting (priority, outcome) pairs: the month's incidents are walked once, not once per priority.
+    counts = Counter((s.priority, s.clocks[clock].met) for s in stories if clock in s.clocks)
 
     def of(prio: str | None) -> dict[str, Any]:
-        mine = [m for q, m in outcomes if prio is None or q == prio]
-        return compliance(sum(1 for m in mine if m), sum(1 for m in mine if m is False))
+        mine = [(m, n) for (q, m), n in counts.items() if prio is None or q == prio]
+        return compliance(sum(n for m, n in mine if m), sum(n for m, n in mine if m is False))
 
     per = {p: of(p) for p in PRIORITIES}
     total = of(None)

@@ -47,6 +47,9 @@ def build(tenant: Tenant, period: Period, ledger: LedgerSlice, *, as_of: datetim
     """The report of `tenant` for `period`, as known at `as_of` (default: the period's end, a closed period)."""
     stories = incident_stories(ledger.incident_events)
     opened = [s for s in stories.values() if period.start <= s.opened_at < period.end]
+    # The others by the same test, not `s not in opened`: a list lookup comparing dataclasses field by field
+    # made this quadratic (minutes for a month of 200,000 incidents).
+    others = [s for s in stories.values() if not period.start <= s.opened_at < period.end]
     changes = list(change_stories(ledger.change_events).values())
     windows = change_windows(ledger.change_events)
     unmanaged = sum(
@@ -54,9 +57,7 @@ def build(tenant: Tenant, period: Period, ledger: LedgerSlice, *, as_of: datetim
     )
     coverage = coverage_of(tenant)
     as_of = period.end if as_of is None else as_of
-    avail = availability(
-        opened + [s for s in stories.values() if s not in opened], windows, tenant, period, as_of=as_of
-    )
+    avail = availability(opened + others, windows, tenant, period, as_of=as_of)
     measured_to = min(period.end, as_of)  # a period still running is measured to now, as availability is
     data = data_protection(tenant, ledger.signal_events, period.start, period.end, measured_to)
     controls = control_coverage(tenant, ledger.signal_events, measured_to if measured_to > period.start else None)

@@ -97,6 +97,29 @@ class IncidentStory:
         return self.clocks.setdefault(name, Clock(name))
 
 
+# The kinds of event a story reads: incident.opened and every kind _apply matches. The report reads only these
+# from the ledger (escalation steps, alerts added, notes and the like change no story and were most of the rows).
+STORY_TYPES = (
+    "incident.opened",
+    "incident.acknowledged",
+    "incident.resolved",
+    "incident.escalated",
+    "incident.assigned",
+    "incident.reopened",
+    "incident.held",
+    "incident.resumed",
+    "incident.closed",
+    "incident.priority_changed",
+    "sla.clock_started",
+    "sla.clock_stopped",
+    "sla.breached",
+    "sla.warning",
+    "sla.clock_paused",
+    "sla.clock_resumed",
+    "sla.clock_retargeted",
+)
+
+
 def _apply(story: IncidentStory, e: Event) -> None:
     d, at = e.data, instant(e.data.get("at")) or e.at
     story.events.append(e)

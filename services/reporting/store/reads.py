@@ -12,9 +12,10 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+import orjson
 
 from services.reporting.domain.report import LedgerSlice
-from services.reporting.domain.stories import Event
+from services.reporting.domain.stories import STORY_TYPES, Event
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,9 +33,15 @@ class RecordedEvent:
 
 
 # The incidents a period's report needs: opened in it, breached in it, or (for availability) of a downtime
-# priority, opened before its end and not resolved before its start.
+# priority, opened before its end and not resolved before its start; of their events, the kinds a story reads.
+# The last resolution of every incident is one grouped scan (it was a subquery per incident opened), and the
+# rows are read in recording order along (tenant, seq) with the ids hashed (it was one index probe per incident,
+# then a sort of every payload, on disk).
 _INCIDENT_EVENTS = """
-WITH ids AS (
+WITH resolved AS (
+    SELECT data->>'incident_id' AS id, max((data->>'at')::timestamptz) AS at FROM ledger
+    WHERE tenant = $1 AND type = 'incident.resolved' GROUP BY 1
+), ids AS (
     SELECT data->>'incident_id' AS id FROM ledger
     WHERE tenant = $1 AND type = 'incident.opened'
         AND (data->>'opened_at')::timestamptz >= $2 AND (data->>'opened_at')::timestamptz < $3
@@ -43,16 +50,12 @@ WITH ids AS (
     WHERE tenant = $1 AND type = 'sla.breached'
         AND (data->>'breached_at')::timestamptz >= $2 AND (data->>'breached_at')::timestamptz < $3
     UNION
-    SELECT o.data->>'incident_id' FROM ledger o
+    SELECT o.data->>'incident_id' FROM ledger o LEFT JOIN resolved r ON r.id = o.data->>'incident_id'
     WHERE o.tenant = $1 AND o.type = 'incident.opened' AND o.data->>'priority' = ANY($4::text[])
-        AND (o.data->>'opened_at')::timestamptz < $3
-        AND coalesce((SELECT max((r.data->>'at')::timestamptz) FROM ledger r
-                      WHERE r.tenant = $1 AND r.type = 'incident.resolved'
-                          AND r.data->>'incident_id' = o.data->>'incident_id'), 'infinity') >= $2
+        AND (o.data->>'opened_at')::timestamptz < $3 AND coalesce(r.at, 'infinity') >= $2
 )
-SELECT event_id, type, data::text AS data, occurred_at FROM ledger
-WHERE tenant = $1 AND data->>'incident_id' IN (SELECT id FROM ids)
-ORDER BY seq
+SELECT seq, event_id, type, data::text AS data, occurred_at FROM ledger
+WHERE tenant = $1 AND type = ANY($5::text[]) AND data->>'incident_id' IN (SELECT id FROM ids)
 """
 # Every change event of the tenant (a change's story may start months before the period it is implemented in);
 # a range on type, so the (tenant, type, occurred_at) index serves it.
@@ -81,8 +84,18 @@ ORDER BY seq
 """
 
 
+def _payload(text: str) -> dict[str, Any]:
+    """A stored payload, decoded by orjson (a month's report decodes hundreds of thousands: ~4x faster than the
+    standard library here); what orjson refuses and json accepts (integers past 64 bits, numbers past a double's
+    range, lone surrogates) is decoded as it always was."""
+    try:
+        return orjson.loads(text)  # type: ignore[no-any-return]
+    except orjson.JSONDecodeError:
+        return json.loads(text)  # type: ignore[no-any-return]
+
+
 def _events(rows: list[asyncpg.Record]) -> list[Event]:
-    return [Event(r["type"], json.loads(r["data"]), r["occurred_at"], r["event_id"]) for r in rows]
+    return [Event(r["type"], _payload(r["data"]), r["occurred_at"], r["event_id"]) for r in rows]
 
 
 async def ledger_slice(
@@ -98,7 +111,12 @@ async def ledger_slice(
     moment a period still running is measured to (default its end)."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         await conn.execute("SET LOCAL TIME ZONE 'UTC'")  # payload times without an offset are UTC
-        incidents = await conn.fetch(_INCIDENT_EVENTS, tenant, start, end, downtime)
+        # The planner cannot estimate how many incidents the payload casts select (it guesses ~1,000 for a month
+        # of 200,000) and probes the ledger once per incident; a hash join reads the tenant's rows once.
+        await conn.execute("SET LOCAL enable_nestloop = off; SET LOCAL work_mem = '64MB'")
+        incidents = await conn.fetch(_INCIDENT_EVENTS, tenant, start, end, downtime, list(STORY_TYPES))
+        incidents.sort(key=lambda r: r["seq"])  # recording order: sorting the rows here, not every payload in SQL
+        await conn.execute("SET LOCAL enable_nestloop = on; SET LOCAL work_mem = DEFAULT")
         changes = await conn.fetch(_CHANGE_EVENTS, tenant)
         signals = await conn.fetch(_SIGNAL_EVENTS, tenant, start, end, min(end, measured_to or end))
         count = await conn.fetchval(
