@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from libs.bus import connect_bus
@@ -131,6 +132,31 @@ async def test_committed_but_unrelayed_events_are_published_once_after_a_crash(m
     assert await stream_count(bus) == 2  # JetStream's duplicate window dropped the copies
     ids = [Envelope.decode((await bus.js.get_msg(bus.stream, seq)).data).id for seq in (1, 2)]
     assert ids == ["thing.stored-1", "thing.stored-2"]
+
+
+@pytest.mark.filterwarnings("ignore::asyncpg.InterfaceWarning")  # the listeners stay on pooled connections on purpose
+async def test_committed_events_are_published_from_memory_without_reading_the_outbox(migrated, bus, settings):
+    statements: list[str] = []
+    notices: list[str] = []
+
+    async def watch(conn: asyncpg.Connection) -> None:
+        conn.add_query_logger(lambda q: statements.append(q.query))
+        conn.add_log_listener(lambda _conn, msg: notices.append(str(msg)))
+
+    pool = await asyncpg.create_pool(settings.database_url, server_settings={"search_path": SCHEMA}, init=watch)
+    outbox = Outbox(pool, bus, poll_s=3600)  # its periodic pass over the table does not come during the test
+    await outbox.start()
+    try:
+        await handle_messages(pool, outbox, [envelope(1), envelope(2)], Things())
+        await eventually(lambda: _outbox_empty(pool))
+        seen = list(statements)
+    finally:
+        await outbox.stop()
+        await pool.close()
+
+    assert await stream_count(bus) == 2
+    assert not [q for q in seen if "FOR UPDATE" in q], "the relay read the table instead of what was handed over"
+    assert not notices  # e.g. "SET LOCAL can only be used in transaction blocks": the DELETE's setting held
 
 
 async def test_migrate_applies_each_file_once_and_pending_reports_new_files(pool, migrations):
