@@ -173,6 +173,24 @@ async def test_migrate_applies_each_file_once_and_pending_reports_new_files(pool
     assert schema == SCHEMA
 
 
+async def test_a_released_connection_is_not_reset_but_a_transaction_left_open_is_rolled_back(migrated, settings):
+    pool = await create_pool(settings.database_url, schema=SCHEMA, max_size=1)  # one connection, reused
+    statements: list[str] = []
+    try:
+        async with pool.acquire() as conn:
+            conn.add_query_logger(lambda q: statements.append(q.query))
+            await conn.fetchval("SELECT 1")
+        async with pool.acquire() as conn:
+            await conn.transaction().start()  # never committed, as after a cancellation in the middle
+            await conn.execute("INSERT INTO things(id) VALUES ('left open')")
+        async with pool.acquire() as conn:
+            assert not conn.is_in_transaction()
+            assert await conn.fetchval("SELECT count(*) FROM things") == 0
+    finally:
+        await pool.close()
+    assert not [q for q in statements if "RESET" in q]  # asyncpg's RESET ALL round trip on every release
+
+
 async def _outbox_empty(pool) -> bool:
     return await outbox_rows(pool) == 0
 
