@@ -113,7 +113,7 @@ class Outbox:
         pause = 0.0  # after a failure: doubling up to 5 s, so an outage is one line a few seconds, not a flood
         loop = asyncio.get_running_loop()
         while True:
-            # asyncio.timeout, not wait_for: see _relay_rows.
+            # asyncio.timeout, not wait_for: see _publish.
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.poll_s):
                     await self._wake.wait()
@@ -136,7 +136,7 @@ class Outbox:
     async def relay_all(self) -> int:
         """Publish what was handed over, then every row the table holds; returns how many rows were sent."""
         total = await self._relay_staged()
-        # The table holds everything committed so far, this process's hand-overs included, in commit order.
+        # The table holds everything committed so far, this process's hand-overs included, in seq order.
         self._staged.clear()
         self._read_at = asyncio.get_running_loop().time()
         while (n := await self._relay_once()) > 0:
