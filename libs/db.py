@@ -45,9 +45,18 @@ async def create_pool(dsn: str, *, schema: str, max_size: int = 10) -> asyncpg.P
         # rather than asyncpg's five. Under steady load they are never idle that long.
         max_inactive_connection_lifetime=IDLE_CONNECTION_S,
         server_settings={"search_path": schema, "application_name": f"tierline-{schema}"},
+        reset=_keep_session,
     )
     assert pool is not None
     return pool
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """The pool's reset on release, in place of asyncpg's `RESET ALL; CLOSE ALL; UNLISTEN *;
+    pg_advisory_unlock_all()`, one round trip per release (160 per 1,000 new alerts over the stack): nothing here
+    leaves session state behind. Settings are SET LOCAL, cursors live inside transactions, nobody LISTENs, and
+    the one session advisory lock (migrate) is released in a `finally`. asyncpg still rolls back a transaction
+    left open before it calls this."""
 
 
 def columns(rows: Sequence[Sequence[Any]], width: int = 0) -> list[list[Any]]:

@@ -5,8 +5,9 @@
         tx.emit(event)
 
 Leaving the block without an exception writes what was emitted to the outbox inside the transaction,
-commits, and only then wakes the relay; an exception rolls everything back and emits nothing. Every
-consumed batch (`handle_messages`), API command and worker tick of every service goes through here.
+commits, and only then hands the staged rows to the relay (which publishes them from memory); an exception
+rolls everything back and emits nothing. Every consumed batch (`handle_messages`), API command and worker
+tick of every service goes through here.
 """
 
 from __future__ import annotations
@@ -48,9 +49,8 @@ async def unit_of_work(pool: asyncpg.Pool, outbox: Outbox) -> AsyncIterator[Tx]:
     async with pool.acquire() as conn, conn.transaction():
         tx = Tx(conn)
         yield tx
-        await stage(conn, outbox.bus, tx.events)
-    if tx.events:
-        outbox.kick()
+        staged = await stage(conn, outbox.bus, tx.events)
+    outbox.committed(staged)
     for action in tx.committed:
         action()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from libs.bus import connect_bus
@@ -133,6 +134,31 @@ async def test_committed_but_unrelayed_events_are_published_once_after_a_crash(m
     assert ids == ["thing.stored-1", "thing.stored-2"]
 
 
+@pytest.mark.filterwarnings("ignore::asyncpg.InterfaceWarning")  # the listeners stay on pooled connections on purpose
+async def test_committed_events_are_published_from_memory_without_reading_the_outbox(migrated, bus, settings):
+    statements: list[str] = []
+    notices: list[str] = []
+
+    async def watch(conn: asyncpg.Connection) -> None:
+        conn.add_query_logger(lambda q: statements.append(q.query))
+        conn.add_log_listener(lambda _conn, msg: notices.append(str(msg)))
+
+    pool = await asyncpg.create_pool(settings.database_url, server_settings={"search_path": SCHEMA}, init=watch)
+    outbox = Outbox(pool, bus, poll_s=3600)  # its periodic pass over the table does not come during the test
+    await outbox.start()
+    try:
+        await handle_messages(pool, outbox, [envelope(1), envelope(2)], Things())
+        await eventually(lambda: _outbox_empty(pool))
+        seen = list(statements)
+    finally:
+        await outbox.stop()
+        await pool.close()
+
+    assert await stream_count(bus) == 2
+    assert not [q for q in seen if "FOR UPDATE" in q], "the relay read the table instead of what was handed over"
+    assert not notices  # e.g. "SET LOCAL can only be used in transaction blocks": the DELETE's setting held
+
+
 async def test_migrate_applies_each_file_once_and_pending_reports_new_files(pool, migrations):
     assert await migrate(pool, schema=SCHEMA, migrations=migrations) == ["000_tierline_lib", "001_things"]
     assert await migrate(pool, schema=SCHEMA, migrations=migrations) == []
@@ -145,6 +171,24 @@ async def test_migrate_applies_each_file_once_and_pending_reports_new_files(pool
     await pool.execute("INSERT INTO things(id, note) VALUES ('a', 'b')")
     schema = await pool.fetchval("SELECT table_schema FROM information_schema.tables WHERE table_name = 'things'")
     assert schema == SCHEMA
+
+
+async def test_a_released_connection_is_not_reset_but_a_transaction_left_open_is_rolled_back(migrated, settings):
+    pool = await create_pool(settings.database_url, schema=SCHEMA, max_size=1)  # one connection, reused
+    statements: list[str] = []
+    try:
+        async with pool.acquire() as conn:
+            conn.add_query_logger(lambda q: statements.append(q.query))
+            await conn.fetchval("SELECT 1")
+        async with pool.acquire() as conn:
+            await conn.transaction().start()  # never committed, as after a cancellation in the middle
+            await conn.execute("INSERT INTO things(id) VALUES ('left open')")
+        async with pool.acquire() as conn:
+            assert not conn.is_in_transaction()
+            assert await conn.fetchval("SELECT count(*) FROM things") == 0
+    finally:
+        await pool.close()
+    assert not [q for q in statements if "RESET" in q]  # asyncpg's RESET ALL round trip on every release
 
 
 async def _outbox_empty(pool) -> bool:
