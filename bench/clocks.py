@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import tempfile
 import time
 import uuid
@@ -28,7 +27,7 @@ import aiohttp
 import asyncpg
 import nats
 
-from bench.ready import bench_config, pct, start_servers, supervised, wait_ready
+from bench.ready import bench_env, pct, start_servers, supervised, wait_ready
 
 ROW = (
     "(incident_id, clock, tenant, number, priority, tier, started_tier, calendar, target_s, started_at, due_at,"
@@ -114,13 +113,7 @@ async def main(quick: bool) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="tierline-bench-clocks-"))
     async with AsyncExitStack() as stack:
         _, _, nats_url, db_url = await start_servers(stack, tmp)
-        env = {
-            **os.environ,
-            "TIERLINE_NATS_URL": nats_url,
-            "TIERLINE_DATABASE_URL": db_url,
-            "TIERLINE_CONFIG": str(bench_config(tmp)),
-            "TIERLINE_LOG_LEVEL": "warning",
-        }
+        env = bench_env(tmp, nats_url, db_url)
         port = (await supervised(stack, ["escalation"], env, tmp))[0]["escalation"]
         async with aiohttp.ClientSession() as http:
             await wait_ready(http, [port])

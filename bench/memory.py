@@ -24,7 +24,7 @@ import psutil
 
 from bench.cpu import CpuMeter
 from bench.pipeline import observe, step, steps_arg
-from bench.ready import bench_config, start_servers, supervised, wait_ready
+from bench.ready import bench_env, start_servers, supervised, wait_ready
 from services.registry import NAMES as SERVICE_NAMES
 
 MB = 1 << 20
@@ -92,8 +92,7 @@ async def run(
     tmp = Path(tempfile.mkdtemp(prefix="tierline-memory-"))
     async with AsyncExitStack() as stack:
         nats_srv, pg, nats_url, db_url = await start_servers(stack, tmp)
-        env = {**os.environ, "TIERLINE_NATS_URL": nats_url, "TIERLINE_DATABASE_URL": db_url,
-               "TIERLINE_CONFIG": str(bench_config(tmp)), "TIERLINE_LOG_LEVEL": "warning"}  # fmt: skip
+        env = bench_env(tmp, nats_url, db_url)
         ports, procs = await supervised(stack, SERVICE_NAMES, env, tmp)
         async with aiohttp.ClientSession() as http:
             await wait_ready(http, ports.values())

@@ -30,7 +30,7 @@ import nats
 
 from bench.cpu import CpuMeter, columns
 from bench.profile import record, statements, table, track_statements
-from bench.ready import bench_config, pct, start_servers, supervised, wait_ready
+from bench.ready import bench_env, pct, start_servers, supervised, wait_ready
 from bench.scale import report_times, seed_ledger, seed_open_incidents, stack_memory
 from services.registry import NAMES as SERVICE_NAMES
 
@@ -131,13 +131,7 @@ async def run_stack(
         nats_srv, pg, nats_url, db_url = await start_servers(stack, tmp)
         if profile:
             await track_statements(pg, db_url)
-        env = {
-            **os.environ,
-            "TIERLINE_NATS_URL": nats_url,
-            "TIERLINE_DATABASE_URL": db_url,
-            "TIERLINE_CONFIG": str(bench_config(tmp)),
-            "TIERLINE_LOG_LEVEL": "warning",
-        }
+        env = bench_env(tmp, nats_url, db_url)
         here = os.getcwd()
         os.chdir(code or here)  # `python -m services` imports from its working directory first
         try:

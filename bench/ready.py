@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Iterable
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -63,6 +64,12 @@ async def start_servers(stack: AsyncExitStack, tmp: Path) -> tuple[LocalNats, Lo
 
 
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "tierline.yaml"
+
+
+def bench_env(tmp: Path, nats_url: str, db_url: str) -> dict[str, str]:
+    """The environment the benchmarks start the services with: the servers they started, the bench config."""
+    return {**os.environ, "TIERLINE_NATS_URL": nats_url, "TIERLINE_DATABASE_URL": db_url,
+            "TIERLINE_CONFIG": str(bench_config(tmp)), "TIERLINE_LOG_LEVEL": "warning"}  # fmt: skip
 
 
 def bench_config(tmp: Path) -> Path:

@@ -27,7 +27,7 @@ import asyncpg
 
 from bench.cpu import CpuMeter
 from bench.pipeline import observe, step
-from bench.ready import bench_config, start_servers, supervised, wait_ready
+from bench.ready import bench_env, start_servers, supervised, wait_ready
 from bench.scale import ADMIN_TOKEN, MONTH, MONTH_END, seed_ledger
 from services.registry import NAMES as SERVICE_NAMES
 
@@ -68,13 +68,7 @@ async def run(args: argparse.Namespace) -> None:
     tmp.mkdir(parents=True, exist_ok=True)
     async with AsyncExitStack() as stack:
         nats_srv, pg, nats_url, db_url = await start_servers(stack, tmp)
-        env = {
-            **os.environ,
-            "TIERLINE_NATS_URL": nats_url,
-            "TIERLINE_DATABASE_URL": db_url,
-            "TIERLINE_CONFIG": str(bench_config(tmp)),
-            "TIERLINE_LOG_LEVEL": "warning",
-        }
+        env = bench_env(tmp, nats_url, db_url)
         ports, procs = await supervised(stack, SERVICE_NAMES, env, tmp)
         async with aiohttp.ClientSession() as http:
             await wait_ready(http, ports.values())
