@@ -17,8 +17,15 @@ from tests.e2e.test_stack import incidents, ready, service_pids, stop, tierline_
 pytestmark = pytest.mark.slow
 
 
+def _named(child: psutil.Process) -> str | None:
+    try:
+        return child.name()
+    except psutil.NoSuchProcess:  # a child that ended between the listing and the look (the killed server)
+        return None
+
+
 def server_pid(parent: int, binary: str) -> int:
-    [pid] = [c.pid for c in psutil.Process(parent).children() if c.name() == binary]
+    [pid] = [c.pid for c in psutil.Process(parent).children() if _named(c) == binary]
     return pid
 
 
