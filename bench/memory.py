@@ -18,14 +18,11 @@ import tempfile
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-import aiohttp
 import asyncpg
 import psutil
 
 from bench.cpu import CpuMeter
-from bench.pipeline import observe, step, steps_arg
-from bench.ready import bench_env, start_servers, supervised, wait_ready
-from services.registry import NAMES as SERVICE_NAMES
+from bench.pipeline import observe, start_stack, step, steps_arg
 
 MB = 1 << 20
 
@@ -91,20 +88,14 @@ async def run(
 ) -> list[tuple[str, dict[str, list[int]]]]:
     tmp = Path(tempfile.mkdtemp(prefix="tierline-memory-"))
     async with AsyncExitStack() as stack:
-        nats_srv, pg, nats_url, db_url = await start_servers(stack, tmp)
-        env = bench_env(tmp, nats_url, db_url)
-        ports, procs = await supervised(stack, SERVICE_NAMES, env, tmp)
-        async with aiohttp.ClientSession() as http:
-            await wait_ready(http, ports.values())
+        run = await start_stack(stack, tmp)
         seen: dict[str, float] = {}
         stamps: dict[str, tuple[float, float]] = {}
-        await observe(stack, nats_url, seen, stamps)
-        db = await asyncpg.connect(db_url)
-        stack.push_async_callback(db.close)
-        cpu = CpuMeter({p.name: p for p in procs}, nats_srv, pg)
+        await observe(stack, run.nats_url, seen, stamps)
+        db, cpu = run.db, run.cpu
         await asyncio.sleep(idle_s)
         snaps = [("idle", await per_process(cpu, db))]
-        base = f"http://127.0.0.1:{ports['intake']}"
+        base = run.url("intake")
         for i, (mix, rate) in enumerate(plan, start=1):
             row = await step(base, seen, stamps, cpu, db, rate, secs, mix)
             print(f"step {i} {mix}:{rate}: committed/s {row['committed/s']}, lost {row['lost']}", flush=True)

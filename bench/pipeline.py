@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -116,6 +117,41 @@ PLAN = [
 QUICK = [("new", 1000), ("repeat", 750), ("mix", 1500), ("am10", 750), ("am100", 1500)]
 
 
+@dataclass
+class Running:
+    """A benchmark's stack once every service answers ready: their ports and processes, the bench's own database
+    connection, the CPU meter over them all, and the URLs the servers run at."""
+
+    ports: dict[str, int]
+    procs: list
+    db: asyncpg.Connection
+    cpu: CpuMeter
+    nats_url: str
+    db_url: str
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+
+async def start_stack(stack: AsyncExitStack, tmp: Path, *, code: Path | None = None, profile: bool = False) -> Running:
+    """Its own NATS and PostgreSQL in `tmp`, the services from `code` (default this tree), all ready."""
+    nats_srv, pg, nats_url, db_url = await start_servers(stack, tmp)
+    if profile:
+        await track_statements(pg, db_url)
+    env = bench_env(tmp, nats_url, db_url)
+    here = os.getcwd()
+    os.chdir(code or here)  # `python -m services` imports from its working directory first
+    try:
+        ports, procs = await supervised(stack, SERVICE_NAMES, env, tmp)
+    finally:
+        os.chdir(here)
+    async with aiohttp.ClientSession() as http:
+        await wait_ready(http, ports.values())
+    db = await asyncpg.connect(db_url)
+    stack.push_async_callback(db.close)
+    return Running(ports, procs, db, CpuMeter({p.name: p for p in procs}, nats_srv, pg), nats_url, db_url)
+
+
 async def run_stack(
     plan: list[tuple[str, int]],
     secs: float,
@@ -128,30 +164,16 @@ async def run_stack(
     to fill with the scale steps' figures (bench/scale.py), run after the plan."""
     tmp = Path(tempfile.mkdtemp(prefix="tierline-bench-"))
     async with AsyncExitStack() as stack:
-        nats_srv, pg, nats_url, db_url = await start_servers(stack, tmp)
-        if profile:
-            await track_statements(pg, db_url)
-        env = bench_env(tmp, nats_url, db_url)
-        here = os.getcwd()
-        os.chdir(code or here)  # `python -m services` imports from its working directory first
-        try:
-            ports, procs = await supervised(stack, SERVICE_NAMES, env, tmp)
-        finally:
-            os.chdir(here)
-        async with aiohttp.ClientSession() as http:
-            await wait_ready(http, ports.values())
+        run = await start_stack(stack, tmp, code=code, profile=profile is not None)
         seen: dict[str, float] = {}
         stamps: dict[str, tuple[float, float]] = {}
-        await observe(stack, nats_url, seen, stamps)
-        db = await asyncpg.connect(db_url)
-        stack.push_async_callback(db.close)
-        cpu = CpuMeter({p.name: p for p in procs}, nats_srv, pg)
-        base = f"http://127.0.0.1:{ports['intake']}"
+        await observe(stack, run.nats_url, seen, stamps)
+        db, cpu, base = run.db, run.cpu, run.url("intake")
         await step(base, seen, stamps, cpu, db, 200, 2, "repeat")  # warm up, open the repeat keys
         rows = [await step(base, seen, stamps, cpu, db, r, secs, m, profile) for m, r in plan]
         if scale is not None:
             print_table(rows)  # before the long steps, so a failure there loses nothing
-            scale.update(await at_scale(base, f"http://127.0.0.1:{ports['reporting']}", seen, stamps, cpu, db))
+            scale.update(await at_scale(base, run.url("reporting"), seen, stamps, cpu, db))
             scale.update(stack_memory(cpu.pids()))
         return rows
 

@@ -26,10 +26,8 @@ import aiohttp
 import asyncpg
 
 from bench.cpu import CpuMeter
-from bench.pipeline import observe, step
-from bench.ready import bench_env, start_servers, supervised, wait_ready
+from bench.pipeline import observe, start_stack, step
 from bench.scale import ADMIN_TOKEN, MONTH, MONTH_END, seed_ledger
-from services.registry import NAMES as SERVICE_NAMES
 
 _Q = f"?from={MONTH:%Y-%m-%d}&to={MONTH_END:%Y-%m-%d}"
 FORMS = {  # name: (what it is, the path and query after /v1/reports/acme)
@@ -67,27 +65,21 @@ async def run(args: argparse.Namespace) -> None:
     tmp = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="tierline-report-"))
     tmp.mkdir(parents=True, exist_ok=True)
     async with AsyncExitStack() as stack:
-        nats_srv, pg, nats_url, db_url = await start_servers(stack, tmp)
-        env = bench_env(tmp, nats_url, db_url)
-        ports, procs = await supervised(stack, SERVICE_NAMES, env, tmp)
-        async with aiohttp.ClientSession() as http:
-            await wait_ready(http, ports.values())
-        db = await asyncpg.connect(db_url)
-        stack.push_async_callback(db.close)
+        run = await start_stack(stack, tmp)
+        db, cpu = run.db, run.cpu
         seeded = ""
-        cpu = CpuMeter({p.name: p for p in procs}, nats_srv, pg)
         if await month_events(db) < args.events * 0.9:
             seen: dict[str, float] = {}
-            await observe(stack, nats_url, seen, {})
-            await step(f"http://127.0.0.1:{ports['intake']}", seen, {}, cpu, db, 500, args.seconds, "new")
+            await observe(stack, run.nats_url, seen, {})
+            await step(run.url("intake"), seen, {}, cpu, db, 500, args.seconds, "new")
             await asyncio.sleep(3)  # reporting records the step's last escalation and clock events
             _, secs = await seed_ledger(db, args.events)
             seeded = f"seeded in {secs:.1f} s"
-        pids = {p.name: p.proc.pid for p in procs if getattr(p, "proc", None)}
+        pids = {p.name: p.proc.pid for p in run.procs if getattr(p, "proc", None)}
         print(f"acme's month: {await month_events(db)} ledger events {seeded}; reporting pid {pids.get('reporting')}")
-        reporting = f"http://127.0.0.1:{ports['reporting']}/v1/reports/acme"
+        reporting = f"{run.url('reporting')}/v1/reports/acme"
         if args.hold:
-            print(f"holding: {reporting}  database {db_url}  (Ctrl-C or SIGTERM to stop)", flush=True)
+            print(f"holding: {reporting}  database {run.db_url}  (Ctrl-C or SIGTERM to stop)", flush=True)
             stop = asyncio.Event()  # SIGTERM too: a job in the background ignores Ctrl-C's SIGINT
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
             await stop.wait()
