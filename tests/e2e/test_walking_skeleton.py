@@ -70,8 +70,10 @@ async def test_alert_to_report(settings, start, http):
         return states["response"] == "breached" and states
 
     assert await eventually(breached, timeout=10) == {"response": "breached", "resolution": "running"}
+    # Only the P1's requests are judged: the P3's acknowledgement races its own 2 s first step, and on a loaded
+    # machine it can lose, which escalates the P3 correctly and says nothing about the P1.
     requests = [e.data for e in await stream_envelopes(settings, "escalation.requested")]
-    assert [(r["incident_id"], r["to_tier"]) for r in requests] == [(p1["id"], 2)]
+    assert [(r["incident_id"], r["to_tier"]) for r in requests if r["incident_id"] == p1["id"]] == [(p1["id"], 2)]
     _, body = await get(http, f"{triage}/v1/incidents/{p1['id']}")
     kinds = [t["kind"] for t in body["timeline"]]
     assert body["tier"] == 2 and [k for k in kinds if not k.startswith("sla_")] == ["opened", "escalated"]
