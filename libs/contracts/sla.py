@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
 
 from libs.contracts.base import (
     Clock,
@@ -39,6 +42,9 @@ class EscalationStepStarted(IncidentRef):
 
 
 class SlaClockStarted(IncidentRef):
+    """One clock started. Since issue 17 escalation publishes SlaClocksStarted (all of an incident's opening
+    clocks at once); this type is still read, because ledgers and streams hold it."""
+
     TYPE: ClassVar[str] = "sla.clock_started"
 
     clock: Clock
@@ -49,6 +55,38 @@ class SlaClockStarted(IncidentRef):
     calendar: str = "24x7"
     coverage: dict = {}  # the full calendar (libs.calendar.calendar_for(coverage) rebuilds it)
     warn_at: list[float] = []  # warning fractions of the target this clock keeps
+
+
+class SlaClockOpening(BaseModel):
+    """One clock of an incident's opening: what SlaClockStarted says of it, without the incident ref."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    clock: Clock
+    priority: str
+    target_s: float
+    started_at: datetime
+    due_at: datetime
+    calendar: str = "24x7"
+    coverage: dict = {}  # the full calendar (libs.calendar.calendar_for(coverage) rebuilds it)
+    warn_at: list[float] = []  # warning fractions of the target this clock keeps
+
+
+class SlaClocksStarted(IncidentRef):
+    """escalation -> everyone: an incident opened and all its clocks started, in one event (one publish and one
+    delivery per consumer instead of one per clock). Each entry reads as the SlaClockStarted it replaces, which
+    is still read for the history that holds it."""
+
+    TYPE: ClassVar[str] = "sla.clocks_started"
+
+    clocks: list[SlaClockOpening]
+
+
+def each_clock_started(data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """An sla.clocks_started payload (as JSON, read by field) as the sla.clock_started payloads it stands for,
+    in order: the incident ref with each clock's fields, so a reader folds both kinds the same way."""
+    ref = {k: v for k, v in data.items() if k != "clocks"}
+    return [ref | dict(c) for c in data.get("clocks") or [] if isinstance(c, Mapping)]
 
 
 class SlaClockStopped(IncidentRef):

@@ -18,10 +18,11 @@ from libs.contracts import (
     ScheduleOverrideAdded,
     ScheduleOverrideRemoved,
     SlaBreached,
+    SlaClockOpening,
     SlaClockPaused,
     SlaClockResumed,
     SlaClockRetargeted,
-    SlaClockStarted,
+    SlaClocksStarted,
     SlaClockStopped,
     SlaWarning,
 )
@@ -39,11 +40,15 @@ def _event(payload: IncidentRef, tenant: str, cause: Envelope | None) -> Envelop
     return event_for(payload, source=SOURCE, tenant=tenant, subject=payload.incident_id, cause=cause)
 
 
-def clock_started(c: SlaClock, cause: Envelope) -> Envelope:
-    payload = SlaClockStarted(incident_id=c.incident_id, number=c.number, clock=c.clock, priority=c.priority,
-                              target_s=c.target_s, started_at=c.started_at, due_at=c.due_at, calendar=c.calendar,
-                              coverage=c.coverage, warn_at=list(c.warn_at))  # fmt: skip
-    return _event(payload, c.tenant, cause)
+def clocks_started(clocks: list[SlaClock], cause: Envelope) -> Envelope:
+    """One incident's opening clocks in one event: one publish and one delivery per consumer, not one per clock."""
+    first = clocks[0]
+    assert all(c.incident_id == first.incident_id for c in clocks)
+    opening = [SlaClockOpening(clock=c.clock, priority=c.priority, target_s=c.target_s, started_at=c.started_at,
+                               due_at=c.due_at, calendar=c.calendar, coverage=c.coverage, warn_at=list(c.warn_at))
+               for c in clocks]  # fmt: skip
+    payload = SlaClocksStarted(incident_id=first.incident_id, number=first.number, clocks=opening)
+    return _event(payload, first.tenant, cause)
 
 
 def clock_stopped(c: SlaClock, cause: Envelope) -> Envelope:

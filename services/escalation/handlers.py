@@ -51,8 +51,10 @@ async def on_incidents_opened(tx: Tx, messages: list[Message[IncidentOpened]], c
         for m, tenant in opening
         for plan in plan_clocks(tenant, m.payload.priority, m.payload.opened_at)
     ]
+    started: dict[str, list[SlaClock]] = {}  # by incident, in batch order: one event for all its clocks
     for clock in await sla_clocks.start(tx.conn, clocks):
-        tx.emit(events.clock_started(clock, causes[clock.incident_id].envelope))
+        started.setdefault(clock.incident_id, []).append(clock)
+    tx.emit_all(events.clocks_started(mine, causes[iid].envelope) for iid, mine in started.items())
     # The first step is planned with the run (who is on call, one read of overrides per batch), not saved after
     # it: one insert per batch, no update per run.
     opened = [EscalationRun.open(m.payload, tenant) for m, tenant in opening]

@@ -69,5 +69,5 @@ async def test_a_silent_watchdog_opens_an_incident_that_clocks_escalation_and_re
         return types if "incident.resolved" in types and types.count("heartbeat.received") == 2 else None
 
     types = await eventually(recorded)
-    assert "sla.clock_started" in types and "alert.received" not in types  # the Watchdog was never an alert
+    assert "sla.clocks_started" in types and "alert.received" not in types  # the Watchdog was never an alert
     assert len(await stream_envelopes(signal_settings, "heartbeat.received")) == 2

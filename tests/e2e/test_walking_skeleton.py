@@ -107,7 +107,7 @@ async def test_alert_to_report(settings, start, http):
     for expected in (
         "alert.received",
         "incident.opened",
-        "sla.clock_started",
+        "sla.clocks_started",
         "sla.breached",
         "escalation.requested",
         "incident.escalated",

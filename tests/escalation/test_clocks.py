@@ -54,11 +54,13 @@ async def test_breach_fires_once_and_requests_escalation(settings, start, http):
     assert by_clock["response"]["state"] == "breached"
     assert by_clock["resolution"]["state"] == "running"  # 1 h target
     assert set(by_clock["response"]["coverage"]) & {"days", "start", "end"} == set()  # a 24x7 clock has no hours
-    found = await eventually(
-        lambda: stream_events(settings, {"sla.breached", "escalation.requested", "sla.clock_started"})
-    )
+    watched = {"sla.breached", "escalation.requested", "sla.clocks_started", "sla.clock_started"}
+    found = await eventually(lambda: stream_events(settings, watched))
     kinds = sorted(k for k, _ in found)
-    assert kinds == ["escalation.requested", "sla.breached", "sla.clock_started", "sla.clock_started"]
+    assert kinds == ["escalation.requested", "sla.breached", "sla.clocks_started"]  # both clocks in one event
+    started = next(d for k, d in found if k == "sla.clocks_started")
+    assert (started["incident_id"], [c["clock"] for c in started["clocks"]]) == (iid, ["response", "resolution"])
+    assert {c["clock"]: c["target_s"] for c in started["clocks"]} == {c["clock"]: c["target_s"] for c in body["clocks"]}
     await bus.close()
 
 

@@ -60,11 +60,20 @@ class Inc:
         self.events.append((kind, when, {**self.ref, **data}))
         return self
 
-    def started(self, clock: str) -> Inc:
+    def clock(self, clock: str) -> dict[str, Any]:
         due = self.opened + timedelta(hours=1 if clock == "response" else 8)
-        return self.add("sla.clock_started", self.opened, clock=clock, priority=self.priority,
-                        target_s=3600.0 if clock == "response" else 28800.0, started_at=iso(self.opened),
-                        due_at=iso(due), calendar="09:00-17:00 mon-fri Europe/London", coverage=COVERAGE)  # fmt: skip
+        return {"clock": clock, "priority": self.priority, "target_s": 3600.0 if clock == "response" else 28800.0,
+                "started_at": iso(self.opened), "due_at": iso(due), "calendar": "09:00-17:00 mon-fri Europe/London",
+                "coverage": COVERAGE}  # fmt: skip
+
+    def started(self, *, per_clock: bool = False) -> Inc:
+        """Both clocks started, as escalation publishes it (one sla.clocks_started), or `per_clock` as releases
+        before issue 17 did (one sla.clock_started per clock), which ledgers still hold."""
+        if per_clock:
+            return self.add("sla.clock_started", self.opened, **self.clock("response")).add(
+                "sla.clock_started", self.opened, **self.clock("resolution")
+            )
+        return self.add("sla.clocks_started", self.opened, clocks=[self.clock("response"), self.clock("resolution")])
 
     def stopped(self, clock: str, at: datetime, *, met: bool, coverage_s: float, paused_s: float = 0.0) -> Inc:
         return self.add("sla.clock_stopped", at, clock=clock, stopped_at=iso(at),
@@ -78,13 +87,13 @@ class Inc:
         return self.add("incident.resolved", at, by="eve", at=iso(at), reason="manual")
 
 
-def incidents() -> list[Inc]:
+def incidents(*, per_clock: bool = False) -> list[Inc]:
     a = (Inc("A", "P1", "erp-db", "infrastructure", t(6, 10), source="alertmanager", detected=t(6, 9, 58))
-         .started("response").started("resolution").ack(t(6, 10, 5))
+         .started(per_clock=per_clock).ack(t(6, 10, 5))
          .stopped("response", t(6, 10, 5), met=True, coverage_s=300)
          .resolve(t(6, 12)).stopped("resolution", t(6, 12), met=True, coverage_s=7200))  # fmt: skip
     b = (Inc("B", "P2", "wifi", "network", t(9, 15))
-         .started("response").started("resolution").ack(t(9, 15, 10))
+         .started(per_clock=per_clock).ack(t(9, 15, 10))
          .stopped("response", t(9, 15, 10), met=True, coverage_s=600)
          .add("incident.escalated", t(9, 15, 20), from_tier=1, to_tier=2, reason="network", at=iso(t(9, 15, 20)))
          .add("incident.held", t(9, 15, 30), reason="pending_customer", by="eve", at=iso(t(9, 15, 30)))
@@ -96,11 +105,11 @@ def incidents() -> list[Inc]:
               calendar="09:00-17:00 mon-fri Europe/London")
          .resolve(t(13, 9)).stopped("resolution", t(13, 9), met=True, coverage_s=3600, paused_s=3600))  # fmt: skip
     c = (Inc("C", "P3", "helpdesk", "end-user", t(14, 9), source="manual")
-         .started("response").started("resolution").ack(t(14, 9, 10))
+         .started(per_clock=per_clock).ack(t(14, 9, 10))
          .stopped("response", t(14, 9, 10), met=True, coverage_s=600)
          .resolve(t(14, 9, 30)).stopped("resolution", t(14, 9, 30), met=True, coverage_s=1800))  # fmt: skip
     d = (Inc("D", "P1", "erp-db", "infrastructure", t(26, 8), source="alertmanager", detected=t(26, 7, 50))
-         .started("response").started("resolution")
+         .started(per_clock=per_clock)
          .add("sla.breached", t(26, 10), clock="response", priority="P1", due_at=iso(t(26, 10)),
               breached_at=iso(t(26, 10)), late=False, tier=1)
          .ack(t(26, 10, 20)).resolve(t(26, 10, 40))
@@ -151,6 +160,6 @@ def changes() -> list[tuple[str, datetime, dict[str, Any]]]:
     ]  # fmt: skip
 
 
-def all_events() -> list[tuple[str, datetime, dict[str, Any]]]:
-    """Every event, in the order the services would have recorded them."""
-    return sorted([e for i in incidents() for e in i.events] + changes(), key=lambda e: e[1])
+def all_events(*, per_clock: bool = False) -> list[tuple[str, datetime, dict[str, Any]]]:
+    """Every event, in the order the services would have recorded them (`per_clock`: as before issue 17)."""
+    return sorted([e for i in incidents(per_clock=per_clock) for e in i.events] + changes(), key=lambda e: e[1])

@@ -79,10 +79,10 @@ class Story:
         return self
 
     def clocks(self, coverage: dict[str, Any], respond_s: float, resolve_s: float) -> Story:
-        for clock, target in (("response", respond_s), ("resolution", resolve_s)):
-            self.add("sla.clock_started", self.opened, clock=clock, priority=self.priority, target_s=target,
-                     started_at=self.opened.isoformat(), calendar="", coverage=coverage)  # fmt: skip
-        return self
+        clocks = [{"clock": clock, "priority": self.priority, "target_s": target, "started_at": self.opened.isoformat(),
+                   "calendar": "", "coverage": coverage}
+                  for clock, target in (("response", respond_s), ("resolution", resolve_s))]  # fmt: skip
+        return self.add("sla.clocks_started", self.opened, clocks=clocks)
 
     def stop(self, clock: str, at: datetime, *, met: bool, coverage_s: float) -> Story:
         kind = "incident.acknowledged" if clock == "response" else "incident.resolved"

@@ -12,9 +12,9 @@ def story_of(inc: Inc):
 
 
 def test_retarget_and_reopen_are_explained_and_the_clock_runs_again():
+    inc = Inc("R", "P3", "erp-db", "infrastructure", t(6, 9))
     inc = (
-        Inc("R", "P3", "erp-db", "infrastructure", t(6, 9))
-        .started("resolution")
+        inc.add("sla.clock_started", t(6, 9), **inc.clock("resolution"))  # one clock, as ledgers before issue 17
         .add("incident.priority_changed", t(6, 9, 30), from_priority="P3", to_priority="P2", reason="VIP user",
              by="eve", at=iso(t(6, 9, 30)))
         .add("sla.clock_retargeted", t(6, 9, 30), clock="resolution", from_priority="P3", priority="P2",
@@ -38,3 +38,14 @@ def test_retarget_and_reopen_are_explained_and_the_clock_runs_again():
     inc.resolve(t(6, 12)).stopped("resolution", t(6, 12), met=True, coverage_s=7200, paused_s=3600)
     clock = explain(story_of(inc))["clocks"][0]
     assert clock["outcome"] == "met" and [s["what"] for s in clock["steps"]][-2:] == ["resumed", "stopped"]
+
+
+def test_both_clocks_in_one_event_are_explained_as_two_clock_started_events():
+    def inc(per_clock: bool) -> Inc:
+        return (Inc("S", "P2", "erp-db", "infrastructure", t(6, 9)).started(per_clock=per_clock)
+                .add("sla.breached", t(6, 10), clock="response", priority="P2", due_at=iso(t(6, 10)),
+                     breached_at=iso(t(6, 10)), late=False, tier=1)
+                .resolve(t(6, 12)).stopped("resolution", t(6, 12), met=True, coverage_s=10800))  # fmt: skip
+
+    one, two = explain(story_of(inc(False))), explain(story_of(inc(True)))
+    assert one == two and [c["clock"] for c in one["clocks"]] == ["response", "resolution"]

@@ -14,12 +14,24 @@ from tests.reporting import month
 OCTOBER = Period(datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 11, 1, tzinfo=UTC))
 
 
-@pytest.fixture(scope="module")
-def report() -> dict:
-    events = [Event(kind, data, at) for kind, at, data in month.all_events()]
+def report_of(recorded: list) -> dict:
+    events = [Event(kind, data, at) for kind, at, data in recorded]
     incident_events = [e for e in events if "incident_id" in e.data and not e.type.startswith("change.")]
     change_events = [e for e in events if e.type.startswith("change.")]
     return build(month.TENANT, OCTOBER, LedgerSlice(incident_events, change_events, ledger_events=len(events)))
+
+
+@pytest.fixture(scope="module")
+def report() -> dict:
+    return report_of(month.all_events())
+
+
+def test_a_ledger_of_one_clock_started_per_clock_reports_the_same_month():
+    """Ledgers recorded before issue 17 hold one sla.clock_started per clock, not one sla.clocks_started per
+    incident: every figure is the same; only the count of ledger rows differs (A-D had clocks: 4 rows more)."""
+    old, new = report_of(month.all_events(per_clock=True)), report_of(month.all_events())
+    assert old.pop("ledger_events") == new.pop("ledger_events") + 4
+    assert old == new
 
 
 def test_volume(report):

@@ -6,7 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from libs.contracts import SlaBreached, SlaClockStarted, SlaClockStopped, SlaWarning
+from libs.contracts import (
+    SlaBreached,
+    SlaClockOpening,
+    SlaClocksStarted,
+    SlaClockStarted,
+    SlaClockStopped,
+    SlaWarning,
+)
 from libs.db import create_pool, migrate
 from libs.events import raise_event, utcnow
 from libs.testing import run_handler
@@ -46,6 +53,21 @@ def test_the_fold_follows_each_clock_and_the_deadline_that_matters_now():
     assert (clocks["resolution"]["state"], sla.deadline(clocks)) == ("stopped", None)
     sla.apply(clocks, "sla.clock_resumed", {"clock": "resolution", "reason": "reopened", "due_at": at(16)})
     assert (clocks["resolution"]["state"], clocks["resolution"]["met"]) == ("breached", None)  # counts on, late
+
+
+def test_both_clocks_in_one_event_fold_as_the_two_clock_started_events_before_them():
+    response = {"clock": "response", "priority": "P2", "target_s": 900.0, "started_at": at(10), "due_at": at(11),
+                "calendar": "24x7", "coverage": {}, "warn_at": [0.75]}  # fmt: skip
+    resolution = response | {"clock": "resolution", "target_s": 14400.0, "due_at": at(14)}
+    ref = {"incident_id": "i-1", "number": "ACME-1"}
+    one: dict = {"response": {"state": "stopped", "warned": 3}}  # a replay's leftovers: starting resets them
+    two: dict = {"response": {"state": "stopped", "warned": 3}}
+    assert sla.apply(one, "sla.clocks_started", ref | {"clocks": [response, resolution]}) is None
+    for d in (response, resolution):
+        assert sla.apply(two, "sla.clock_started", ref | d) is None
+    assert one == two and set(one) == {"response", "resolution"}
+    assert one["resolution"]["target_s"] == 14400.0 and sla.deadline(one) == "2026-12-01T11:00:00+00:00"
+    assert sla.apply(one, "sla.clocks_started", ref | {"clocks": [{"clock": "lunch"}]}) is None and one == two
 
 
 def test_a_clock_first_heard_of_by_a_later_event_and_events_for_no_clock():
@@ -94,11 +116,14 @@ async def test_a_batch_of_clock_news_is_two_statements_whatever_its_size(setting
             opened = await run_handler(on_alerts_received, conn, [alert(f"k{n}") for n in range(30)], config)
         now = utcnow()
         news: list[tuple[str, Any]] = []
-        for e in opened:
+        for n, e in enumerate(opened):
             ref = {"incident_id": e.data["incident_id"], "number": e.data["number"]}
-            for clock, target in (("response", 900.0), ("resolution", 14400.0)):
-                news.append(("sla.clock_started", SlaClockStarted(**ref, clock=clock, priority="P2", target_s=target,
-                                                                  started_at=now, due_at=now)))  # fmt: skip
+            started = [SlaClockOpening(clock=clock, priority="P2", target_s=target, started_at=now, due_at=now)
+                       for clock, target in (("response", 900.0), ("resolution", 14400.0))]  # fmt: skip
+            if n % 2:  # half as escalation publishes them now, half as before issue 17 (one event per clock)
+                news.append(("sla.clocks_started", SlaClocksStarted(**ref, clocks=started)))
+            else:
+                news += [("sla.clock_started", SlaClockStarted(**ref, **c.model_dump())) for c in started]
             news.append(
                 (
                     "sla.warning",
@@ -128,7 +153,7 @@ async def test_a_batch_of_clock_news_is_two_statements_whatever_its_size(setting
         async with pool.acquire() as conn, conn.transaction():
             counted = Counting(conn)
             await run_handler(on_sla_events, counted, envs, config)
-        assert counted.statements == 2  # one read, one write, for 150 events on 30 incidents
+        assert counted.statements == 2  # one read, one write, for 135 events on 30 incidents
         rows = await pool.fetch("SELECT sla, due_at, breached FROM incidents")
         assert len(rows) == 30 and all(r["breached"] and r["due_at"] == now for r in rows)
         kinds = await pool.fetch("SELECT kind, count(*) AS n FROM timeline WHERE kind LIKE 'sla_%' GROUP BY kind")

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from libs.contracts import each_clock_started
+
 
 def instant(value: Any) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) else None
@@ -110,6 +112,7 @@ STORY_TYPES = (
     "incident.resumed",
     "incident.closed",
     "incident.priority_changed",
+    "sla.clocks_started",
     "sla.clock_started",
     "sla.clock_stopped",
     "sla.breached",
@@ -146,7 +149,10 @@ def _apply(story: IncidentStory, e: Event) -> None:
             story.closed_at = at
         case "incident.priority_changed":
             story.priority = d.get("to_priority", story.priority)
-        case "sla.clock_started":
+        case "sla.clocks_started":  # an opening's clocks in one event: each as the sla.clock_started it replaces
+            for one in each_clock_started(d):
+                story.clock(one["clock"]).started = one
+        case "sla.clock_started":  # one clock per event: what ledgers recorded before sla.clocks_started
             story.clock(d["clock"]).started = d
         case "sla.clock_stopped":
             story.clock(d["clock"]).stopped = d

@@ -15,11 +15,11 @@ from typing import Any, ClassVar
 
 from pydantic import ConfigDict
 
-from libs.contracts import Contract
+from libs.contracts import Contract, each_clock_started
 
 EVENTS = (
-    "sla.clock_started", "sla.clock_stopped", "sla.clock_paused", "sla.clock_resumed", "sla.clock_retargeted",
-    "sla.warning", "sla.breached",
+    "sla.clocks_started", "sla.clock_started", "sla.clock_stopped", "sla.clock_paused", "sla.clock_resumed",
+    "sla.clock_retargeted", "sla.warning", "sla.breached",
 )  # fmt: skip
 CLOCKS = ("response", "resolution")
 
@@ -62,6 +62,10 @@ def _state(c: dict[str, Any]) -> str:
 
 def apply(sla: dict[str, dict[str, Any]], kind: str, d: dict[str, Any]) -> Entry | None:
     """Fold one sla.* event into `sla` (changed in place); a warning or a breach also gives a timeline entry."""
+    if kind == "sla.clocks_started":  # an opening's clocks in one event: each as the sla.clock_started it replaces
+        for one in each_clock_started(d):
+            apply(sla, "sla.clock_started", one)
+        return None
     name = d.get("clock")
     if name not in CLOCKS:
         return None
