@@ -41,24 +41,9 @@ class EscalationStepStarted(IncidentRef):
     reason: str
 
 
-class SlaClockStarted(IncidentRef):
-    """One clock started. Since issue 17 escalation publishes SlaClocksStarted (all of an incident's opening
-    clocks at once); this type is still read, because ledgers and streams hold it."""
-
-    TYPE: ClassVar[str] = "sla.clock_started"
-
-    clock: Clock
-    priority: str
-    target_s: float
-    started_at: datetime
-    due_at: datetime
-    calendar: str = "24x7"
-    coverage: dict = {}  # the full calendar (libs.calendar.calendar_for(coverage) rebuilds it)
-    warn_at: list[float] = []  # warning fractions of the target this clock keeps
-
-
 class SlaClockOpening(BaseModel):
-    """One clock of an incident's opening: what SlaClockStarted says of it, without the incident ref."""
+    """One clock of an incident's opening, without the incident ref: an entry of SlaClocksStarted, and the
+    fields of the SlaClockStarted it replaced (declared once here for both)."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -70,6 +55,13 @@ class SlaClockOpening(BaseModel):
     calendar: str = "24x7"
     coverage: dict = {}  # the full calendar (libs.calendar.calendar_for(coverage) rebuilds it)
     warn_at: list[float] = []  # warning fractions of the target this clock keeps
+
+
+class SlaClockStarted(SlaClockOpening, IncidentRef):
+    """One clock started. Since issue 17 escalation publishes SlaClocksStarted (all of an incident's opening
+    clocks at once); this type is still read, because ledgers and streams hold it."""
+
+    TYPE: ClassVar[str] = "sla.clock_started"
 
 
 class SlaClocksStarted(IncidentRef):
