@@ -77,8 +77,11 @@ class SlaClocksStarted(IncidentRef):
 def each_clock_started(data: Mapping[str, Any]) -> list[dict[str, Any]]:
     """An sla.clocks_started payload (as JSON, read by field) as the sla.clock_started payloads it stands for,
     in order: the incident ref with each clock's fields, so a reader folds both kinds the same way."""
+    clocks = data.get("clocks")
+    if not isinstance(clocks, list):  # a ledger row is JSON as recorded: a wrong shape starts no clock, raises nothing
+        return []
     ref = {k: v for k, v in data.items() if k != "clocks"}
-    return [ref | dict(c) for c in data.get("clocks") or [] if isinstance(c, Mapping)]
+    return [ref | dict(c) for c in clocks if isinstance(c, Mapping)]
 
 
 class SlaClockStopped(IncidentRef):

@@ -175,3 +175,10 @@ class Counting:
     async def execute(self, *args: Any) -> Any:
         self.statements += 1
         return await self.conn.execute(*args)
+
+
+def test_a_clocks_started_of_the_wrong_shape_starts_nothing_and_raises_nothing():
+    ref = {"incident_id": "i-1", "number": "ACME-1"}
+    for clocks in (5, "response", None, {"clock": "response"}, [3, "x"]):
+        found: dict = {}
+        assert sla.apply(found, "sla.clocks_started", ref | {"clocks": clocks}) is None and found == {}
