@@ -91,8 +91,14 @@ class Consumer:
         return self.waiting
 
     async def _run(self) -> None:
-        batch = self.bus.settings.batch_size
+        batch, linger = self.bus.settings.batch_size, self.bus.settings.batch_linger_ms / 1000
+        msgs: list[Msg] = []
         while not self._stopping:
+            if linger and 0 < len(msgs) < batch:
+                # Under a steady trickle each message was its own transaction (BEGIN, inbox, state, outbox,
+                # COMMIT's fsync, relay): a short wait lets the next few share one (issue 17, README Performance).
+                await asyncio.sleep(linger)
+            msgs = []
             try:
                 msgs = await fetch(self._sub, batch, timeout=1.0)
             except (TimeoutError, nats.errors.TimeoutError):
