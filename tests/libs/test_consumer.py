@@ -267,14 +267,22 @@ async def test_where_there_is_nowhere_further_to_dead_letter_it_logs_a_critical_
     assert await dead_letters(bus) == []
 
 
-@pytest.mark.parametrize("linger_ms, together", [(1000.0, True), (0.0, False)])
-async def test_a_trickle_after_a_small_batch_shares_one_transaction(settings, linger_ms, together):
-    """After a batch smaller than BATCH_SIZE the loop waits BATCH_LINGER_MS before fetching again: messages
-    30 ms apart then reach the handler as one batch (one transaction) instead of one each."""
-    bus = await connect_bus(settings.model_copy(update={"batch_linger_ms": linger_ms}), name="linger-test")
+@pytest.mark.parametrize(
+    "linger, background, together",
+    [
+        ({"batch_linger_ms": 1000.0, "background_linger_ms": 0.0}, False, True),
+        ({"batch_linger_ms": 0.0, "background_linger_ms": 1000.0}, True, True),  # reporting's, change's
+        ({"batch_linger_ms": 0.0, "background_linger_ms": 1000.0}, False, False),  # the same trickle, no wait
+    ],
+)
+async def test_a_trickle_after_a_small_batch_shares_one_transaction(settings, linger, background, together):
+    """After a batch smaller than BATCH_SIZE the loop waits its linger before fetching again (a background
+    consumer the longer one): messages 30 ms apart then reach the handler as one batch (one transaction)
+    instead of one each."""
+    bus = await connect_bus(settings.model_copy(update=linger), name="linger-test")
+    consumer = Consumer(bus, DURABLE, [bus.subject("test.happened")], Recorder(poison="none"), background=background)
+    recorder = consumer.handle
     try:
-        recorder = Recorder(poison="none")
-        consumer = Consumer(bus, DURABLE, [bus.subject("test.happened")], recorder)
         await consumer.start()
         await bus.publish(envelope(0))
         await eventually(lambda: _handled(recorder, "evt-0"))
