@@ -59,8 +59,13 @@ class Consumer:
         stream: str | None = None,
         decode: Decode = decode_envelope,
         dead_letters: bool = True,
+        background: bool = False,
     ) -> None:
+        """`background`: nobody waits on this consumer's work within seconds (a ledger, links to changes), so
+        after a small batch it waits TIERLINE_BACKGROUND_LINGER_MS instead of TIERLINE_BATCH_LINGER_MS."""
         self.bus, self.durable, self.handle, self.subjects = bus, durable, handle, subjects
+        s = bus.settings
+        self.linger = (s.background_linger_ms if background else s.batch_linger_ms) / 1000
         self.stream = stream or bus.stream
         self.decode, self.dead_letters = decode, dead_letters
 
@@ -91,8 +96,14 @@ class Consumer:
         return self.waiting
 
     async def _run(self) -> None:
-        batch = self.bus.settings.batch_size
+        batch, linger = self.bus.settings.batch_size, self.linger
+        msgs: list[Msg] = []
         while not self._stopping:
+            if linger and 0 < len(msgs) < batch:
+                # Under a steady trickle each message was its own transaction (BEGIN, inbox, state, outbox,
+                # COMMIT's fsync, relay): a short wait lets the next few share one (issue 17, README Performance).
+                await asyncio.sleep(linger)
+            msgs = []
             try:
                 msgs = await fetch(self._sub, batch, timeout=1.0)
             except (TimeoutError, nats.errors.TimeoutError):

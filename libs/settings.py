@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     duplicate_window_s: float = 600.0
 
     batch_size: int = Field(default=256, ge=1, le=2000)
+    # After a batch smaller than batch_size a consumer waits this long before it fetches again, so what arrives
+    # meanwhile shares one transaction instead of one each (a message after a quiet spell is taken at once).
+    # Costs each hop at most this much latency; 0 fetches again at once. Background consumers (reporting's
+    # ledger, change's incident links: nobody waits on them within seconds) wait the longer background_linger_ms.
+    batch_linger_ms: float = Field(default=5.0, ge=0, le=1000)
+    background_linger_ms: float = Field(default=200.0, ge=0, le=5000)
     max_deliveries: int = Field(default=5, ge=1)
     redelivery_backoff_s: list[float] = [0.5, 2.0, 5.0, 15.0, 30.0]
     # While PostgreSQL or NATS is unusable a consumer holds its batch and probes again after each of these

@@ -28,7 +28,9 @@ async def build(stack: AsyncExitStack, settings: Settings, live: LiveConfig) -> 
     app[STATE] = ChangeState(pool=res.pool, outbox=res.outbox)
     add_routes(app)
     # The batch's CI locks come first, before any handler (handlers.lock_cis).
-    await consume(stack, res, durable=NAME, subscriptions=SUBSCRIPTIONS, deps=live.config, before=lock_cis)
+    # Links to changes are read by people minutes later: a background consumer, whose batches may grow.
+    await consume(stack, res, durable=NAME, subscriptions=SUBSCRIPTIONS, deps=live.config, before=lock_cis,
+                  background=True)  # fmt: skip
     await start_workers(stack, [window_timer(res.pool, res.outbox, poll_s=settings.timer_poll_s)])
     return app
 

@@ -32,7 +32,7 @@ async def build(stack: AsyncExitStack, settings: Settings, live: LiveConfig) -> 
     app[STATE] = ReportingState(pool=res.pool, config_file=settings.config)
     add_routes(app)
     config_api.add_routes(app)  # GET /v1/config, POST /v1/config/reload (docs/configuration.md)
-    await consume(stack, res, durable=NAME, sink=record)
+    await consume(stack, res, durable=NAME, sink=record, background=True)  # a ledger: nobody waits on it
     await start_workers(stack, [live_gauges(res.pool)])
     return app
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 from collections import Counter
@@ -264,3 +265,34 @@ async def test_where_there_is_nowhere_further_to_dead_letter_it_logs_a_critical_
     dropped = [e for e in logs if e["event"] == "consumer.message_dropped"]
     assert len(dropped) == 1 and dropped[0]["log_level"] == "critical" and "evt-1" in dropped[0]["error"]
     assert await dead_letters(bus) == []
+
+
+@pytest.mark.parametrize(
+    "linger, background, together",
+    [
+        ({"batch_linger_ms": 1000.0, "background_linger_ms": 0.0}, False, True),
+        ({"batch_linger_ms": 0.0, "background_linger_ms": 1000.0}, True, True),  # reporting's, change's
+        ({"batch_linger_ms": 0.0, "background_linger_ms": 1000.0}, False, False),  # the same trickle, no wait
+    ],
+)
+async def test_a_trickle_after_a_small_batch_shares_one_transaction(settings, linger, background, together):
+    """After a batch smaller than BATCH_SIZE the loop waits its linger before fetching again (a background
+    consumer the longer one): messages 30 ms apart then reach the handler as one batch (one transaction)
+    instead of one each."""
+    bus = await connect_bus(settings.model_copy(update=linger), name="linger-test")
+    consumer = Consumer(bus, DURABLE, [bus.subject("test.happened")], Recorder(poison="none"), background=background)
+    recorder = consumer.handle
+    try:
+        await consumer.start()
+        await bus.publish(envelope(0))
+        await eventually(lambda: _handled(recorder, "evt-0"))
+        for n in range(1, 6):  # published inside the linger that follows evt-0's batch of one
+            await bus.publish(envelope(n))
+            await asyncio.sleep(0.03)
+        await eventually(lambda: _handled(recorder, "evt-5"))
+        batches = [ids for ids in recorder.calls if "evt-0" not in ids]
+        assert [id for ids in batches for id in ids] == [f"evt-{n}" for n in range(1, 6)]  # each once, in order
+        assert (len(batches) == 1) is together, batches
+    finally:
+        await consumer.stop()
+        await bus.close()
