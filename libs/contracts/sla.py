@@ -81,7 +81,7 @@ def each_clock_started(data: Mapping[str, Any]) -> list[dict[str, Any]]:
     if not isinstance(clocks, list):  # a ledger row is JSON as recorded: a wrong shape starts no clock, raises nothing
         return []
     ref = {k: v for k, v in data.items() if k != "clocks"}
-    return [ref | dict(c) for c in clocks if isinstance(c, Mapping)]
+    return [ref | dict(c) for c in clocks if isinstance(c, Mapping) and "clock" in c]  # readers index by "clock"
 
 
 class SlaClockStopped(IncidentRef):

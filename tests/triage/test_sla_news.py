@@ -13,6 +13,7 @@ from libs.contracts import (
     SlaClockStarted,
     SlaClockStopped,
     SlaWarning,
+    each_clock_started,
 )
 from libs.db import create_pool, migrate
 from libs.events import raise_event, utcnow
@@ -179,6 +180,8 @@ class Counting:
 
 def test_a_clocks_started_of_the_wrong_shape_starts_nothing_and_raises_nothing():
     ref = {"incident_id": "i-1", "number": "ACME-1"}
-    for clocks in (5, "response", None, {"clock": "response"}, [3, "x"]):
+    for clocks in (5, "response", None, {"clock": "response"}, [3, "x"], [{"priority": "P1"}]):
         found: dict = {}
         assert sla.apply(found, "sla.clocks_started", ref | {"clocks": clocks}) is None and found == {}
+        # reporting's stories index each entry by its clock: an entry without one is not handed out
+        assert each_clock_started(ref | {"clocks": clocks}) == []
