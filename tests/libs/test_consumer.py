@@ -280,8 +280,8 @@ async def test_a_trickle_after_a_small_batch_shares_one_transaction(settings, li
     consumer the longer one): messages 30 ms apart then reach the handler as one batch (one transaction)
     instead of one each."""
     bus = await connect_bus(settings.model_copy(update=linger), name="linger-test")
-    consumer = Consumer(bus, DURABLE, [bus.subject("test.happened")], Recorder(poison="none"), background=background)
-    recorder = consumer.handle
+    recorder = Recorder(poison="none")
+    consumer = Consumer(bus, DURABLE, [bus.subject("test.happened")], recorder, background=background)
     try:
         await consumer.start()
         await bus.publish(envelope(0))
